@@ -1,0 +1,9 @@
+//! The one integration-test binary of sorryfill: each module drives the real `sorryfill`
+//! binary (and `lean-sim`, and mock model servers) over real pipes and sockets.
+
+mod support;
+
+mod holes;
+mod models;
+mod proxy;
+mod verify;

@@ -1,0 +1,64 @@
+//! Shared helpers for the integration tests: binaries, fresh folders, the shared corpus.
+
+use std::path::{Path, PathBuf};
+
+/// The `sorryfill` binary under test.
+#[allow(dead_code)]
+pub fn sorryfill_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sorryfill"))
+}
+
+/// The `lean-sim` binary, built by `cargo test --workspace` next to this test binary.
+/// `LEAN_SIM` overrides the path.
+#[allow(dead_code)]
+pub fn lean_sim_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("LEAN_SIM") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    // target/<profile>/deps/it-<hash> -> target/<profile>/lean-sim
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let bin = profile_dir.join(format!("lean-sim{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "lean-sim is not built at {}: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}
+
+/// The shared corpus (`../shared/corpus` from the project root), or `None` with one clear
+/// line on stderr when it is absent, as on a user's machine.
+#[allow(dead_code)]
+pub fn corpus_dir() -> Option<PathBuf> {
+    shared_dir("corpus")
+}
+
+/// The Lean protocol reference (`../shared/lean-protocol`), or `None` with one clear line.
+#[allow(dead_code)]
+pub fn protocol_dir() -> Option<PathBuf> {
+    shared_dir("lean-protocol")
+}
+
+fn shared_dir(name: &str) -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("..").join("shared").join(name);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: ../shared/{name} is absent (it is only on the developers' machines)");
+        None
+    }
+}
+
+/// A fresh temporary folder for one test, removed when dropped.
+#[allow(dead_code)]
+pub fn fresh_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("sorryfill-test-")
+        .tempdir()
+        .expect("a temporary folder can be made")
+}
