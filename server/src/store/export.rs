@@ -322,10 +322,33 @@ pub fn statement_from_goal(goal: &str) -> String {
     statement.push_str(" : ");
     statement.push_str(&target);
     // Proofs cannot name inaccessible hypotheses, so any fresh spelling is faithful.
-    rename_inaccessible(&statement, |base, index| {
+    let statement = rename_inaccessible(&statement, |base, index| {
         let base = if base.is_empty() { "x" } else { base };
         format!("{base}_{}", index + 1)
-    })
+    });
+    replace_metavariables(&statement)
+}
+
+/// Replaces metavariables such as the universe `?u` in `Sort ?u` with `_`, which Lean elaborates
+/// afresh in a theorem statement; `?u` itself does not parse there.
+fn replace_metavariables(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let starts_name = chars
+            .peek()
+            .is_some_and(|next| next.is_alphabetic() || *next == '_');
+        if c == '?' && starts_name {
+            while chars
+                .next_if(|next| next.is_alphanumeric() || matches!(next, '_' | '.'))
+                .is_some()
+            {}
+            out.push('_');
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Store {
@@ -570,6 +593,91 @@ mod tests {
             statement_from_goal("⊢ True\n\nh : False\n⊢ False"),
             "theorem sorryfill_goal : True"
         );
+    }
+
+    /// Every goal Lean reported in the recorded `plainGoal` session, in order.
+    fn recorded_goals() -> Option<Vec<String>> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/lean-protocol/samples/plainGoal.lean.expected.out"
+        );
+        let Ok(text) = std::fs::read_to_string(path) else {
+            eprintln!("skipped: ../shared/lean-protocol is absent ({path})");
+            return None;
+        };
+        let goals = serde_json::Deserializer::from_str(&text)
+            .into_iter::<Value>()
+            .filter_map(Result::ok)
+            .filter_map(|value| value.get("goals").and_then(Value::as_array).cloned())
+            .flatten()
+            .filter_map(|goal| goal.as_str().map(str::to_owned))
+            .collect();
+        Some(goals)
+    }
+
+    #[test]
+    fn real_lean_goals_become_statements_without_inaccessible_names_or_metavariables() {
+        let Some(goals) = recorded_goals() else {
+            return;
+        };
+        assert!(
+            goals.len() >= 10,
+            "the sample should hold many goals, found {}",
+            goals.len()
+        );
+        // Conversion goals (`| lhs`) are not holes a proof can fill; tactic goals have `⊢`.
+        for goal in goals.iter().filter(|goal| goal.contains('⊢')) {
+            let statement = statement_from_goal(goal);
+            assert!(
+                statement.starts_with("theorem sorryfill_goal "),
+                "{statement}"
+            );
+            assert!(
+                !statement.contains(['✝', '?', '\n']),
+                "{goal:?} gave {statement:?}"
+            );
+            let target = goal
+                .rsplit_once('⊢')
+                .map(|(_, target)| target.trim())
+                .unwrap_or_default();
+            if !target.contains(['✝', '?']) {
+                assert!(
+                    statement.ends_with(&format!(" : {target}")),
+                    "{goal:?} gave {statement:?}"
+                );
+            }
+        }
+        let induction_step = goals
+            .iter()
+            .find(|goal| goal.starts_with("case succ\nn✝ : Nat\na✝"))
+            .map(|goal| statement_from_goal(goal));
+        assert_eq!(
+            induction_step.as_deref(),
+            Some(
+                "theorem sorryfill_goal (n_1 : Nat) (a_2 : 0 + n_1 = n_1) : 0 + (n_1 + 1) = n_1 + 1"
+            )
+        );
+        assert!(
+            goals
+                .iter()
+                .any(|goal| statement_from_goal(goal).contains("(α : Sort _)"))
+        );
+    }
+
+    #[test]
+    fn real_lean_goals_keep_their_cache_key_when_rewrapped() {
+        let Some(goals) = recorded_goals() else {
+            return;
+        };
+        for goal in &goals {
+            let key = |goal: &str| {
+                crate::store::CacheKey::new(goal, "", "", &crate::store::tests::fingerprint())
+                    .hash()
+            };
+            // Lean wraps long types onto indented continuation lines; spacing can differ too.
+            let rewrapped = goal.replace(" = ", "\n      =  ").replace(" : ", "  :  ");
+            assert_eq!(key(goal), key(&rewrapped), "{goal:?}");
+        }
     }
 
     #[test]
