@@ -694,6 +694,54 @@ mod tests {
         assert_eq!(proof_body("bypass_tactic"), "by\n  bypass_tactic");
     }
 
+    /// A writer whose disk fills up after `capacity` bytes.
+    struct FullDisk {
+        capacity: usize,
+        written: usize,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.written + buf.len() > self.capacity {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "no space left on device",
+                ));
+            }
+            self.written += buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_writer_stops_the_export_with_an_error_naming_the_database() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = populated_store(dir.path())?;
+        let mut full = FullDisk {
+            capacity: 600,
+            written: 0,
+        };
+        let error = store
+            .export(ExportKind::Rl, &mut full)
+            .err()
+            .ok_or("the export reported success on a full disk")?;
+        assert!(matches!(error, StoreError::Write { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains(&store.path().display().to_string()),
+            "{error}"
+        );
+        assert!(error.to_string().contains("no space left"), "{error}");
+        // Rows are written as they are read: the first ones reached the writer before it failed.
+        assert!(full.written > 0);
+        Ok(())
+    }
+
     #[test]
     fn export_to_path_writes_a_file_and_refuses_a_missing_database() -> TestResult {
         let dir = tempfile::tempdir()?;
