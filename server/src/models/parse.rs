@@ -303,6 +303,17 @@ fn choose_proof(
     })
 }
 
+/// Whether the theorem in `block` differs from the one in `original_theorem` (whitespace
+/// ignored). The block's declaration of the same name is compared, else its first theorem.
+pub fn statement_differs(block: &str, original_theorem: &str) -> bool {
+    let original = find_statement(original_theorem, None);
+    let found = original
+        .as_ref()
+        .and_then(|o| find_statement(block, Some(&o.name)))
+        .or_else(|| find_statement(block, None));
+    statement_changed(found.as_ref(), original.as_ref())
+}
+
 fn statement_changed(found: Option<&Statement>, original: Option<&Statement>) -> bool {
     match (found, original) {
         (Some(found), Some(original)) => {

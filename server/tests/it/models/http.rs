@@ -1,0 +1,1 @@
+//! The HTTP client against real local servers.
