@@ -441,7 +441,10 @@ impl ChatClient {
                             });
                         }
                         Some(wait) => wait,
-                        None => self.settings.backoff * 2u32.saturating_pow(attempt - 1),
+                        None => self
+                            .settings
+                            .backoff
+                            .saturating_mul(2u32.saturating_pow(attempt - 1)),
                     }
                 }
             };

@@ -547,9 +547,8 @@ pub fn sorry_tokens(text: &str) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// Finds the first top-level `:=` from `from`, skipping brackets, comments and strings.
-/// Stops (returns `None`) at a blank-line-free top-level command boundary is not attempted:
-/// declarations always have a `:=` before their body.
+/// Finds the first top-level `:=` from `from`, skipping brackets (so binder defaults such as
+/// `(n : ℕ := 3)` do not count), comments and strings.
 fn top_level_assign(text: &str, mask: &[bool], from: usize) -> Option<usize> {
     let bytes = text.as_bytes();
     let mut depth = 0i32;
