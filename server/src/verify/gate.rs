@@ -694,3 +694,271 @@ mod duration_millis {
         u64::deserialize(deserializer).map(Duration::from_millis)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lsp_types::{Diagnostic, Uri};
+    use std::str::FromStr;
+
+    fn banned(proof: &str) -> Option<(String, usize)> {
+        match scan_candidate(proof, &GatePolicy::default()) {
+            Err(Rejection {
+                reason: RejectReason::Banned { construct, offset },
+                ..
+            }) => Some((construct, offset)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn sorry_is_rejected_with_its_position_but_not_in_comments_or_strings() {
+        assert_eq!(banned("simp\nsorry"), Some(("`sorry`".to_owned(), 5)));
+        assert_eq!(banned("simp -- no sorry here\nomega"), None);
+        assert_eq!(banned("/- sorry /- nested sorry -/ -/ omega"), None);
+        assert_eq!(banned("exact (\"sorry\" : String).length_pos"), None);
+    }
+
+    #[test]
+    fn interpolated_code_is_scanned_but_its_text_is_not() {
+        assert_eq!(banned("exact s!\"sorry\".length"), None);
+        assert!(banned("exact s!\"{(sorry : Nat)}\".length").is_some());
+    }
+
+    #[test]
+    fn native_evaluation_depends_on_the_policy() {
+        let allow = GatePolicy {
+            allow_native_decide: true,
+            ..GatePolicy::default()
+        };
+        for proof in [
+            "native_decide",
+            "decide +native",
+            "decide (config := {native := true})",
+        ] {
+            assert!(banned(proof).is_some(), "{proof}");
+            assert_eq!(scan_candidate(proof, &allow), Ok(()), "{proof}");
+        }
+        assert!(scan_candidate("exact Lean.ofReduceBool _ _ rfl", &allow).is_err());
+    }
+
+    #[test]
+    fn set_option_allows_raising_limits_only() {
+        assert_eq!(
+            banned("set_option maxHeartbeats 400000 in\nnlinarith"),
+            None
+        );
+        assert_eq!(banned("set_option maxRecDepth 2000 in simp"), None);
+        assert!(banned("set_option maxHeartbeats 0 in nlinarith").is_some());
+        assert!(banned("set_option debug.skipKernelTC true in simp").is_some());
+        assert!(banned("set_option warn.sorry false in simp").is_some());
+    }
+
+    #[test]
+    fn hash_commands_are_rejected_but_card_notation_is_not() {
+        assert!(banned("#eval 1").is_some());
+        assert!(banned("simp\n#exit").is_some());
+        assert_eq!(banned("simp [Finset.card_eq_three] at #s ⊢"), None);
+        assert_eq!(banned("exact #[1, 2].size_pos"), None);
+    }
+
+    #[test]
+    fn unterminated_comments_and_strings_are_rejected() {
+        assert!(banned("simp /- the rest of the file").is_some());
+        assert!(banned("exact \"open").is_some());
+        assert!(banned("/-- doc -/ simp").is_some());
+    }
+
+    #[test]
+    fn empty_proofs_are_rejected() {
+        let reject = scan_candidate("  -- nothing\n", &GatePolicy::default());
+        assert_eq!(reject.map_err(|r| r.reason), Err(RejectReason::Empty));
+    }
+
+    #[test]
+    fn ordinary_proofs_pass() {
+        for proof in [
+            "simp [h]",
+            "omega",
+            "exact h.trans (le_of_lt h')",
+            "nlinarith [sq_nonneg (a - b), sq_nonneg (a + b)]",
+            "open Classical in\nexact em p",
+            "intro x\n-- sorry, this was hard\nexact x.2",
+            "rcases h with ⟨x, rfl⟩ <;> simp_all",
+            "exact?",
+        ] {
+            assert_eq!(
+                scan_candidate(proof, &GatePolicy::default()),
+                Ok(()),
+                "{proof}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejection_display_names_the_construct_and_line() {
+        let rejection = scan_candidate("simp\n  exact sorry", &GatePolicy::default())
+            .expect_err("sorry is banned");
+        let shown = rejection.to_string();
+        assert!(
+            shown.contains("`sorry`") && shown.contains("exact sorry"),
+            "{shown}"
+        );
+    }
+
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn axioms_outside_the_allow_list_reject() {
+        let allowed = GatePolicy::default().allowed_axioms;
+        assert_eq!(
+            check_axioms(&strings(&["propext", "Quot.sound"]), &allowed),
+            Ok(())
+        );
+        let reject = |axioms: &[&str], allowed: &[String]| {
+            check_axioms(&strings(axioms), allowed).map_err(|r| r.reason)
+        };
+        assert_eq!(
+            reject(&["propext", "sorryAx"], &allowed),
+            Err(RejectReason::Axiom {
+                name: "sorryAx".into()
+            })
+        );
+        assert_eq!(
+            reject(&["myAxiom", "sorryAx"], &allowed),
+            Err(RejectReason::Axiom {
+                name: "sorryAx".into()
+            }),
+            "sorryAx is named first"
+        );
+        assert_eq!(
+            reject(&["false_theorem._native.native_decide.ax_1_1"], &allowed),
+            Err(RejectReason::Axiom {
+                name: "false_theorem._native.native_decide.ax_1_1".into()
+            })
+        );
+        let everything = strings(&["sorryAx", "Lean.ofReduceBool"]);
+        assert!(
+            reject(&["Lean.ofReduceBool"], &everything).is_err(),
+            "always rejected"
+        );
+    }
+
+    #[test]
+    fn native_policy_accepts_compiler_axioms_but_never_sorry() {
+        let policy = GatePolicy {
+            allow_native_decide: true,
+            ..GatePolicy::default()
+        };
+        let native = strings(&[
+            "propext",
+            "Lean.ofReduceBool",
+            "t._native.native_decide.ax_1_1",
+        ]);
+        assert_eq!(check_axioms_with_policy(&native, &policy), Ok(()));
+        assert!(check_axioms_with_policy(&strings(&["sorryAx"]), &policy).is_err());
+        assert!(check_axioms_with_policy(&native, &GatePolicy::default()).is_err());
+    }
+
+    #[test]
+    fn print_axioms_messages_parse() {
+        assert_eq!(
+            parse_print_axioms("'flt' depends on axioms: [sorryAx]", "flt"),
+            Some(strings(&["sorryAx"]))
+        );
+        assert_eq!(
+            parse_print_axioms(
+                "'Foo.bar'' depends on axioms: [propext,\n Classical.choice,\n Quot.sound]",
+                "bar'"
+            ),
+            Some(strings(&["propext", "Classical.choice", "Quot.sound"]))
+        );
+        assert_eq!(
+            parse_print_axioms("'t' does not depend on any axioms", "t"),
+            Some(vec![])
+        );
+        assert_eq!(
+            parse_print_axioms("'other' does not depend on any axioms", "t"),
+            None
+        );
+        assert_eq!(parse_print_axioms("unknown constant 't'", "t"), None);
+    }
+
+    fn diagnostic(line: u32, severity: DiagnosticSeverity, message: &str) -> Diagnostic {
+        Diagnostic {
+            range: Range::new(Position::new(line, 0), Position::new(line, 5)),
+            severity: Some(severity),
+            message: message.to_owned(),
+            ..Diagnostic::default()
+        }
+    }
+
+    fn published(version: i32, diagnostics: Vec<Diagnostic>) -> PublishDiagnosticsParams {
+        let uri = Uri::from_str("file:///p/.lake/sorryfill/A.lean").expect("a valid literal URI");
+        PublishDiagnosticsParams::new(uri, diagnostics, Some(version))
+    }
+
+    #[test]
+    fn diagnostics_in_the_target_reject_and_before_it_do_not() {
+        let target = Range::new(Position::new(10, 0), Position::new(14, 0));
+        let earlier_error = diagnostic(3, DiagnosticSeverity::ERROR, "unknown identifier 'x'");
+        let earlier_sorry = diagnostic(5, DiagnosticSeverity::WARNING, "declaration uses 'sorry'");
+        let fine = published(4, vec![earlier_error.clone(), earlier_sorry.clone()]);
+        assert_eq!(diagnostics_verdict(&fine, target, 4), Ok(()));
+
+        let error = diagnostic(12, DiagnosticSeverity::ERROR, "unsolved goals\n⊢ True");
+        let verdict = diagnostics_verdict(&published(4, vec![earlier_error, error]), target, 4);
+        assert!(matches!(
+            verdict.map_err(|r| r.reason),
+            Err(RejectReason::LeanError { message, .. }) if message.starts_with("unsolved goals")
+        ));
+        for spelling in ["declaration uses 'sorry'", "declaration uses `sorry`"] {
+            let warning = diagnostic(10, DiagnosticSeverity::WARNING, spelling);
+            let verdict = diagnostics_verdict(&published(4, vec![warning]), target, 4);
+            assert_eq!(
+                verdict.map_err(|r| r.reason),
+                Err(RejectReason::SorryWarning)
+            );
+        }
+        let after = diagnostic(16, DiagnosticSeverity::ERROR, "unexpected token '#print'");
+        assert!(diagnostics_verdict(&published(4, vec![after]), target, 4).is_err());
+    }
+
+    #[test]
+    fn diagnostics_of_another_version_are_not_judged() {
+        let target = Range::new(Position::new(0, 0), Position::new(1, 0));
+        let verdict = diagnostics_verdict(&published(3, vec![]), target, 4);
+        assert_eq!(
+            verdict.map_err(|r| r.reason),
+            Err(RejectReason::DiagnosticsVersionMismatch {
+                checked_version: 4,
+                reported_version: Some(3)
+            })
+        );
+    }
+
+    #[test]
+    fn verdicts_serialise_for_the_json_report() {
+        let verdict = Verdict::Rejected {
+            reason: RejectReason::Timeout {
+                after: Duration::from_secs(20),
+            },
+        };
+        let json = serde_json::to_value(&verdict).expect("verdicts serialise");
+        assert_eq!(
+            json,
+            serde_json::json!({"verdict": "rejected", "reason": {"kind": "timeout", "after_ms": 20000}})
+        );
+        let back: Verdict = serde_json::from_value(json).expect("and deserialise");
+        assert_eq!(back, verdict);
+        assert_eq!(
+            RejectReason::Timeout {
+                after: Duration::from_secs(20)
+            }
+            .to_string(),
+            "Lean did not finish checking within 20.0 s"
+        );
+    }
+}

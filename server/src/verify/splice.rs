@@ -581,3 +581,180 @@ fn qualified(outline: &Outline, index: usize, name: &str) -> String {
     parts.push(name.to_owned());
     parts.join(".")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn hole(document: &str, nth: usize) -> Range<usize> {
+        let start = document
+            .match_indices("sorry")
+            .nth(nth)
+            .map(|(i, _)| i)
+            .expect("the test document has this sorry");
+        start..start + "sorry".len()
+    }
+
+    fn spliced(document: &str, kind: HoleKind, proof: &str) -> Result<String, RejectReason> {
+        splice(document, hole(document, 0), kind, proof)
+            .map(|s| s.text)
+            .map_err(|r| r.reason)
+    }
+
+    #[test]
+    fn a_tactic_block_lines_up_with_the_hole() {
+        let doc =
+            "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · sorry\n  · exact h\n";
+        let text = spliced(doc, HoleKind::Tactic, "have h' := h\nexact h'").expect("splices");
+        assert_eq!(
+            text,
+            "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · have h' := h\n    exact h'\n  · exact h\n"
+        );
+    }
+
+    #[test]
+    fn a_multi_line_block_after_by_moves_to_its_own_lines() {
+        let doc = "theorem t : 1 + 1 = 2 := by sorry\n\ntheorem u : True := trivial\n";
+        let text = spliced(doc, HoleKind::Tactic, "by\n  norm_num\n  done").expect("splices");
+        assert_eq!(
+            text,
+            "theorem t : 1 + 1 = 2 := by\n  norm_num\n  done\n\ntheorem u : True := trivial\n"
+        );
+    }
+
+    #[test]
+    fn a_trimmed_first_line_is_read_as_a_sibling() {
+        let doc = "example : True ∧ True := by\n  sorry\n";
+        let text = spliced(
+            doc,
+            HoleKind::Tactic,
+            "constructor\n  · trivial\n  · trivial",
+        )
+        .expect("splices");
+        assert_eq!(
+            text,
+            "example : True ∧ True := by\n  constructor\n  · trivial\n  · trivial\n"
+        );
+        let open = "nlinarith [sq_nonneg (a - b),\n  sq_nonneg (a + b)]";
+        let text = spliced(doc, HoleKind::Tactic, open).expect("splices");
+        assert!(text.contains("(a - b),\n    sq_nonneg"), "{text}");
+    }
+
+    #[test]
+    fn a_term_hole_gets_parentheses_unless_it_stands_alone() {
+        let doc = "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨sorry, trivial⟩\n";
+        assert_eq!(
+            spliced(doc, HoleKind::Term, "by omega").expect("splices"),
+            "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨(by omega), trivial⟩\n"
+        );
+        assert_eq!(
+            spliced(doc, HoleKind::Term, "h").expect("splices"),
+            "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨h, trivial⟩\n"
+        );
+        let alone = "theorem t (p : Prop) (h : p) : p :=\n  sorry\n";
+        assert_eq!(
+            spliced(alone, HoleKind::Term, "by\n  have := h\n  exact this").expect("splices"),
+            "theorem t (p : Prop) (h : p) : p :=\n  by\n    have := h\n    exact this\n"
+        );
+        let inline = "theorem t (p : Prop) (h : p) : p := sorry\n";
+        assert_eq!(
+            spliced(inline, HoleKind::Term, "id h").expect("splices"),
+            "theorem t (p : Prop) (h : p) : p := id h\n"
+        );
+    }
+
+    #[test]
+    fn the_proof_span_covers_exactly_the_inserted_text() {
+        let doc = "theorem t : True := by\n  sorry -- todo\n";
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        assert_eq!(result.inserted(), "trivial");
+        assert_eq!(result.replaced, hole(doc, 0));
+    }
+
+    #[test]
+    fn a_new_command_or_a_swallowed_suffix_is_a_structure_change() {
+        let doc = "theorem t : True := by\n  sorry\n\ntheorem u : True := trivial\n";
+        for proof in [
+            "trivial\ntheorem v : False := by\n  exact?",
+            "trivial /- swallow",
+            "exact (\"unterminated",
+        ] {
+            let result = spliced(doc, HoleKind::Tactic, proof);
+            assert!(
+                matches!(result, Err(RejectReason::StructureChanged { .. })),
+                "{proof}: {result:?}"
+            );
+        }
+        let mid_line = "theorem t : True ∧ True := ⟨by sorry, trivial⟩\n";
+        let result = spliced(mid_line, HoleKind::Tactic, "trivial -- done");
+        assert!(
+            matches!(result, Err(RejectReason::StructureChanged { .. })),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_span_that_is_not_a_sorry_is_refused() {
+        let doc = "theorem t : True := trivial\n";
+        assert!(splice(doc, 0..5, HoleKind::Term, "trivial").is_err());
+        assert!(splice(doc, 100..105, HoleKind::Term, "trivial").is_err());
+    }
+
+    #[test]
+    fn the_shadow_keeps_the_prefix_and_cuts_the_rest() {
+        let doc = "import Mathlib\n\ntheorem a : True := trivial\n\ntheorem t : True := by\n  sorry\n\ntheorem z : True := trivial\n";
+        let target_start = doc.find("theorem t").expect("present");
+        let target = target_start..doc.find("theorem z").expect("present");
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let shadow = shadow_text(doc, target, &result).expect("builds");
+        assert_eq!(
+            shadow.text,
+            "import Mathlib\n\ntheorem a : True := trivial\n\ntheorem t : True := by\n  trivial\n\n#print axioms t\n"
+        );
+        assert_eq!(shadow.print_name, "t");
+        assert_eq!(&shadow.text[shadow.proof_span.clone()], "trivial");
+        assert_eq!(&shadow.text[..target_start], &doc[..target_start]);
+    }
+
+    #[test]
+    fn an_example_is_renamed_so_its_axioms_can_be_printed() {
+        let doc = "example : True := by\n  sorry\n";
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let shadow = shadow_text(doc, 0..doc.len(), &result).expect("builds");
+        assert_eq!(
+            shadow.text,
+            "noncomputable def _sorryfill_example_0 : True := by\n  trivial\n\n#print axioms _sorryfill_example_0\n"
+        );
+        assert_eq!(&shadow.text[shadow.proof_span.clone()], "trivial");
+    }
+
+    #[test]
+    fn an_anonymous_instance_gets_a_name_after_its_priority() {
+        let doc = "instance (priority := low) : Inhabited Nat := sorry\n";
+        let result = splice(doc, hole(doc, 0), HoleKind::Term, "⟨0⟩").expect("splices");
+        let shadow = shadow_text(doc, 0..doc.len(), &result).expect("builds");
+        assert!(
+            shadow.text.starts_with(
+                "instance (priority := low) _sorryfill_instance_0 : Inhabited Nat := ⟨0⟩"
+            ),
+            "{}",
+            shadow.text
+        );
+        assert!(
+            shadow
+                .text
+                .ends_with("#print axioms _sorryfill_instance_0\n")
+        );
+    }
+
+    #[test]
+    fn a_protected_theorem_is_printed_by_its_full_name() {
+        let doc = "namespace Foo\n\nprotected theorem t : True := by\n  sorry\n\nend Foo\n";
+        let start = doc.find("protected").expect("present");
+        let end = doc.find("end Foo").expect("present");
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let shadow = shadow_text(doc, start..end, &result).expect("builds");
+        assert_eq!(shadow.print_name, "Foo.t");
+    }
+}
