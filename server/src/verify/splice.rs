@@ -298,10 +298,18 @@ fn body_lines(proof: &str) -> Result<Vec<String>, Rejection> {
         .collect())
 }
 
-/// A line that neither leaves a bracket open nor ends in something that continues on the next
-/// line (`by`, `:=`, `=>`, an operator, `calc`, `fun`, …).
+/// A line that neither opens a block (`·`, `case`, `calc` …), nor leaves a bracket open, nor ends
+/// in something that continues on the next line (`by`, `:=`, `=>`, an operator, `fun`, …).
 fn line_is_complete(line: &str) -> bool {
     let tokens = lex(line);
+    // A bullet, `case`, `next` or `calc` line owns the more indented lines below it.
+    let opens_block = tokens
+        .iter()
+        .find(|t| t.kind != TokenKind::Whitespace)
+        .is_some_and(|t| matches!(t.text(line), "·" | "." | "case" | "next" | "calc" | "match"));
+    if opens_block {
+        return false;
+    }
     let mut depth = 0i32;
     let mut last: Option<&Token> = None;
     for token in &tokens {
