@@ -73,7 +73,7 @@ fn structure_changed(detail: impl Into<String>) -> Rejection {
 /// - a tactic hole: a leading `by` of the body is dropped; the first line replaces `sorry` and
 ///   later lines start at the hole's column. When the hole is the last thing on a line that
 ///   ends in `by` and the body has several lines, the block moves to its own lines, indented two
-///   spaces more than the line of `by`;
+///   spaces more than the line of `by` (or than the first line of a statement it continues);
 /// - a term hole: a body written `by …` after `:=` stays a `by` block (on its own lines when
 ///   long); anywhere else it becomes `(by …)`. A term body is parenthesised unless it is one
 ///   token or stands right after `:=`.
@@ -115,11 +115,24 @@ pub fn splice(
     })
 }
 
+/// The column where a line's content starts: after its spaces and a leading bullet `· `, since
+/// a block under `· have h : p := by` is indented relative to `have`.
+fn content_column(line: &str) -> usize {
+    let spaces = line.chars().take_while(|c| *c == ' ').count();
+    let rest: String = line.chars().skip(spaces).collect();
+    match rest.strip_prefix("· ").or_else(|| rest.strip_prefix(". ")) {
+        Some(after_bullet) => {
+            spaces + rest.chars().count() - after_bullet.trim_start().chars().count()
+        }
+        None => spaces,
+    }
+}
+
 /// The hole's surroundings on its line.
 struct HoleLayout<'a> {
     /// Column (in characters, Lean's convention) of the hole.
     column: usize,
-    /// Indentation of the hole's line.
+    /// Indentation of the hole's line, a leading bullet counted as indentation.
     line_indent: usize,
     /// Text of the line before the hole.
     before: &'a str,
@@ -127,6 +140,8 @@ struct HoleLayout<'a> {
     after: &'a str,
     /// Byte offset where the hole's line starts.
     line_start: usize,
+    /// The whole document.
+    document: &'a str,
 }
 
 impl<'a> HoleLayout<'a> {
@@ -138,11 +153,89 @@ impl<'a> HoleLayout<'a> {
         let before = &document[line_start..hole.start];
         Self {
             column: before.chars().count(),
-            line_indent: before.chars().take_while(|c| *c == ' ').count(),
+            line_indent: content_column(before),
             before,
             after: &document[hole.end..line_end],
             line_start,
+            document,
         }
+    }
+
+    /// The indentation a new block under this line is relative to: the line's own, unless the
+    /// line continues a statement begun on a less indented line (`theorem t (a : ℕ)\n    (h :
+    /// …) : … := by sorry`), in which case that line's. A line after one ending in `by`, `:=`,
+    /// `=>` or `where`, or after a more indented block, begins something new and keeps its own.
+    fn block_indent(&self) -> usize {
+        let indent_of = |line: &str| line.chars().take_while(|c| *c == ' ').count();
+        let begins_block = |line: &str| {
+            ["by", ":=", "=>", "where", "do", "then", "else"]
+                .iter()
+                .any(|opener| line.ends_with(opener))
+        };
+        let earlier = self.document[..self.line_start]
+            .lines()
+            .rev()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
+        // Walk back over lines at the same indentation (siblings or continuation lines) to the
+        // first less indented line.
+        if let Some(indent) = self.declaration_indent() {
+            return indent;
+        }
+        let starts_with_bullet = matches!(self.before.trim_start().chars().next(), Some('·' | '.'));
+        if starts_with_bullet {
+            // A bullet always starts a new tactic; it continues nothing.
+            return self.line_indent;
+        }
+        let mut current = self.line_indent;
+        for line in earlier {
+            if begins_block(line) {
+                return current;
+            }
+            let indent = indent_of(line);
+            if indent > current {
+                // A nested block ended just above: the current line starts something new.
+                return current;
+            }
+            // A less indented line that opens nothing: the current line continues it.
+            current = indent;
+        }
+        current
+    }
+
+    /// When the `by` before the hole is the declaration's own `:= by` (the first `:=` outside
+    /// brackets), the indentation of the line with the declaration's keyword.
+    fn declaration_indent(&self) -> Option<usize> {
+        let by_end = self.after_trailing_by()?;
+        let tokens = lex(self.document);
+        let commands = lean_syntax::outline_tokens(self.document, &tokens).commands;
+        let command = commands.iter().find(|c| c.span.contains(&by_end))?;
+        let mut depth = 0i32;
+        let mut assignments = 0;
+        for token in tokens
+            .iter()
+            .filter(|t| t.span.start >= command.span.start && t.span.end <= by_end)
+            .filter(|t| t.kind == TokenKind::Symbol)
+        {
+            match token.text(self.document) {
+                "(" | "[" | "{" | "⟨" | "⦃" => depth += 1,
+                ")" | "]" | "}" | "⟩" | "⦄" => depth -= 1,
+                ":=" if depth == 0 => assignments += 1,
+                _ => {}
+            }
+        }
+        if assignments != 1 {
+            return None;
+        }
+        let keyword_at = tokens
+            .iter()
+            .find(|t| {
+                t.span.start >= command.span.start && t.text(self.document) == command.keyword
+            })?
+            .span
+            .start;
+        let line_start = self.document[..keyword_at].rfind('\n').map_or(0, |i| i + 1);
+        Some(content_column(&self.document[line_start..keyword_at]))
     }
 
     /// Nothing but whitespace or a line comment follows the hole on its line.
@@ -176,7 +269,7 @@ fn layout_tactic(
         && layout.ends_line()
         && let Some(by_end) = layout.after_trailing_by()
     {
-        let indent = layout.line_indent + 2;
+        let indent = layout.block_indent() + 2;
         let mut text = String::new();
         for line in &lines {
             text.push('\n');
@@ -629,6 +722,19 @@ mod tests {
             text,
             "theorem t : 1 + 1 = 2 := by\n  norm_num\n  done\n\ntheorem u : True := trivial\n"
         );
+    }
+
+    #[test]
+    fn a_block_after_a_bullet_or_a_long_statement_is_indented_as_by_hand() {
+        let bullet = "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · have h' : p := by sorry\n    exact h'\n  · exact h\n";
+        let text = spliced(bullet, HoleKind::Tactic, "have := h\nexact this").expect("splices");
+        assert!(
+            text.contains("  · have h' : p := by\n      have := h\n      exact this\n    exact h'"),
+            "{text}"
+        );
+        let long = "theorem t (a : ℕ)\n    (h : a = 1)\n    (h' : a = 1) : a = 1 := by sorry\n";
+        let text = spliced(long, HoleKind::Tactic, "subst h\nrfl").expect("splices");
+        assert!(text.ends_with(":= by\n  subst h\n  rfl\n"), "{text}");
     }
 
     #[test]

@@ -321,3 +321,45 @@ fn multi_line_good_candidates_keep_their_shape() {
         "{text}"
     );
 }
+
+/// Every miniF2F statement (real Mathlib-style files ending in `:= by sorry`) takes a
+/// multi-line proof without a structure change, and its shadow asks for the theorem's axioms.
+#[test]
+fn every_minif2f_hole_splices_and_builds_a_shadow() {
+    let Some(corpus) = crate::support::corpus_dir() else {
+        return;
+    };
+    let rows = std::fs::read_to_string(corpus.join("minif2f/minif2f_test.jsonl"))
+        .expect("the miniF2F rows are readable");
+    let mut checked = 0;
+    for row in rows.lines().filter(|l| !l.trim().is_empty()) {
+        let row: serde_json::Value = serde_json::from_str(row).expect("each row is JSON");
+        let name = row["name"].as_str().expect("rows have a name");
+        let code = row["lean4_code"].as_str().expect("rows have lean4_code");
+        let hole = code.rfind("sorry").expect("each row has one hole");
+        let spliced = splice(code, hole..hole + 5, HoleKind::Tactic, "norm_num\nomega")
+            .unwrap_or_else(|r| panic!("{name}: {r}"));
+        let outline = lean_syntax::outline(code);
+        let target = outline
+            .commands
+            .iter()
+            .find(|c| c.span.contains(&hole))
+            .unwrap_or_else(|| panic!("{name}: the hole is in a command"));
+        let shadow = shadow_text(code, target.span.clone(), &spliced)
+            .unwrap_or_else(|r| panic!("{name}: {r}"));
+        assert_eq!(
+            &shadow.text[..target.span.start],
+            &code[..target.span.start],
+            "{name}"
+        );
+        assert!(
+            shadow
+                .text
+                .ends_with(&format!("  norm_num\n  omega\n\n#print axioms {name}\n")),
+            "{name}:\n{}",
+            shadow.text
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 244);
+}
