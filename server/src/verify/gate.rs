@@ -1,0 +1,964 @@
+//! The soundness gate: the checks every candidate proof must pass before it is offered.
+//!
+//! Three checks live here, each a pure function so it can be tested without Lean:
+//! - [`scan_candidate`] rejects a proof body that uses, outside comments and strings, any
+//!   construct that could make Lean accept an unsound proof or run code on the user's machine;
+//! - [`diagnostics_verdict`] judges Lean's diagnostics for the checked shadow version;
+//! - [`check_axioms`] judges the `#print axioms` report parsed by [`parse_print_axioms`].
+//!
+//! Invariants: the static scan is conservative (when in doubt it rejects: a false rejection
+//! costs one candidate, a false acceptance costs the user's trust); every rejection carries a
+//! [`RejectReason`] that says exactly what and where, in words a Lean user can read.
+
+use std::fmt;
+use std::time::Duration;
+
+use lean_syntax::{Token, TokenKind, lex};
+use lsp_types::{Diagnostic, DiagnosticSeverity, Position, PublishDiagnosticsParams, Range};
+use serde::{Deserialize, Serialize};
+
+/// The axioms a proof may depend on unless the user configures otherwise.
+pub const DEFAULT_ALLOWED_AXIOMS: [&str; 3] = ["propext", "Classical.choice", "Quot.sound"];
+
+/// Axioms that reject a proof whatever the allow-list says: `sorryAx` is `sorry` itself, and
+/// the other two trust the compiler instead of the kernel.
+pub const ALWAYS_REJECTED_AXIOMS: [&str; 3] =
+    ["sorryAx", "Lean.ofReduceBool", "Lean.trustCompiler"];
+
+/// What the user allows beyond the strict default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatePolicy {
+    /// Accept `native_decide`, `decide +native` and `bv_decide`, whose proofs trust the
+    /// compiler (`Lean.ofReduceBool`) rather than the kernel. Off by default.
+    pub allow_native_decide: bool,
+    /// The axioms a verified proof may depend on.
+    pub allowed_axioms: Vec<String>,
+}
+
+impl Default for GatePolicy {
+    fn default() -> Self {
+        Self {
+            allow_native_decide: false,
+            allowed_axioms: DEFAULT_ALLOWED_AXIOMS
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// The outcome of checking one candidate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Lean accepted the proof and every gate check passed.
+    Verified {
+        /// The proof body exactly as it will be inserted.
+        proof: String,
+        /// The axioms the declaration depends on, as Lean reported them.
+        axioms: Vec<String>,
+        /// Wall-clock time of the check.
+        #[serde(with = "duration_millis", rename = "elapsed_ms")]
+        elapsed: Duration,
+    },
+    /// The candidate was not accepted.
+    Rejected {
+        /// Exactly why.
+        reason: RejectReason,
+    },
+}
+
+impl Verdict {
+    /// True for [`Verdict::Verified`].
+    pub fn is_verified(&self) -> bool {
+        matches!(self, Verdict::Verified { .. })
+    }
+}
+
+/// Why a candidate was rejected. The `Display` text is meant for the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RejectReason {
+    /// Lean reported an error in the target declaration.
+    #[error("Lean reported an error: {message}")]
+    LeanError {
+        /// Lean's message text.
+        message: String,
+        /// Where, in the checked (shadow) document.
+        range: Range,
+    },
+    /// Lean warned that the declaration still uses `sorry`.
+    #[error("Lean reports that the declaration still uses `sorry`")]
+    SorryWarning,
+    /// The candidate uses a construct the gate never accepts.
+    #[error(
+        "the proof uses {construct} (at byte {offset} of the proof), which sorryfill never accepts"
+    )]
+    Banned {
+        /// The construct, quoted as it appears (for example `` `native_decide` ``).
+        construct: String,
+        /// Byte offset in the candidate proof.
+        offset: usize,
+    },
+    /// The proof depends on an axiom outside the allow-list.
+    #[error("the proof depends on the axiom `{name}`")]
+    Axiom {
+        /// The axiom's full name.
+        name: String,
+    },
+    /// Lean's `#print axioms` report for the declaration was missing.
+    #[error("Lean did not report the axioms of the declaration, so its soundness is unknown")]
+    AxiomsUnknown,
+    /// The check did not finish in time.
+    #[error("Lean did not finish checking within {:.1} s", after.as_secs_f64())]
+    Timeout {
+        /// The limit that was reached.
+        #[serde(with = "duration_millis", rename = "after_ms")]
+        after: Duration,
+    },
+    /// The user's document changed while the candidate was being checked.
+    #[error(
+        "the document changed while the proof was being checked (version {hole_version} is now {current_version})"
+    )]
+    Stale {
+        /// The version the hole was found in.
+        hole_version: i32,
+        /// The document's version when the verdict was ready.
+        current_version: i32,
+    },
+    /// Lean's diagnostics belong to another version of the shadow document than the one checked.
+    #[error(
+        "Lean's report is for version {reported_version:?} of the check, not version {checked_version}"
+    )]
+    DiagnosticsVersionMismatch {
+        /// The shadow version that was checked.
+        checked_version: i32,
+        /// The version Lean's diagnostics carried.
+        reported_version: Option<i32>,
+    },
+    /// The candidate changes the theorem statement.
+    #[error("the proof changes the theorem statement")]
+    StatementChanged,
+    /// Splicing the candidate changes the command structure of the file.
+    #[error("the proof changes the structure of the file: {detail}")]
+    StructureChanged {
+        /// What changed.
+        detail: String,
+    },
+    /// Lean's worker crashed during the check.
+    #[error("Lean's worker crashed while checking the proof")]
+    WorkerCrashed,
+    /// The model's output was cut off before the proof ended.
+    #[error("the model's output was cut off before the proof ended")]
+    Truncated,
+    /// The candidate is empty.
+    #[error("the proof is empty")]
+    Empty,
+}
+
+/// A rejection with the context a user needs to see it: the reason and, when there is one,
+/// the line of the candidate it points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub struct Rejection {
+    /// Exactly why.
+    pub reason: RejectReason,
+    /// The line of the candidate the reason points at, when it points into the candidate.
+    pub excerpt: Option<String>,
+}
+
+impl Rejection {
+    /// A rejection without an excerpt.
+    pub fn new(reason: RejectReason) -> Self {
+        Self {
+            reason,
+            excerpt: None,
+        }
+    }
+
+    fn banned(proof: &str, construct: impl Into<String>, offset: usize) -> Self {
+        Self {
+            reason: RejectReason::Banned {
+                construct: construct.into(),
+                offset,
+            },
+            excerpt: Some(line_at(proof, offset).to_owned()),
+        }
+    }
+}
+
+impl From<RejectReason> for Rejection {
+    fn from(reason: RejectReason) -> Self {
+        Self::new(reason)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.reason)?;
+        if let Some(excerpt) = &self.excerpt {
+            write!(f, "\n  in: {}", excerpt.trim())?;
+        }
+        Ok(())
+    }
+}
+
+/// The line of `text` that contains byte `offset`.
+fn line_at(text: &str, offset: usize) -> &str {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    &text[start..end]
+}
+
+/// Words that are never acceptable in a proof body, wherever they appear as a name component.
+///
+/// They fall in four groups: holes (`sorry`, `admit`, `stop` which is `repeat sorry`), trust in
+/// the compiler or new axioms, code execution and metaprogramming, and command keywords (a
+/// proof body never needs a command; one would end the declaration and start another).
+const BANNED_WORDS: &[&str] = &[
+    // Holes and the axiom behind them.
+    "sorry",
+    "admit",
+    "stop",
+    "sorryAx",
+    // New axioms, or trust in compiled code instead of the kernel.
+    "axiom",
+    "opaque",
+    "implemented_by",
+    "extern",
+    "csimp",
+    "ofReduceBool",
+    "ofReduceNat",
+    "reduceBool",
+    "reduceNat",
+    "trustCompiler",
+    // Running code and metaprogramming.
+    "IO",
+    "EIO",
+    "BaseIO",
+    "dbg_trace",
+    "dbgTrace",
+    "dbgTraceIfShared",
+    "run_cmd",
+    "run_tac",
+    "run_elab",
+    "run_meta",
+    "by_elab",
+    "elab",
+    "elab_rules",
+    "macro",
+    "macro_rules",
+    "syntax",
+    "declare_syntax_cat",
+    "notation",
+    "infix",
+    "infixl",
+    "infixr",
+    "prefix",
+    "postfix",
+    "binder_predicate",
+    "simproc",
+    "simproc_decl",
+    "dsimproc",
+    "initialize",
+    "builtin_initialize",
+    // Commands and command modifiers.
+    "import",
+    "theorem",
+    "lemma",
+    "def",
+    "abbrev",
+    "example",
+    "instance",
+    "structure",
+    "class",
+    "inductive",
+    "coinductive",
+    "variable",
+    "universe",
+    "omit",
+    "include",
+    "export",
+    "attribute",
+    "deriving",
+    "mutual",
+    "namespace",
+    "section",
+    "end",
+    "noncomputable",
+    "partial",
+    "private",
+    "protected",
+    "local",
+    "scoped",
+    "alias",
+    "irreducible_def",
+    "add_decl_doc",
+    "register_option",
+    "register_simp_attr",
+];
+
+/// Words banned unless the policy allows native evaluation: each makes the proof trust the
+/// compiler (`Lean.ofReduceBool` or an auxiliary axiom) instead of the kernel.
+const NATIVE_WORDS: &[&str] = &["native_decide", "native", "bv_decide"];
+
+/// Options a proof may set with `set_option … in`. Everything else is rejected: `debug.*`
+/// (for example `debug.skipKernelTC`) skips the kernel, `warn.sorry false` hides the sorry
+/// warning, and the rest is not needed to prove anything.
+const ALLOWED_OPTIONS: &[&str] = &[
+    "maxHeartbeats",
+    "maxRecDepth",
+    "synthInstance.maxHeartbeats",
+    "synthInstance.maxSize",
+];
+
+/// Options whose value `0` means "no limit"; a proof may raise a limit, never remove it (the
+/// shadow check has a wall-clock limit, but the user's own file would not).
+const LIMIT_OPTIONS: &[&str] = &[
+    "maxHeartbeats",
+    "maxRecDepth",
+    "synthInstance.maxHeartbeats",
+];
+
+/// Rejects a candidate proof body that uses, outside comments and strings, a construct that
+/// could make Lean accept an unsound proof or run code (see [`BANNED_WORDS`], [`NATIVE_WORDS`]
+/// and [`ALLOWED_OPTIONS`]; also `#`-commands, `@[…]` attributes, doc comments and unterminated
+/// comments or strings).
+///
+/// Decisions worth knowing:
+/// - `open Foo in tac` is accepted: it only changes name resolution inside `tac`.
+/// - `«sorry»` is an identifier, not the `sorry` term, and Lean would report it as unknown; it is
+///   rejected all the same because no honest proof needs it, and a declaration named `sorry`
+///   could only come from a command, which is banned.
+/// - `set_option maxRecDepth N in` is accepted for `N > 0`: it bounds elaboration, not the kernel.
+/// - `#s` (Mathlib's `Finset.card` notation) is accepted: a `#` before a one-letter name (with
+///   subscripts or primes) is a term; `#` before a longer name is a command such as `#eval`.
+/// - Names inside syntax quotations and name literals are scanned like code: a proof never needs
+///   them, and scanning them costs nothing.
+pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection> {
+    let tokens = lex(proof);
+    if tokens
+        .iter()
+        .all(|t| t.kind == TokenKind::Whitespace || t.is_comment())
+    {
+        return Err(Rejection::new(RejectReason::Empty));
+    }
+    for token in &tokens {
+        check_unterminated(proof, token)?;
+    }
+    let code: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.kind,
+                TokenKind::Ident | TokenKind::Symbol | TokenKind::Number | TokenKind::NameLiteral
+            )
+        })
+        .collect();
+    for (index, token) in code.iter().enumerate() {
+        let text = token.text(proof);
+        let offset = token.span.start;
+        match token.kind {
+            TokenKind::Ident => {
+                if let Some(word) = text.strip_prefix('#') {
+                    // Should the lexer ever keep `#eval` as one token, it is still a command.
+                    check_hash_word(proof, word, offset)?;
+                    continue;
+                }
+                if text == "set_option" {
+                    check_set_option(proof, &code[index + 1..], offset)?;
+                    continue;
+                }
+                check_name(proof, text, offset, policy)?;
+            }
+            TokenKind::NameLiteral => {
+                check_name(proof, text.trim_start_matches('`'), offset, policy)?;
+            }
+            TokenKind::Symbol => match text {
+                "@[" => return Err(Rejection::banned(proof, "an attribute `@[…]`", offset)),
+                "#" => check_hash(proof, token, code.get(index + 1).copied())?,
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A comment or string that runs to the end of the candidate would swallow the rest of the
+/// file once spliced; a doc comment belongs to a command, and a module doc is one.
+fn check_unterminated(proof: &str, token: &Token) -> Result<(), Rejection> {
+    let text = token.text(proof);
+    let at = token.span.start;
+    match token.kind {
+        TokenKind::DocComment => Err(Rejection::banned(proof, "a doc comment `/-- … -/`", at)),
+        TokenKind::ModuleDoc => Err(Rejection::banned(proof, "a module doc `/-! … -/`", at)),
+        TokenKind::BlockComment if !block_comment_is_closed(text) => Err(Rejection::banned(
+            proof,
+            "an unterminated block comment `/-`",
+            at,
+        )),
+        TokenKind::String if token.span.end == proof.len() && !string_is_closed(text) => {
+            Err(Rejection::banned(proof, "an unterminated string", at))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The lexer runs an unterminated comment to the end of the input; a closed one ends in `-/`
+/// that is not part of its own opening `/-`.
+fn block_comment_is_closed(text: &str) -> bool {
+    text.len() >= 4 && text.ends_with("-/")
+}
+
+fn string_is_closed(text: &str) -> bool {
+    let raw = text.starts_with('r');
+    let closed = if raw {
+        text.ends_with('"') || text.ends_with('#')
+    } else {
+        text.ends_with('"') && !text.ends_with("\\\"")
+    };
+    text.len() >= 2 && closed
+}
+
+/// Checks every component of a (possibly dotted, possibly `«quoted»`) name.
+fn check_name(
+    proof: &str,
+    name: &str,
+    offset: usize,
+    policy: &GatePolicy,
+) -> Result<(), Rejection> {
+    for component in name_components(name) {
+        let bare = component.trim_start_matches('«').trim_end_matches('»');
+        if BANNED_WORDS.contains(&bare) {
+            return Err(Rejection::banned(proof, format!("`{bare}`"), offset));
+        }
+        if !policy.allow_native_decide && NATIVE_WORDS.contains(&bare) {
+            return Err(Rejection::banned(
+                proof,
+                format!("`{bare}` (native evaluation)"),
+                offset,
+            ));
+        }
+        // `unsafeCast`, `unsafeIO`, `unsafeBaseIO`, `ptrAddrUnsafe`: every unsafe primitive says so.
+        if bare.to_lowercase().contains("unsafe") {
+            return Err(Rejection::banned(
+                proof,
+                format!("`{bare}` (unsafe code)"),
+                offset,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Splits `Foo.«a.b».c` into `Foo`, `«a.b»`, `c`.
+fn name_components(name: &str) -> Vec<&str> {
+    let mut components = Vec::new();
+    let mut start = 0;
+    let mut in_guillemets = false;
+    for (i, c) in name.char_indices() {
+        match c {
+            '«' => in_guillemets = true,
+            '»' => in_guillemets = false,
+            '.' if !in_guillemets => {
+                components.push(&name[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    components.push(&name[start..]);
+    components
+}
+
+/// `set_option NAME VALUE`: only a few limits may be changed, and never to "unlimited".
+fn check_set_option(proof: &str, rest: &[&Token], offset: usize) -> Result<(), Rejection> {
+    let Some(name_token) = rest.first() else {
+        return Ok(());
+    };
+    let name = name_token.text(proof);
+    if !ALLOWED_OPTIONS.contains(&name) {
+        return Err(Rejection::banned(
+            proof,
+            format!("`set_option {name}`"),
+            offset,
+        ));
+    }
+    let value = rest.get(1).map(|t| t.text(proof)).unwrap_or("");
+    if LIMIT_OPTIONS.contains(&name) && parse_number(value) == Some(0) {
+        return Err(Rejection::banned(
+            proof,
+            format!("`set_option {name} 0` (no limit)"),
+            offset,
+        ));
+    }
+    Ok(())
+}
+
+fn parse_number(text: &str) -> Option<u64> {
+    let digits: String = text.chars().filter(|c| *c != '_').collect();
+    if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        u64::from_str_radix(hex, 16).ok()
+    } else if let Some(bin) = digits
+        .strip_prefix("0b")
+        .or_else(|| digits.strip_prefix("0B"))
+    {
+        u64::from_str_radix(bin, 2).ok()
+    } else if let Some(oct) = digits
+        .strip_prefix("0o")
+        .or_else(|| digits.strip_prefix("0O"))
+    {
+        u64::from_str_radix(oct, 8).ok()
+    } else {
+        digits.parse().ok()
+    }
+}
+
+/// `#eval`, `#exit`, `#print`, … are commands; `#s` (Mathlib's `Finset.card`), `#[…]` and
+/// `#(…)` are terms.
+fn check_hash(proof: &str, hash: &Token, next: Option<&Token>) -> Result<(), Rejection> {
+    let Some(next) = next else {
+        return Ok(());
+    };
+    if next.span.start != hash.span.end || next.kind != TokenKind::Ident {
+        return Ok(());
+    }
+    check_hash_word(proof, next.text(proof), hash.span.start)
+}
+
+fn check_hash_word(proof: &str, word: &str, offset: usize) -> Result<(), Rejection> {
+    let letters = word
+        .chars()
+        .filter(|c| c.is_alphabetic() && !is_subscript(*c))
+        .count();
+    if letters > 1 {
+        return Err(Rejection::banned(
+            proof,
+            format!("the command `#{word}`"),
+            offset,
+        ));
+    }
+    Ok(())
+}
+
+fn is_subscript(c: char) -> bool {
+    matches!(c as u32, 0x2080..=0x209c | 0x1d62..=0x1d6a | 0x2c7c)
+}
+
+/// Judges Lean's diagnostics for the checked version of a shadow document.
+///
+/// Rejects when the diagnostics are for another version, when an error starts at or after the
+/// start of `declaration_range`, or when a sorry warning (`'sorry'` before Lean v4.24,
+/// `` `sorry` `` since) starts there. Everything before the target declaration is the user's
+/// own text, byte for byte, so its errors and warnings are not the candidate's; everything
+/// after the start is the candidate's declaration and the appended `#print axioms`, so an error
+/// there (for example a parse error that a candidate pushed past the declaration's end) counts.
+pub fn diagnostics_verdict(
+    published: &PublishDiagnosticsParams,
+    declaration_range: Range,
+    version: i32,
+) -> Result<(), Rejection> {
+    if published.version != Some(version) {
+        return Err(Rejection::new(RejectReason::DiagnosticsVersionMismatch {
+            checked_version: version,
+            reported_version: published.version,
+        }));
+    }
+    let ours = |d: &&Diagnostic| position_at_or_after(d.range.start, declaration_range.start);
+    if let Some(error) = published
+        .diagnostics
+        .iter()
+        .filter(ours)
+        .find(|d| d.severity == Some(DiagnosticSeverity::ERROR))
+    {
+        return Err(Rejection::new(RejectReason::LeanError {
+            message: error.message.clone(),
+            range: error.range,
+        }));
+    }
+    if published
+        .diagnostics
+        .iter()
+        .filter(ours)
+        .any(|d| d.severity == Some(DiagnosticSeverity::WARNING) && is_sorry_warning(&d.message))
+    {
+        return Err(Rejection::new(RejectReason::SorryWarning));
+    }
+    Ok(())
+}
+
+fn position_at_or_after(position: Position, start: Position) -> bool {
+    (position.line, position.character) >= (start.line, start.character)
+}
+
+/// Lean's "declaration uses sorry" warning, in both spellings.
+pub fn is_sorry_warning(message: &str) -> bool {
+    message.contains("declaration uses 'sorry'") || message.contains("declaration uses `sorry`")
+}
+
+/// Rejects axioms outside `allowed`, and always [`ALWAYS_REJECTED_AXIOMS`]. A `sorryAx` is
+/// reported before any other axiom because it is the most telling.
+pub fn check_axioms(axioms: &[String], allowed: &[String]) -> Result<(), Rejection> {
+    let always = axioms
+        .iter()
+        .filter(|a| ALWAYS_REJECTED_AXIOMS.contains(&a.as_str()))
+        .min_by_key(|a| ALWAYS_REJECTED_AXIOMS.iter().position(|r| r == a));
+    let unknown = axioms.iter().find(|a| !allowed.contains(a));
+    match always.or(unknown) {
+        Some(name) => Err(Rejection::new(RejectReason::Axiom { name: name.clone() })),
+        None => Ok(()),
+    }
+}
+
+/// [`check_axioms`] under a policy: when the user allows native evaluation, the axioms it
+/// introduces (`Lean.ofReduceBool`, `Lean.trustCompiler`, and the auxiliary
+/// `NAME._native.native_decide.ax_…` of newer Lean versions) are accepted too; `sorryAx` never is.
+pub fn check_axioms_with_policy(axioms: &[String], policy: &GatePolicy) -> Result<(), Rejection> {
+    if !policy.allow_native_decide {
+        return check_axioms(axioms, &policy.allowed_axioms);
+    }
+    let remaining: Vec<String> = axioms
+        .iter()
+        .filter(|a| {
+            !matches!(a.as_str(), "Lean.ofReduceBool" | "Lean.trustCompiler")
+                && !a.contains("._native.")
+        })
+        .cloned()
+        .collect();
+    check_axioms(&remaining, &policy.allowed_axioms)
+}
+
+const DEPENDS_MARKER: &str = "' depends on axioms:";
+const INDEPENDENT_MARKER: &str = "' does not depend on any axioms";
+
+/// Parses Lean's answer to `#print axioms NAME`: `'NAME' depends on axioms: [a, b]` or
+/// `'NAME' does not depend on any axioms`. Returns `None` for any other message, or when the
+/// message is about another declaration. Lean prints the full name, so `NAME` also matches a
+/// namespaced or private name ending in `.NAME`; long lists may wrap over lines.
+pub fn parse_print_axioms(message: &str, name: &str) -> Option<Vec<String>> {
+    let message = message.trim();
+    let quoted = message.strip_prefix('\'')?;
+    let (printed_name, rest) = if let Some(at) = quoted.find(DEPENDS_MARKER) {
+        (&quoted[..at], Some(&quoted[at + DEPENDS_MARKER.len()..]))
+    } else if let Some(at) = quoted.find(INDEPENDENT_MARKER) {
+        (&quoted[..at], None)
+    } else {
+        return None;
+    };
+    if !same_declaration(printed_name, name) {
+        return None;
+    }
+    let Some(list) = rest else {
+        return Some(Vec::new());
+    };
+    let list = list.trim();
+    let inner = list.strip_prefix('[')?.strip_suffix(']')?;
+    Some(
+        inner
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+fn same_declaration(printed: &str, asked: &str) -> bool {
+    let asked = asked.strip_prefix("_root_.").unwrap_or(asked);
+    printed == asked || printed.ends_with(&format!(".{asked}"))
+}
+
+/// Finds the `#print axioms` report for `name` among a version's diagnostics.
+pub fn axioms_from_diagnostics(diagnostics: &[Diagnostic], name: &str) -> Option<Vec<String>> {
+    diagnostics
+        .iter()
+        .find_map(|d| parse_print_axioms(&d.message, name))
+}
+
+/// Serialises a `Duration` as whole milliseconds, which is what a JSON report reader expects.
+mod duration_millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        serializer.serialize_u64(millis)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        u64::deserialize(deserializer).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lsp_types::{Diagnostic, Uri};
+    use std::str::FromStr;
+
+    fn banned(proof: &str) -> Option<(String, usize)> {
+        match scan_candidate(proof, &GatePolicy::default()) {
+            Err(Rejection {
+                reason: RejectReason::Banned { construct, offset },
+                ..
+            }) => Some((construct, offset)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn sorry_is_rejected_with_its_position_but_not_in_comments_or_strings() {
+        assert_eq!(banned("simp\nsorry"), Some(("`sorry`".to_owned(), 5)));
+        assert_eq!(banned("simp -- no sorry here\nomega"), None);
+        assert_eq!(banned("/- sorry /- nested sorry -/ -/ omega"), None);
+        assert_eq!(banned("exact (\"sorry\" : String).length_pos"), None);
+    }
+
+    #[test]
+    fn interpolated_code_is_scanned_but_its_text_is_not() {
+        assert_eq!(banned("exact s!\"sorry\".length"), None);
+        assert!(banned("exact s!\"{(sorry : Nat)}\".length").is_some());
+    }
+
+    #[test]
+    fn native_evaluation_depends_on_the_policy() {
+        let allow = GatePolicy {
+            allow_native_decide: true,
+            ..GatePolicy::default()
+        };
+        for proof in [
+            "native_decide",
+            "decide +native",
+            "decide (config := {native := true})",
+        ] {
+            assert!(banned(proof).is_some(), "{proof}");
+            assert_eq!(scan_candidate(proof, &allow), Ok(()), "{proof}");
+        }
+        assert!(scan_candidate("exact Lean.ofReduceBool _ _ rfl", &allow).is_err());
+    }
+
+    #[test]
+    fn set_option_allows_raising_limits_only() {
+        assert_eq!(
+            banned("set_option maxHeartbeats 400000 in\nnlinarith"),
+            None
+        );
+        assert_eq!(banned("set_option maxRecDepth 2000 in simp"), None);
+        assert!(banned("set_option maxHeartbeats 0 in nlinarith").is_some());
+        assert!(banned("set_option debug.skipKernelTC true in simp").is_some());
+        assert!(banned("set_option warn.sorry false in simp").is_some());
+    }
+
+    #[test]
+    fn hash_commands_are_rejected_but_card_notation_is_not() {
+        assert!(banned("#eval 1").is_some());
+        assert!(banned("simp\n#exit").is_some());
+        assert_eq!(banned("simp [Finset.card_eq_three] at #s ⊢"), None);
+        assert_eq!(banned("exact #[1, 2].size_pos"), None);
+    }
+
+    #[test]
+    fn unterminated_comments_and_strings_are_rejected() {
+        assert!(banned("simp /- the rest of the file").is_some());
+        assert!(banned("exact \"open").is_some());
+        assert!(banned("/-- doc -/ simp").is_some());
+    }
+
+    #[test]
+    fn empty_proofs_are_rejected() {
+        let reject = scan_candidate("  -- nothing\n", &GatePolicy::default());
+        assert_eq!(reject.map_err(|r| r.reason), Err(RejectReason::Empty));
+    }
+
+    #[test]
+    fn ordinary_proofs_pass() {
+        for proof in [
+            "simp [h]",
+            "omega",
+            "exact h.trans (le_of_lt h')",
+            "nlinarith [sq_nonneg (a - b), sq_nonneg (a + b)]",
+            "open Classical in\nexact em p",
+            "intro x\n-- sorry, this was hard\nexact x.2",
+            "rcases h with ⟨x, rfl⟩ <;> simp_all",
+            "exact?",
+        ] {
+            assert_eq!(
+                scan_candidate(proof, &GatePolicy::default()),
+                Ok(()),
+                "{proof}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejection_display_names_the_construct_and_line() {
+        let rejection = scan_candidate("simp\n  exact sorry", &GatePolicy::default())
+            .expect_err("sorry is banned");
+        let shown = rejection.to_string();
+        assert!(
+            shown.contains("`sorry`") && shown.contains("exact sorry"),
+            "{shown}"
+        );
+    }
+
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    #[test]
+    fn axioms_outside_the_allow_list_reject() {
+        let allowed = GatePolicy::default().allowed_axioms;
+        assert_eq!(
+            check_axioms(&strings(&["propext", "Quot.sound"]), &allowed),
+            Ok(())
+        );
+        let reject = |axioms: &[&str], allowed: &[String]| {
+            check_axioms(&strings(axioms), allowed).map_err(|r| r.reason)
+        };
+        assert_eq!(
+            reject(&["propext", "sorryAx"], &allowed),
+            Err(RejectReason::Axiom {
+                name: "sorryAx".into()
+            })
+        );
+        assert_eq!(
+            reject(&["myAxiom", "sorryAx"], &allowed),
+            Err(RejectReason::Axiom {
+                name: "sorryAx".into()
+            }),
+            "sorryAx is named first"
+        );
+        assert_eq!(
+            reject(&["false_theorem._native.native_decide.ax_1_1"], &allowed),
+            Err(RejectReason::Axiom {
+                name: "false_theorem._native.native_decide.ax_1_1".into()
+            })
+        );
+        let everything = strings(&["sorryAx", "Lean.ofReduceBool"]);
+        assert!(
+            reject(&["Lean.ofReduceBool"], &everything).is_err(),
+            "always rejected"
+        );
+    }
+
+    #[test]
+    fn native_policy_accepts_compiler_axioms_but_never_sorry() {
+        let policy = GatePolicy {
+            allow_native_decide: true,
+            ..GatePolicy::default()
+        };
+        let native = strings(&[
+            "propext",
+            "Lean.ofReduceBool",
+            "t._native.native_decide.ax_1_1",
+        ]);
+        assert_eq!(check_axioms_with_policy(&native, &policy), Ok(()));
+        assert!(check_axioms_with_policy(&strings(&["sorryAx"]), &policy).is_err());
+        assert!(check_axioms_with_policy(&native, &GatePolicy::default()).is_err());
+    }
+
+    #[test]
+    fn print_axioms_messages_parse() {
+        assert_eq!(
+            parse_print_axioms("'flt' depends on axioms: [sorryAx]", "flt"),
+            Some(strings(&["sorryAx"]))
+        );
+        assert_eq!(
+            parse_print_axioms(
+                "'Foo.bar'' depends on axioms: [propext,\n Classical.choice,\n Quot.sound]",
+                "bar'"
+            ),
+            Some(strings(&["propext", "Classical.choice", "Quot.sound"]))
+        );
+        assert_eq!(
+            parse_print_axioms("'t' does not depend on any axioms", "t"),
+            Some(vec![])
+        );
+        assert_eq!(
+            parse_print_axioms("'other' does not depend on any axioms", "t"),
+            None
+        );
+        assert_eq!(parse_print_axioms("unknown constant 't'", "t"), None);
+    }
+
+    fn diagnostic(line: u32, severity: DiagnosticSeverity, message: &str) -> Diagnostic {
+        Diagnostic {
+            range: Range::new(Position::new(line, 0), Position::new(line, 5)),
+            severity: Some(severity),
+            message: message.to_owned(),
+            ..Diagnostic::default()
+        }
+    }
+
+    fn published(version: i32, diagnostics: Vec<Diagnostic>) -> PublishDiagnosticsParams {
+        let uri = Uri::from_str("file:///p/.lake/sorryfill/A.lean").expect("a valid literal URI");
+        PublishDiagnosticsParams::new(uri, diagnostics, Some(version))
+    }
+
+    #[test]
+    fn diagnostics_in_the_target_reject_and_before_it_do_not() {
+        let target = Range::new(Position::new(10, 0), Position::new(14, 0));
+        let earlier_error = diagnostic(3, DiagnosticSeverity::ERROR, "unknown identifier 'x'");
+        let earlier_sorry = diagnostic(5, DiagnosticSeverity::WARNING, "declaration uses 'sorry'");
+        let fine = published(4, vec![earlier_error.clone(), earlier_sorry.clone()]);
+        assert_eq!(diagnostics_verdict(&fine, target, 4), Ok(()));
+
+        let error = diagnostic(12, DiagnosticSeverity::ERROR, "unsolved goals\n⊢ True");
+        let verdict = diagnostics_verdict(&published(4, vec![earlier_error, error]), target, 4);
+        assert!(matches!(
+            verdict.map_err(|r| r.reason),
+            Err(RejectReason::LeanError { message, .. }) if message.starts_with("unsolved goals")
+        ));
+        for spelling in ["declaration uses 'sorry'", "declaration uses `sorry`"] {
+            let warning = diagnostic(10, DiagnosticSeverity::WARNING, spelling);
+            let verdict = diagnostics_verdict(&published(4, vec![warning]), target, 4);
+            assert_eq!(
+                verdict.map_err(|r| r.reason),
+                Err(RejectReason::SorryWarning)
+            );
+        }
+        let after = diagnostic(16, DiagnosticSeverity::ERROR, "unexpected token '#print'");
+        assert!(diagnostics_verdict(&published(4, vec![after]), target, 4).is_err());
+    }
+
+    #[test]
+    fn diagnostics_of_another_version_are_not_judged() {
+        let target = Range::new(Position::new(0, 0), Position::new(1, 0));
+        let verdict = diagnostics_verdict(&published(3, vec![]), target, 4);
+        assert_eq!(
+            verdict.map_err(|r| r.reason),
+            Err(RejectReason::DiagnosticsVersionMismatch {
+                checked_version: 4,
+                reported_version: Some(3)
+            })
+        );
+    }
+
+    #[test]
+    fn verdicts_serialise_for_the_json_report() {
+        let verdict = Verdict::Rejected {
+            reason: RejectReason::Timeout {
+                after: Duration::from_secs(20),
+            },
+        };
+        let json = serde_json::to_value(&verdict).expect("verdicts serialise");
+        assert_eq!(
+            json,
+            serde_json::json!({"verdict": "rejected", "reason": {"kind": "timeout", "after_ms": 20000}})
+        );
+        let back: Verdict = serde_json::from_value(json).expect("and deserialise");
+        assert_eq!(back, verdict);
+        assert_eq!(
+            RejectReason::Timeout {
+                after: Duration::from_secs(20)
+            }
+            .to_string(),
+            "Lean did not finish checking within 20.0 s"
+        );
+    }
+}

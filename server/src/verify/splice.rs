@@ -1,0 +1,874 @@
+//! Splicing: putting a candidate proof body in place of a `sorry` hole, and building the
+//! shadow document Lean checks it in.
+//!
+//! Invariants:
+//! - only the hole (or, for a multi-line block after `by`, the space between `by` and the hole)
+//!   is replaced; every token before and after it lexes exactly as before, so a candidate
+//!   cannot swallow the rest of the file with an open comment, string or line comment;
+//! - the command structure ([`lean_syntax::outline`]) is unchanged: a candidate that ends the
+//!   declaration early or opens a new command is rejected before Lean sees it;
+//! - the statement cannot change, because only a proof body is ever spliced.
+
+use std::ops::Range;
+
+use lean_syntax::{CommandKind, Outline, Token, TokenKind, lex, outline};
+use serde::{Deserialize, Serialize};
+
+use super::gate::{RejectReason, Rejection};
+
+/// Where the hole sits: in a tactic block (`by sorry`, `· sorry`, `<;> sorry`) or in term
+/// position (`:= sorry`, `⟨sorry, h⟩`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoleKind {
+    /// A `sorry` tactic.
+    Tactic,
+    /// A `sorry` term.
+    Term,
+}
+
+/// A document with a candidate spliced in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spliced {
+    /// The whole document text with the candidate in place.
+    pub text: String,
+    /// The byte range of the inserted text in `text`.
+    pub proof_span: Range<usize>,
+    /// The byte range of the original document that the inserted text replaced (the hole, or
+    /// from the end of `by` to the end of the hole).
+    pub replaced: Range<usize>,
+}
+
+impl Spliced {
+    /// The inserted text: what an editor edit over `replaced` would insert.
+    pub fn inserted(&self) -> &str {
+        &self.text[self.proof_span.clone()]
+    }
+}
+
+/// The text of a shadow document, ready for Lean.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadow {
+    /// The source's header and every command before the target byte for byte, the target with
+    /// the candidate, and `#print axioms` for it.
+    pub text: String,
+    /// The target declaration's byte range in `text`.
+    pub declaration_span: Range<usize>,
+    /// The inserted proof's byte range in `text`.
+    pub proof_span: Range<usize>,
+    /// The name `#print axioms` asks about (a private name for an `example` or an anonymous
+    /// `instance`).
+    pub print_name: String,
+}
+
+fn structure_changed(detail: impl Into<String>) -> Rejection {
+    Rejection::new(RejectReason::StructureChanged {
+        detail: detail.into(),
+    })
+}
+
+/// Splices `proof` in place of the `sorry` at `hole_span` in `document`.
+///
+/// Layout (what a user would write by hand):
+/// - a tactic hole: a leading `by` of the body is dropped; the first line replaces `sorry` and
+///   later lines start at the hole's column. When the hole is the last thing on a line that
+///   ends in `by` and the body has several lines, the block moves to its own lines, indented two
+///   spaces more than the line of `by` (or than the first line of a statement it continues);
+/// - a term hole: a body written `by …` after `:=` stays a `by` block (on its own lines when
+///   long); anywhere else it becomes `(by …)`. A term body is parenthesised unless it is one
+///   token or stands right after `:=`.
+///
+/// Bodies keep their relative indentation. A body whose first line was trimmed (no indentation
+/// while every later line is indented) and is a complete line on its own (no open bracket, no
+/// trailing `by`, `:=`, operator …) is read as a list of sibling tactics.
+///
+/// Rejects with [`RejectReason::StructureChanged`] when the tokens around the hole or the
+/// command outline change, and with [`RejectReason::Empty`] for an empty body.
+pub fn splice(
+    document: &str,
+    hole_span: Range<usize>,
+    hole_kind: HoleKind,
+    proof: &str,
+) -> Result<Spliced, Rejection> {
+    if document.get(hole_span.clone()) != Some("sorry") {
+        return Err(structure_changed(format!(
+            "the hole at bytes {}..{} is not a `sorry` token of the document",
+            hole_span.start, hole_span.end
+        )));
+    }
+    let layout = HoleLayout::of(document, &hole_span);
+    let (replaced, inserted) = match hole_kind {
+        HoleKind::Tactic => layout_tactic(&layout, &hole_span, strip_leading_by(proof))?,
+        HoleKind::Term => layout_term(&layout, &hole_span, proof)?,
+    };
+    let mut text = String::with_capacity(document.len() + inserted.len());
+    text.push_str(&document[..replaced.start]);
+    text.push_str(&inserted);
+    text.push_str(&document[replaced.end..]);
+    let proof_span = replaced.start..replaced.start + inserted.len();
+    check_tokens_around(document, &text, &replaced, &proof_span)?;
+    check_outline(&outline(document), &outline(&text))?;
+    Ok(Spliced {
+        text,
+        proof_span,
+        replaced,
+    })
+}
+
+/// The column where a line's content starts: after its spaces and a leading bullet `· `, since
+/// a block under `· have h : p := by` is indented relative to `have`.
+fn content_column(line: &str) -> usize {
+    let spaces = line.chars().take_while(|c| *c == ' ').count();
+    let rest: String = line.chars().skip(spaces).collect();
+    match rest.strip_prefix("· ").or_else(|| rest.strip_prefix(". ")) {
+        Some(after_bullet) => {
+            spaces + rest.chars().count() - after_bullet.trim_start().chars().count()
+        }
+        None => spaces,
+    }
+}
+
+/// The hole's surroundings on its line.
+struct HoleLayout<'a> {
+    /// Column (in characters, Lean's convention) of the hole.
+    column: usize,
+    /// Indentation of the hole's line, a leading bullet counted as indentation.
+    line_indent: usize,
+    /// Text of the line before the hole.
+    before: &'a str,
+    /// Text of the line after the hole.
+    after: &'a str,
+    /// Byte offset where the hole's line starts.
+    line_start: usize,
+    /// The whole document.
+    document: &'a str,
+}
+
+impl<'a> HoleLayout<'a> {
+    fn of(document: &'a str, hole: &Range<usize>) -> Self {
+        let line_start = document[..hole.start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = document[hole.end..]
+            .find('\n')
+            .map_or(document.len(), |i| hole.end + i);
+        let before = &document[line_start..hole.start];
+        Self {
+            column: before.chars().count(),
+            line_indent: content_column(before),
+            before,
+            after: &document[hole.end..line_end],
+            line_start,
+            document,
+        }
+    }
+
+    /// The indentation a new block under this line is relative to: the line's own, unless the
+    /// line continues a statement begun on a less indented line (`theorem t (a : ℕ)\n    (h :
+    /// …) : … := by sorry`), in which case that line's. A line after one ending in `by`, `:=`,
+    /// `=>` or `where`, or after a more indented block, begins something new and keeps its own.
+    fn block_indent(&self) -> usize {
+        let indent_of = |line: &str| line.chars().take_while(|c| *c == ' ').count();
+        let begins_block = |line: &str| {
+            ["by", ":=", "=>", "where", "do", "then", "else"]
+                .iter()
+                .any(|opener| line.ends_with(opener))
+        };
+        let earlier = self.document[..self.line_start]
+            .lines()
+            .rev()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"));
+        // Walk back over lines at the same indentation (siblings or continuation lines) to the
+        // first less indented line.
+        if let Some(indent) = self.declaration_indent() {
+            return indent;
+        }
+        let starts_with_bullet = matches!(self.before.trim_start().chars().next(), Some('·' | '.'));
+        if starts_with_bullet {
+            // A bullet always starts a new tactic; it continues nothing.
+            return self.line_indent;
+        }
+        let mut current = self.line_indent;
+        for line in earlier {
+            if begins_block(line) {
+                return current;
+            }
+            let indent = indent_of(line);
+            if indent > current {
+                // A nested block ended just above: the current line starts something new.
+                return current;
+            }
+            // A less indented line that opens nothing: the current line continues it.
+            current = indent;
+        }
+        current
+    }
+
+    /// When the `by` before the hole is the declaration's own `:= by` (the first `:=` outside
+    /// brackets), the indentation of the line with the declaration's keyword.
+    fn declaration_indent(&self) -> Option<usize> {
+        let by_end = self.after_trailing_by()?;
+        let tokens = lex(self.document);
+        let commands = lean_syntax::outline_tokens(self.document, &tokens).commands;
+        let command = commands.iter().find(|c| c.span.contains(&by_end))?;
+        let mut depth = 0i32;
+        let mut assignments = 0;
+        for token in tokens
+            .iter()
+            .filter(|t| t.span.start >= command.span.start && t.span.end <= by_end)
+            .filter(|t| t.kind == TokenKind::Symbol)
+        {
+            match token.text(self.document) {
+                "(" | "[" | "{" | "⟨" | "⦃" => depth += 1,
+                ")" | "]" | "}" | "⟩" | "⦄" => depth -= 1,
+                ":=" if depth == 0 => assignments += 1,
+                _ => {}
+            }
+        }
+        if assignments != 1 {
+            return None;
+        }
+        let keyword_at = tokens
+            .iter()
+            .find(|t| {
+                t.span.start >= command.span.start && t.text(self.document) == command.keyword
+            })?
+            .span
+            .start;
+        let line_start = self.document[..keyword_at].rfind('\n').map_or(0, |i| i + 1);
+        Some(content_column(&self.document[line_start..keyword_at]))
+    }
+
+    /// Nothing but whitespace or a line comment follows the hole on its line.
+    fn ends_line(&self) -> bool {
+        let rest = self.after.trim_start();
+        rest.is_empty() || rest.starts_with("--")
+    }
+
+    /// The byte offset just after a `by` that ends the text before the hole.
+    fn after_trailing_by(&self) -> Option<usize> {
+        let trimmed = self.before.trim_end();
+        let head = trimmed.strip_suffix("by")?;
+        let separated = head.is_empty() || head.ends_with(|c: char| c.is_whitespace() || c == '(');
+        separated.then(|| self.line_start + trimmed.len())
+    }
+
+    /// The hole stands right after `:=` (on its line, or alone on a line).
+    fn after_assignment(&self) -> bool {
+        let trimmed = self.before.trim_end();
+        trimmed.ends_with(":=") || trimmed.is_empty()
+    }
+}
+
+fn layout_tactic(
+    layout: &HoleLayout<'_>,
+    hole: &Range<usize>,
+    proof: &str,
+) -> Result<(Range<usize>, String), Rejection> {
+    let lines = body_lines(proof)?;
+    if lines.len() > 1
+        && layout.ends_line()
+        && let Some(by_end) = layout.after_trailing_by()
+    {
+        let indent = layout.block_indent() + 2;
+        let mut text = String::new();
+        for line in &lines {
+            text.push('\n');
+            push_indented(&mut text, line, indent);
+        }
+        return Ok((by_end..hole.end, text));
+    }
+    Ok((hole.clone(), place(&lines, layout.column)))
+}
+
+fn layout_term(
+    layout: &HoleLayout<'_>,
+    hole: &Range<usize>,
+    proof: &str,
+) -> Result<(Range<usize>, String), Rejection> {
+    let standalone = layout.after_assignment() && layout.ends_line();
+    let stripped = strip_leading_by(proof);
+    if stripped.len() != proof.len() {
+        let lines = body_lines(stripped)?;
+        let text = if standalone && lines.len() == 1 {
+            format!("by {}", lines[0])
+        } else if standalone {
+            let mut text = String::from("by");
+            for line in &lines {
+                text.push('\n');
+                push_indented(&mut text, line, layout.line_indent + 2);
+            }
+            text
+        } else {
+            format!("(by {})", place(&lines, layout.column + "(by ".len()))
+        };
+        return Ok((hole.clone(), text));
+    }
+    let lines = body_lines(proof)?;
+    let single_token = lines.len() == 1 && code_tokens(&lines[0]) == 1;
+    let text = if standalone {
+        place(&lines, layout.line_indent + 2)
+    } else if single_token {
+        lines[0].clone()
+    } else {
+        format!("({})", place(&lines, layout.column + 1))
+    };
+    Ok((hole.clone(), text))
+}
+
+/// The first line as is, later lines at `column` plus their own relative indentation.
+fn place(lines: &[String], column: usize) -> String {
+    let mut text = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        if i == 0 {
+            text.push_str(line);
+        } else {
+            text.push('\n');
+            push_indented(&mut text, line, column);
+        }
+    }
+    text
+}
+
+fn push_indented(text: &mut String, line: &str, indent: usize) {
+    if !line.is_empty() {
+        text.extend(std::iter::repeat_n(' ', indent));
+        text.push_str(line);
+    }
+}
+
+fn code_tokens(text: &str) -> usize {
+    lex(text)
+        .iter()
+        .filter(|t| t.kind != TokenKind::Whitespace && !t.is_comment())
+        .count()
+}
+
+/// Drops a leading `by` (and the whitespace after it) from a body.
+fn strip_leading_by(proof: &str) -> &str {
+    let trimmed = proof.trim_start();
+    match trimmed.strip_prefix("by") {
+        Some(rest) if rest.is_empty() || rest.starts_with(char::is_whitespace) => rest,
+        _ => proof,
+    }
+}
+
+/// The body's lines, trailing whitespace and surrounding blank lines removed, dedented so the
+/// least indented line starts at column 0 (see [`splice`] for a trimmed first line).
+fn body_lines(proof: &str) -> Result<Vec<String>, Rejection> {
+    let lines: Vec<&str> = proof.lines().map(str::trim_end).collect();
+    let first = lines.iter().position(|l| !l.is_empty());
+    let last = lines.iter().rposition(|l| !l.is_empty());
+    let (Some(first), Some(last)) = (first, last) else {
+        return Err(Rejection::new(RejectReason::Empty));
+    };
+    let lines = &lines[first..=last];
+    let indent = |line: &str| line.chars().take_while(|c| *c == ' ').count();
+    let later_min = lines[1..]
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| indent(l))
+        .min();
+    let all_min = lines
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| indent(l))
+        .min()
+        .unwrap_or(0);
+    let first_trimmed_sibling =
+        indent(lines[0]) == 0 && later_min.is_some_and(|k| k > 0) && line_is_complete(lines[0]);
+    let later_dedent = if first_trimmed_sibling {
+        later_min.unwrap_or(0)
+    } else {
+        all_min
+    };
+    Ok(lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let dedent = if i == 0 { all_min } else { later_dedent };
+            line.chars().skip(dedent.min(indent(line))).collect()
+        })
+        .collect())
+}
+
+/// A line that neither opens a block (`·`, `case`, `calc` …), nor leaves a bracket open, nor ends
+/// in something that continues on the next line (`by`, `:=`, `=>`, an operator, `fun`, …).
+fn line_is_complete(line: &str) -> bool {
+    let tokens = lex(line);
+    // A bullet, `case`, `next` or `calc` line owns the more indented lines below it.
+    let opens_block = tokens
+        .iter()
+        .find(|t| t.kind != TokenKind::Whitespace)
+        .is_some_and(|t| matches!(t.text(line), "·" | "." | "case" | "next" | "calc" | "match"));
+    if opens_block {
+        return false;
+    }
+    let mut depth = 0i32;
+    let mut last: Option<&Token> = None;
+    for token in &tokens {
+        if token.kind == TokenKind::Whitespace || token.is_comment() {
+            continue;
+        }
+        match token.text(line) {
+            "(" | "[" | "{" | "⟨" | "@[" | "⦃" => depth += 1,
+            ")" | "]" | "}" | "⟩" | "⦄" => depth -= 1,
+            _ => {}
+        }
+        last = Some(token);
+    }
+    let Some(last) = last else {
+        return true;
+    };
+    let text = last.text(line);
+    let continues = match last.kind {
+        TokenKind::Symbol => !matches!(text, ")" | "]" | "}" | "⟩" | "⦄"),
+        TokenKind::Ident => matches!(
+            text,
+            "by" | "calc" | "with" | "from" | "fun" | "then" | "else" | "do" | "at" | "using"
+        ),
+        _ => false,
+    };
+    depth == 0 && !continues
+}
+
+/// Every token before the replaced range and after it lexes exactly as in the original.
+fn check_tokens_around(
+    document: &str,
+    text: &str,
+    replaced: &Range<usize>,
+    proof_span: &Range<usize>,
+) -> Result<(), Rejection> {
+    let original = lex(document);
+    let spliced = lex(text);
+    let straddles = |t: &Token, at: usize| t.span.start < at && at < t.span.end;
+    if let Some(token) = spliced
+        .iter()
+        .find(|t| straddles(t, proof_span.start) || straddles(t, proof_span.end))
+    {
+        let what = match token.kind {
+            TokenKind::BlockComment | TokenKind::DocComment | TokenKind::ModuleDoc => {
+                "a comment runs across the edge of the proof"
+            }
+            TokenKind::LineComment => "a line comment swallows the rest of the line",
+            TokenKind::String | TokenKind::Char => "a string runs across the edge of the proof",
+            _ => "a token of the proof merges with the text around it",
+        };
+        return Err(structure_changed(what));
+    }
+    let significant = |t: &&Token| t.kind != TokenKind::Whitespace;
+    let before_original = original
+        .iter()
+        .filter(significant)
+        .take_while(|t| t.span.end <= replaced.start);
+    let before_spliced = spliced
+        .iter()
+        .filter(significant)
+        .take_while(|t| t.span.end <= proof_span.start);
+    if !before_original.eq(before_spliced) {
+        return Err(structure_changed(
+            "the text before the proof lexes differently",
+        ));
+    }
+    let shift = |t: &Token| (t.kind, t.span.start - replaced.end, t.in_quotation);
+    let after_original = original
+        .iter()
+        .filter(significant)
+        .filter(|t| t.span.start >= replaced.end)
+        .map(shift);
+    let shift_spliced = |t: &Token| (t.kind, t.span.start - proof_span.end, t.in_quotation);
+    let after_spliced = spliced
+        .iter()
+        .filter(significant)
+        .filter(|t| t.span.start >= proof_span.end)
+        .map(shift_spliced);
+    if !after_original.eq(after_spliced) {
+        return Err(structure_changed(
+            "the text after the proof lexes differently (an unclosed comment, string or quotation?)",
+        ));
+    }
+    Ok(())
+}
+
+/// The same commands, with the same keywords and names, in the same order.
+fn check_outline(original: &Outline, spliced: &Outline) -> Result<(), Rejection> {
+    for (index, (was, now)) in original.commands.iter().zip(&spliced.commands).enumerate() {
+        let was_name = was.name.as_ref().map(|(n, _)| n.as_str());
+        let now_name = now.name.as_ref().map(|(n, _)| n.as_str());
+        if was.keyword != now.keyword || was_name != now_name {
+            return Err(structure_changed(format!(
+                "command {} was `{}{}` and is now `{}{}`",
+                index + 1,
+                was.keyword,
+                was_name.map(|n| format!(" {n}")).unwrap_or_default(),
+                now.keyword,
+                now_name.map(|n| format!(" {n}")).unwrap_or_default(),
+            )));
+        }
+    }
+    if original.commands.len() != spliced.commands.len() {
+        let added = spliced.commands.len() as i64 - original.commands.len() as i64;
+        let detail = match spliced.commands.get(original.commands.len()) {
+            Some(extra) if added > 0 => {
+                format!("the proof starts a new command `{}`", extra.keyword)
+            }
+            _ => format!(
+                "the file had {} commands and now has {}",
+                original.commands.len(),
+                spliced.commands.len()
+            ),
+        };
+        return Err(structure_changed(detail));
+    }
+    Ok(())
+}
+
+/// Builds the shadow document for checking `spliced`: the text up to the end of the target
+/// declaration (whose span in the original `document` is `target`), then `#print axioms` for it.
+///
+/// An `example` becomes `noncomputable def _sorryfill_example_<n>` and an anonymous `instance`
+/// gets the name `_sorryfill_instance_<n>` (`n` is the command's index), so that its axioms can
+/// be printed; `noncomputable` because an `example` is never compiled either. A `protected`
+/// declaration is printed by its full name, since its short name does not resolve.
+pub fn shadow_text(
+    document: &str,
+    target: Range<usize>,
+    spliced: &Spliced,
+) -> Result<Shadow, Rejection> {
+    let grown = spliced.text.len() as isize - document.len() as isize;
+    let target_end = target.end.checked_add_signed(grown).unwrap_or(0);
+    let inside = target.start <= spliced.proof_span.start && spliced.proof_span.end <= target_end;
+    if !inside || target_end > spliced.text.len() {
+        return Err(structure_changed(
+            "the proof is not inside the target declaration",
+        ));
+    }
+    let source = &spliced.text[..target_end];
+    let tokens = lex(source);
+    let outline = lean_syntax::outline_tokens(source, &tokens);
+    let Some((index, command)) = outline
+        .commands
+        .iter()
+        .enumerate()
+        .find(|(_, c)| c.span.start == target.start)
+    else {
+        return Err(structure_changed(
+            "the target is not a command of the document",
+        ));
+    };
+    if command.kind != CommandKind::Declaration {
+        return Err(structure_changed(format!(
+            "the target `{}` is not a declaration",
+            command.keyword
+        )));
+    }
+    let keyword_token = tokens
+        .iter()
+        .find(|t| t.span.start >= command.span.start && t.text(source) == command.keyword)
+        .ok_or_else(|| structure_changed("the target declaration has no keyword"))?;
+    let prefix_tokens: Vec<&str> = tokens
+        .iter()
+        .filter(|t| {
+            t.span.start >= command.span.start
+                && t.span.end <= keyword_token.span.start
+                && t.kind == TokenKind::Ident
+        })
+        .map(|t| t.text(source))
+        .collect();
+    let (insert_at, insertion, print_name) = match (&command.name, command.keyword.as_str()) {
+        (Some((name, _)), _) => {
+            let name = if prefix_tokens.contains(&"protected") {
+                qualified(&outline, index, name)
+            } else {
+                name.clone()
+            };
+            (keyword_token.span.end, String::new(), name)
+        }
+        (None, "example") => {
+            let name = format!("_sorryfill_example_{index}");
+            let modifier = if prefix_tokens.contains(&"noncomputable") {
+                ""
+            } else {
+                "noncomputable "
+            };
+            let replacement = format!("{modifier}def {name}");
+            (keyword_token.span.end, replacement, name)
+        }
+        (None, "instance") => {
+            let name = format!("_sorryfill_instance_{index}");
+            let at = instance_name_position(source, &tokens, keyword_token);
+            (at, format!(" {name}"), name)
+        }
+        (None, keyword) => {
+            return Err(structure_changed(format!(
+                "the target `{keyword}` has no name to print axioms for"
+            )));
+        }
+    };
+    let mut text = String::with_capacity(target_end + 64);
+    let (replace_from, shift) = if command.keyword == "example" && command.name.is_none() {
+        // The keyword itself is replaced by `noncomputable def NAME`.
+        (
+            keyword_token.span.start,
+            insertion.len() as isize - "example".len() as isize,
+        )
+    } else {
+        (insert_at, insertion.len() as isize)
+    };
+    text.push_str(&source[..replace_from]);
+    text.push_str(&insertion);
+    text.push_str(&source[insert_at..]);
+    let declaration_end = text.trim_end().len();
+    text.truncate(declaration_end);
+    text.push_str("\n\n#print axioms ");
+    text.push_str(&print_name);
+    text.push('\n');
+    let moved = |offset: usize| offset.checked_add_signed(shift).unwrap_or(offset);
+    Ok(Shadow {
+        declaration_span: command.span.start..declaration_end,
+        proof_span: moved(spliced.proof_span.start)..moved(spliced.proof_span.end),
+        print_name,
+        text,
+    })
+}
+
+/// After `instance` and an optional `(priority := …)`.
+fn instance_name_position(source: &str, tokens: &[Token], keyword: &Token) -> usize {
+    let mut after = tokens
+        .iter()
+        .skip_while(|t| t.span.start < keyword.span.end)
+        .filter(|t| t.kind != TokenKind::Whitespace && !t.is_comment());
+    let Some(first) = after.next() else {
+        return keyword.span.end;
+    };
+    if first.text(source) != "(" {
+        return keyword.span.end;
+    }
+    let mut depth = 1usize;
+    for token in after {
+        match token.text(source) {
+            "(" => depth += 1,
+            ")" => {
+                depth -= 1;
+                if depth == 0 {
+                    return token.span.end;
+                }
+            }
+            _ => {}
+        }
+    }
+    keyword.span.end
+}
+
+/// `name` qualified by the namespaces open at command `index`. Inside namespace `A`, `A.x`
+/// resolves to `A.x` unless an `A.A.x` exists, which is rare enough to accept.
+fn qualified(outline: &Outline, index: usize, name: &str) -> String {
+    if let Some(rooted) = name.strip_prefix("_root_.") {
+        return rooted.to_owned();
+    }
+    // Each scope is a namespace's components or `None` for a section.
+    let mut scopes: Vec<Option<String>> = Vec::new();
+    for command in &outline.commands[..index] {
+        let scope_name = command.name.as_ref().map(|(n, _)| n.clone());
+        match command.kind {
+            CommandKind::Namespace => scopes.push(scope_name),
+            CommandKind::Section => scopes.push(None),
+            CommandKind::End => {
+                scopes.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut parts: Vec<String> = scopes.into_iter().flatten().collect();
+    parts.push(name.to_owned());
+    parts.join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn hole(document: &str, nth: usize) -> Range<usize> {
+        let start = document
+            .match_indices("sorry")
+            .nth(nth)
+            .map(|(i, _)| i)
+            .expect("the test document has this sorry");
+        start..start + "sorry".len()
+    }
+
+    fn spliced(document: &str, kind: HoleKind, proof: &str) -> Result<String, RejectReason> {
+        splice(document, hole(document, 0), kind, proof)
+            .map(|s| s.text)
+            .map_err(|r| r.reason)
+    }
+
+    #[test]
+    fn a_tactic_block_lines_up_with_the_hole() {
+        let doc =
+            "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · sorry\n  · exact h\n";
+        let text = spliced(doc, HoleKind::Tactic, "have h' := h\nexact h'").expect("splices");
+        assert_eq!(
+            text,
+            "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · have h' := h\n    exact h'\n  · exact h\n"
+        );
+    }
+
+    #[test]
+    fn a_multi_line_block_after_by_moves_to_its_own_lines() {
+        let doc = "theorem t : 1 + 1 = 2 := by sorry\n\ntheorem u : True := trivial\n";
+        let text = spliced(doc, HoleKind::Tactic, "by\n  norm_num\n  done").expect("splices");
+        assert_eq!(
+            text,
+            "theorem t : 1 + 1 = 2 := by\n  norm_num\n  done\n\ntheorem u : True := trivial\n"
+        );
+    }
+
+    #[test]
+    fn a_block_after_a_bullet_or_a_long_statement_is_indented_as_by_hand() {
+        let bullet = "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · have h' : p := by sorry\n    exact h'\n  · exact h\n";
+        let text = spliced(bullet, HoleKind::Tactic, "have := h\nexact this").expect("splices");
+        assert!(
+            text.contains("  · have h' : p := by\n      have := h\n      exact this\n    exact h'"),
+            "{text}"
+        );
+        let long = "theorem t (a : ℕ)\n    (h : a = 1)\n    (h' : a = 1) : a = 1 := by sorry\n";
+        let text = spliced(long, HoleKind::Tactic, "subst h\nrfl").expect("splices");
+        assert!(text.ends_with(":= by\n  subst h\n  rfl\n"), "{text}");
+    }
+
+    #[test]
+    fn a_trimmed_first_line_is_read_as_a_sibling() {
+        let doc = "example : True ∧ True := by\n  sorry\n";
+        let text = spliced(
+            doc,
+            HoleKind::Tactic,
+            "constructor\n  · trivial\n  · trivial",
+        )
+        .expect("splices");
+        assert_eq!(
+            text,
+            "example : True ∧ True := by\n  constructor\n  · trivial\n  · trivial\n"
+        );
+        let open = "nlinarith [sq_nonneg (a - b),\n  sq_nonneg (a + b)]";
+        let text = spliced(doc, HoleKind::Tactic, open).expect("splices");
+        assert!(text.contains("(a - b),\n    sq_nonneg"), "{text}");
+    }
+
+    #[test]
+    fn a_term_hole_gets_parentheses_unless_it_stands_alone() {
+        let doc = "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨sorry, trivial⟩\n";
+        assert_eq!(
+            spliced(doc, HoleKind::Term, "by omega").expect("splices"),
+            "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨(by omega), trivial⟩\n"
+        );
+        assert_eq!(
+            spliced(doc, HoleKind::Term, "h").expect("splices"),
+            "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨h, trivial⟩\n"
+        );
+        let alone = "theorem t (p : Prop) (h : p) : p :=\n  sorry\n";
+        assert_eq!(
+            spliced(alone, HoleKind::Term, "by\n  have := h\n  exact this").expect("splices"),
+            "theorem t (p : Prop) (h : p) : p :=\n  by\n    have := h\n    exact this\n"
+        );
+        let inline = "theorem t (p : Prop) (h : p) : p := sorry\n";
+        assert_eq!(
+            spliced(inline, HoleKind::Term, "id h").expect("splices"),
+            "theorem t (p : Prop) (h : p) : p := id h\n"
+        );
+    }
+
+    #[test]
+    fn the_proof_span_covers_exactly_the_inserted_text() {
+        let doc = "theorem t : True := by\n  sorry -- todo\n";
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        assert_eq!(result.inserted(), "trivial");
+        assert_eq!(result.replaced, hole(doc, 0));
+    }
+
+    #[test]
+    fn a_new_command_or_a_swallowed_suffix_is_a_structure_change() {
+        let doc = "theorem t : True := by\n  sorry\n\ntheorem u : True := trivial\n";
+        for proof in [
+            "trivial\ntheorem v : False := by\n  exact?",
+            "trivial /- swallow",
+            "exact (\"unterminated",
+        ] {
+            let result = spliced(doc, HoleKind::Tactic, proof);
+            assert!(
+                matches!(result, Err(RejectReason::StructureChanged { .. })),
+                "{proof}: {result:?}"
+            );
+        }
+        let mid_line = "theorem t : True ∧ True := ⟨by sorry, trivial⟩\n";
+        let result = spliced(mid_line, HoleKind::Tactic, "trivial -- done");
+        assert!(
+            matches!(result, Err(RejectReason::StructureChanged { .. })),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn a_span_that_is_not_a_sorry_is_refused() {
+        let doc = "theorem t : True := trivial\n";
+        assert!(splice(doc, 0..5, HoleKind::Term, "trivial").is_err());
+        assert!(splice(doc, 100..105, HoleKind::Term, "trivial").is_err());
+    }
+
+    #[test]
+    fn the_shadow_keeps_the_prefix_and_cuts_the_rest() {
+        let doc = "import Mathlib\n\ntheorem a : True := trivial\n\ntheorem t : True := by\n  sorry\n\ntheorem z : True := trivial\n";
+        let target_start = doc.find("theorem t").expect("present");
+        let target = target_start..doc.find("theorem z").expect("present");
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let shadow = shadow_text(doc, target, &result).expect("builds");
+        assert_eq!(
+            shadow.text,
+            "import Mathlib\n\ntheorem a : True := trivial\n\ntheorem t : True := by\n  trivial\n\n#print axioms t\n"
+        );
+        assert_eq!(shadow.print_name, "t");
+        assert_eq!(&shadow.text[shadow.proof_span.clone()], "trivial");
+        assert_eq!(&shadow.text[..target_start], &doc[..target_start]);
+    }
+
+    #[test]
+    fn an_example_is_renamed_so_its_axioms_can_be_printed() {
+        let doc = "example : True := by\n  sorry\n";
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let shadow = shadow_text(doc, 0..doc.len(), &result).expect("builds");
+        assert_eq!(
+            shadow.text,
+            "noncomputable def _sorryfill_example_0 : True := by\n  trivial\n\n#print axioms _sorryfill_example_0\n"
+        );
+        assert_eq!(&shadow.text[shadow.proof_span.clone()], "trivial");
+    }
+
+    #[test]
+    fn an_anonymous_instance_gets_a_name_after_its_priority() {
+        let doc = "instance (priority := low) : Inhabited Nat := sorry\n";
+        let result = splice(doc, hole(doc, 0), HoleKind::Term, "⟨0⟩").expect("splices");
+        let shadow = shadow_text(doc, 0..doc.len(), &result).expect("builds");
+        assert!(
+            shadow.text.starts_with(
+                "instance (priority := low) _sorryfill_instance_0 : Inhabited Nat := ⟨0⟩"
+            ),
+            "{}",
+            shadow.text
+        );
+        assert!(
+            shadow
+                .text
+                .ends_with("#print axioms _sorryfill_instance_0\n")
+        );
+    }
+
+    #[test]
+    fn a_protected_theorem_is_printed_by_its_full_name() {
+        let doc = "namespace Foo\n\nprotected theorem t : True := by\n  sorry\n\nend Foo\n";
+        let start = doc.find("protected").expect("present");
+        let end = doc.find("end Foo").expect("present");
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let shadow = shadow_text(doc, start..end, &result).expect("builds");
+        assert_eq!(shadow.print_name, "Foo.t");
+    }
+}
