@@ -154,19 +154,27 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
         source: Source,
         model: Option<String>,
     ) -> (Verdict, Version) {
-        let target = {
-            let anchor = ctx.anchor.borrow();
-            Target {
-                version: anchor.version,
-                hole: anchor.hole.clone(),
-                ..target.clone()
-            }
-        };
         let started = Instant::now();
-        let verdict = self.checker.check(&target, proof, mode).await;
-        if matches!(&verdict, Verdict::Rejected(r) if r.kind == RejectKind::Stale) {
-            ctx.stale.cancel();
-        }
+        let (verdict, target) = loop {
+            let current = {
+                let anchor = ctx.anchor.borrow();
+                Target {
+                    version: anchor.version,
+                    hole: anchor.hole.clone(),
+                    ..target.clone()
+                }
+            };
+            let verdict = self.checker.check(&current, proof, mode).await;
+            if matches!(&verdict, Verdict::Rejected(r) if r.kind == RejectKind::Stale) {
+                // A check overtaken by a re-anchor is repeated at the new version; only a
+                // version nobody re-anchored from ends the job.
+                if ctx.anchor.borrow().version != current.version {
+                    continue;
+                }
+                ctx.stale.cancel();
+            }
+            break (verdict, current);
+        };
         self.store.record(AttemptRecord {
             job: ctx.key.clone(),
             goal: goal.clone(),

@@ -344,6 +344,19 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
     }
 }
 
+impl<C, P, D, A> Drop for Pipeline<C, P, D, A> {
+    fn drop(&mut self) {
+        // Jobs run on their own tasks; without their pipeline nobody could cancel them.
+        let jobs = self
+            .jobs
+            .get_mut()
+            .unwrap_or_else(|poison| poison.into_inner());
+        for entry in jobs.values() {
+            entry.token.cancel();
+        }
+    }
+}
+
 /// One job from the queue to its final state.
 async fn run_job<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
     engine: Arc<Engine<C, P, D, A>>,

@@ -404,4 +404,70 @@ mod tests {
         assert_eq!(closing.target, "x ^ 3 > 0");
         assert_eq!(closing.binders.len(), 4);
     }
+
+    /// The proof sketches real DeepSeek-Prover-V2 outputs contain (`../shared/corpus`):
+    /// every `sorry` becomes a step and every `have … := by sorry` a named one.
+    #[test]
+    fn scan_finds_the_subgoals_of_real_deepseek_sketches() {
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
+        let Ok(expected) =
+            std::fs::read_to_string(format!("{corpus}/model_outputs/expected_outputs.json"))
+        else {
+            eprintln!(
+                "skipped: ../shared/corpus is absent, so real model sketches are not scanned"
+            );
+            return;
+        };
+        let expected: serde_json::Value =
+            serde_json::from_str(&expected).expect("the corpus's expected_outputs.json is JSON");
+        let outputs = expected["outputs"]
+            .as_object()
+            .expect("`outputs` is an object");
+        let mut sketches = 0;
+        for (path, facts) in outputs {
+            let raw = std::fs::read_to_string(format!("{corpus}/{path}"))
+                .expect("every listed output is in the corpus");
+            let lines: Vec<&str> = raw.lines().collect();
+            for block in facts["lean4_blocks_with_sorry"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let start = block["start_line"].as_u64().expect("a line number") as usize;
+                let end = block["end_line"].as_u64().expect("a line number") as usize;
+                let code = lines[start..end - 1].join("\n");
+                // The proof body is what follows the theorem's `:= by`.
+                let Some((_, body)) = code.split_once(":= by") else {
+                    continue;
+                };
+                let sketch = Sketch::scan(body).expect("a block with sorries is a sketch");
+                assert_eq!(
+                    sketch.steps.len() as u64,
+                    block["sorries"].as_u64().expect("a count"),
+                    "{path}"
+                );
+                let named: Vec<&str> = sketch
+                    .steps
+                    .iter()
+                    .filter_map(|s| s.name.as_deref())
+                    .collect();
+                let expected_names: Vec<&str> = block["have_sorry_subgoals"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|g| g["name"].as_str())
+                    .collect();
+                assert_eq!(named, expected_names, "{path}");
+                for step in sketch.steps.iter().filter(|s| s.name.is_some()) {
+                    let statement = step.statement.as_deref().unwrap_or("");
+                    assert!(
+                        !statement.is_empty() && !statement.contains(":="),
+                        "{path}: {step:?}"
+                    );
+                }
+                sketches += 1;
+            }
+        }
+        assert!(sketches > 0, "the corpus has DeepSeek sketches");
+    }
 }

@@ -1007,3 +1007,97 @@ async fn a_proof_that_no_longer_checks_after_an_edit_above_is_searched_again() {
     // The re-check of `omega`, then the portfolio again: `omega`, `simp`.
     assert_eq!(version_two_seen.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_check_overtaken_by_a_reanchor_is_repeated_at_the_new_version() {
+    // Lean answers `Stale` for any version but the current one, as the real checker does.
+    let current = Arc::new(AtomicUsize::new(1));
+    let lean_current = Arc::clone(&current);
+    let mut lean = FakeLean::new(move |target, proof, _| {
+        if target.version as usize != lean_current.load(Ordering::SeqCst) {
+            Verdict::rejected(RejectKind::Stale, "version is gone")
+        } else {
+            verdict(proof == "omega")
+        }
+    });
+    lean.delay = Duration::from_secs(1);
+    let pipeline = verified_pipeline(lean.clone());
+    let doc = "file:///p/A.lean";
+    let mut rx = pipeline.submit(request("h1", "P", &[]));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    current.store(2, Ordering::SeqCst);
+    let moved = [Moved {
+        from: "h1".into(),
+        to: "h1".into(),
+        prefix_changed: false,
+    }];
+    pipeline.reanchor(doc, 1, 2, &moved);
+    assert_eq!(
+        final_state(&mut rx).await,
+        JobState::Verified {
+            proof: "omega".into(),
+            version: 2
+        }
+    );
+    let versions: Vec<Version> = lean.calls().iter().map(|c| c.version).collect();
+    assert_eq!(versions, [1, 2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropping_the_pipeline_cancels_its_jobs() {
+    let prover =
+        FakeProver::new(|_, _, _| Some("late".into())).with_delay(|_| Duration::from_secs(3600));
+    let pipeline = Pipeline::new(
+        FakeLean::new(|_, _, _| lean_error("no")),
+        prover.clone(),
+        NoDecomposer,
+        NoStore,
+        Portfolio::new([]),
+        budget(),
+        WorkspaceLimits::default(),
+    );
+    let mut rx = pipeline.submit(request("h1", "P", &[]));
+    rx.wait_for(|s| matches!(s, JobState::Prover { .. }))
+        .await
+        .expect("the job reaches the prover");
+    drop(pipeline);
+    assert_eq!(final_state(&mut rx).await, JobState::Cancelled);
+}
+
+/// With every stage's latency fixed, a job must take exactly the critical path: the steps
+/// of a sketch run side by side and nothing waits needlessly.
+#[tokio::test(start_paused = true)]
+async fn decomposition_takes_no_longer_than_its_critical_path() {
+    let assembled = "have h1 : A := by simp\nhave h2 : B := by exact b_of_x x\nexact combine h1 h2 (by exact c)";
+    let lean = decomposition_lean(["simp", "exact b_of_x x", "exact c"], assembled, None);
+    let pipeline = Pipeline::new(
+        lean,
+        step_prover(),
+        FakeDecomposer::new(&[("C", TOP_SKETCH)]),
+        NoStore,
+        Portfolio::new(["simp".into()]),
+        HoleBudget {
+            samples: 2,
+            repairs: 1,
+            decomposition_depth: 1,
+            parallel_steps: 3,
+            ..budget()
+        },
+        WorkspaceLimits {
+            concurrent_model_requests: 8,
+            ..WorkspaceLimits::default()
+        },
+    );
+    let started = tokio::time::Instant::now();
+    let mut rx = pipeline.submit(request("h1", "C", &[]));
+    assert!(matches!(
+        final_state(&mut rx).await,
+        JobState::Verified { .. }
+    ));
+    // Check 50 ms, prover 100 ms, decomposer 200 ms. The hole: tactic (50), samples in
+    // parallel (100 + 50), one repair (100 + 50), sketch (200), sketch check (50); then the
+    // slowest step, B or the closing one: tactic (50) + sample (100) + check (50); then the
+    // assembled check (50).
+    let critical_path = 50 + 150 + 150 + 200 + 50 + 200 + 50;
+    assert_eq!(started.elapsed(), Duration::from_millis(critical_path));
+}
