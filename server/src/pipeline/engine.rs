@@ -22,12 +22,12 @@ use super::portfolio::Portfolio;
 use super::sketch::Sketch;
 use super::traits::{Attempts, Checker, Decomposer, Prover};
 use super::types::{
-    AttemptRecord, CheckMode, GoalSpec, JobKey, ModelError, RejectKind, Repair, Source, Target,
-    Verdict, Version,
+    AttemptRecord, Candidate, CheckMode, GoalSpec, JobKey, ModelError, RejectKind, Repair, Source,
+    Target, Verdict, Version,
 };
 
 /// The pipeline's stages with the outside world plugged in.
-pub struct Engine<C, P, D, A> {
+pub(crate) struct Engine<C, P, D, A> {
     /// Lean, behind the gate.
     pub checker: C,
     /// The prover model.
@@ -94,8 +94,10 @@ pub(crate) enum Found {
 
 /// Why a model request did not give a candidate.
 enum SampleError {
+    /// The model failed.
     Model(ModelError),
-    Closed,
+    /// The request was not sent: the job is ending (stale version) or the limiter closed.
+    Stopped,
 }
 
 impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
@@ -312,15 +314,15 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
         goal: &GoalSpec,
         index: usize,
         repair: Option<&Repair>,
-    ) -> Result<super::types::Candidate, SampleError> {
+    ) -> Result<Candidate, SampleError> {
         if ctx.stale.is_cancelled() {
-            return Err(SampleError::Closed);
+            return Err(SampleError::Stopped);
         }
         let _permit = self
             .model_permits
             .acquire()
             .await
-            .map_err(|_| SampleError::Closed)?;
+            .map_err(|_| SampleError::Stopped)?;
         self.prover
             .sample(goal, index, repair)
             .await
@@ -392,7 +394,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
                         model_errors += 1;
                         tracing::debug!(%error, "prover sample failed");
                     }
-                    Err(SampleError::Closed) => model_errors += 1,
+                    Err(SampleError::Stopped) => model_errors += 1,
                 }
             }
         }

@@ -232,7 +232,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
     }
 
     /// Cancels the job of a hole at once (an edit inside its declaration); its model
-    /// requests and checks are dropped. Returns whether there was a job.
+    /// requests and checks are dropped. A finished job is forgotten. Returns whether there
+    /// was a job.
     pub fn cancel(&self, doc: &str, hole: &HoleId) -> bool {
         let removed = self.jobs().remove(&(doc.to_owned(), hole.clone()));
         match removed {

@@ -6,6 +6,14 @@
 //! The pipeline reaches the outside only through the traits in [`traits`] (Lean, the
 //! prover, the decomposer, the store), so it runs the same against the real services, the
 //! simulated ones and the fakes of its tests. Entry point: [`Pipeline`].
+//!
+//! Wiring: a [`Checker`] splices `target.render(proof)` at the hole of `target.version`
+//! (verify's splicer and gate) and maps the gate's verdict to [`Verdict`], answering
+//! `Stale` when that version is gone; a [`Prover`] and a [`Decomposer`] wrap the model
+//! client and its parser; [`Attempts`] wraps the store. Cancellation is by dropping the
+//! futures these traits return. The editor submits a [`JobRequest`] per hole, follows the
+//! returned `watch` receiver, and calls [`Pipeline::cancel`] or [`Pipeline::reanchor`] on
+//! edits; it offers a `Verified` or `Partial` state only for the version it names.
 
 pub mod budget;
 pub mod cleanup;

@@ -242,6 +242,15 @@ impl Attempts for FakeStore {
     }
 }
 
+/// The hole `ordinal` of declaration `declaration`, written `decl#n`.
+fn hole(name: &str) -> HoleId {
+    let (declaration, ordinal) = name.split_once('#').unwrap_or((name, "0"));
+    HoleId {
+        declaration: declaration.to_owned(),
+        ordinal: ordinal.parse().expect("test hole names end in #<number>"),
+    }
+}
+
 fn goal(target: &str) -> GoalSpec {
     GoalSpec {
         header: "import Mathlib".into(),
@@ -255,7 +264,7 @@ fn request(hole: &str, target: &str, imports: &[&str]) -> JobRequest {
     JobRequest {
         key: JobKey {
             doc: "file:///p/A.lean".into(),
-            hole: hole.into(),
+            hole: self::hole(hole),
             version: 1,
         },
         goal: goal(target),
@@ -387,7 +396,7 @@ async fn prover_sample_three_of_eight_wins_and_the_rest_are_cancelled() {
     );
     let states = record_states(pipeline.submit(request("h1", "P", &[])));
     let mut rx = pipeline
-        .watch("file:///p/A.lean", &"h1".to_owned())
+        .watch("file:///p/A.lean", &hole("h1"))
         .expect("the job exists");
     assert_eq!(
         final_state(&mut rx).await,
@@ -504,7 +513,7 @@ async fn a_sketch_with_three_proved_steps_is_assembled_and_checked_in_full() {
     );
     let states = record_states(pipeline.submit(request("h1", "C", &[])));
     let mut rx = pipeline
-        .watch("file:///p/A.lean", &"h1".to_owned())
+        .watch("file:///p/A.lean", &hole("h1"))
         .expect("the job exists");
     // The closing `sorry` has goal C, which the fake prover closes with `exact c`: but at
     // depth 0 that answer is rejected, so only the sketch's step uses it.
@@ -640,7 +649,7 @@ async fn cancelling_mid_job_drops_the_model_requests() {
         .await
         .expect("the job reaches the prover");
     tokio::time::sleep(Duration::from_millis(10)).await;
-    assert!(pipeline.cancel("file:///p/A.lean", &"h1".to_owned()));
+    assert!(pipeline.cancel("file:///p/A.lean", &hole("h1")));
     assert_eq!(final_state(&mut rx).await, JobState::Cancelled);
     tokio::task::yield_now().await;
     assert!(prover.started() > 0);
@@ -649,7 +658,7 @@ async fn cancelling_mid_job_drops_the_model_requests() {
         prover.started(),
         "every request was dropped"
     );
-    assert_eq!(pipeline.state("file:///p/A.lean", &"h1".to_owned()), None);
+    assert_eq!(pipeline.state("file:///p/A.lean", &hole("h1")), None);
 }
 
 #[tokio::test(start_paused = true)]
@@ -877,14 +886,12 @@ async fn an_edit_above_the_declaration_reverifies_the_found_proof_at_the_new_ver
         JobState::Verified { version: 1, .. }
     ));
     let moved = [Moved {
-        from: "h1".into(),
-        to: "h1@2".into(),
+        from: hole("h1"),
+        to: hole("h1#2"),
         prefix_changed: true,
     }];
     assert_eq!(pipeline.reanchor(doc, 1, 2, &moved), 1);
-    let mut rx = pipeline
-        .watch(doc, &"h1@2".to_owned())
-        .expect("the job moved");
+    let mut rx = pipeline.watch(doc, &hole("h1#2")).expect("the job moved");
     assert_eq!(
         final_state(&mut rx).await,
         JobState::Verified {
@@ -894,10 +901,10 @@ async fn an_edit_above_the_declaration_reverifies_the_found_proof_at_the_new_ver
     );
     let last = lean.calls().last().cloned().expect("checks were made");
     assert_eq!(
-        (last.version, last.hole.as_str(), last.proof.as_str()),
-        (2, "h1@2", "omega")
+        (last.version, last.hole.clone(), last.proof.as_str()),
+        (2, hole("h1#2"), "omega")
     );
-    assert_eq!(pipeline.state(doc, &"h1".to_owned()), None);
+    assert_eq!(pipeline.state(doc, &hole("h1")), None);
 }
 
 #[tokio::test(start_paused = true)]
@@ -909,13 +916,13 @@ async fn an_edit_below_moves_the_proof_to_the_new_version_without_a_check() {
     final_state(&mut rx).await;
     let checks = lean.calls().len();
     let moved = [Moved {
-        from: "h1".into(),
-        to: "h1".into(),
+        from: hole("h1"),
+        to: hole("h1"),
         prefix_changed: false,
     }];
     assert_eq!(pipeline.reanchor(doc, 1, 2, &moved), 1);
     assert_eq!(
-        pipeline.state(doc, &"h1".to_owned()),
+        pipeline.state(doc, &hole("h1")),
         Some(JobState::Verified {
             proof: "omega".into(),
             version: 2
@@ -947,8 +954,8 @@ async fn a_running_job_follows_the_new_version_and_confirms_its_proof_there() {
     // `rfl` is being checked at version 1; then `decide` will be checked at version 2.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let moved = [Moved {
-        from: "h1".into(),
-        to: "h1".into(),
+        from: hole("h1"),
+        to: hole("h1"),
         prefix_changed: true,
     }];
     assert_eq!(pipeline.reanchor(doc, 1, 2, &moved), 1);
@@ -989,14 +996,12 @@ async fn a_proof_that_no_longer_checks_after_an_edit_above_is_searched_again() {
     let mut rx = pipeline.submit(request("h1", "P", &[]));
     final_state(&mut rx).await;
     let moved = [Moved {
-        from: "h1".into(),
-        to: "h1".into(),
+        from: hole("h1"),
+        to: hole("h1"),
         prefix_changed: true,
     }];
     pipeline.reanchor(doc, 1, 2, &moved);
-    let mut rx = pipeline
-        .watch(doc, &"h1".to_owned())
-        .expect("the job moved");
+    let mut rx = pipeline.watch(doc, &hole("h1")).expect("the job moved");
     assert_eq!(
         final_state(&mut rx).await,
         JobState::Verified {
@@ -1027,8 +1032,8 @@ async fn a_check_overtaken_by_a_reanchor_is_repeated_at_the_new_version() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     current.store(2, Ordering::SeqCst);
     let moved = [Moved {
-        from: "h1".into(),
-        to: "h1".into(),
+        from: hole("h1"),
+        to: hole("h1"),
         prefix_changed: false,
     }];
     pipeline.reanchor(doc, 1, 2, &moved);

@@ -10,10 +10,8 @@ use std::time::Duration;
 
 use super::sketch::Sketch;
 
-/// Identity of a hole inside its document. A plain string here so the pipeline does not
-/// depend on the scanner's representation; the lead can swap in `crate::holes::HoleId`
-/// (any `Clone + Eq + Hash + Debug + Send + Sync` type works the same way).
-pub type HoleId = String;
+/// Identity of a hole inside its document: the scanner's, stable across edits elsewhere.
+pub use crate::holes::HoleId;
 
 /// The document version a hole was computed for, as the editor numbers it.
 pub type Version = i32;
