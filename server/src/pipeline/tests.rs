@@ -1106,3 +1106,37 @@ async fn decomposition_takes_no_longer_than_its_critical_path() {
     let critical_path = 50 + 150 + 150 + 200 + 50 + 200 + 50;
     assert_eq!(started.elapsed(), Duration::from_millis(critical_path));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_proof_found_during_an_edit_above_is_checked_again_before_it_is_final() {
+    let mut lean = FakeLean::new(|_, proof, _| verdict(proof == "omega"));
+    lean.delay = Duration::from_secs(1);
+    let pipeline = verified_pipeline(lean.clone());
+    let states = record_states(pipeline.submit(request("h1", "P", &[])));
+    let mut rx = pipeline
+        .watch("file:///p/A.lean", &hole("h1"))
+        .expect("the job exists");
+    // `omega` is being checked at version 1 when the edit above arrives.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let moved = [Moved {
+        from: hole("h1"),
+        to: hole("h1"),
+        prefix_changed: true,
+    }];
+    pipeline.reanchor("file:///p/A.lean", 1, 2, &moved);
+    assert_eq!(
+        final_state(&mut rx).await,
+        JobState::Verified {
+            proof: "omega".into(),
+            version: 2
+        }
+    );
+    let versions: Vec<Version> = lean.calls().iter().map(|c| c.version).collect();
+    assert_eq!(versions, [1, 2]);
+    assert!(
+        states
+            .lock()
+            .expect("test lock")
+            .contains(&JobState::Reverifying)
+    );
+}
