@@ -1,0 +1,99 @@
+//! The four doors through which the pipeline reaches the outside: Lean (a [`Checker`]), the
+//! prover and decomposer models, and the store of attempts and verified proofs.
+//!
+//! Cancellation is by dropping: when a job stops, every future it got from these traits is
+//! dropped, so implementations must release what they hold (HTTP requests, shadow-document
+//! checks) in `Drop` and must not rely on being polled to completion.
+
+use std::future::Future;
+
+use super::sketch::Sketch;
+use super::types::{
+    AttemptRecord, Candidate, CheckMode, GoalSpec, ModelError, Repair, Target, Verdict,
+};
+
+/// Checks a proof with Lean itself at a target, behind the gate.
+pub trait Checker: Send + Sync + 'static {
+    /// Splices `target.render(proof)` at the hole of `target.version` and judges it.
+    fn check(
+        &self,
+        target: &Target,
+        proof: &str,
+        mode: CheckMode,
+    ) -> impl Future<Output = Verdict> + Send;
+
+    /// The goal Lean reports at a target (its hypotheses as binders), when the checker can
+    /// ask; the pipeline falls back to the sketch's textual step goal otherwise.
+    fn goal_at(&self, target: &Target) -> impl Future<Output = Option<GoalSpec>> + Send {
+        let _ = target;
+        std::future::ready(None)
+    }
+}
+
+/// A prover model: one proof body per request.
+pub trait Prover: Send + Sync + 'static {
+    /// Sample `index` (of the hole's budget) for `goal`; with `repair`, the model is shown a
+    /// failed proof and Lean's message about it.
+    fn sample(
+        &self,
+        goal: &GoalSpec,
+        index: usize,
+        repair: Option<&Repair>,
+    ) -> impl Future<Output = Result<Candidate, ModelError>> + Send;
+}
+
+/// A decomposer model: a plan of `have` steps for a goal.
+pub trait Decomposer: Send + Sync + 'static {
+    /// A sketch for `goal`, or `None` when the model offers no decomposition.
+    fn sketch(
+        &self,
+        goal: &GoalSpec,
+    ) -> impl Future<Output = Result<Option<Sketch>, ModelError>> + Send;
+}
+
+/// The store: records every checked attempt and remembers verified proofs.
+pub trait Attempts: Send + Sync + 'static {
+    /// Records one checked attempt (verified or not). Must not block for long: it runs on
+    /// the pipeline's tasks.
+    fn record(&self, attempt: AttemptRecord);
+
+    /// A proof that was verified before for this goal; the pipeline re-checks it.
+    fn cached(&self, goal: &GoalSpec) -> Option<String>;
+}
+
+/// A prover that is not configured: every request fails at once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProver;
+
+impl Prover for NoProver {
+    async fn sample(
+        &self,
+        _goal: &GoalSpec,
+        _index: usize,
+        _repair: Option<&Repair>,
+    ) -> Result<Candidate, ModelError> {
+        Err(ModelError("no prover model is configured".into()))
+    }
+}
+
+/// A decomposer that is not configured: never offers a sketch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoDecomposer;
+
+impl Decomposer for NoDecomposer {
+    async fn sketch(&self, _goal: &GoalSpec) -> Result<Option<Sketch>, ModelError> {
+        Ok(None)
+    }
+}
+
+/// A store that remembers nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoStore;
+
+impl Attempts for NoStore {
+    fn record(&self, _attempt: AttemptRecord) {}
+
+    fn cached(&self, _goal: &GoalSpec) -> Option<String> {
+        None
+    }
+}

@@ -1,0 +1,272 @@
+//! The plain values the pipeline exchanges with the outside world: where a proof goes
+//! ([`Target`]), what the models see ([`GoalSpec`]), what Lean said ([`Verdict`]), what a
+//! model proposed ([`Candidate`]) and what is recorded ([`AttemptRecord`]).
+//!
+//! These types carry no JSON and no handles: the lead's adapters translate the verify,
+//! models and store types into them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::sketch::Sketch;
+
+/// Identity of a hole inside its document: the scanner's, stable across edits elsewhere.
+pub use crate::holes::HoleId;
+
+/// The document version a hole was computed for, as the editor numbers it.
+pub type Version = i32;
+
+/// One job per hole and document version.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct JobKey {
+    /// The document URI, as the editor sent it.
+    pub doc: String,
+    /// The hole inside the document.
+    pub hole: HoleId,
+    /// The document version the hole was computed for.
+    pub version: Version,
+}
+
+/// One enclosing sketch of a target: the proof goes into the `sorry` of step `step`.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    /// The sketch whose step is being proved; the sketch already passed a `Sketch` check.
+    pub sketch: Arc<Sketch>,
+    /// Index into `sketch.steps`.
+    pub step: usize,
+}
+
+/// Where a proof goes: the hole of a document version, possibly inside sketches spliced
+/// into that hole (outermost first).
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The document URI.
+    pub doc: String,
+    /// The hole the outermost text replaces.
+    pub hole: HoleId,
+    /// The document version the check must be made against.
+    pub version: Version,
+    /// The sketches between the hole and the proof, outermost first; empty for the hole
+    /// itself.
+    pub frames: Vec<Frame>,
+}
+
+impl Target {
+    /// The target of a hole itself.
+    pub fn hole(key: &JobKey) -> Self {
+        Target {
+            doc: key.doc.clone(),
+            hole: key.hole.clone(),
+            version: key.version,
+            frames: Vec::new(),
+        }
+    }
+
+    /// The target of step `step` of `sketch` placed at this target.
+    pub fn step(&self, sketch: Arc<Sketch>, step: usize) -> Self {
+        let mut frames = self.frames.clone();
+        frames.push(Frame { sketch, step });
+        Target {
+            doc: self.doc.clone(),
+            hole: self.hole.clone(),
+            version: self.version,
+            frames,
+        }
+    }
+
+    /// How many sketches enclose this target (0 for the hole itself).
+    pub fn depth(&self) -> usize {
+        self.frames.len()
+    }
+
+    /// The text to put at the hole when `proof` is placed at this target: the proof,
+    /// wrapped in each enclosing sketch from the innermost outwards (the other steps keep
+    /// their `sorry`).
+    pub fn render(&self, proof: &str) -> String {
+        self.frames
+            .iter()
+            .rev()
+            .fold(proof.to_owned(), |text, frame| {
+                frame.sketch.place(frame.step, &text)
+            })
+    }
+}
+
+/// How strictly a check judges the proof.
+///
+/// Inside a sketch (a target with frames) the declaration still holds the other steps'
+/// `sorry`s, so Lean's one "declaration uses 'sorry'" warning cannot tell them apart: there
+/// `Full` means no error anywhere and no `sorry` in the proof text itself. Only the hole's
+/// own target gets the whole gate, and only its verdict is ever offered to the user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckMode {
+    /// The proof must be complete: no error and no `sorry` of its own; the full gate.
+    Full,
+    /// The proof is a sketch: no error, and the only `sorry`s are the sketch's own steps.
+    Sketch,
+}
+
+/// Why a check did not verify a proof.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectKind {
+    /// Lean reported an error (the message is worth a repair round).
+    Lean,
+    /// sorryfill's own gate refused it (banned construct, axiom, statement changed).
+    Gate,
+    /// The check ran out of time.
+    Timeout,
+    /// The document version is no longer current; nothing more can be checked for it.
+    Stale,
+}
+
+/// A rejection with the reason in words, for repair prompts, logs and the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// Which kind of rejection.
+    pub kind: RejectKind,
+    /// Lean's error text or the gate's explanation.
+    pub message: String,
+}
+
+/// What the checker concluded about one proof at one target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Lean accepted the proof and the gate passed.
+    Verified {
+        /// Lean's own `Try this:` replacement (from `exact?` and friends), which the pipeline
+        /// checks and prefers when it also verifies.
+        replacement: Option<String>,
+    },
+    /// The proof was not accepted.
+    Rejected(Rejection),
+}
+
+impl Verdict {
+    /// A verified verdict without replacement.
+    pub fn verified() -> Self {
+        Verdict::Verified { replacement: None }
+    }
+
+    /// A rejection of the given kind.
+    pub fn rejected(kind: RejectKind, message: impl Into<String>) -> Self {
+        Verdict::Rejected(Rejection {
+            kind,
+            message: message.into(),
+        })
+    }
+
+    /// Whether the proof was accepted.
+    pub fn is_verified(&self) -> bool {
+        matches!(self, Verdict::Verified { .. })
+    }
+}
+
+/// The goal as the models see it: DeepSeek-Prover-V2's standalone lemma form, the goal's
+/// hypotheses as binders and its target as the type, under the file's header.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GoalSpec {
+    /// The file's imports and `open`s, as text.
+    pub header: String,
+    /// The lemma's name.
+    pub name: String,
+    /// Binders in order, each already bracketed: `(x : ℕ)`, `(h₀ : 0 < x)`, `[Group G]`.
+    pub binders: Vec<String>,
+    /// The proposition to prove.
+    pub target: String,
+}
+
+impl GoalSpec {
+    /// The lemma statement with a `sorry` proof, as the prover prompt shows it.
+    pub fn lemma(&self) -> String {
+        let mut out = format!("theorem {}", self.name);
+        for binder in &self.binders {
+            out.push(' ');
+            out.push_str(binder);
+        }
+        out.push_str(" : ");
+        out.push_str(&self.target);
+        out.push_str(" := by\n  sorry");
+        out
+    }
+
+    /// The header followed by the lemma: the whole text a prover prompt completes.
+    pub fn standalone(&self) -> String {
+        if self.header.trim().is_empty() {
+            self.lemma()
+        } else {
+            format!("{}\n\n{}", self.header.trim_end(), self.lemma())
+        }
+    }
+}
+
+/// A failed candidate and Lean's message about it, for one repair round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repair {
+    /// The proof body that failed.
+    pub previous: String,
+    /// Lean's error text for it.
+    pub error: String,
+}
+
+/// One proof body proposed by a prover model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The proof body (tactics), without the theorem statement.
+    pub body: String,
+    /// The model that wrote it, for the records.
+    pub model: Option<String>,
+}
+
+/// A model request failed (network, HTTP status, unparsable output).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("model request failed: {0}")]
+pub struct ModelError(pub String);
+
+/// Where a checked candidate came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A proof from the cache, re-checked before use.
+    Cache,
+    /// A proof found before, checked again after an edit above its declaration.
+    Recheck,
+    /// One tactic of the portfolio.
+    Tactic,
+    /// Prover sample `index`.
+    Prover {
+        /// Sample index in `0..n`.
+        index: usize,
+    },
+    /// A repair of a failed prover sample.
+    Repair,
+    /// Lean's own `Try this:` replacement for a verified proof.
+    Replacement,
+    /// A decomposer's sketch (checked in `Sketch` mode).
+    Sketch,
+    /// A sketch with proved steps filled in.
+    Assembled,
+    /// A shortened variant of a verified proof.
+    Cleanup,
+}
+
+/// One checked candidate, for the data set.
+#[derive(Clone, Debug)]
+pub struct AttemptRecord {
+    /// The job the attempt belongs to.
+    pub job: JobKey,
+    /// The goal the candidate was for.
+    pub goal: GoalSpec,
+    /// Nesting depth of the target (0 for the hole itself).
+    pub depth: usize,
+    /// The candidate as checked.
+    pub candidate: String,
+    /// Where it came from.
+    pub source: Source,
+    /// The model that wrote it, if any.
+    pub model: Option<String>,
+    /// The check mode used.
+    pub mode: CheckMode,
+    /// Lean's verdict.
+    pub verdict: Verdict,
+    /// How long the check took.
+    pub elapsed: Duration,
+}
