@@ -8,5 +8,21 @@ mod elab;
 mod framing;
 mod json;
 mod oracle;
+mod requests;
+mod server;
+mod shared;
+mod worker;
 
-fn main() {}
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let config = config::Config::parse();
+    // Two worker threads are plenty: the simulator mostly sleeps, and tests start it often.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let code = runtime.block_on(server::run(config))?;
+    runtime.shutdown_background();
+    std::process::exit(code);
+}
