@@ -157,6 +157,23 @@ impl Worker {
             state.phase = Phase::Working;
             state.text = Arc::clone(&text);
         });
+        let tokens = lean_syntax::lex(&text);
+        let commands = elab::commands(&text, &tokens);
+        let header_end = commands
+            .iter()
+            .take_while(|command| command.kind == CommandKind::Import)
+            .last()
+            .map_or(0, |command| elab::code_end(&tokens, &command.span));
+        let header = text[..header_end].to_owned();
+        if self.loaded_header.as_deref() != Some(header.as_str()) {
+            // A changed header restarts the worker in Lean: nothing can be reused.
+            self.previous = None;
+            tokio::time::sleep(Duration::from_millis(config.import_ms)).await;
+            shared.count(&self.uri, |stats| stats.header_loads += 1);
+            shared.log(&format!("header-load uri={} version={version}", self.uri));
+            self.loaded_header = Some(header);
+        }
+        // The crash happens after the imports are loaded, while elaborating the body.
         let index = LineIndex::new(&text);
         if config
             .crash_marker
@@ -173,22 +190,6 @@ impl Worker {
                 state.crashes += 1;
             });
             return Outcome::Stopped;
-        }
-        let tokens = lean_syntax::lex(&text);
-        let commands = elab::commands(&text, &tokens);
-        let header_end = commands
-            .iter()
-            .take_while(|command| command.kind == CommandKind::Import)
-            .last()
-            .map_or(0, |command| elab::code_end(&tokens, &command.span));
-        let header = text[..header_end].to_owned();
-        if self.loaded_header.as_deref() != Some(header.as_str()) {
-            // A changed header restarts the worker in Lean: nothing can be reused.
-            self.previous = None;
-            tokio::time::sleep(Duration::from_millis(config.import_ms)).await;
-            shared.count(&self.uri, |stats| stats.header_loads += 1);
-            shared.log(&format!("header-load uri={} version={version}", self.uri));
-            self.loaded_header = Some(header);
         }
         let first_change = self
             .previous
