@@ -93,27 +93,68 @@ const MULTI_CHAR_SYMBOLS: &[&str] = &[
 
 /// Lexes `src` into tokens covering every byte. Never panics.
 pub fn lex(src: &str) -> Vec<Token> {
-    let mut lexer = Lexer {
-        src,
-        pos: 0,
-        tokens: Vec::new(),
-        interpolations: Vec::new(),
-        quotations: Vec::new(),
-        paren_depth: 0,
-    };
-    lexer.run();
-    lexer.tokens
+    Lexer::new(src, 0).collect()
 }
 
-/// Lexer state. `interpolations` holds, for each open `s!"…{` code part, the brace depth inside
-/// it; `quotations` holds the paren depth at which each open syntax quotation closes.
-struct Lexer<'a> {
+/// A resumable lexer: an iterator over the tokens of `src` from a byte offset.
+///
+/// Starting at an offset where a whole-file lex would be between tokens and outside any
+/// interpolated string or quotation (for example a command start) yields exactly the tokens a
+/// whole-file lex yields from there; that is what makes incremental re-scanning sound.
+#[derive(Debug, Clone)]
+pub struct Lexer<'a> {
     src: &'a str,
     pos: usize,
-    tokens: Vec<Token>,
+    /// Tokens produced by the last step but not yet returned.
+    pending: std::collections::VecDeque<Token>,
+    /// For each open `s!"…{` code part, the brace depth inside it.
     interpolations: Vec<usize>,
+    /// The paren depth at which each open syntax quotation closes.
     quotations: Vec<usize>,
     paren_depth: usize,
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        if self.pending.is_empty() && self.pos < self.src.len() {
+            let before = self.pos;
+            self.lex_one();
+            if self.pos == before {
+                // Defensive: guarantee progress so the lexer is total even on a logic slip.
+                self.bump();
+                self.push(TokenKind::Symbol, before);
+            }
+        }
+        self.pending.pop_front()
+    }
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer over `src` starting at byte `start` (clamped down to a char boundary) in a fresh
+    /// state: outside any comment, string, interpolation or quotation.
+    pub fn new(src: &'a str, start: usize) -> Self {
+        Lexer {
+            src,
+            pos: crate::line_index::floor_char_boundary(src, start),
+            pending: std::collections::VecDeque::new(),
+            interpolations: Vec::new(),
+            quotations: Vec::new(),
+            paren_depth: 0,
+        }
+    }
+
+    /// Byte offset where the next token starts.
+    pub fn offset(&self) -> usize {
+        self.pending.front().map_or(self.pos, |t| t.span.start)
+    }
+
+    /// True when the lexer is between tokens outside any interpolated string or quotation,
+    /// so lexing from [`Lexer::offset`] afresh would give the same tokens.
+    pub fn is_fresh(&self) -> bool {
+        self.pending.is_empty() && self.interpolations.is_empty() && self.quotations.is_empty()
+    }
 }
 
 impl Lexer<'_> {
@@ -131,7 +172,7 @@ impl Lexer<'_> {
 
     fn push(&mut self, kind: TokenKind, start: usize) {
         if self.pos > start {
-            self.tokens.push(Token {
+            self.pending.push_back(Token {
                 kind,
                 span: start..self.pos,
                 in_quotation: !self.quotations.is_empty(),
@@ -142,18 +183,6 @@ impl Lexer<'_> {
     fn bump(&mut self) {
         if let Some(c) = self.peek() {
             self.pos += c.len_utf8();
-        }
-    }
-
-    fn run(&mut self) {
-        while self.pos < self.src.len() {
-            let before = self.pos;
-            self.lex_one();
-            if self.pos == before {
-                // Defensive: guarantee progress so the lexer is total even on a logic slip.
-                self.bump();
-                self.push(TokenKind::Symbol, before);
-            }
         }
     }
 

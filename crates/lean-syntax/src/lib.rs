@@ -13,6 +13,8 @@ mod line_index;
 pub mod outline;
 
 pub use declaration::{Binder, BinderKind, Declaration, parse_declaration};
-pub use lexer::{Token, TokenKind, is_id_rest, is_id_start, lex};
+pub use lexer::{Lexer, Token, TokenKind, is_id_rest, is_id_start, lex};
 pub use line_index::{LineIndex, Position, floor_char_boundary};
-pub use outline::{Command, CommandKind, Outline, outline, outline_tokens};
+pub use outline::{
+    Command, CommandKind, Outline, SplitCommands, outline, outline_tokens, split_commands,
+};

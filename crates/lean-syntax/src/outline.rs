@@ -144,16 +144,7 @@ pub fn outline(src: &str) -> Outline {
 
 /// Like [`outline`], reusing tokens already produced by [`lex`] for `src`.
 pub fn outline_tokens(src: &str, tokens: &[Token]) -> Outline {
-    let starts = command_starts(src, tokens);
-    let mut commands: Vec<Command> = Vec::with_capacity(starts.len());
-    for (i, start) in starts.iter().enumerate() {
-        let end = starts
-            .get(i + 1)
-            .map_or(src.len(), |next| tokens[next.first_token].span.start);
-        let span = tokens[start.first_token].span.start..end;
-        commands.push(describe(src, tokens, start, span));
-    }
-    let commands = join_in_commands(src, tokens, commands);
+    let commands = split_commands(src, tokens).commands;
     let header_end = commands
         .iter()
         .take_while(|c| c.kind == CommandKind::Import)
@@ -165,14 +156,45 @@ pub fn outline_tokens(src: &str, tokens: &[Token]) -> Outline {
     }
 }
 
+/// Commands found in a run of tokens.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SplitCommands {
+    /// The commands; the last one ends where the tokens end.
+    pub commands: Vec<Command>,
+    /// True when the tokens end in a way that may bind to what follows: an unfinished doc
+    /// comment / attribute / modifier prefix, or a command ending in `in`.
+    pub open_end: bool,
+}
+
+/// Splits a contiguous run of tokens of `src` that starts at a command start (or the start of
+/// the file) into commands. Used by [`outline`] and by incremental re-scans of a region.
+pub fn split_commands(src: &str, tokens: &[Token]) -> SplitCommands {
+    let (starts, pending_prefix) = command_starts(src, tokens);
+    let tokens_end = tokens.last().map_or(0, |t| t.span.end);
+    let mut commands: Vec<Command> = Vec::with_capacity(starts.len());
+    for (i, start) in starts.iter().enumerate() {
+        let end = starts
+            .get(i + 1)
+            .map_or(tokens_end, |next| tokens[next.first_token].span.start);
+        let span = tokens[start.first_token].span.start..end;
+        commands.push(describe(src, tokens, start, span));
+    }
+    let (commands, carried_in) = join_in_commands(src, tokens, commands, tokens_end);
+    SplitCommands {
+        commands,
+        open_end: pending_prefix || carried_in,
+    }
+}
+
 /// Where a command starts: its first token and the index of its keyword token.
 struct Start {
     first_token: usize,
     keyword_token: usize,
 }
 
-/// Finds every command start by the line-start rule.
-fn command_starts(src: &str, tokens: &[Token]) -> Vec<Start> {
+/// Finds every command start by the line-start rule; also says whether the tokens end inside
+/// an unfinished declaration prefix.
+fn command_starts(src: &str, tokens: &[Token]) -> (Vec<Start>, bool) {
     let mut starts = Vec::new();
     // The first token of a pending doc comment / attribute / modifier prefix.
     let mut pending: Option<usize> = None;
@@ -242,7 +264,7 @@ fn command_starts(src: &str, tokens: &[Token]) -> Vec<Start> {
         }
         i += 1;
     }
-    starts
+    (starts, pending.is_some() || bracket_depth > 0)
 }
 
 fn is_command_keyword(src: &str, tokens: &[Token], i: usize, col0: bool) -> bool {
@@ -349,36 +371,36 @@ fn declaration_name(
 }
 
 /// Joins each command whose last significant token is `in` with the command after it.
-fn join_in_commands(src: &str, tokens: &[Token], commands: Vec<Command>) -> Vec<Command> {
+/// Also returns whether the last command ended in `in` with nothing to join.
+fn join_in_commands(
+    src: &str,
+    tokens: &[Token],
+    commands: Vec<Command>,
+    tokens_end: usize,
+) -> (Vec<Command>, bool) {
     let mut joined: Vec<Command> = Vec::with_capacity(commands.len());
-    let mut carry: Option<usize> = None;
+    // The pending `… in` command whose span the next command absorbs.
+    let mut carry: Option<Command> = None;
     for command in commands {
-        let start = carry.take().unwrap_or(command.span.start);
+        let start = carry.take().map_or(command.span.start, |c| c.span.start);
         let ends_in_in = last_significant_text(src, tokens, &command.span) == Some("in");
         let command = Command {
             span: start..command.span.end,
             ..command
         };
         if ends_in_in {
-            carry = Some(start);
+            carry = Some(command);
         } else {
             joined.push(command);
         }
     }
-    if let Some(start) = carry {
-        // A trailing `… in` with nothing after it: keep it as its own command.
-        if let Some(last) = joined.last_mut().filter(|c| c.span.end == start) {
-            last.span.end = src.len();
-        } else {
-            joined.push(Command {
-                span: start..src.len(),
-                keyword: "in".to_owned(),
-                kind: CommandKind::Other,
-                name: None,
-            });
-        }
+    let carried = carry.is_some();
+    if let Some(mut command) = carry {
+        // A trailing `… in` with nothing after it stays its own command.
+        command.span.end = tokens_end;
+        joined.push(command);
     }
-    joined
+    (joined, carried)
 }
 
 fn last_significant_text<'a>(
