@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 
 /// A simulated Lean 4 language server (`lake serve`) speaking LSP on stdio.
 ///
@@ -17,6 +17,11 @@ pub struct Config {
     /// Lean version whose message texts to reproduce (e.g. 4.23.0 for `declaration uses 'sorry'`).
     #[arg(long, default_value = "4.34.0")]
     pub lean_version: String,
+    /// Spelling of the sorry warning, overriding the one of `--lean-version`: `quote`
+    /// (`declaration uses 'sorry'`, ≤ 4.23), `backtick` (``declaration uses `sorry` ``, 4.24+) or
+    /// `named` (``declaration `NAME` uses `sorry` ``, Lean's newest test suite).
+    #[arg(long, value_enum)]
+    pub sorry_style: Option<SorryStyle>,
     /// Milliseconds a worker spends loading the imports of its document (once per worker).
     #[arg(long, default_value_t = 0)]
     pub import_ms: u64,
@@ -61,11 +66,22 @@ pub struct Config {
     pub rest: Vec<String>,
 }
 
+/// How the sorry warning is spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SorryStyle {
+    /// `declaration uses 'sorry'`.
+    Quote,
+    /// ``declaration uses `sorry` ``.
+    Backtick,
+    /// ``declaration `NAME` uses `sorry` ``.
+    Named,
+}
+
 /// The Lean message spellings that changed between releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dialect {
-    /// v4.24+: ``declaration uses `sorry` `` instead of `declaration uses 'sorry'`.
-    pub backtick_sorry: bool,
+    /// The sorry warning's spelling.
+    pub sorry_style: SorryStyle,
     /// Newer releases: ``Unknown identifier `x` `` with code `lean.unknownIdentifier`.
     pub capitalised_unknown_identifier: bool,
     /// v4.31+: `isIncremental` publishes when the client asks for them.
@@ -93,7 +109,11 @@ impl Config {
     pub fn dialect(&self) -> Dialect {
         let minor = parse_minor(&self.lean_version).unwrap_or(u32::MAX);
         Dialect {
-            backtick_sorry: minor >= 24,
+            sorry_style: self.sorry_style.unwrap_or(if minor >= 24 {
+                SorryStyle::Backtick
+            } else {
+                SorryStyle::Quote
+            }),
             capitalised_unknown_identifier: minor >= 21,
             incremental_diagnostics: minor >= 31,
             silent_diagnostics: minor >= 19,
@@ -131,17 +151,14 @@ mod tests {
 
     #[test]
     fn version_switches_the_sorry_spelling() {
-        assert!(
-            !config(&["--lean-version", "4.23.0"])
-                .dialect()
-                .backtick_sorry
+        let style = |args: &[&str]| config(args).dialect().sorry_style;
+        assert_eq!(style(&["--lean-version", "4.23.0"]), SorryStyle::Quote);
+        assert_eq!(
+            style(&["--lean-version", "v4.24.0-rc1"]),
+            SorryStyle::Backtick
         );
-        assert!(
-            config(&["--lean-version", "v4.24.0-rc1"])
-                .dialect()
-                .backtick_sorry
-        );
-        assert!(config(&[]).dialect().backtick_sorry);
+        assert_eq!(style(&[]), SorryStyle::Backtick);
+        assert_eq!(style(&["--sorry-style", "named"]), SorryStyle::Named);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::ops::Range;
 
 use lean_syntax::{BinderKind, Command, CommandKind, Token, TokenKind};
 
-use crate::config::Dialect;
+use crate::config::{Dialect, SorryStyle};
 use crate::oracle::{Oracle, STANDARD_AXIOMS};
 
 /// One diagnostic in byte coordinates.
@@ -498,48 +498,84 @@ impl Judge<'_> {
     }
 }
 
-/// The document's commands: lean-syntax's outline, with `#`-commands (`#print`, `#check`, …)
-/// at the start of a line split off the command before them.
+/// The document's commands: lean-syntax's outline, with `#`-commands (`#print`, `#check`,
+/// `#guard_msgs in`, …) at the start of a line handled here.
 ///
 /// Workaround: the shared lexer reads `#print` as `#` followed by an identifier, which its
-/// outline does not recognise as a command keyword, so such a command would otherwise become
-/// part of the declaration above it.
+/// outline does not recognise as a command keyword, so such a command (and a `#guard_msgs in`
+/// prefix, whose `in` joins commands) would merge neighbouring declarations. These lines are
+/// blanked out before the outline runs, and `#`-commands other than `… in` prefixes are added
+/// back as commands of their own. Spans stay sorted and disjoint.
 pub fn commands(src: &str, tokens: &[Token]) -> Vec<Command> {
-    let outline = lean_syntax::outline_tokens(src, tokens);
-    let mut commands = Vec::with_capacity(outline.commands.len());
-    for command in outline.commands {
-        let mut starts: Vec<(usize, String)> = Vec::new();
-        let inner = code_tokens(tokens, &command.span);
-        for pair in inner.windows(2) {
-            let (hash, word) = (&pair[0], &pair[1]);
-            let at_line_start =
-                hash.span.start == 0 || src.as_bytes().get(hash.span.start - 1) == Some(&b'\n');
-            if hash.text(src) == "#"
-                && word.kind == TokenKind::Ident
-                && word.span.start == hash.span.end
-                && at_line_start
-                && hash.span.start > command.span.start
-            {
-                starts.push((hash.span.start, format!("#{}", word.text(src))));
-            }
-        }
-        if starts.is_empty() {
-            commands.push(command);
+    let mut masked = src.to_owned().into_bytes();
+    let mut hash_commands: Vec<Command> = Vec::new();
+    let code: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !t.is_trivia() && !t.is_comment())
+        .collect();
+    for pair in code.windows(2) {
+        let (hash, word) = (pair[0], pair[1]);
+        let at_line_start =
+            hash.span.start == 0 || src.as_bytes().get(hash.span.start - 1) == Some(&b'\n');
+        if !(at_line_start
+            && hash.text(src) == "#"
+            && word.kind == TokenKind::Ident
+            && word.span.start == hash.span.end)
+        {
             continue;
         }
-        let mut first = command.clone();
-        first.span = command.span.start..starts[0].0;
-        commands.push(first);
-        for (index, (start, keyword)) in starts.iter().enumerate() {
-            let end = starts
-                .get(index + 1)
-                .map_or(command.span.end, |next| next.0);
-            commands.push(Command {
-                span: *start..end,
-                keyword: keyword.clone(),
+        let line_end = src[hash.span.start..]
+            .find('\n')
+            .map_or(src.len(), |i| hash.span.start + i);
+        for byte in &mut masked[hash.span.start..line_end] {
+            *byte = b' ';
+        }
+        // `#guard_msgs in` and the like prefix the next command instead of being one.
+        let last_on_line = code
+            .iter()
+            .take_while(|t| t.span.start < line_end)
+            .last()
+            .map(|t| t.text(src));
+        if last_on_line != Some("in") {
+            hash_commands.push(Command {
+                span: hash.span.start..line_end,
+                keyword: format!("#{}", word.text(src)),
                 kind: CommandKind::Other,
                 name: None,
             });
+        }
+    }
+    if hash_commands.is_empty() && masked.as_slice() == src.as_bytes() {
+        return lean_syntax::outline_tokens(src, tokens).commands;
+    }
+    // Blanking replaced whole lines byte for byte, so offsets are unchanged and still on char
+    // boundaries at every token edge.
+    let masked = String::from_utf8_lossy(&masked).into_owned();
+    let mut commands = lean_syntax::outline(&masked).commands;
+    for command in &mut commands {
+        let keyword_at = code
+            .iter()
+            .find(|t| command.span.contains(&t.span.start) && t.text(src) == command.keyword)
+            .map_or(command.span.start, |t| t.span.start);
+        let original = command.span.clone();
+        for hash in hash_commands
+            .iter()
+            .filter(|h| original.contains(&h.span.start))
+        {
+            if keyword_at > hash.span.start {
+                // What precedes the hash command (a doc comment) belongs to it, not to this one.
+                command.span.start = command.span.start.max(hash.span.end);
+            } else {
+                command.span.end = command.span.end.min(hash.span.start);
+            }
+        }
+    }
+    commands.extend(hash_commands);
+    commands.sort_by_key(|command| command.span.start);
+    let starts: Vec<usize> = commands.iter().map(|command| command.span.start).collect();
+    for (index, command) in commands.iter_mut().enumerate() {
+        if let Some(&next) = starts.get(index + 1) {
+            command.span.end = command.span.end.min(next);
         }
     }
     commands
@@ -578,7 +614,15 @@ pub fn elaborate_command(
     let Some(view) = view_declaration(src, tokens, command) else {
         return result;
     };
-    result.diagnostics = elaborate_declaration(src, tokens, &view, context, &mut result.axioms);
+    // `set_option warn.sorry false` (v4.22+) silences the warning, for the command it prefixes
+    // with `in`, or for the rest of the file (sections are not tracked).
+    let silenced = |text: &str| collapse_whitespace(text).contains("set_option warn.sorry false");
+    let warn_sorry = !silenced(&result.text)
+        && !earlier
+            .iter()
+            .any(|r| r.name.is_none() && !r.is_declaration && silenced(&r.text));
+    result.diagnostics =
+        elaborate_declaration(src, tokens, &view, context, warn_sorry, &mut result.axioms);
     result
 }
 
@@ -587,6 +631,7 @@ fn elaborate_declaration(
     tokens: &[Token],
     view: &DeclView,
     context: &Context<'_>,
+    warn_sorry: bool,
     axioms_out: &mut Option<Vec<String>>,
 ) -> Vec<Diagnostic> {
     // Unknown identifiers named by the oracle fail elaboration at the identifier.
@@ -599,6 +644,7 @@ fn elaborate_declaration(
             .map(|t| unknown_identifier(t.text(src), t.span.clone(), context.dialect))
             .collect();
         if !unknown.is_empty() {
+            *axioms_out = Some(vec!["sorryAx".to_owned()]);
             return unknown;
         }
     }
@@ -627,18 +673,25 @@ fn elaborate_declaration(
         verdict.axioms.push("sorryAx".to_owned());
     }
     if !verdict.errors.is_empty() {
+        // Lean adds a failed declaration anyway, its proof replaced by `sorryAx`.
+        *axioms_out = Some(vec!["sorryAx".to_owned()]);
         return verdict.errors;
     }
     *axioms_out = Some(verdict.axioms.clone());
     let mut diagnostics = Vec::new();
-    if verdict.uses_sorry {
+    if verdict.uses_sorry && !warn_sorry {
+        // Silenced: neither the warning nor "Goals accomplished!".
+    } else if verdict.uses_sorry {
         diagnostics.push(Diagnostic {
             range: view.name_range.clone(),
             severity: 2,
-            message: if context.dialect.backtick_sorry {
-                "declaration uses `sorry`".to_owned()
-            } else {
-                "declaration uses 'sorry'".to_owned()
+            message: match context.dialect.sorry_style {
+                SorryStyle::Quote => "declaration uses 'sorry'".to_owned(),
+                SorryStyle::Backtick => "declaration uses `sorry`".to_owned(),
+                SorryStyle::Named => format!(
+                    "declaration `{}` uses `sorry`",
+                    view.name.as_deref().unwrap_or(view.keyword.as_str())
+                ),
             },
             code: None,
             lean_tag: None,
@@ -858,10 +911,10 @@ pub fn term_goal_at(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Dialect;
+    use crate::config::{Dialect, SorryStyle};
 
     const NEWEST: Dialect = Dialect {
-        backtick_sorry: true,
+        sorry_style: SorryStyle::Backtick,
         capitalised_unknown_identifier: true,
         incremental_diagnostics: true,
         silent_diagnostics: true,
@@ -933,7 +986,10 @@ accept = ["rw [h₀]"]
             found[0].0,
             "unsolved goals\nx : ℕ\nh₀ : x = 2\n⊢ x * 2 = 2 * 2"
         );
-        assert_eq!(found[1].0, "unknown constant 't'");
+        assert_eq!(
+            found[1].0, "'t' depends on axioms: [sorryAx]",
+            "a failed proof is added with sorryAx"
+        );
     }
 
     #[test]

@@ -250,7 +250,12 @@ fn plain_goal_shapes_follow_the_sample() {
             .any(|r| r["rendered"] == json!("no goals") && r["goals"] == json!([]))
     );
 
-    let mut sim = Sim::start(&[], json!({}));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let oracle = oracle_file(
+        &dir,
+        "[[theorem]]\nstatement = \"(x : ℕ) (h₀ : x ≠ 0) : x = x\"\naccept = [\"rfl\"]\n",
+    );
+    let mut sim = Sim::start(&["--oracle", &oracle], json!({}));
     let text = "theorem t (x : ℕ) (h₀ : x ≠ 0) : x + 0 = x := by\n  have h : x = x := by\n    rfl\n  sorry\n\ndef d : Nat := 1\n";
     sim.open("file:///g.lean", text);
     sim.diagnostics("file:///g.lean", 1);

@@ -91,6 +91,7 @@ fn every_corpus_hole_is_reported_on_its_declaration() {
     .expect("expected.json is JSON");
     let mut sim = Sim::start(&[], json!({}));
     let mut checked = 0;
+    let mut silenced_files = 0;
     for (key, facts) in &expected {
         let holes: Vec<u64> = serde_json::from_value(facts["lines"].clone()).unwrap_or_default();
         let (text, expected_name) = match key.split_once('#') {
@@ -114,6 +115,14 @@ fn every_corpus_hole_is_reported_on_its_declaration() {
                 None,
             ),
         };
+        // `set_option warn.sorry false` silences the warning in Lean too; blank it out (same
+        // length, so lines and columns stay) to check the holes it covers.
+        let silenced = text.contains("set_option warn.sorry false");
+        let blank = |text: String, option: &str| text.replace(option, &" ".repeat(option.len()));
+        let text = blank(
+            blank(text, "set_option warn.sorry false in"),
+            "set_option warn.sorry false",
+        );
         let uri = format!("file:///corpus/{}.lean", checked);
         sim.open(&uri, &text);
         let diagnostics = sim.diagnostics(&uri, 1);
@@ -122,10 +131,59 @@ fn every_corpus_hole_is_reported_on_its_declaration() {
             json!({"textDocument": {"uri": uri}}),
         );
         check(key, &text, &diagnostics, &holes, expected_name.as_deref());
+        silenced_files += usize::from(silenced);
         checked += 1;
     }
     assert!(
         checked > 250,
         "all corpus files and miniF2F rows were checked"
     );
+    assert!(
+        silenced_files > 0,
+        "the corpus exercises `warn.sorry false`"
+    );
+}
+
+#[test]
+fn named_sorry_warnings_match_leans_own_test() {
+    let Some(dir) = shared_or_skip("the corpus") else {
+        return;
+    };
+    let path = dir.join("corpus/lean/lean4_test_sorryWarningDeclName.lean");
+    let text = std::fs::read_to_string(path).expect("the Lean test file is readable");
+    // The file's `#guard_msgs` doc comments hold the warnings Lean produced.
+    let expected: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("warning: "))
+        .filter(|message| message.starts_with("declaration `"))
+        .collect();
+    let mut sim = Sim::start(&["--sorry-style", "named"], json!({}));
+    sim.open("file:///named.lean", &text);
+    let got: Vec<String> = sim
+        .diagnostics("file:///named.lean", 1)
+        .iter()
+        .filter_map(|d| d["message"].as_str().map(str::to_owned))
+        .collect();
+    // Auxiliary declarations (`where` helpers, `let rec`) are reported under their parent here.
+    for message in expected.iter().filter(|m| !m.contains('.')) {
+        assert!(
+            got.iter().any(|g| g == message),
+            "missing `{message}` in {got:?}"
+        );
+    }
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "one warning per declaration that Lean warns about"
+    );
+}
+
+#[test]
+fn warn_sorry_false_silences_the_warning() {
+    let mut sim = Sim::start(&[], json!({}));
+    let text = "set_option warn.sorry false in\ntheorem quiet : True := by\n  sorry\n\ntheorem loud : True := by\n  sorry\n";
+    sim.open("file:///quiet.lean", text);
+    let diagnostics = sim.diagnostics("file:///quiet.lean", 1);
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics[0].pointer("/range/start/line"), Some(&json!(4)));
 }

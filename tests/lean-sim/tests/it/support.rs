@@ -26,7 +26,7 @@ pub struct Sim {
     next_id: i64,
 }
 
-/// Where the shared reference material lives, if it is present.
+/// Where the shared reference material lives (`../shared` next to the project root), if present.
 pub fn shared_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
     dir.is_dir().then_some(dir)
