@@ -14,6 +14,9 @@ pub struct Config {
     /// Oracle file (TOML) with the proofs Lean accepts; see README.md.
     #[arg(long, env = "LEAN_SIM_ORACLE")]
     pub oracle: Option<PathBuf>,
+    /// Accept every proof that contains no `sorry` (as if the oracle listed it).
+    #[arg(long)]
+    pub accept_all: bool,
     /// Lean version whose message texts to reproduce (e.g. 4.23.0 for `declaration uses 'sorry'`).
     #[arg(long, default_value = "4.34.0")]
     pub lean_version: String,

@@ -319,10 +319,13 @@ fn standard_axioms() -> Vec<String> {
 }
 
 /// Whether the code tokens of `range` contain a `sorry` outside syntax quotations.
+///
+/// `admit` (the tactic synonym) and a direct `sorryAx` count too: Lean's check looks for the
+/// `sorryAx` constant in the declaration, however it got there.
 fn contains_sorry(src: &str, tokens: &[Token], range: &Range<usize>) -> bool {
     code_tokens(tokens, range)
         .iter()
-        .any(|t| t.is_code() && t.text(src) == "sorry")
+        .any(|t| t.is_code() && matches!(t.text(src), "sorry" | "admit" | "sorryAx"))
 }
 
 struct Judge<'a> {
@@ -357,7 +360,15 @@ impl Judge<'_> {
                 ..Verdict::default()
             };
         }
-        if let Some(axioms) = entry.and_then(|entry| entry.accepts(proof_text)) {
+        let accept_all =
+            self.context.oracle.accepts_everything() && !contains_sorry(src, self.tokens, proof);
+        let standard = standard_axioms();
+        let accepted = if accept_all {
+            Some(standard.as_slice())
+        } else {
+            entry.and_then(|entry| entry.accepts(proof_text))
+        };
+        if let Some(axioms) = accepted {
             let mut verdict = Verdict {
                 axioms: axioms.to_vec(),
                 ..Verdict::default()
@@ -458,7 +469,16 @@ impl Judge<'_> {
 
     fn add_token_axioms(&self, proof: &Range<usize>, verdict: &mut Verdict) {
         let code = code_tokens(self.tokens, proof);
-        let uses_native_decide = code.iter().any(|t| t.text(self.src) == "native_decide");
+        let texts: Vec<&str> = code.iter().map(|t| t.text(self.src)).collect();
+        // `native_decide`, `decide +native`, `decide (config := {native := true})` and a direct
+        // use of the axiom all rely on the compiler.
+        let uses_native_decide = texts
+            .iter()
+            .any(|t| matches!(*t, "native_decide" | "Lean.ofReduceBool"))
+            || texts.windows(2).any(|pair| pair == ["+", "native"])
+            || texts
+                .windows(3)
+                .any(|triple| triple == ["native", ":=", "true"]);
         if uses_native_decide && !verdict.axioms.iter().any(|a| a == "Lean.ofReduceBool") {
             verdict.axioms.push("Lean.ofReduceBool".to_owned());
         }

@@ -76,10 +76,13 @@ struct Pending {
 
 /// Runs the server until `exit`, end of input or a fatal protocol error; returns the exit code.
 pub async fn run(config: Config) -> anyhow::Result<i32> {
-    let oracle = match &config.oracle {
+    let mut oracle = match &config.oracle {
         Some(path) => Oracle::load(path)?,
         None => Oracle::default(),
     };
+    if config.accept_all {
+        oracle.accept_everything();
+    }
     let log = match &config.log {
         Some(path) => Some(
             std::fs::OpenOptions::new()

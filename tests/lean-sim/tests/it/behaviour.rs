@@ -231,3 +231,28 @@ axioms = { omega = ["propext"] }
         ]
     );
 }
+
+#[test]
+fn accept_all_still_reports_sorry_and_native_axioms() {
+    let mut sim = Sim::start(&["--accept-all"], json!({}));
+    let text = "theorem ok (a b : ℕ) : a + b = b + a := by\n  omega\n#print axioms ok\n\
+theorem hidden : 1 = 2 := by\n  exact sorryAx _ false\n#print axioms hidden\n\
+theorem native : 2 + 2 = 4 := by\n  decide +native\n#print axioms native\n\
+theorem admitted : True := by\n  admit\n";
+    sim.open("file:///all.lean", text);
+    let messages: Vec<String> = sim
+        .diagnostics("file:///all.lean", 1)
+        .iter()
+        .filter_map(|d| d["message"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            "'ok' depends on axioms: [propext, Classical.choice, Quot.sound]".to_owned(),
+            "declaration uses `sorry`".to_owned(),
+            "'hidden' depends on axioms: [propext, Classical.choice, Quot.sound, sorryAx]".to_owned(),
+            "'native' depends on axioms: [propext, Classical.choice, Quot.sound, Lean.ofReduceBool]".to_owned(),
+            "declaration uses `sorry`".to_owned(),
+        ]
+    );
+}
