@@ -91,6 +91,8 @@ pub struct Dialect {
     pub incremental_diagnostics: bool,
     /// v4.19+: silent "Goals accomplished!" diagnostics when the client asks for them.
     pub silent_diagnostics: bool,
+    /// v4.25+: "Try this" messages read `Try this:\n  [apply] <tactic>`.
+    pub apply_style_try_this: bool,
 }
 
 impl Config {
@@ -120,6 +122,7 @@ impl Config {
             capitalised_unknown_identifier: minor >= 21,
             incremental_diagnostics: minor >= 31,
             silent_diagnostics: minor >= 19,
+            apply_style_try_this: minor >= 25,
         }
     }
 }

@@ -291,6 +291,36 @@ fn parse_have(src: &str, step: &[Token]) -> Option<HaveStep> {
     })
 }
 
+/// The "Try this" suggestions of a declaration's tactic steps (top level and inside `have`
+/// proofs): the step's range and the suggested replacement.
+pub fn suggestions(
+    src: &str,
+    tokens: &[Token],
+    view: &DeclView,
+    oracle: &Oracle,
+) -> Vec<(Range<usize>, String)> {
+    let (Some(by_token), Some(value)) = (&view.by_token, &view.value) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut blocks = vec![(by_token.clone(), value.end)];
+    while let Some((by_token, end)) = blocks.pop() {
+        for step in tactic_steps(src, tokens, &by_token, end) {
+            if let Some(suggestion) = oracle.suggestion(text_of(src, &step.range)) {
+                found.push((step.range.clone(), suggestion.to_owned()));
+            }
+            if let Some(have) = &step.have
+                && let Some(first) = code_tokens(tokens, &have.proof).first()
+                && first.text(src) == "by"
+            {
+                blocks.push((first.span.clone(), have.proof.end));
+            }
+        }
+    }
+    found.sort_by_key(|(range, _)| range.start);
+    found
+}
+
 /// The outcome of checking one proof against one statement.
 #[derive(Debug, Clone, Default)]
 struct Verdict {
@@ -689,16 +719,36 @@ fn elaborate_declaration(
         None => Verdict::default(),
     };
     verdict.uses_sorry |= statement_has_sorry;
+    // "Try this" is logged while the tactic runs, before any error of the declaration.
+    let try_this: Vec<Diagnostic> = suggestions(src, tokens, view, context.oracle)
+        .into_iter()
+        .map(|(range, suggestion)| Diagnostic {
+            range,
+            severity: 3,
+            message: if context.dialect.apply_style_try_this {
+                format!("Try this:\n  [apply] {suggestion}")
+            } else {
+                format!("Try this: {suggestion}")
+            },
+            code: None,
+            lean_tag: None,
+            silent: false,
+            keep_full_range: false,
+        })
+        .collect();
     if verdict.uses_sorry && !verdict.axioms.iter().any(|a| a == "sorryAx") {
         verdict.axioms.push("sorryAx".to_owned());
     }
     if !verdict.errors.is_empty() {
         // Lean adds a failed declaration anyway, its proof replaced by `sorryAx`.
         *axioms_out = Some(vec!["sorryAx".to_owned()]);
-        return verdict.errors;
+        let mut all = try_this;
+        all.extend(verdict.errors);
+        all.sort_by_key(|d| d.range.start);
+        return all;
     }
     *axioms_out = Some(verdict.axioms.clone());
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = try_this;
     if verdict.uses_sorry && !warn_sorry {
         // Silenced: neither the warning nor "Goals accomplished!".
     } else if verdict.uses_sorry {
@@ -938,6 +988,7 @@ mod tests {
         capitalised_unknown_identifier: true,
         incremental_diagnostics: true,
         silent_diagnostics: true,
+        apply_style_try_this: true,
     };
 
     fn elaborate(src: &str, oracle: &str) -> Vec<CommandResult> {

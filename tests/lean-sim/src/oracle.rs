@@ -44,6 +44,8 @@ struct OracleFile {
     unknown_identifiers: Vec<String>,
     #[serde(default)]
     accept_all: bool,
+    #[serde(default)]
+    suggestions: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +85,8 @@ pub struct Oracle {
     entries: HashMap<String, Entry>,
     unknown_identifiers: HashSet<String>,
     accept_all: bool,
+    /// Tactic key → the "Try this" suggestion Lean makes for it.
+    suggestions: HashMap<String, String>,
 }
 
 impl Oracle {
@@ -105,6 +109,11 @@ impl Oracle {
         let mut oracle = Oracle {
             unknown_identifiers: file.unknown_identifiers.into_iter().collect(),
             accept_all: file.accept_all,
+            suggestions: file
+                .suggestions
+                .into_iter()
+                .map(|(tactic, suggestion)| (proof_key(&tactic), suggestion))
+                .collect(),
             ..Oracle::default()
         };
         for theorem in file.theorem {
@@ -147,6 +156,11 @@ impl Oracle {
     /// Makes every sorry-free proof acceptable.
     pub fn accept_everything(&mut self) {
         self.accept_all = true;
+    }
+
+    /// The "Try this" suggestion for a tactic (`exact?`, `simp?`, …), if the oracle has one.
+    pub fn suggestion(&self, tactic: &str) -> Option<&str> {
+        self.suggestions.get(&proof_key(tactic)).map(String::as_str)
     }
 
     /// Whether the oracle declares `name` an identifier Lean does not know.

@@ -105,8 +105,8 @@ pub fn answer(shared: &Shared, method: &str, params: &Value, uri: &str, state: &
         "textDocument/hover" => hover(state, params),
         "textDocument/documentSymbol" => document_symbols(state),
         "$/lean/rpc/call" => rpc_call(shared, state, params),
-        "textDocument/codeAction"
-        | "textDocument/foldingRange"
+        "textDocument/codeAction" => code_actions(shared, state, params, uri),
+        "textDocument/foldingRange"
         | "textDocument/documentHighlight"
         | "textDocument/inlayHint" => json!([]),
         "textDocument/completion" => json!({"isIncomplete": false, "items": []}),
@@ -231,4 +231,43 @@ fn rpc_call(shared: &Shared, state: &DocState, params: &Value) -> Value {
         }
         _ => Value::Null,
     }
+}
+
+/// "Try this" quick fixes for the suggestions whose lines overlap the requested range's lines.
+fn code_actions(shared: &Shared, state: &DocState, params: &Value, uri: &str) -> Value {
+    let text = state.text.as_str();
+    let index = LineIndex::new(text);
+    let tokens = lean_syntax::lex(text);
+    let line = |pointer: &str| params.pointer(pointer).and_then(Value::as_u64).unwrap_or(0) as u32;
+    let (first_line, last_line) = (line("/range/start/line"), line("/range/end/line"));
+    let mut actions = Vec::new();
+    for command in elab::commands(text, &tokens) {
+        let Some(view) = elab::view_declaration(text, &tokens, &command) else {
+            continue;
+        };
+        for (range, suggestion) in elab::suggestions(text, &tokens, &view, &shared.oracle) {
+            let (start, end) = (
+                index.position(range.start).line,
+                index.position(range.end).line,
+            );
+            if start > last_line || end < first_line {
+                continue;
+            }
+            let mut action = json!({
+                "title": format!("Try this: {suggestion}"),
+                "kind": "quickfix",
+                "edit": {"documentChanges": [{
+                    "textDocument": {"uri": uri, "version": state.version},
+                    "edits": [{"range": lsp_range(&index, &range), "newText": suggestion}],
+                }]},
+            });
+            if actions.is_empty()
+                && let Some(object) = action.as_object_mut()
+            {
+                object.insert("isPreferred".to_owned(), Value::Bool(true));
+            }
+            actions.push(action);
+        }
+    }
+    Value::Array(actions)
 }

@@ -300,3 +300,56 @@ fn plain_goal_shapes_follow_the_sample() {
         json!({"start": {"line": 3, "character": 2}, "end": {"line": 3, "character": 7}})
     );
 }
+
+#[test]
+fn try_this_code_action_matches_the_builtin_sample() {
+    let Some(input) = sample("builtinCodeactions.lean") else {
+        return;
+    };
+    let Some(expected) = sample("builtinCodeactions.lean.expected.out") else {
+        return;
+    };
+    let expected = &expected_records(&expected)[0];
+    let suggestion = expected
+        .pointer("/edit/documentChanges/0/edits/0/newText")
+        .and_then(Value::as_str)
+        .expect("the sample has an edit");
+    let tactic = input
+        .lines()
+        .find(|line| line.trim_start().starts_with("simp?"))
+        .expect("the sample has simp?")
+        .trim();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let oracle = oracle_file(
+        &dir,
+        &format!(
+            "[suggestions]\n{} = {}\n",
+            toml_string(tactic),
+            toml_string(suggestion)
+        ),
+    );
+    let mut sim = Sim::start(
+        &["--oracle", &oracle, "--lean-version", "4.23.0"],
+        json!({}),
+    );
+    let uri = "file:///builtinCodeactions.lean";
+    sim.open(uri, &input);
+    let diagnostics = sim.diagnostics(uri, 1);
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| d["message"] == json!(format!("Try this: {suggestion}"))
+                && d["severity"] == json!(3))
+    );
+    let id = sim.request("textDocument/codeAction", json!({"textDocument": {"uri": uri},
+        "range": {"start": {"line": 5, "character": 4}, "end": {"line": 5, "character": 4}}, "context": {"diagnostics": []}}));
+    let actions = sim.response(&id)["result"].clone();
+    assert_eq!(actions, json!([expected]));
+    let elsewhere = sim.request("textDocument/codeAction", json!({"textDocument": {"uri": uri},
+        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "context": {"diagnostics": []}}));
+    assert_eq!(sim.response(&elsewhere)["result"], json!([]));
+}
+
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serialises")
+}
