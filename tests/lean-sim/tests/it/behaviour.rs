@@ -256,3 +256,36 @@ theorem admitted : True := by\n  admit\n";
         ]
     );
 }
+
+#[test]
+fn closing_a_document_fails_its_pending_requests() {
+    let mut sim = Sim::start(&["--decl-ms", "500"], json!({}));
+    sim.open("file:///p.lean", THREE);
+    let pending = sim.request(
+        "textDocument/waitForDiagnostics",
+        json!({"uri": "file:///p.lean", "version": 1}),
+    );
+    sim.notify(
+        "textDocument/didClose",
+        json!({"textDocument": {"uri": "file:///p.lean"}}),
+    );
+    assert_eq!(
+        sim.response(&pending)["error"],
+        json!({"code": -32801, "message": "The file worker for file:///p.lean has been terminated."})
+    );
+}
+
+#[test]
+fn refresh_requests_use_numeric_ids_from_zero() {
+    let mut sim = Sim::start(&["--refresh-requests"], json!({}));
+    sim.open("file:///r.lean", THREE);
+    sim.diagnostics("file:///r.lean", 1);
+    let ids: Vec<Value> = sim
+        .seen
+        .iter()
+        .filter(|m| m["method"] == json!("workspace/semanticTokens/refresh"))
+        .map(|m| m["id"].clone())
+        .collect();
+    assert!(ids.len() >= 2);
+    assert_eq!(ids[..2], [json!(0), json!(1)]);
+}
