@@ -923,7 +923,9 @@ pub fn goals_at(
                     .first()
                     .is_some_and(|t| t.text(src) == "by");
                 if !starts_with_by {
-                    return None;
+                    // A term proof is not a tactic block: the goal is the one the `have`
+                    // tactic itself runs on.
+                    return Some(vec![render_goal(&hypotheses, &view.type_text)]);
                 }
                 let statement = format!("{} : {}", view.binders_text, have.ty);
                 let goal = oracle
@@ -970,6 +972,17 @@ pub fn term_goal_at(
         let token = code_tokens(tokens, value)
             .into_iter()
             .find(|t| t.span.start <= byte && byte <= t.span.end && t.text(src) == "sorry")?;
+        // A `sorry` that is a have's whole term proof has the have's type as expected type.
+        if let Some(by_token) = &view.by_token {
+            let mut hypotheses = view.hypotheses.clone();
+            for step in tactic_steps(src, tokens, by_token, value.end) {
+                let Some(have) = &step.have else { continue };
+                if have.proof == token.span {
+                    return Some((render_goal(&hypotheses, &have.ty), token.span));
+                }
+                hypotheses.push(format!("{} : {}", have.name, have.ty));
+            }
+        }
         let goals = goals_at(src, tokens, view, oracle, true, token.span.start)?;
         return goals.into_iter().next().map(|goal| (goal, token.span));
     }
@@ -1109,5 +1122,51 @@ accept = ["rw [h₀]"]
             Some(Vec::new())
         );
         assert_eq!(goals_at(src, &tokens, &view, &oracle, false, 3), None);
+
+        let term = "theorem t (x : ℕ) : x = x := by\n  have h : 0 = 0 := sorry\n  sorry\n";
+        let tokens = lean_syntax::lex(term);
+        let view =
+            view_declaration(term, &tokens, &commands(term, &tokens)[0]).expect("a declaration");
+        let have_sorry = term.find(":= sorry").expect("the have is there") + 3;
+        assert_eq!(
+            goals_at(term, &tokens, &view, &oracle, false, have_sorry),
+            Some(vec!["x : ℕ\n⊢ x = x".to_owned()])
+        );
+        assert_eq!(
+            term_goal_at(term, &tokens, &view, &oracle, have_sorry),
+            Some(("x : ℕ\n⊢ 0 = 0".to_owned(), have_sorry..have_sorry + 5))
+        );
+        let last_sorry = term.rfind("sorry").expect("the sorry is there");
+        assert_eq!(
+            term_goal_at(term, &tokens, &view, &oracle, last_sorry).map(|(goal, _)| goal),
+            Some("x : ℕ\nh : 0 = 0\n⊢ x = x".to_owned())
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn elaboration_and_goals_never_panic(
+            src in "(theorem t|lemma l|example|def d|#print axioms t|#guard_msgs in|have h : |import M| |\\(|\\)|:=|by|sorry|\\n|  |x|ℕ|:|--|/-|-/|\"|·|⟨|⟩){0,40}",
+            probe in 0usize..200,
+        ) {
+            let oracle = Oracle::parse("accept_all = false").expect("a valid oracle");
+            let context = Context { oracle: &oracle, dialect: NEWEST, silent_diagnostics: true };
+            let tokens = lean_syntax::lex(&src);
+            let mut results: Vec<CommandResult> = Vec::new();
+            for command in commands(&src, &tokens) {
+                let result = elaborate_command(&src, &tokens, &command, &results, &context);
+                for diagnostic in &result.diagnostics {
+                    proptest::prop_assert!(diagnostic.range.start <= diagnostic.range.end);
+                    proptest::prop_assert!(diagnostic.range.end <= src.len());
+                }
+                results.push(result);
+                let byte = lean_syntax::floor_char_boundary(&src, probe);
+                if let Some(view) = view_declaration(&src, &tokens, &command) {
+                    let _ = goals_at(&src, &tokens, &view, &oracle, false, byte);
+                    let _ = term_goal_at(&src, &tokens, &view, &oracle, byte);
+                    let _ = suggestions(&src, &tokens, &view, &oracle);
+                }
+            }
+        }
     }
 }
