@@ -1,0 +1,177 @@
+//! Command-line flags of `lean-sim`: timing, Lean-version switches and fault injection.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// A simulated Lean 4 language server (`lake serve`) speaking LSP on stdio.
+///
+/// Positional arguments and `-D` options are accepted so that the simulator can be started with
+/// the same command line as `lean --server` or `lake serve -- <args>`.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "lean-sim", version, about)]
+pub struct Config {
+    /// Oracle file (TOML) with the proofs Lean accepts; see README.md.
+    #[arg(long, env = "LEAN_SIM_ORACLE")]
+    pub oracle: Option<PathBuf>,
+    /// Accept every proof that contains no `sorry` (as if the oracle listed it).
+    #[arg(long)]
+    pub accept_all: bool,
+    /// Lean version whose message texts to reproduce (e.g. 4.23.0 for `declaration uses 'sorry'`).
+    #[arg(long, default_value = "4.34.0")]
+    pub lean_version: String,
+    /// Spelling of the sorry warning, overriding the one of `--lean-version`: `quote`
+    /// (`declaration uses 'sorry'`, ≤ 4.23), `backtick` (``declaration uses `sorry` ``, 4.24+) or
+    /// `named` (``declaration `NAME` uses `sorry` ``, Lean's newest test suite).
+    #[arg(long, value_enum)]
+    pub sorry_style: Option<SorryStyle>,
+    /// Milliseconds a worker spends loading the imports of its document (once per worker).
+    #[arg(long, default_value_t = 0)]
+    pub import_ms: u64,
+    /// Milliseconds spent elaborating each declaration.
+    #[arg(long, default_value_t = 0)]
+    pub decl_ms: u64,
+    /// Debounce before the first diagnostics of a version are published (`server.reportDelayMs`).
+    #[arg(long, default_value_t = 0)]
+    pub report_delay_ms: u64,
+    /// Append a line per header load and per elaborated declaration to this file.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Fault: the whole server exits with code 1 after reading this many client messages.
+    #[arg(long)]
+    pub crash_after: Option<u64>,
+    /// Fault: a worker whose document contains this text crashes (-32902, fileProgress kind 2).
+    #[arg(long)]
+    pub crash_marker: Option<String>,
+    /// Fault: a worker stops making progress at a command containing this text until the next edit.
+    #[arg(long)]
+    pub hang_marker: Option<String>,
+    /// Fault: delay every message the server writes by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub slow_ms: u64,
+    /// Fault: write a line of noise to stderr for every message received.
+    #[arg(long)]
+    pub stderr_noise: bool,
+    /// Fault: after this many written messages, write one malformed frame (then carry on).
+    #[arg(long)]
+    pub malformed_frame_after: Option<u64>,
+    /// Send `workspace/semanticTokens/refresh` requests (numeric ids from 0) while processing.
+    #[arg(long)]
+    pub refresh_requests: bool,
+    /// Lean `-D` options; `-Dserver.reportDelayMs=N` overrides `--report-delay-ms`.
+    #[arg(short = 'D', value_name = "OPTION=VALUE")]
+    pub defines: Vec<String>,
+    /// Accepted for command-line compatibility with `lean --server` / `lake serve`; ignored.
+    #[arg(long)]
+    pub server: bool,
+    /// Ignored positional arguments (`serve`, the project folder, …).
+    #[arg(allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+/// How the sorry warning is spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SorryStyle {
+    /// `declaration uses 'sorry'`.
+    Quote,
+    /// ``declaration uses `sorry` ``.
+    Backtick,
+    /// ``declaration `NAME` uses `sorry` ``.
+    Named,
+}
+
+/// The Lean message spellings that changed between releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dialect {
+    /// The sorry warning's spelling.
+    pub sorry_style: SorryStyle,
+    /// Newer releases: ``Unknown identifier `x` `` with code `lean.unknownIdentifier`.
+    pub capitalised_unknown_identifier: bool,
+    /// v4.31+: `isIncremental` publishes when the client asks for them.
+    pub incremental_diagnostics: bool,
+    /// v4.19+: silent "Goals accomplished!" diagnostics when the client asks for them.
+    pub silent_diagnostics: bool,
+    /// v4.25+: "Try this" messages read `Try this:\n  [apply] <tactic>`.
+    pub apply_style_try_this: bool,
+}
+
+impl Config {
+    /// The report delay after applying `-Dserver.reportDelayMs`.
+    pub fn effective_report_delay_ms(&self) -> u64 {
+        // After `--`, clap leaves `-D` options among the positional arguments.
+        let positional_defines = self.rest.iter().filter_map(|arg| arg.strip_prefix("-D"));
+        self.defines
+            .iter()
+            .map(String::as_str)
+            .chain(positional_defines)
+            .filter_map(|define| define.strip_prefix("server.reportDelayMs="))
+            .filter_map(|value| value.parse().ok())
+            .next_back()
+            .unwrap_or(self.report_delay_ms)
+    }
+
+    /// The message dialect of the configured Lean version (unparsable versions mean "newest").
+    pub fn dialect(&self) -> Dialect {
+        let minor = parse_minor(&self.lean_version).unwrap_or(u32::MAX);
+        Dialect {
+            sorry_style: self.sorry_style.unwrap_or(if minor >= 24 {
+                SorryStyle::Backtick
+            } else {
+                SorryStyle::Quote
+            }),
+            capitalised_unknown_identifier: minor >= 21,
+            incremental_diagnostics: minor >= 31,
+            silent_diagnostics: minor >= 19,
+            apply_style_try_this: minor >= 25,
+        }
+    }
+}
+
+/// The minor number of `4.M.P`, `v4.M.P` or `4.M.P-rc1`.
+fn parse_minor(version: &str) -> Option<u32> {
+    let version = version.trim().trim_start_matches('v');
+    let mut parts = version.split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor_text = parts.next()?;
+    let digits: String = minor_text
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let minor: u32 = digits.parse().ok()?;
+    if major > 4 {
+        Some(u32::MAX)
+    } else {
+        Some(minor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(args: &[&str]) -> Config {
+        let mut all = vec!["lean-sim"];
+        all.extend_from_slice(args);
+        Config::try_parse_from(all).expect("test arguments are valid")
+    }
+
+    #[test]
+    fn version_switches_the_sorry_spelling() {
+        let style = |args: &[&str]| config(args).dialect().sorry_style;
+        assert_eq!(style(&["--lean-version", "4.23.0"]), SorryStyle::Quote);
+        assert_eq!(
+            style(&["--lean-version", "v4.24.0-rc1"]),
+            SorryStyle::Backtick
+        );
+        assert_eq!(style(&[]), SorryStyle::Backtick);
+        assert_eq!(style(&["--sorry-style", "named"]), SorryStyle::Named);
+    }
+
+    #[test]
+    fn accepts_a_lake_serve_command_line() {
+        let parsed = config(&["serve", "--", "-Dserver.reportDelayMs=3", "/project"]);
+        assert_eq!(parsed.effective_report_delay_ms(), 3);
+        let parsed = config(&["-Dserver.reportDelayMs=7", "--server", "/project"]);
+        assert_eq!(parsed.effective_report_delay_ms(), 7);
+    }
+}

@@ -1,0 +1,1172 @@
+//! The elaboration model: what Lean would report for each command of a document.
+//!
+//! Everything here is a pure function of the text, the oracle and the dialect, so the worker can
+//! reuse a command's result whenever the command and everything before it are unchanged.
+//! Byte ranges are kept until publishing, where they become UTF-16 LSP positions.
+//!
+//! Rules (see README.md, "Elaboration model"): a theorem-like declaration is judged by the
+//! oracle (whole-body match, then `have` steps compositionally); a body containing `sorry` and
+//! not rejected gets the sorry warning on the declaration's name; a sorry-free body the oracle
+//! does not accept gets `unsolved goals`. Definitions are accepted unless they contain `sorry`.
+
+use std::ops::Range;
+
+use lean_syntax::{BinderKind, Command, CommandKind, Token, TokenKind};
+
+use crate::config::{Dialect, SorryStyle};
+use crate::oracle::{Oracle, STANDARD_AXIOMS};
+
+/// One diagnostic in byte coordinates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The full extent (`fullRange`).
+    pub range: Range<usize>,
+    /// 1 error, 2 warning, 3 information.
+    pub severity: u8,
+    /// Lean's plain message text.
+    pub message: String,
+    /// `code`, for named errors.
+    pub code: Option<&'static str>,
+    /// `leanTags`: 1 unsolved goals, 2 goals accomplished.
+    pub lean_tag: Option<u8>,
+    /// `isSilent` ("Goals accomplished!").
+    pub silent: bool,
+    /// Parse errors keep their full range in `range` too.
+    pub keep_full_range: bool,
+}
+
+/// What elaborating one command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandResult {
+    /// The command's byte range in the version it was elaborated in.
+    pub span: Range<usize>,
+    /// The command's text, to decide whether it can be reused.
+    pub text: String,
+    /// Whether this command is a declaration (it costs `--decl-ms`).
+    pub is_declaration: bool,
+    /// The declared name, if any.
+    pub name: Option<String>,
+    /// Axioms the declaration depends on (for `#print axioms`), if it was added.
+    pub axioms: Option<Vec<String>>,
+    /// Messages, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The context every command is elaborated in.
+pub struct Context<'a> {
+    /// The verdicts.
+    pub oracle: &'a Oracle,
+    /// Message spellings.
+    pub dialect: Dialect,
+    /// Whether to emit silent "Goals accomplished!" diagnostics.
+    pub silent_diagnostics: bool,
+}
+
+/// Keywords whose declarations are judged by the oracle (their type is a proposition).
+const PROOF_KEYWORDS: [&str; 3] = ["theorem", "lemma", "example"];
+
+/// A declaration's parts, as needed for judging and goals.
+#[derive(Debug, Clone)]
+pub struct DeclView {
+    /// `theorem`, `def`, …
+    pub keyword: String,
+    /// The declared name.
+    pub name: Option<String>,
+    /// The range the sorry warning is reported on: the name, or the keyword of an anonymous
+    /// declaration.
+    pub name_range: Range<usize>,
+    /// Binders text before the top-level colon, trimmed.
+    pub binders_text: String,
+    /// The type after the top-level colon, trimmed.
+    pub type_text: String,
+    /// Rendered hypotheses (`x y : ℕ`).
+    pub hypotheses: Vec<String>,
+    /// The value's byte range.
+    pub value: Option<Range<usize>>,
+    /// The `by` token when the value is a tactic block.
+    pub by_token: Option<Range<usize>>,
+    /// Where the declaration syntax starts (its doc comment, attributes or keyword).
+    pub start: usize,
+    /// The end of the command's last code token.
+    pub code_end: usize,
+}
+
+impl DeclView {
+    /// The statement as the oracle keys it: binders and type.
+    pub fn statement(&self) -> String {
+        format!("{} : {}", self.binders_text, self.type_text)
+    }
+}
+
+/// A top-level step of a tactic block.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The step's byte range (trailing whitespace excluded).
+    pub range: Range<usize>,
+    /// Set for `have name : T := proof` steps.
+    pub have: Option<HaveStep>,
+}
+
+/// A `have` step of a tactic block.
+#[derive(Debug, Clone)]
+pub struct HaveStep {
+    /// The hypothesis name (`this` when anonymous).
+    pub name: String,
+    /// The claimed type, whitespace collapsed.
+    pub ty: String,
+    /// The proof after `:=`.
+    pub proof: Range<usize>,
+}
+
+/// Code tokens (no whitespace or comments) of `src` inside `range`, with absolute spans.
+fn code_tokens(tokens: &[Token], range: &Range<usize>) -> Vec<Token> {
+    tokens
+        .iter()
+        .filter(|t| t.span.start >= range.start && t.span.end <= range.end)
+        .filter(|t| !t.is_trivia() && !t.is_comment())
+        .cloned()
+        .collect()
+}
+
+fn text_of<'a>(src: &'a str, range: &Range<usize>) -> &'a str {
+    src.get(range.clone()).unwrap_or("")
+}
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The end of the last code token in `range` (the range's start if there is none).
+pub fn code_end(tokens: &[Token], range: &Range<usize>) -> usize {
+    code_tokens(tokens, range)
+        .last()
+        .map_or(range.start, |t| t.span.end)
+}
+
+/// Analyses a declaration command.
+pub fn view_declaration(src: &str, tokens: &[Token], command: &Command) -> Option<DeclView> {
+    let declaration = lean_syntax::parse_declaration(src, command)?;
+    let code = code_tokens(tokens, &command.span);
+    let keyword_token = code
+        .iter()
+        .find(|t| t.kind == TokenKind::Ident && t.text(src) == command.keyword)?;
+    let name_range = command
+        .name
+        .as_ref()
+        .map_or(keyword_token.span.clone(), |(_, range)| range.clone());
+    let statement_start = name_range.end.max(keyword_token.span.end);
+    let statement = text_of(
+        src,
+        &(statement_start..declaration.header.end.max(statement_start)),
+    );
+    let type_text = declaration.type_text.clone().unwrap_or_default();
+    let binders_text = match statement.trim().strip_suffix(type_text.as_str()) {
+        Some(rest) => rest.trim_end().trim_end_matches(':').trim().to_owned(),
+        None => statement.trim().to_owned(),
+    };
+    let hypotheses = render_hypotheses(&declaration.binders);
+    let by_token = declaration.value.as_ref().and_then(|value| {
+        code_tokens(tokens, value)
+            .first()
+            .filter(|t| t.text(src) == "by")
+            .map(|t| t.span.clone())
+    });
+    Some(DeclView {
+        keyword: command.keyword.clone(),
+        name: declaration.name.clone(),
+        name_range,
+        binders_text: collapse_whitespace(&binders_text),
+        type_text: collapse_whitespace(&type_text),
+        hypotheses,
+        value: declaration.value,
+        by_token,
+        start: command.span.start,
+        code_end: code_end(tokens, &command.span),
+    })
+}
+
+/// Renders binders as goal hypotheses, merging neighbours of the same type as Lean does.
+fn render_hypotheses(binders: &[lean_syntax::Binder]) -> Vec<String> {
+    let mut groups: Vec<(Vec<String>, String)> = Vec::new();
+    for binder in binders {
+        let ty = binder
+            .ty
+            .as_deref()
+            .map_or_else(|| "?_".to_owned(), collapse_whitespace);
+        let names = if binder.names.is_empty() && binder.kind == BinderKind::Instance {
+            vec!["inst✝".to_owned()]
+        } else {
+            binder.names.clone()
+        };
+        match groups.last_mut() {
+            Some((previous, previous_ty)) if *previous_ty == ty => previous.extend(names),
+            _ => groups.push((names, ty)),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(names, ty)| format!("{} : {ty}", names.join(" ")))
+        .collect()
+}
+
+/// Renders a goal: hypotheses, then `⊢ target`.
+pub fn render_goal(hypotheses: &[String], target: &str) -> String {
+    let mut lines: Vec<String> = hypotheses.to_vec();
+    lines.push(format!("⊢ {target}"));
+    lines.join("\n")
+}
+
+/// Splits a tactic block (the text after `by`) into top-level steps by indentation.
+pub fn tactic_steps(src: &str, tokens: &[Token], by_token: &Range<usize>, end: usize) -> Vec<Step> {
+    let body = by_token.end..end;
+    let code = code_tokens(tokens, &body);
+    let Some(first) = code.first() else {
+        return Vec::new();
+    };
+    let column_of = |byte: usize| {
+        let line_start = src[..byte].rfind('\n').map_or(0, |i| i + 1);
+        src[line_start..byte].chars().count()
+    };
+    let starts_line = |byte: usize| {
+        let line_start = src[..byte].rfind('\n').map_or(0, |i| i + 1);
+        src[line_start..byte].trim().is_empty()
+    };
+    let base_column = column_of(first.span.start);
+    let mut step_starts: Vec<usize> = vec![0];
+    for (index, token) in code.iter().enumerate().skip(1) {
+        if starts_line(token.span.start) && column_of(token.span.start) <= base_column {
+            step_starts.push(index);
+        }
+    }
+    let mut steps = Vec::new();
+    for (position, &start_index) in step_starts.iter().enumerate() {
+        let end_index = step_starts.get(position + 1).copied().unwrap_or(code.len());
+        let step_tokens = &code[start_index..end_index];
+        let (Some(first), Some(last)) = (step_tokens.first(), step_tokens.last()) else {
+            continue;
+        };
+        let range = first.span.start..last.span.end;
+        let have = parse_have(src, step_tokens);
+        steps.push(Step { range, have });
+    }
+    steps
+}
+
+fn parse_have(src: &str, step: &[Token]) -> Option<HaveStep> {
+    if step.first()?.text(src) != "have" {
+        return None;
+    }
+    let mut depth = 0i32;
+    let mut colon = None;
+    let mut assign = None;
+    for (index, token) in step.iter().enumerate().skip(1) {
+        match token.text(src) {
+            "(" | "[" | "{" | "⦃" | "⟨" => depth += 1,
+            ")" | "]" | "}" | "⦄" | "⟩" => depth -= 1,
+            ":" if depth == 0 && colon.is_none() => colon = Some(index),
+            ":=" if depth == 0 => {
+                assign = Some(index);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let colon = colon?;
+    let assign = assign?;
+    if colon > assign {
+        return None;
+    }
+    let name = if colon == 1 {
+        "this".to_owned()
+    } else {
+        step.get(1)?.text(src).to_owned()
+    };
+    let ty = text_of(src, &(step[colon].span.end..step[assign].span.start));
+    let proof_start = step.get(assign + 1)?.span.start;
+    let proof_end = step.last()?.span.end;
+    Some(HaveStep {
+        name,
+        ty: collapse_whitespace(ty),
+        proof: proof_start..proof_end,
+    })
+}
+
+/// The "Try this" suggestions of a declaration's tactic steps (top level and inside `have`
+/// proofs): the step's range and the suggested replacement.
+pub fn suggestions(
+    src: &str,
+    tokens: &[Token],
+    view: &DeclView,
+    oracle: &Oracle,
+) -> Vec<(Range<usize>, String)> {
+    let (Some(by_token), Some(value)) = (&view.by_token, &view.value) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    let mut blocks = vec![(by_token.clone(), value.end)];
+    while let Some((by_token, end)) = blocks.pop() {
+        for step in tactic_steps(src, tokens, &by_token, end) {
+            if let Some(suggestion) = oracle.suggestion(text_of(src, &step.range)) {
+                found.push((step.range.clone(), suggestion.to_owned()));
+            }
+            if let Some(have) = &step.have
+                && let Some(first) = code_tokens(tokens, &have.proof).first()
+                && first.text(src) == "by"
+            {
+                blocks.push((first.span.clone(), have.proof.end));
+            }
+        }
+    }
+    found.sort_by_key(|(range, _)| range.start);
+    found
+}
+
+/// The outcome of checking one proof against one statement.
+#[derive(Debug, Clone, Default)]
+struct Verdict {
+    errors: Vec<Diagnostic>,
+    uses_sorry: bool,
+    axioms: Vec<String>,
+}
+
+impl Verdict {
+    fn absorb(&mut self, other: Verdict) {
+        self.errors.extend(other.errors);
+        self.uses_sorry |= other.uses_sorry;
+        for axiom in other.axioms {
+            if !self.axioms.contains(&axiom) {
+                self.axioms.push(axiom);
+            }
+        }
+    }
+}
+
+fn standard_axioms() -> Vec<String> {
+    STANDARD_AXIOMS
+        .iter()
+        .map(|axiom| (*axiom).to_owned())
+        .collect()
+}
+
+/// Whether the code tokens of `range` contain a `sorry` outside syntax quotations.
+///
+/// `admit` (the tactic synonym) and a direct `sorryAx` count too: Lean's check looks for the
+/// `sorryAx` constant in the declaration, however it got there.
+fn contains_sorry(src: &str, tokens: &[Token], range: &Range<usize>) -> bool {
+    code_tokens(tokens, range)
+        .iter()
+        .any(|t| t.is_code() && matches!(t.text(src), "sorry" | "admit" | "sorryAx"))
+}
+
+struct Judge<'a> {
+    src: &'a str,
+    tokens: &'a [Token],
+    context: &'a Context<'a>,
+}
+
+impl Judge<'_> {
+    /// Checks `proof` (a value range) against the statement `binders : target`.
+    fn judge(
+        &self,
+        binders: &str,
+        hypotheses: &[String],
+        target: &str,
+        proof: &Range<usize>,
+    ) -> Verdict {
+        let src = self.src;
+        let proof_text = text_of(src, proof);
+        let statement = format!("{binders} : {target}");
+        let entry = self.context.oracle.entry(&statement);
+        let code = code_tokens(self.tokens, proof);
+        let is_tactic = code.first().is_some_and(|t| t.text(src) == "by");
+        let rejected = |errors: Vec<Diagnostic>| Verdict {
+            errors,
+            ..Verdict::default()
+        };
+        if crate::oracle::proof_key(proof_text) == "sorry" {
+            return Verdict {
+                uses_sorry: true,
+                axioms: vec!["sorryAx".to_owned()],
+                ..Verdict::default()
+            };
+        }
+        let accept_all =
+            self.context.oracle.accepts_everything() && !contains_sorry(src, self.tokens, proof);
+        let standard = standard_axioms();
+        let accepted = if accept_all {
+            Some(standard.as_slice())
+        } else {
+            entry.and_then(|entry| entry.accepts(proof_text))
+        };
+        if let Some(axioms) = accepted {
+            let mut verdict = Verdict {
+                axioms: axioms.to_vec(),
+                ..Verdict::default()
+            };
+            self.add_token_axioms(proof, &mut verdict);
+            return verdict;
+        }
+        let goal = entry
+            .and_then(|entry| entry.goal.clone())
+            .unwrap_or_else(|| render_goal(hypotheses, target));
+        let unsolved = || self.unsolved_goals(&code, proof, &goal, is_tactic);
+        if is_tactic && let Some(by_token) = code.first() {
+            let steps = tactic_steps(src, self.tokens, &by_token.span, proof.end);
+            if steps.iter().any(|step| step.have.is_some()) {
+                return self
+                    .judge_compositionally(binders, hypotheses, target, proof, &steps, &goal);
+            }
+        }
+        if contains_sorry(src, self.tokens, proof) {
+            let mut verdict = Verdict {
+                uses_sorry: true,
+                axioms: standard_axioms(),
+                ..Verdict::default()
+            };
+            self.add_token_axioms(proof, &mut verdict);
+            return verdict;
+        }
+        rejected(unsolved())
+    }
+
+    fn judge_compositionally(
+        &self,
+        binders: &str,
+        hypotheses: &[String],
+        target: &str,
+        proof: &Range<usize>,
+        steps: &[Step],
+        goal: &str,
+    ) -> Verdict {
+        let src = self.src;
+        let mut verdict = Verdict::default();
+        let mut have_binders = binders.to_owned();
+        let mut have_hypotheses = hypotheses.to_vec();
+        let mut skeleton = String::new();
+        let mut cursor = proof.start;
+        let mut tail_has_sorry = false;
+        for step in steps {
+            if let Some(have) = &step.have {
+                let part = self.judge(&have_binders, &have_hypotheses, &have.ty, &have.proof);
+                verdict.absorb(part);
+                skeleton.push_str(text_of(src, &(cursor..have.proof.start)));
+                skeleton.push_str("sorry");
+                cursor = have.proof.end;
+                have_binders = format!("{have_binders} ({} : {})", have.name, have.ty)
+                    .trim()
+                    .to_owned();
+                have_hypotheses.push(format!("{} : {}", have.name, have.ty));
+            } else {
+                tail_has_sorry |= contains_sorry(src, self.tokens, &step.range);
+            }
+        }
+        skeleton.push_str(text_of(src, &(cursor..proof.end)));
+        let statement = format!("{binders} : {target}");
+        let skeleton_axioms = self
+            .context
+            .oracle
+            .entry(&statement)
+            .and_then(|entry| entry.accepts(&skeleton));
+        match skeleton_axioms {
+            Some(axioms) => verdict.absorb(Verdict {
+                axioms: axioms.to_vec(),
+                ..Verdict::default()
+            }),
+            None if tail_has_sorry => verdict.absorb(Verdict {
+                uses_sorry: true,
+                axioms: standard_axioms(),
+                ..Verdict::default()
+            }),
+            None => {
+                let code = code_tokens(self.tokens, proof);
+                let remaining = render_goal(&have_hypotheses, target);
+                let shown = if have_hypotheses.len() == hypotheses.len() {
+                    goal.to_owned()
+                } else {
+                    remaining
+                };
+                verdict
+                    .errors
+                    .extend(self.unsolved_goals(&code, proof, &shown, true));
+            }
+        }
+        if verdict.uses_sorry && !verdict.axioms.iter().any(|a| a == "sorryAx") {
+            verdict.axioms.push("sorryAx".to_owned());
+        }
+        self.add_token_axioms(proof, &mut verdict);
+        verdict
+    }
+
+    fn add_token_axioms(&self, proof: &Range<usize>, verdict: &mut Verdict) {
+        let code = code_tokens(self.tokens, proof);
+        let texts: Vec<&str> = code.iter().map(|t| t.text(self.src)).collect();
+        // `native_decide`, `decide +native`, `decide (config := {native := true})` and a direct
+        // use of the axiom all rely on the compiler.
+        let uses_native_decide = texts
+            .iter()
+            .any(|t| matches!(*t, "native_decide" | "Lean.ofReduceBool"))
+            || texts.windows(2).any(|pair| pair == ["+", "native"])
+            || texts
+                .windows(3)
+                .any(|triple| triple == ["native", ":=", "true"]);
+        if uses_native_decide && !verdict.axioms.iter().any(|a| a == "Lean.ofReduceBool") {
+            verdict.axioms.push("Lean.ofReduceBool".to_owned());
+        }
+        if verdict.uses_sorry && !verdict.axioms.iter().any(|a| a == "sorryAx") {
+            verdict.axioms.push("sorryAx".to_owned());
+        }
+    }
+
+    /// The error Lean gives for a proof that does not close its goal.
+    fn unsolved_goals(
+        &self,
+        code: &[Token],
+        proof: &Range<usize>,
+        goal: &str,
+        is_tactic: bool,
+    ) -> Vec<Diagnostic> {
+        let end = code.last().map_or(proof.end, |t| t.span.end);
+        let start = code.first().map_or(proof.start, |t| t.span.start);
+        let message = if is_tactic {
+            format!("unsolved goals\n{goal}")
+        } else {
+            let target = goal.rsplit("⊢ ").next().unwrap_or(goal);
+            format!(
+                "type mismatch\n  {}\nhas type\n  ?m\nbut is expected to have type\n  {target}",
+                collapse_whitespace(text_of(self.src, &(start..end)))
+            )
+        };
+        vec![Diagnostic {
+            range: start..end,
+            severity: 1,
+            message,
+            code: None,
+            lean_tag: is_tactic.then_some(1),
+            silent: false,
+            keep_full_range: false,
+        }]
+    }
+}
+
+/// The document's commands: lean-syntax's outline, with `#`-commands (`#print`, `#check`,
+/// `#guard_msgs in`, …) at the start of a line handled here.
+///
+/// Workaround: the shared lexer reads `#print` as `#` followed by an identifier, which its
+/// outline does not recognise as a command keyword, so such a command (and a `#guard_msgs in`
+/// prefix, whose `in` joins commands) would merge neighbouring declarations. These lines are
+/// blanked out before the outline runs, and `#`-commands other than `… in` prefixes are added
+/// back as commands of their own. Spans stay sorted and disjoint.
+pub fn commands(src: &str, tokens: &[Token]) -> Vec<Command> {
+    let mut masked = src.to_owned().into_bytes();
+    let mut hash_commands: Vec<Command> = Vec::new();
+    let code: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !t.is_trivia() && !t.is_comment())
+        .collect();
+    for pair in code.windows(2) {
+        let (hash, word) = (pair[0], pair[1]);
+        let at_line_start =
+            hash.span.start == 0 || src.as_bytes().get(hash.span.start - 1) == Some(&b'\n');
+        if !(at_line_start
+            && hash.text(src) == "#"
+            && word.kind == TokenKind::Ident
+            && word.span.start == hash.span.end)
+        {
+            continue;
+        }
+        let line_end = src[hash.span.start..]
+            .find('\n')
+            .map_or(src.len(), |i| hash.span.start + i);
+        for byte in &mut masked[hash.span.start..line_end] {
+            *byte = b' ';
+        }
+        // `#guard_msgs in` and the like prefix the next command instead of being one.
+        let last_on_line = code
+            .iter()
+            .take_while(|t| t.span.start < line_end)
+            .last()
+            .map(|t| t.text(src));
+        if last_on_line != Some("in") {
+            hash_commands.push(Command {
+                span: hash.span.start..line_end,
+                keyword: format!("#{}", word.text(src)),
+                kind: CommandKind::Other,
+                name: None,
+            });
+        }
+    }
+    if hash_commands.is_empty() && masked.as_slice() == src.as_bytes() {
+        return lean_syntax::outline_tokens(src, tokens).commands;
+    }
+    // Blanking replaced whole lines byte for byte, so offsets are unchanged and still on char
+    // boundaries at every token edge.
+    let masked = String::from_utf8_lossy(&masked).into_owned();
+    let mut commands = lean_syntax::outline(&masked).commands;
+    for command in &mut commands {
+        let keyword_at = code
+            .iter()
+            .find(|t| command.span.contains(&t.span.start) && t.text(src) == command.keyword)
+            .map_or(command.span.start, |t| t.span.start);
+        let original = command.span.clone();
+        for hash in hash_commands
+            .iter()
+            .filter(|h| original.contains(&h.span.start))
+        {
+            if keyword_at > hash.span.start {
+                // What precedes the hash command (a doc comment) belongs to it, not to this one.
+                command.span.start = command.span.start.max(hash.span.end);
+            } else {
+                command.span.end = command.span.end.min(hash.span.start);
+            }
+        }
+    }
+    commands.extend(hash_commands);
+    commands.sort_by_key(|command| command.span.start);
+    let starts: Vec<usize> = commands.iter().map(|command| command.span.start).collect();
+    for (index, command) in commands.iter_mut().enumerate() {
+        if let Some(&next) = starts.get(index + 1) {
+            command.span.end = command.span.end.min(next);
+        }
+    }
+    commands
+}
+
+/// Elaborates one command, given the results of the commands before it.
+pub fn elaborate_command(
+    src: &str,
+    tokens: &[Token],
+    command: &Command,
+    earlier: &[CommandResult],
+    context: &Context<'_>,
+) -> CommandResult {
+    let text = text_of(src, &command.span).to_owned();
+    let mut result = CommandResult {
+        span: command.span.clone(),
+        text,
+        is_declaration: command.kind == CommandKind::Declaration,
+        name: command.name.as_ref().map(|(name, _)| name.clone()),
+        axioms: None,
+        diagnostics: Vec::new(),
+    };
+    if let Some(error) = parse_error(src, tokens, command) {
+        result.diagnostics.push(error);
+        return result;
+    }
+    if command.keyword == "#print" {
+        result
+            .diagnostics
+            .extend(print_axioms(src, tokens, command, earlier));
+        return result;
+    }
+    if command.kind != CommandKind::Declaration {
+        return result;
+    }
+    let Some(view) = view_declaration(src, tokens, command) else {
+        return result;
+    };
+    // `set_option warn.sorry false` (v4.22+) silences the warning, for the command it prefixes
+    // with `in`, or for the rest of the file (sections are not tracked).
+    let silenced = |text: &str| collapse_whitespace(text).contains("set_option warn.sorry false");
+    let warn_sorry = !silenced(&result.text)
+        && !earlier
+            .iter()
+            .any(|r| r.name.is_none() && !r.is_declaration && silenced(&r.text));
+    result.diagnostics =
+        elaborate_declaration(src, tokens, &view, context, warn_sorry, &mut result.axioms);
+    result
+}
+
+fn elaborate_declaration(
+    src: &str,
+    tokens: &[Token],
+    view: &DeclView,
+    context: &Context<'_>,
+    warn_sorry: bool,
+    axioms_out: &mut Option<Vec<String>>,
+) -> Vec<Diagnostic> {
+    // Unknown identifiers named by the oracle fail elaboration at the identifier.
+    if let Some(value) = &view.value {
+        let unknown: Vec<Diagnostic> = code_tokens(tokens, value)
+            .iter()
+            .filter(|t| {
+                t.kind == TokenKind::Ident && context.oracle.is_unknown_identifier(t.text(src))
+            })
+            .map(|t| unknown_identifier(t.text(src), t.span.clone(), context.dialect))
+            .collect();
+        if !unknown.is_empty() {
+            *axioms_out = Some(vec!["sorryAx".to_owned()]);
+            return unknown;
+        }
+    }
+    let statement_has_sorry = {
+        let signature_end = view.value.as_ref().map_or(view.code_end, |v| v.start);
+        contains_sorry(src, tokens, &(view.name_range.end..signature_end))
+    };
+    let mut verdict = match &view.value {
+        Some(value) if PROOF_KEYWORDS.contains(&view.keyword.as_str()) => {
+            let judge = Judge {
+                src,
+                tokens,
+                context,
+            };
+            judge.judge(&view.binders_text, &view.hypotheses, &view.type_text, value)
+        }
+        Some(value) => Verdict {
+            uses_sorry: contains_sorry(src, tokens, value),
+            axioms: standard_axioms(),
+            ..Verdict::default()
+        },
+        None => Verdict::default(),
+    };
+    verdict.uses_sorry |= statement_has_sorry;
+    // "Try this" is logged while the tactic runs, before any error of the declaration.
+    let try_this: Vec<Diagnostic> = suggestions(src, tokens, view, context.oracle)
+        .into_iter()
+        .map(|(range, suggestion)| Diagnostic {
+            range,
+            severity: 3,
+            message: if context.dialect.apply_style_try_this {
+                format!("Try this:\n  [apply] {suggestion}")
+            } else {
+                format!("Try this: {suggestion}")
+            },
+            code: None,
+            lean_tag: None,
+            silent: false,
+            keep_full_range: false,
+        })
+        .collect();
+    if verdict.uses_sorry && !verdict.axioms.iter().any(|a| a == "sorryAx") {
+        verdict.axioms.push("sorryAx".to_owned());
+    }
+    if !verdict.errors.is_empty() {
+        // Lean adds a failed declaration anyway, its proof replaced by `sorryAx`.
+        *axioms_out = Some(vec!["sorryAx".to_owned()]);
+        let mut all = try_this;
+        all.extend(verdict.errors);
+        all.sort_by_key(|d| d.range.start);
+        return all;
+    }
+    *axioms_out = Some(verdict.axioms.clone());
+    let mut diagnostics = try_this;
+    if verdict.uses_sorry && !warn_sorry {
+        // Silenced: neither the warning nor "Goals accomplished!".
+    } else if verdict.uses_sorry {
+        diagnostics.push(Diagnostic {
+            range: view.name_range.clone(),
+            severity: 2,
+            message: match context.dialect.sorry_style {
+                SorryStyle::Quote => "declaration uses 'sorry'".to_owned(),
+                SorryStyle::Backtick => "declaration uses `sorry`".to_owned(),
+                SorryStyle::Named => format!(
+                    "declaration `{}` uses `sorry`",
+                    view.name.as_deref().unwrap_or(view.keyword.as_str())
+                ),
+            },
+            code: None,
+            lean_tag: None,
+            silent: false,
+            keep_full_range: false,
+        });
+    } else if context.silent_diagnostics && PROOF_KEYWORDS.contains(&view.keyword.as_str()) {
+        diagnostics.push(Diagnostic {
+            range: view.start..view.code_end,
+            severity: 3,
+            message: "Goals accomplished!".to_owned(),
+            code: None,
+            lean_tag: Some(2),
+            silent: true,
+            keep_full_range: false,
+        });
+    }
+    diagnostics
+}
+
+fn unknown_identifier(name: &str, range: Range<usize>, dialect: Dialect) -> Diagnostic {
+    let (message, code) = if dialect.capitalised_unknown_identifier {
+        (
+            format!("Unknown identifier `{name}`"),
+            Some("lean.unknownIdentifier"),
+        )
+    } else {
+        (format!("unknown identifier '{name}'"), None)
+    };
+    Diagnostic {
+        range,
+        severity: 1,
+        message,
+        code,
+        lean_tag: None,
+        silent: false,
+        keep_full_range: false,
+    }
+}
+
+/// A parse error for a command whose brackets are not closed when the next command starts.
+fn parse_error(src: &str, tokens: &[Token], command: &Command) -> Option<Diagnostic> {
+    let code = code_tokens(tokens, &command.span);
+    let mut depth = 0i32;
+    for token in &code {
+        if token.in_quotation {
+            continue;
+        }
+        match token.text(src) {
+            "(" | "[" | "{" | "⦃" | "⟨" => depth += 1,
+            ")" | "]" | "}" | "⦄" | "⟩" => depth -= 1,
+            _ => {}
+        }
+    }
+    if depth <= 0 {
+        return None;
+    }
+    let start = code.last()?.span.end;
+    // The unexpected token is the next one Lean's parser sees: the next command's first token
+    // (a module doc counts; whitespace and ordinary comments do not).
+    let next = tokens
+        .iter()
+        .find(|t| t.span.start >= start && !t.is_trivia());
+    let (end, message) = match next {
+        Some(token) => {
+            let text = token.text(src);
+            let shown: String = if token.is_comment() {
+                text.chars().take(3).collect()
+            } else {
+                text.to_owned()
+            };
+            (
+                token.span.start + shown.len(),
+                format!("unexpected token '{shown}'; expected term"),
+            )
+        }
+        None => (src.len(), "unexpected end of input".to_owned()),
+    };
+    Some(Diagnostic {
+        range: start..end,
+        severity: 1,
+        message,
+        code: None,
+        lean_tag: None,
+        silent: false,
+        keep_full_range: true,
+    })
+}
+
+/// `#print axioms NAME`.
+fn print_axioms(
+    src: &str,
+    tokens: &[Token],
+    command: &Command,
+    earlier: &[CommandResult],
+) -> Option<Diagnostic> {
+    let code = code_tokens(tokens, &command.span);
+    // The shared lexer splits `#print` into two tokens; skip both.
+    let offset = if code.first().map(|t| t.text(src)) == Some("#") {
+        1
+    } else {
+        0
+    };
+    if code.get(1 + offset).map(|t| t.text(src)) != Some("axioms") {
+        return None;
+    }
+    let name_token = code.get(2 + offset)?;
+    let name = name_token.text(src);
+    let range = code.first()?.span.start..name_token.span.end;
+    let found = earlier.iter().rev().find(|result| {
+        result
+            .name
+            .as_deref()
+            .is_some_and(|declared| declared == name || name.ends_with(&format!(".{declared}")))
+    });
+    let (severity, message) = match found.map(|result| result.axioms.as_ref()) {
+        Some(Some(axioms)) if axioms.is_empty() => {
+            (3, format!("'{name}' does not depend on any axioms"))
+        }
+        Some(Some(axioms)) => (
+            3,
+            format!("'{name}' depends on axioms: [{}]", axioms.join(", ")),
+        ),
+        _ => (1, format!("unknown constant '{name}'")),
+    };
+    Some(Diagnostic {
+        range,
+        severity,
+        message,
+        code: None,
+        lean_tag: None,
+        silent: false,
+        keep_full_range: false,
+    })
+}
+
+/// The goals Lean would show at `byte` (`$/lean/plainGoal`): `None` outside a tactic block,
+/// an empty list once the proof is complete.
+pub fn goals_at(
+    src: &str,
+    tokens: &[Token],
+    view: &DeclView,
+    oracle: &Oracle,
+    proof_failed: bool,
+    byte: usize,
+) -> Option<Vec<String>> {
+    let by_token = view.by_token.as_ref()?;
+    let value = view.value.as_ref()?;
+    if byte < by_token.start || byte > value.end {
+        return None;
+    }
+    let steps = tactic_steps(src, tokens, by_token, value.end);
+    let mut hypotheses = view.hypotheses.clone();
+    for step in &steps {
+        if let Some(have) = &step.have {
+            let inside_proof = byte >= have.proof.start && byte <= have.proof.end;
+            if inside_proof {
+                let starts_with_by = code_tokens(tokens, &have.proof)
+                    .first()
+                    .is_some_and(|t| t.text(src) == "by");
+                if !starts_with_by {
+                    // A term proof is not a tactic block: the goal is the one the `have`
+                    // tactic itself runs on.
+                    return Some(vec![render_goal(&hypotheses, &view.type_text)]);
+                }
+                let statement = format!("{} : {}", view.binders_text, have.ty);
+                let goal = oracle
+                    .entry(&statement)
+                    .and_then(|entry| entry.goal.clone())
+                    .unwrap_or_else(|| render_goal(&hypotheses, &have.ty));
+                return Some(vec![goal]);
+            }
+            if byte > step.range.end {
+                hypotheses.push(format!("{} : {}", have.name, have.ty));
+            }
+        }
+    }
+    let finished = steps.last().is_some_and(|last| byte >= last.range.end);
+    if finished && !proof_failed {
+        return Some(Vec::new());
+    }
+    let own_goal = (hypotheses.len() == view.hypotheses.len())
+        .then(|| {
+            oracle
+                .entry(&view.statement())
+                .and_then(|entry| entry.goal.clone())
+        })
+        .flatten();
+    Some(vec![own_goal.unwrap_or_else(|| {
+        render_goal(&hypotheses, &view.type_text)
+    })])
+}
+
+/// The expected type at `byte` (`$/lean/plainTermGoal`): a `sorry` or other token inside a
+/// tactic block shows the goal there; a term-mode value shows the declaration's type.
+pub fn term_goal_at(
+    src: &str,
+    tokens: &[Token],
+    view: &DeclView,
+    oracle: &Oracle,
+    byte: usize,
+) -> Option<(String, Range<usize>)> {
+    let value = view.value.as_ref()?;
+    if byte < value.start || byte > value.end {
+        return None;
+    }
+    if view.by_token.is_some() {
+        let token = code_tokens(tokens, value)
+            .into_iter()
+            .find(|t| t.span.start <= byte && byte <= t.span.end && t.text(src) == "sorry")?;
+        // A `sorry` that is a have's whole term proof has the have's type as expected type.
+        if let Some(by_token) = &view.by_token {
+            let mut hypotheses = view.hypotheses.clone();
+            for step in tactic_steps(src, tokens, by_token, value.end) {
+                let Some(have) = &step.have else { continue };
+                if have.proof == token.span {
+                    return Some((render_goal(&hypotheses, &have.ty), token.span));
+                }
+                hypotheses.push(format!("{} : {}", have.name, have.ty));
+            }
+        }
+        let goals = goals_at(src, tokens, view, oracle, true, token.span.start)?;
+        return goals.into_iter().next().map(|goal| (goal, token.span));
+    }
+    let code = code_tokens(tokens, value);
+    let range = code.first()?.span.start..code.last()?.span.end;
+    Some((render_goal(&view.hypotheses, &view.type_text), range))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Dialect, SorryStyle};
+
+    const NEWEST: Dialect = Dialect {
+        sorry_style: SorryStyle::Backtick,
+        capitalised_unknown_identifier: true,
+        incremental_diagnostics: true,
+        silent_diagnostics: true,
+        apply_style_try_this: true,
+    };
+
+    fn elaborate(src: &str, oracle: &str) -> Vec<CommandResult> {
+        let oracle = Oracle::parse(oracle).expect("test oracle is valid");
+        let context = Context {
+            oracle: &oracle,
+            dialect: NEWEST,
+            silent_diagnostics: false,
+        };
+        let tokens = lean_syntax::lex(src);
+        let mut results: Vec<CommandResult> = Vec::new();
+        for command in &commands(src, &tokens) {
+            let result = elaborate_command(src, &tokens, command, &results, &context);
+            results.push(result);
+        }
+        results
+    }
+
+    fn messages(results: &[CommandResult], src: &str) -> Vec<(String, String)> {
+        results
+            .iter()
+            .flat_map(|r| r.diagnostics.iter())
+            .map(|d| (d.message.clone(), src[d.range.clone()].to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn sorry_warns_on_the_name_and_unknown_proofs_fail() {
+        let src = "import Mathlib\n\ntheorem a (x : ℕ) : x = x := by\n  sorry\n\ntheorem b (x : ℕ) : x = x := by\n  simp\n";
+        let results = elaborate(src, "");
+        assert_eq!(
+            messages(&results, src),
+            vec![
+                ("declaration uses `sorry`".to_owned(), "a".to_owned()),
+                (
+                    "unsolved goals\nx : ℕ\n⊢ x = x".to_owned(),
+                    "by\n  simp".to_owned()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn haves_are_checked_against_their_own_entries() {
+        let oracle = r#"
+[[theorem]]
+statement = "(x : ℕ) (h₀ : x = 2) : x * 2 = 4"
+accept = ["have h : x * 2 = 2 * 2 := sorry\nsimpa using h"]
+[[theorem]]
+statement = "(x : ℕ) (h₀ : x = 2) : x * 2 = 2 * 2"
+accept = ["rw [h₀]"]
+"#;
+        let good = "theorem t (x : ℕ) (h₀ : x = 2) : x * 2 = 4 := by\n  have h : x * 2 = 2 * 2 := by\n    rw [h₀]\n  simpa using h\n#print axioms t\n";
+        let results = elaborate(good, oracle);
+        assert_eq!(
+            messages(&results, good),
+            vec![(
+                "'t' depends on axioms: [propext, Classical.choice, Quot.sound]".to_owned(),
+                "#print axioms t".to_owned()
+            )]
+        );
+        let bad = good.replace("rw [h₀]", "simp");
+        let results = elaborate(&bad, oracle);
+        let found = messages(&results, &bad);
+        assert_eq!(
+            found[0].0,
+            "unsolved goals\nx : ℕ\nh₀ : x = 2\n⊢ x * 2 = 2 * 2"
+        );
+        assert_eq!(
+            found[1].0, "'t' depends on axioms: [sorryAx]",
+            "a failed proof is added with sorryAx"
+        );
+    }
+
+    #[test]
+    fn print_axioms_reports_sorry_and_native_decide() {
+        let src = "theorem s : 1 = 1 := by\n  sorry\n#print axioms s\n";
+        let partial = "theorem p (x : ℕ) : x = x := by\n  intro\n  sorry\n#print axioms p\n";
+        let results = elaborate(partial, "");
+        assert_eq!(
+            messages(&results, partial)[1].0,
+            "'p' depends on axioms: [propext, Classical.choice, Quot.sound, sorryAx]"
+        );
+        let results = elaborate(src, "");
+        assert_eq!(
+            messages(&results, src)[1].0,
+            "'s' depends on axioms: [sorryAx]",
+            "a proof that is exactly `sorry` depends on nothing else"
+        );
+        let oracle = "[[theorem]]\nstatement = \": 2 + 2 = 4\"\naccept = [\"native_decide\"]\naxioms = { native_decide = [] }\n";
+        let src = "theorem n : 2 + 2 = 4 := by native_decide\n#print axioms n\n";
+        let results = elaborate(src, oracle);
+        assert_eq!(
+            messages(&results, src)[0].0,
+            "'n' depends on axioms: [Lean.ofReduceBool]"
+        );
+    }
+
+    #[test]
+    fn goals_include_binders_and_earlier_haves() {
+        let src = "theorem t (x : ℕ) (h₀ : x ≠ 0) : x + 0 = x := by\n  have h : x = x := by\n    rfl\n  sorry\n";
+        let tokens = lean_syntax::lex(src);
+        let outline = lean_syntax::outline_tokens(src, &tokens);
+        let view = view_declaration(src, &tokens, &outline.commands[0]).expect("a declaration");
+        let oracle = Oracle::default();
+        let at_sorry = src.rfind("sorry").expect("the sorry is there");
+        assert_eq!(
+            goals_at(src, &tokens, &view, &oracle, false, at_sorry),
+            Some(vec!["x : ℕ\nh₀ : x ≠ 0\nh : x = x\n⊢ x + 0 = x".to_owned()])
+        );
+        let in_have = src.find("rfl").expect("the rfl is there");
+        assert_eq!(
+            goals_at(src, &tokens, &view, &oracle, false, in_have),
+            Some(vec!["x : ℕ\nh₀ : x ≠ 0\n⊢ x = x".to_owned()])
+        );
+        assert_eq!(
+            goals_at(src, &tokens, &view, &oracle, false, src.len() - 1),
+            Some(Vec::new())
+        );
+        assert_eq!(goals_at(src, &tokens, &view, &oracle, false, 3), None);
+
+        let term = "theorem t (x : ℕ) : x = x := by\n  have h : 0 = 0 := sorry\n  sorry\n";
+        let tokens = lean_syntax::lex(term);
+        let view =
+            view_declaration(term, &tokens, &commands(term, &tokens)[0]).expect("a declaration");
+        let have_sorry = term.find(":= sorry").expect("the have is there") + 3;
+        assert_eq!(
+            goals_at(term, &tokens, &view, &oracle, false, have_sorry),
+            Some(vec!["x : ℕ\n⊢ x = x".to_owned()])
+        );
+        assert_eq!(
+            term_goal_at(term, &tokens, &view, &oracle, have_sorry),
+            Some(("x : ℕ\n⊢ 0 = 0".to_owned(), have_sorry..have_sorry + 5))
+        );
+        let last_sorry = term.rfind("sorry").expect("the sorry is there");
+        assert_eq!(
+            term_goal_at(term, &tokens, &view, &oracle, last_sorry).map(|(goal, _)| goal),
+            Some("x : ℕ\nh : 0 = 0\n⊢ x = x".to_owned())
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn elaboration_and_goals_never_panic(
+            src in "(theorem t|lemma l|example|def d|#print axioms t|#guard_msgs in|have h : |import M| |\\(|\\)|:=|by|sorry|\\n|  |x|ℕ|:|--|/-|-/|\"|·|⟨|⟩){0,40}",
+            probe in 0usize..200,
+        ) {
+            let oracle = Oracle::parse("accept_all = false").expect("a valid oracle");
+            let context = Context { oracle: &oracle, dialect: NEWEST, silent_diagnostics: true };
+            let tokens = lean_syntax::lex(&src);
+            let mut results: Vec<CommandResult> = Vec::new();
+            for command in commands(&src, &tokens) {
+                let result = elaborate_command(&src, &tokens, &command, &results, &context);
+                for diagnostic in &result.diagnostics {
+                    proptest::prop_assert!(diagnostic.range.start <= diagnostic.range.end);
+                    proptest::prop_assert!(diagnostic.range.end <= src.len());
+                }
+                results.push(result);
+                let byte = lean_syntax::floor_char_boundary(&src, probe);
+                if let Some(view) = view_declaration(&src, &tokens, &command) {
+                    let _ = goals_at(&src, &tokens, &view, &oracle, false, byte);
+                    let _ = term_goal_at(&src, &tokens, &view, &oracle, byte);
+                    let _ = suggestions(&src, &tokens, &view, &oracle);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Answers to the requests a document's worker serves, computed from a finished version.
+
+use lean_syntax::{LineIndex, Position};
+use serde_json::{Value, json};
+
+use crate::elab::{self, CommandResult, DeclView};
+use crate::shared::Shared;
+use crate::worker::{DocState, lsp_range};
+
+/// The `initialize` result of Lean 4 Server 0.3.0 (lean-protocol README §2).
+pub fn initialize_result() -> Value {
+    json!({
+        "capabilities": {
+            "callHierarchyProvider": true,
+            "codeActionProvider": {"codeActionKinds": ["quickfix", "refactor", "source.organizeImports"], "resolveProvider": true, "workDoneProgress": false},
+            "colorProvider": {"workDoneProgress": false},
+            "completionProvider": {"resolveProvider": true, "triggerCharacters": ["."]},
+            "declarationProvider": true,
+            "definitionProvider": true,
+            "documentHighlightProvider": true,
+            "documentSymbolProvider": true,
+            "experimental": {"moduleHierarchyProvider": {}, "rpcProvider": {"highlightMatchesProvider": {}, "rpcWireFormat": "v1"}},
+            "foldingRangeProvider": true,
+            "hoverProvider": true,
+            "inlayHintProvider": {"resolveProvider": false, "workDoneProgress": false},
+            "referencesProvider": true,
+            "renameProvider": {"prepareProvider": true},
+            "semanticTokensProvider": {"full": true, "range": true, "legend": {
+                "tokenTypes": ["keyword", "variable", "property", "function", "namespace", "type", "class", "enum", "interface", "struct", "typeParameter", "parameter", "enumMember", "event", "method", "macro", "modifier", "comment", "string", "number", "regexp", "operator", "decorator", "leanSorryLike"],
+                "tokenModifiers": ["declaration", "definition", "readonly", "static", "deprecated", "abstract", "async", "modification", "documentation", "defaultLibrary"]}},
+            "signatureHelpProvider": {"triggerCharacters": [" "], "workDoneProgress": false},
+            "textDocumentSync": {"change": 2, "openClose": true, "save": {"includeText": true}, "willSave": false, "willSaveWaitUntil": false},
+            "typeDefinitionProvider": true,
+            "workspaceSymbolProvider": true
+        },
+        "serverInfo": {"name": "Lean 4 Server", "version": "0.3.0"}
+    })
+}
+
+const HANDLED: [&str; 12] = [
+    "textDocument/waitForDiagnostics",
+    "$/lean/plainGoal",
+    "$/lean/plainTermGoal",
+    "textDocument/codeAction",
+    "codeAction/resolve",
+    "textDocument/hover",
+    "textDocument/documentSymbol",
+    "textDocument/foldingRange",
+    "textDocument/completion",
+    "textDocument/documentHighlight",
+    "textDocument/inlayHint",
+    "$/lean/rpc/call",
+];
+
+/// Whether a document request has a handler (others get -32601).
+pub fn handles(method: &str) -> bool {
+    HANDLED.contains(&method) || method.starts_with("textDocument/semanticTokens/")
+}
+
+struct Located<'a> {
+    text: &'a str,
+    tokens: Vec<lean_syntax::Token>,
+    index: LineIndex,
+    byte: usize,
+}
+
+fn locate<'a>(state: &'a DocState, params: &Value) -> Located<'a> {
+    let text = state.text.as_str();
+    let index = LineIndex::new(text);
+    let field = |name: &str| {
+        params
+            .pointer(&format!("/position/{name}"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as u32
+    };
+    let byte = index.offset(Position::new(field("line"), field("character")));
+    Located {
+        text,
+        tokens: lean_syntax::lex(text),
+        index,
+        byte,
+    }
+}
+
+/// The declaration containing `byte`, with its result.
+fn declaration_at<'a>(
+    located: &Located<'_>,
+    results: &'a [CommandResult],
+) -> Option<(DeclView, Option<&'a CommandResult>)> {
+    let commands = elab::commands(located.text, &located.tokens);
+    let command = commands
+        .iter()
+        .find(|command| command.span.start <= located.byte && located.byte <= command.span.end)?;
+    let view = elab::view_declaration(located.text, &located.tokens, command)?;
+    let result = results.iter().find(|result| result.span == command.span);
+    Some((view, result))
+}
+
+/// Computes the result of `method` on a finished version.
+pub fn answer(shared: &Shared, method: &str, params: &Value, uri: &str, state: &DocState) -> Value {
+    match method {
+        "textDocument/waitForDiagnostics" => json!({}),
+        "$/lean/plainGoal" => plain_goal(shared, state, params),
+        "$/lean/plainTermGoal" => plain_term_goal(shared, state, params),
+        "textDocument/hover" => hover(state, params),
+        "textDocument/documentSymbol" => document_symbols(state),
+        "$/lean/rpc/call" => rpc_call(shared, state, params),
+        "textDocument/codeAction" => code_actions(shared, state, params, uri),
+        "textDocument/foldingRange"
+        | "textDocument/documentHighlight"
+        | "textDocument/inlayHint" => json!([]),
+        "textDocument/completion" => json!({"isIncomplete": false, "items": []}),
+        "codeAction/resolve" => params.clone(),
+        _ if method.starts_with("textDocument/semanticTokens/") => json!({"data": []}),
+        _ => {
+            let _ = uri;
+            Value::Null
+        }
+    }
+}
+
+fn goals_json(goals: Vec<String>) -> Value {
+    if goals.is_empty() {
+        return json!({"rendered": "no goals", "goals": []});
+    }
+    let rendered = goals
+        .iter()
+        .map(|goal| format!("```lean\n{goal}\n```"))
+        .collect::<Vec<_>>()
+        .join("\n---\n");
+    json!({"rendered": rendered, "goals": goals})
+}
+
+fn plain_goal(shared: &Shared, state: &DocState, params: &Value) -> Value {
+    let located = locate(state, params);
+    let Some((view, result)) = declaration_at(&located, &state.results) else {
+        return Value::Null;
+    };
+    let failed = result.is_some_and(|result| result.diagnostics.iter().any(|d| d.severity == 1));
+    elab::goals_at(
+        located.text,
+        &located.tokens,
+        &view,
+        &shared.oracle,
+        failed,
+        located.byte,
+    )
+    .map_or(Value::Null, goals_json)
+}
+
+fn plain_term_goal(shared: &Shared, state: &DocState, params: &Value) -> Value {
+    let located = locate(state, params);
+    let Some((view, _)) = declaration_at(&located, &state.results) else {
+        return Value::Null;
+    };
+    match elab::term_goal_at(
+        located.text,
+        &located.tokens,
+        &view,
+        &shared.oracle,
+        located.byte,
+    ) {
+        Some((goal, range)) => json!({"goal": goal, "range": lsp_range(&located.index, &range)}),
+        None => Value::Null,
+    }
+}
+
+fn hover(state: &DocState, params: &Value) -> Value {
+    let located = locate(state, params);
+    let Some(token) = located.tokens.iter().find(|t| {
+        t.kind == lean_syntax::TokenKind::Ident
+            && t.span.start <= located.byte
+            && located.byte < t.span.end
+    }) else {
+        return Value::Null;
+    };
+    let name = token.text(located.text);
+    let commands = elab::commands(located.text, &located.tokens);
+    let declared = commands.iter().find_map(|command| {
+        let view = elab::view_declaration(located.text, &located.tokens, command)?;
+        (view.name.as_deref() == Some(name)).then_some(view)
+    });
+    match declared {
+        Some(view) => {
+            let signature = if view.binders_text.is_empty() {
+                format!("{name} : {}", view.type_text)
+            } else {
+                format!("{name} {} : {}", view.binders_text, view.type_text)
+            };
+            json!({"range": lsp_range(&located.index, &token.span),
+                   "contents": {"kind": "markdown", "value": format!("```lean\n{signature}\n```")}})
+        }
+        None => Value::Null,
+    }
+}
+
+fn document_symbols(state: &DocState) -> Value {
+    let text = state.text.as_str();
+    let index = LineIndex::new(text);
+    let tokens = lean_syntax::lex(text);
+    let symbols: Vec<Value> = elab::commands(text, &tokens)
+        .iter()
+        .filter_map(|command| {
+            let view = elab::view_declaration(text, &tokens, command)?;
+            let name = view.name.clone()?;
+            Some(json!({"name": name, "kind": 6,
+                        "range": lsp_range(&index, &(command.span.start..view.code_end)),
+                        "selectionRange": lsp_range(&index, &view.name_range)}))
+        })
+        .collect();
+    Value::Array(symbols)
+}
+
+fn rpc_call(shared: &Shared, state: &DocState, params: &Value) -> Value {
+    let method = params.get("method").and_then(Value::as_str).unwrap_or("");
+    match method {
+        "Lean.Widget.getInteractiveGoals" => {
+            let goal = plain_goal(shared, state, params);
+            let goals: Vec<Value> = goal
+                .get("goals")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|goal| {
+                    let target = goal.rsplit("⊢ ").next().unwrap_or(goal);
+                    json!({"hyps": [], "type": {"text": target}})
+                })
+                .collect();
+            json!({"goals": goals})
+        }
+        _ => Value::Null,
+    }
+}
+
+/// "Try this" quick fixes for the suggestions whose lines overlap the requested range's lines.
+fn code_actions(shared: &Shared, state: &DocState, params: &Value, uri: &str) -> Value {
+    let text = state.text.as_str();
+    let index = LineIndex::new(text);
+    let tokens = lean_syntax::lex(text);
+    let line = |pointer: &str| params.pointer(pointer).and_then(Value::as_u64).unwrap_or(0) as u32;
+    let (first_line, last_line) = (line("/range/start/line"), line("/range/end/line"));
+    let mut actions = Vec::new();
+    for command in elab::commands(text, &tokens) {
+        let Some(view) = elab::view_declaration(text, &tokens, &command) else {
+            continue;
+        };
+        for (range, suggestion) in elab::suggestions(text, &tokens, &view, &shared.oracle) {
+            let (start, end) = (
+                index.position(range.start).line,
+                index.position(range.end).line,
+            );
+            if start > last_line || end < first_line {
+                continue;
+            }
+            let mut action = json!({
+                "title": format!("Try this: {suggestion}"),
+                "kind": "quickfix",
+                "edit": {"documentChanges": [{
+                    "textDocument": {"uri": uri, "version": state.version},
+                    "edits": [{"range": lsp_range(&index, &range), "newText": suggestion}],
+                }]},
+            });
+            if actions.is_empty()
+                && let Some(object) = action.as_object_mut()
+            {
+                object.insert("isPreferred".to_owned(), Value::Bool(true));
+            }
+            actions.push(action);
+        }
+    }
+    Value::Array(actions)
+}

@@ -1,0 +1,335 @@
+//! One document's worker: elaborates each version command by command and reports like Lean's
+//! file worker.
+//!
+//! Invariants: nothing is published for a version older than the newest one the server received
+//! (`latest`); commands before the first changed byte are reused with their messages; the header
+//! is loaded once per worker unless its text changes; `fileProgress` with `processing: []` is
+//! sent after the last publish of a version, and only then is the version marked done.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use lean_syntax::{CommandKind, LineIndex};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::elab::{self, CommandResult, Context, Diagnostic};
+use crate::shared::Shared;
+
+/// Where a document's elaboration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// A version is being elaborated.
+    Working,
+    /// `version` is fully elaborated and reported.
+    Done,
+    /// The worker crashed; it restarts on the next `didChange`.
+    Crashed,
+    /// The document was closed.
+    Closed,
+}
+
+/// What requests see of a document.
+#[derive(Debug, Clone)]
+pub struct DocState {
+    /// The version of `text`.
+    pub version: i64,
+    /// Whether that version is done.
+    pub phase: Phase,
+    /// How many times the worker crashed (requests pending across a crash fail with -32902).
+    pub crashes: u64,
+    /// The text of `version`.
+    pub text: Arc<String>,
+    /// The results of `text`'s commands (complete once `phase` is `Done`).
+    pub results: Arc<Vec<CommandResult>>,
+}
+
+/// A version of a document's text.
+pub type TextVersion = (i64, Arc<String>);
+
+enum Outcome {
+    Done,
+    Superseded,
+    Stopped,
+}
+
+/// The worker task of one document.
+pub struct Worker {
+    shared: Arc<Shared>,
+    uri: String,
+    texts: watch::Receiver<TextVersion>,
+    state: Arc<watch::Sender<DocState>>,
+    latest: Arc<AtomicI64>,
+    loaded_header: Option<String>,
+    previous: Option<(Arc<String>, Vec<CommandResult>)>,
+}
+
+impl Worker {
+    /// A worker for `uri`, reading versions from `texts` and reporting through `state`.
+    pub fn new(
+        shared: Arc<Shared>,
+        uri: String,
+        texts: watch::Receiver<TextVersion>,
+        state: Arc<watch::Sender<DocState>>,
+        latest: Arc<AtomicI64>,
+    ) -> Self {
+        Worker {
+            shared,
+            uri,
+            texts,
+            state,
+            latest,
+            loaded_header: None,
+            previous: None,
+        }
+    }
+
+    /// Elaborates versions until the document is closed or the worker crashes.
+    pub async fn run(mut self) {
+        loop {
+            let (version, text) = self.texts.borrow_and_update().clone();
+            match self.elaborate(version, text).await {
+                Outcome::Done => {
+                    if self.texts.changed().await.is_err() {
+                        return;
+                    }
+                }
+                Outcome::Superseded => {
+                    // A closed channel means the document was closed.
+                    if self.texts.has_changed().is_err() {
+                        return;
+                    }
+                }
+                Outcome::Stopped => return,
+            }
+        }
+    }
+
+    fn current(&self, version: i64) -> bool {
+        self.latest.load(Ordering::SeqCst) <= version
+    }
+
+    fn progress(&self, version: i64, index: &LineIndex, range: Option<Range<usize>>, kind: u8) {
+        if !self.current(version) {
+            return;
+        }
+        let processing = match range {
+            Some(range) => json!([{"range": lsp_range(index, &range), "kind": kind}]),
+            None => json!([]),
+        };
+        self.shared.notify(
+            "$/lean/fileProgress",
+            json!({"textDocument": {"uri": self.uri, "version": version}, "processing": processing}),
+        );
+    }
+
+    fn publish(
+        &self,
+        version: i64,
+        index: &LineIndex,
+        diagnostics: &[&Diagnostic],
+        incremental: bool,
+    ) {
+        if !self.current(version) {
+            return;
+        }
+        let mut params = json!({
+            "uri": self.uri,
+            "version": version,
+            "diagnostics": diagnostics.iter().map(|d| diagnostic_json(index, d)).collect::<Vec<_>>(),
+        });
+        if self.shared.incremental_diagnostics()
+            && let Some(object) = params.as_object_mut()
+        {
+            object.insert("isIncremental".to_owned(), Value::Bool(incremental));
+        }
+        self.shared
+            .notify("textDocument/publishDiagnostics", params);
+    }
+
+    async fn elaborate(&mut self, version: i64, text: Arc<String>) -> Outcome {
+        let shared = Arc::clone(&self.shared);
+        let config = &shared.config;
+        self.state.send_modify(|state| {
+            state.version = version;
+            state.phase = Phase::Working;
+            state.text = Arc::clone(&text);
+        });
+        let tokens = lean_syntax::lex(&text);
+        let commands = elab::commands(&text, &tokens);
+        let header_end = commands
+            .iter()
+            .take_while(|command| command.kind == CommandKind::Import)
+            .last()
+            .map_or(0, |command| elab::code_end(&tokens, &command.span));
+        let header = text[..header_end].to_owned();
+        if self.loaded_header.as_deref() != Some(header.as_str()) {
+            // A changed header restarts the worker in Lean: nothing can be reused.
+            self.previous = None;
+            tokio::time::sleep(Duration::from_millis(config.import_ms)).await;
+            shared.count(&self.uri, |stats| stats.header_loads += 1);
+            shared.log(&format!("header-load uri={} version={version}", self.uri));
+            self.loaded_header = Some(header);
+        }
+        // The crash happens after the imports are loaded, while elaborating the body.
+        let index = LineIndex::new(&text);
+        if config
+            .crash_marker
+            .as_ref()
+            .is_some_and(|marker| text.contains(marker.as_str()))
+        {
+            eprintln!(
+                "[{}] lean-sim: simulated worker crash (--crash-marker)",
+                self.uri
+            );
+            self.progress(version, &index, Some(0..text.len()), 2);
+            self.state.send_modify(|state| {
+                state.phase = Phase::Crashed;
+                state.crashes += 1;
+            });
+            return Outcome::Stopped;
+        }
+        let first_change = self
+            .previous
+            .as_ref()
+            .map_or(0, |(old, _)| common_prefix(old, &text));
+        let mut results: Vec<CommandResult> = Vec::with_capacity(commands.len());
+        if let Some((old_text, old_results)) = &self.previous {
+            let unchanged = old_text.as_str() == text.as_str();
+            for (command, old) in commands.iter().zip(old_results) {
+                let same = old.span == command.span
+                    && text.get(command.span.clone()) == Some(old.text.as_str());
+                if same && (unchanged || command.span.end < first_change) {
+                    results.push(old.clone());
+                } else {
+                    break;
+                }
+            }
+        }
+        let reused = results.len() as u64;
+        shared.count(&self.uri, |stats| stats.commands_reused += reused);
+        tokio::time::sleep(Duration::from_millis(config.effective_report_delay_ms())).await;
+        if self.texts.has_changed().unwrap_or(false) {
+            return Outcome::Superseded;
+        }
+        let reused_diagnostics: Vec<&Diagnostic> =
+            results.iter().flat_map(|r| r.diagnostics.iter()).collect();
+        self.publish(version, &index, &reused_diagnostics, false);
+        let context = Context {
+            oracle: &shared.oracle,
+            dialect: shared.dialect,
+            silent_diagnostics: shared.silent_diagnostics(),
+        };
+        for command in commands.iter().skip(results.len()) {
+            if self.texts.has_changed().unwrap_or(true) {
+                return Outcome::Superseded;
+            }
+            self.progress(version, &index, Some(command.span.start..text.len()), 1);
+            if shared.config.refresh_requests {
+                shared.request("workspace/semanticTokens/refresh");
+            }
+            let command_text = text.get(command.span.clone()).unwrap_or("");
+            if config
+                .hang_marker
+                .as_ref()
+                .is_some_and(|marker| command_text.contains(marker.as_str()))
+            {
+                // A hung elaboration only ends when a newer version cancels it.
+                return match self.texts.changed().await {
+                    Ok(()) => Outcome::Superseded,
+                    Err(_) => Outcome::Stopped,
+                };
+            }
+            if command.kind == CommandKind::Declaration {
+                tokio::time::sleep(Duration::from_millis(config.decl_ms)).await;
+                if self.texts.has_changed().unwrap_or(true) {
+                    return Outcome::Superseded;
+                }
+                shared.count(&self.uri, |stats| stats.declarations_elaborated += 1);
+                let name = command.name.as_ref().map_or("_", |(name, _)| name.as_str());
+                shared.log(&format!(
+                    "elaborate uri={} version={version} decl={name}",
+                    self.uri
+                ));
+            }
+            let result = elab::elaborate_command(&text, &tokens, command, &results, &context);
+            if !result.diagnostics.is_empty() {
+                if shared.incremental_diagnostics() {
+                    let new: Vec<&Diagnostic> = result.diagnostics.iter().collect();
+                    self.publish(version, &index, &new, true);
+                } else {
+                    let all: Vec<&Diagnostic> = results
+                        .iter()
+                        .chain(std::iter::once(&result))
+                        .flat_map(|r| r.diagnostics.iter())
+                        .collect();
+                    self.publish(version, &index, &all, false);
+                }
+            }
+            results.push(result);
+        }
+        self.progress(version, &index, None, 1);
+        shared.count(&self.uri, |stats| stats.versions_finished += 1);
+        let finished = Arc::new(results.clone());
+        self.previous = Some((Arc::clone(&text), results));
+        self.state.send_modify(|state| {
+            if state.version == version {
+                state.phase = Phase::Done;
+                state.results = finished;
+            }
+        });
+        Outcome::Done
+    }
+}
+
+fn common_prefix(old: &str, new: &str) -> usize {
+    old.bytes()
+        .zip(new.bytes())
+        .take_while(|(a, b)| a == b)
+        .count()
+}
+
+/// An LSP range for a byte range.
+pub fn lsp_range(index: &LineIndex, range: &Range<usize>) -> Value {
+    json!({"start": lsp_position(index, range.start), "end": lsp_position(index, range.end)})
+}
+
+/// An LSP position for a byte offset.
+pub fn lsp_position(index: &LineIndex, byte: usize) -> Value {
+    let position = index.position(byte);
+    json!({"line": position.line, "character": position.character})
+}
+
+/// A diagnostic as Lean sends it: `range` cut at the next line for multi-line messages unless
+/// the message keeps its full range (parse errors).
+pub fn diagnostic_json(index: &LineIndex, diagnostic: &Diagnostic) -> Value {
+    let start = index.position(diagnostic.range.start);
+    let end = index.position(diagnostic.range.end);
+    let range = if end.line > start.line && !diagnostic.keep_full_range {
+        json!({"start": {"line": start.line, "character": start.character},
+               "end": {"line": start.line + 1, "character": 0}})
+    } else {
+        lsp_range(index, &diagnostic.range)
+    };
+    let mut value = json!({
+        "range": range,
+        "fullRange": lsp_range(index, &diagnostic.range),
+        "severity": diagnostic.severity,
+        "source": "Lean 4",
+        "message": diagnostic.message,
+    });
+    if let Some(object) = value.as_object_mut() {
+        if let Some(code) = diagnostic.code {
+            object.insert("code".to_owned(), json!(code));
+        }
+        if let Some(tag) = diagnostic.lean_tag {
+            object.insert("leanTags".to_owned(), json!([tag]));
+        }
+        if diagnostic.silent {
+            object.insert("isSilent".to_owned(), json!(true));
+        }
+    }
+    value
+}

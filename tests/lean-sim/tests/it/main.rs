@@ -1,0 +1,7 @@
+//! Integration tests of the `lean-sim` binary, driven over pipes like an editor would.
+
+mod behaviour;
+mod conformance;
+mod corpus;
+mod faults;
+mod support;
