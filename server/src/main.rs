@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use sorryfill::router::{Proxy, ProxyConfig, exit_code};
-use sorryfill::transport::DEFAULT_MAX_FRAME_BYTES;
+use sorryfill::transport::{DEFAULT_MAX_FRAME_BYTES, stdio};
 
 #[derive(Parser)]
 #[command(
@@ -77,9 +77,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     };
     let status = runtime.block_on(async {
         let proxy = Proxy::new(config);
-        proxy
-            .serve(tokio::io::stdin(), tokio::io::stdout(), server)
-            .await
+        proxy.serve(stdio::stdin(), stdio::stdout(), server).await
     });
     // A read from stdin may still block a runtime thread; do not wait for it.
     runtime.shutdown_background();

@@ -7,6 +7,7 @@
 
 mod codec;
 mod envelope;
+pub mod stdio;
 
 pub use codec::{
     DEFAULT_MAX_FRAME_BYTES, Incoming, LspCodec, Malformed, MalformedKind, write_frame,

@@ -405,3 +405,42 @@ async fn the_proxys_own_traffic_goes_through_lean_handle_and_never_reaches_the_e
     assert!(seen.contains(r#""id":1"#));
     assert!(!seen.contains("sorryfill:") && !seen.contains("S.lean"));
 }
+
+/// Neovim (libuv) connects a server's stdio through a socket pair, not pipes.
+#[cfg(unix)]
+#[test]
+fn a_socket_pair_as_stdio_works_like_pipes() {
+    use std::os::unix::net::UnixStream;
+
+    let dir = fresh_dir();
+    let (editor, proxy_end) = UnixStream::pair().expect("a socket pair");
+    let proxy_out = proxy_end.try_clone().expect("a socket can be duplicated");
+    let mut proxy = Command::new(sorryfill_bin())
+        .arg("serve")
+        .arg("--log-file")
+        .arg(dir.path().join("proxy.log"))
+        .arg("--")
+        .arg(lsp_recorder_bin())
+        .arg("--echo")
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(proxy_end)))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(proxy_out)))
+        .spawn()
+        .expect("sorryfill starts");
+    editor
+        .set_read_timeout(Some(WAIT))
+        .expect("timeouts are supported");
+    let mut writer = editor.try_clone().expect("a socket can be duplicated");
+    let request =
+        r#"{"jsonrpc":"2.0","id":"é","method":"$/lean/plainGoal","params":{"a":1}}"#.as_bytes();
+    write!(writer, "Content-Length: {}\r\n\r\n", request.len()).expect("writable");
+    writer.write_all(request).expect("writable");
+    let answer = read_frame(&mut BufReader::new(&editor)).expect("the echo comes back");
+    let answer: Value = serde_json::from_slice(&answer).expect("JSON");
+    assert_eq!(answer["id"], "é");
+    assert_eq!(answer["result"]["a"], 1);
+    let exit = br#"{"jsonrpc":"2.0","method":"exit"}"#;
+    write!(writer, "Content-Length: {}\r\n\r\n", exit.len()).expect("writable");
+    writer.write_all(exit).expect("writable");
+    let status = proxy.wait().expect("waitable");
+    assert!(status.success());
+}
