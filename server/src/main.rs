@@ -1,1 +1,113 @@
-fn main() {}
+//! The `sorryfill` command line: a thin edge over the library. `serve` runs the LSP proxy
+//! on stdin/stdout in front of Lean's server. Invariant: nothing but the protocol is ever
+//! written to stdout, and the proxy itself writes nothing to stderr (vscode-lean4 shows
+//! every stderr line as an error); its log goes to a file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use sorryfill::router::{Proxy, ProxyConfig, exit_code};
+use sorryfill::transport::{DEFAULT_MAX_FRAME_BYTES, stdio};
+
+#[derive(Parser)]
+#[command(
+    name = "sorryfill",
+    version,
+    about = "Proves Lean `sorry`s behind your editor's back, offering only what Lean accepted."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the LSP proxy on stdin/stdout in front of Lean's server.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Where the proxy writes its log (default: <cache dir>/sorryfill/serve.log).
+    #[arg(long, env = "SORRYFILL_LOG_FILE")]
+    log_file: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `sorryfill=debug`.
+    #[arg(long, env = "SORRYFILL_LOG", default_value = "info")]
+    log_level: String,
+    /// Largest message body accepted from either side, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_FRAME_BYTES)]
+    max_frame_bytes: usize,
+    /// The Lean server command (default: `lake serve`).
+    #[arg(last = true)]
+    server_command: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Serve(args) => match serve(args) {
+            // The process exits with Lean's status so the editor's restart logic takes over.
+            Ok(code) => std::process::exit(code),
+            Err(error) => {
+                // Startup failures are the one thing worth a stderr line: the editor shows it.
+                eprintln!("sorryfill: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let _log_guard = init_logging(args.log_file, &args.log_level);
+    let mut command_line = args.server_command;
+    if command_line.is_empty() {
+        command_line = vec!["lake".into(), "serve".into()];
+    }
+    let mut server = tokio::process::Command::new(&command_line[0]);
+    server.args(&command_line[1..]);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let config = ProxyConfig {
+        max_frame_bytes: args.max_frame_bytes,
+        ..ProxyConfig::default()
+    };
+    let status = runtime.block_on(async {
+        let proxy = Proxy::new(config);
+        proxy.serve(stdio::stdin(), stdio::stdout(), server).await
+    });
+    // A read from stdin may still block a runtime thread; do not wait for it.
+    runtime.shutdown_background();
+    let status = status?;
+    tracing::info!(%status, "proxy exiting");
+    Ok(exit_code(status))
+}
+
+/// Logs to a file only; without a usable file the proxy stays silent.
+fn init_logging(
+    log_file: Option<PathBuf>,
+    filter: &str,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let path = log_file
+        .or_else(|| dirs::cache_dir().map(|dir| dir.join("sorryfill").join("serve.log")))?;
+    let dir = path.parent()?;
+    std::fs::create_dir_all(dir).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}

@@ -1,1 +1,446 @@
-//! (not yet written)
+//! The proxy core end to end: the real `sorryfill serve` binary between a scripted client
+//! and `lsp-recorder` (a recording stand-in for Lean), over real pipes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{fresh_dir, lsp_recorder_bin, sorryfill_bin};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A running `sorryfill serve` with a scripted editor on its stdin/stdout.
+struct Session {
+    proxy: Child,
+    stdin: Option<ChildStdin>,
+    frames: mpsc::Receiver<Vec<u8>>,
+    stderr: mpsc::Receiver<Vec<u8>>,
+}
+
+fn start(dir: &Path, proxy_args: &[&str], recorder_args: &[&str]) -> Session {
+    let mut proxy = Command::new(sorryfill_bin())
+        .arg("serve")
+        .arg("--log-file")
+        .arg(dir.join("proxy.log"))
+        .args(proxy_args)
+        .arg("--")
+        .arg(lsp_recorder_bin())
+        .arg("--record")
+        .arg(dir.join("record"))
+        .args(recorder_args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sorryfill starts");
+    let stdout = proxy.stdout.take().expect("stdout is piped");
+    let mut stderr = proxy.stderr.take().expect("stderr is piped");
+    let (frame_tx, frames) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        while let Some(body) = read_frame(&mut reader) {
+            if frame_tx.send(body).is_err() {
+                break;
+            }
+        }
+    });
+    let (stderr_tx, stderr_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = stderr.read_to_end(&mut all);
+        let _ = stderr_tx.send(all);
+    });
+    Session {
+        stdin: proxy.stdin.take(),
+        proxy,
+        frames,
+        stderr: stderr_rx,
+    }
+}
+
+impl Session {
+    fn send(&mut self, body: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        write!(stdin, "Content-Length: {}\r\n\r\n", body.len()).expect("the proxy reads");
+        stdin.write_all(body).expect("the proxy reads");
+        stdin.flush().expect("the proxy reads");
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(bytes).expect("the proxy reads");
+        stdin.flush().expect("the proxy reads");
+    }
+
+    fn receive(&self) -> Vec<u8> {
+        self.frames
+            .recv_timeout(WAIT)
+            .expect("the proxy forwards a frame in time")
+    }
+
+    fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    fn wait(&mut self) -> i32 {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.proxy.try_wait().expect("waitable") {
+                return status.code().expect("the proxy exits normally");
+            }
+            assert!(Instant::now() < deadline, "the proxy did not exit in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stderr(&self) -> Vec<u8> {
+        self.stderr.recv_timeout(WAIT).expect("stderr closes")
+    }
+}
+
+fn read_frame(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        if name.eq_ignore_ascii_case("content-length") {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+fn recorded(dir: &Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(dir.join("record")).expect("the recorder wrote its record");
+    let mut reader = BufReader::new(&bytes[..]);
+    let mut frames = Vec::new();
+    while let Some(body) = read_frame(&mut reader) {
+        frames.push(body);
+    }
+    frames
+}
+
+fn emit(bodies: &[Vec<u8>]) -> Vec<u8> {
+    let bodies: Vec<String> = bodies
+        .iter()
+        .map(|b| String::from_utf8(b.clone()).expect("test bodies are UTF-8"))
+        .collect();
+    json!({"jsonrpc": "2.0", "method": "$/recorder/emit", "params": {"bodies": bodies}})
+        .to_string()
+        .into_bytes()
+}
+
+fn big_text(bytes: usize) -> String {
+    // Astral, accented and CRLF text, escaped in JSON where it must be.
+    let unit = "theorem 𝔽_é : ∀ n, n = n := by\r\n  sorry -- \"quoted\" \\ back\n";
+    unit.repeat(bytes / unit.len() + 1)
+}
+
+#[test]
+fn a_long_mixed_session_is_forwarded_byte_for_byte_in_order() {
+    let dir = fresh_dir();
+    let mut session = start(dir.path(), &[], &[]);
+    let text = big_text(1 << 20);
+    let client_frames: Vec<Vec<u8>> = vec![
+        br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{"lean":{"incrementalDiagnosticSupport":true}}}}"#.to_vec(),
+        br#"{ "jsonrpc" : "2.0",  "method":"initialized","params":{} }"#.to_vec(),
+        json!({"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///p/Ä 𝔽.lean","languageId":"lean4","version":1,"text":text},"dependencyBuildMode":"never"}}).to_string().into_bytes(),
+        br#"{"jsonrpc":"2.0","id":"str\u00e9-id","method":"$/lean/plainGoal","params":{"textDocument":{"uri":"file:///p/\u00c4 \ud835\udd3d.lean"},"position":{"line":1,"character":4}}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","id":9007199254740993,"method":"unknown/method","params":[1,2.50,"x"]}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"str\u00e9-id"}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","method":"$/lean/rpc/connect","params":{"uri":"file:///p/A.lean"}}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","method":"some/unknownNotification"}"#.to_vec(),
+        br#"{"jsonrpc":"2.0","id":"register_lean_watcher","result":null}"#.to_vec(),
+        json!({"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"file:///p/Ä 𝔽.lean","version":2},"contentChanges":[{"range":{"start":{"line":0,"character":8},"end":{"line":0,"character":10}},"text":"𝔾"}]}}).to_string().into_bytes(),
+    ];
+    let server_frames: Vec<Vec<u8>> = vec![
+        br#"{"id":1,"jsonrpc":"2.0","result":{"capabilities":{"experimental":{"rpcProvider":{}}},"serverInfo":{"name":"Lean 4 Server","version":"0.3.0"}}}"#.to_vec(),
+        br#"{"id":"register_lean_watcher","jsonrpc":"2.0","method":"client/registerCapability","params":{"registrations":[]}}"#.to_vec(),
+        br#"{"id":0,"jsonrpc":"2.0","method":"workspace/semanticTokens/refresh"}"#.to_vec(),
+        "{\"jsonrpc\":\"2.0\",\"method\":\"textDocument/publishDiagnostics\",\"params\":{\"diagnostics\":[{\"fullRange\":{\"end\":{\"character\":5,\"line\":1},\"start\":{\"character\":8,\"line\":0}},\"isSilent\":true,\"leanTags\":[2],\"message\":\"Goals accomplished 🎉\",\"range\":{\"end\":{\"character\":0,\"line\":1},\"start\":{\"character\":8,\"line\":0}},\"severity\":3}],\"isIncremental\":true,\"uri\":\"file:///p/Ä 𝔽.lean\",\"version\":2}}".as_bytes().to_vec(),
+        br#"{"jsonrpc":"2.0","method":"$/lean/fileProgress","params":{"processing":[],"textDocument":{"uri":"file:///p/A.lean","version":2}}}"#.to_vec(),
+        br#"{"error":{"code":-32800,"message":""},"id":"str\u00e9-id","jsonrpc":"2.0"}"#.to_vec(),
+        json!({"jsonrpc":"2.0","method":"$/unknown/big","params":{"blob":big_text(1 << 20)}}).to_string().into_bytes(),
+        br#"{"id":9007199254740993,"jsonrpc":"2.0","result":{"answer":"ok"}}"#.to_vec(),
+    ];
+    for frame in &client_frames {
+        session.send(frame);
+    }
+    let emit_frame = emit(&server_frames);
+    session.send(&emit_frame);
+    for expected in &server_frames {
+        let got = session.receive();
+        assert!(
+            got == *expected,
+            "a server frame changed on its way: {}",
+            String::from_utf8_lossy(&got[..got.len().min(200)])
+        );
+    }
+    let shutdown = br#"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#.to_vec();
+    let exit = br#"{"jsonrpc":"2.0","method":"exit"}"#.to_vec();
+    session.send(&shutdown);
+    session.send(&exit);
+    assert_eq!(session.wait(), 0);
+
+    let mut expected_record = client_frames;
+    expected_record.extend([emit_frame, shutdown, exit]);
+    let record = recorded(dir.path());
+    assert_eq!(
+        record.len(),
+        expected_record.len(),
+        "every client frame reached Lean once"
+    );
+    for (got, sent) in record.iter().zip(&expected_record) {
+        assert!(
+            got == sent,
+            "a client frame changed on its way: {}",
+            String::from_utf8_lossy(&sent[..sent.len().min(200)])
+        );
+    }
+    assert!(
+        session.stderr().is_empty(),
+        "the proxy itself writes nothing to stderr"
+    );
+}
+
+#[test]
+fn malformed_input_from_either_side_is_answered_or_dropped_and_the_session_goes_on() {
+    let dir = fresh_dir();
+    let mut session = start(dir.path(), &["--max-frame-bytes", "4096"], &[]);
+    session.send(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
+    session.send_raw(b"this is not a header\r\nContent-Type: nothing\r\n\r\n");
+    session.send(br#"{"jsonrpc":"2.0","id":7,"method":"textDocument/hover","params":{"#);
+    let too_big = json!({"jsonrpc":"2.0","id":"big","method":"x","params":{"t":"y".repeat(5000)}})
+        .to_string();
+    session.send(too_big.as_bytes());
+    let errors: Vec<Value> = (0..2)
+        .map(|_| serde_json::from_slice(&session.receive()).expect("the proxy answers in JSON"))
+        .collect();
+    assert_eq!(errors[0]["id"], 7);
+    assert_eq!(errors[0]["error"]["code"], -32700);
+    assert_eq!(errors[1]["id"], "big");
+    assert_eq!(errors[1]["error"]["code"], -32700);
+
+    // Lean's side: broken framing and broken JSON are dropped, the good frame arrives.
+    let good = br#"{"id":1,"jsonrpc":"2.0","result":{"capabilities":{}}}"#.to_vec();
+    let raw = json!({"jsonrpc":"2.0","method":"$/recorder/raw","params":{"bytes":"garbage\r\nContent-Length: nope\r\n\r\nContent-Length: 3\r\n\r\n{{{"}});
+    session.send(raw.to_string().as_bytes());
+    session.send(&emit(std::slice::from_ref(&good)));
+    assert_eq!(session.receive(), good);
+
+    session.send(br#"{"jsonrpc":"2.0","method":"exit"}"#);
+    assert_eq!(session.wait(), 0);
+    let record = recorded(dir.path());
+    assert!(
+        record
+            .iter()
+            .all(|frame| !frame.starts_with(br#"{"jsonrpc":"2.0","id":7"#)),
+        "a frame the proxy could not read is not forwarded"
+    );
+    assert!(session.stderr().is_empty());
+}
+
+#[test]
+fn when_lean_crashes_the_proxy_exits_with_its_status_after_forwarding_its_last_words() {
+    let dir = fresh_dir();
+    let mut session = start(dir.path(), &[], &[]);
+    let last_words = br#"{"jsonrpc":"2.0","method":"$/lean/fileProgress","params":{"processing":[{"kind":2,"range":{"end":{"character":0,"line":9},"start":{"character":0,"line":0}}}],"textDocument":{"uri":"file:///p/A.lean","version":1}}}"#.to_vec();
+    session.send(&emit(std::slice::from_ref(&last_words)));
+    session.send(br#"{"jsonrpc":"2.0","method":"$/recorder/exit","params":{"code":3}}"#);
+    assert_eq!(session.receive(), last_words);
+    assert_eq!(session.wait(), 3);
+}
+
+fn process_is_gone(pid: &str) -> bool {
+    let stat = Path::new("/proc").join(pid).join("stat");
+    match std::fs::read_to_string(stat) {
+        Err(_) => true,
+        // A zombie has exited; only its entry is left.
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[test]
+fn editor_eof_sends_exit_to_lean() {
+    let dir = fresh_dir();
+    let mut session = start(dir.path(), &[], &[]);
+    session.send(br#"{"jsonrpc":"2.0","method":"some/note"}"#);
+    session.close_stdin();
+    assert_eq!(session.wait(), 0);
+    let record = recorded(dir.path());
+    assert_eq!(
+        record.last().map(Vec::as_slice),
+        Some(&br#"{"jsonrpc":"2.0","method":"exit"}"#[..])
+    );
+}
+
+#[test]
+fn editor_eof_kills_a_stuck_lean_and_leaves_no_orphan() {
+    let dir = fresh_dir();
+    let pid_file = dir.path().join("pid");
+    let pid_arg = pid_file.to_str().expect("temp paths are UTF-8");
+    let mut session = start(dir.path(), &[], &["--pid-file", pid_arg]);
+    session.send(br#"{"jsonrpc":"2.0","method":"$/recorder/hang"}"#);
+    let deadline = Instant::now() + WAIT;
+    while !pid_file.exists() {
+        assert!(Instant::now() < deadline, "the recorder did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Make sure the hang notification went through before the editor leaves.
+    let marker = br#"{"jsonrpc":"2.0","method":"x"}"#.to_vec();
+    session.send(&emit(std::slice::from_ref(&marker)));
+    assert_eq!(session.receive(), marker);
+    let pid = std::fs::read_to_string(&pid_file).expect("pid written");
+    let started = Instant::now();
+    session.close_stdin();
+    let code = session.wait();
+    assert_ne!(code, 0, "a killed server is not a clean exit");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        process_is_gone(pid.trim()),
+        "the stuck server {pid} was left behind"
+    );
+}
+
+#[tokio::test]
+async fn the_proxys_own_traffic_goes_through_lean_handle_and_never_reaches_the_editor() {
+    use sorryfill::lean::PrivateEvent;
+    use sorryfill::router::{Proxy, ProxyConfig};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = fresh_dir();
+    let mut server = tokio::process::Command::new(lsp_recorder_bin());
+    server
+        .arg("--echo")
+        .arg("--record")
+        .arg(dir.path().join("record"));
+    let (editor_side, proxy_in) = tokio::io::duplex(1 << 16);
+    let (proxy_out, mut editor_reads) = tokio::io::duplex(1 << 16);
+    let proxy = Proxy::new(ProxyConfig::default());
+    let lean = proxy.lean_handle();
+    let session = tokio::spawn(proxy.serve(proxy_in, proxy_out, server));
+    let mut editor = editor_side;
+    let frame = |body: &[u8]| {
+        [
+            format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes(),
+            body.to_vec(),
+        ]
+        .concat()
+    };
+
+    let mut private = lean
+        .register_private("file:///p/.lake/sorryfill/")
+        .expect("the router runs");
+    let asked = tokio::spawn({
+        let lean = lean.clone();
+        async move { lean.request("$/test/echo", json!({"x": "𝔽"})).await }
+    });
+    editor
+        .write_all(&frame(
+            br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#,
+        ))
+        .await
+        .expect("writable");
+    editor
+        .write_all(&frame(
+            br#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#,
+        ))
+        .await
+        .expect("writable");
+    let answer = tokio::time::timeout(WAIT, asked)
+        .await
+        .expect("answered in time")
+        .expect("no panic");
+    assert_eq!(answer, Ok(json!({"x": "𝔽"})));
+
+    let shadow = r#"{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{"diagnostics":[],"uri":"file:///p/.lake/sorryfill/S.lean","version":1}}"#;
+    lean.notify("$/recorder/emit", json!({"bodies": [shadow]}))
+        .expect("the router runs");
+    let event = tokio::time::timeout(WAIT, private.recv())
+        .await
+        .expect("in time")
+        .expect("subscribed");
+    assert!(matches!(
+        event,
+        PrivateEvent::Diagnostics {
+            version: Some(1),
+            ..
+        }
+    ));
+
+    editor
+        .write_all(&frame(br#"{"jsonrpc":"2.0","method":"exit"}"#))
+        .await
+        .expect("writable");
+    let status = tokio::time::timeout(WAIT, session)
+        .await
+        .expect("in time")
+        .expect("no panic")
+        .expect("served");
+    assert!(status.success());
+    let mut seen = Vec::new();
+    editor_reads.read_to_end(&mut seen).await.expect("readable");
+    let seen = String::from_utf8(seen).expect("UTF-8");
+    assert_eq!(
+        seen.matches("Content-Length").count(),
+        1,
+        "only the initialize answer: {seen}"
+    );
+    assert!(seen.contains(r#""id":1"#));
+    assert!(!seen.contains("sorryfill:") && !seen.contains("S.lean"));
+}
+
+/// Neovim (libuv) connects a server's stdio through a socket pair, not pipes.
+#[cfg(unix)]
+#[test]
+fn a_socket_pair_as_stdio_works_like_pipes() {
+    use std::os::unix::net::UnixStream;
+
+    let dir = fresh_dir();
+    let (editor, proxy_end) = UnixStream::pair().expect("a socket pair");
+    let proxy_out = proxy_end.try_clone().expect("a socket can be duplicated");
+    let mut proxy = Command::new(sorryfill_bin())
+        .arg("serve")
+        .arg("--log-file")
+        .arg(dir.path().join("proxy.log"))
+        .arg("--")
+        .arg(lsp_recorder_bin())
+        .arg("--echo")
+        .stdin(Stdio::from(std::os::fd::OwnedFd::from(proxy_end)))
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(proxy_out)))
+        .spawn()
+        .expect("sorryfill starts");
+    editor
+        .set_read_timeout(Some(WAIT))
+        .expect("timeouts are supported");
+    let mut writer = editor.try_clone().expect("a socket can be duplicated");
+    let request =
+        r#"{"jsonrpc":"2.0","id":"é","method":"$/lean/plainGoal","params":{"a":1}}"#.as_bytes();
+    write!(writer, "Content-Length: {}\r\n\r\n", request.len()).expect("writable");
+    writer.write_all(request).expect("writable");
+    let answer = read_frame(&mut BufReader::new(&editor)).expect("the echo comes back");
+    let answer: Value = serde_json::from_slice(&answer).expect("JSON");
+    assert_eq!(answer["id"], "é");
+    assert_eq!(answer["result"]["a"], 1);
+    let exit = br#"{"jsonrpc":"2.0","method":"exit"}"#;
+    write!(writer, "Content-Length: {}\r\n\r\n", exit.len()).expect("writable");
+    writer.write_all(exit).expect("writable");
+    let status = proxy.wait().expect("waitable");
+    assert!(status.success());
+}

@@ -62,3 +62,24 @@ pub fn fresh_dir() -> tempfile::TempDir {
         .tempdir()
         .expect("a temporary folder can be made")
 }
+
+/// The `lsp-recorder` test server (tests/lsp-recorder), built by `cargo test --workspace`
+/// next to this test binary. `LSP_RECORDER` overrides the path.
+#[allow(dead_code)]
+pub fn lsp_recorder_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("LSP_RECORDER") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test binary knows its own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test binary lives in target/<profile>/deps");
+    let bin = profile_dir.join(format!("lsp-recorder{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "lsp-recorder is not built at {}: run the tests with `cargo test --workspace`",
+        bin.display()
+    );
+    bin
+}

@@ -1,0 +1,278 @@
+//! Lean's diagnostics, accumulated per URI and version as Lean publishes them.
+//!
+//! Lean publishes many times per version while it elaborates. Since v4.31, with the
+//! client capability `incrementalDiagnosticSupport`, a publish with `isIncremental: true`
+//! holds only NEW diagnostics to append; `false` or absent means the full set, replacing
+//! what came before. A version is fully elaborated when `$/lean/fileProgress` reports
+//! `processing: []` for it (it may say so twice; [`DiagnosticsStore::progress`] reports it
+//! once). Invariant: a publish for a version older than the one stored is stale and ignored.
+
+use std::collections::HashMap;
+
+use lsp_types::{DiagnosticSeverity, Range};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One diagnostic as Lean sends it, with Lean's extensions typed and every other field
+/// kept in `extra` so a diagnostic re-serialises without loss.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeanDiagnostic {
+    /// The range shown in the editor; cut to one line for multi-line messages.
+    pub range: Range,
+    /// The real extent of the diagnostic (Lean extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_range: Option<Range>,
+    /// 1 error, 2 warning, 3 information.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<DiagnosticSeverity>,
+    /// The message text.
+    pub message: String,
+    /// `true` for "Goals accomplished!"-style messages that are not problems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_silent: Option<bool>,
+    /// 1 = unsolved goals, 2 = goals accomplished (Lean extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lean_tags: Option<Vec<u32>>,
+    /// Every other field (`source`, `code`, `tags`, `data`, `relatedInformation`, ...).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl LeanDiagnostic {
+    /// The diagnostic's real extent: `fullRange` when Lean sent it, else `range`.
+    pub fn full_range(&self) -> Range {
+        self.full_range.unwrap_or(self.range)
+    }
+
+    /// True for errors.
+    pub fn is_error(&self) -> bool {
+        self.severity == Some(DiagnosticSeverity::ERROR)
+    }
+}
+
+/// The params of `textDocument/publishDiagnostics` as Lean sends them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishDiagnosticsParams {
+    /// The document.
+    pub uri: String,
+    /// The document version the diagnostics belong to (Lean always sets it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+    /// `true`: append to this version's set; `false`/absent: replace it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_incremental: Option<bool>,
+    /// The diagnostics of this publish.
+    pub diagnostics: Vec<LeanDiagnostic>,
+}
+
+/// One range still being processed in `$/lean/fileProgress`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessingRange {
+    /// The region.
+    pub range: Range,
+    /// 1 = processing (also when absent), 2 = fatal error: the version will never finish.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<u32>,
+}
+
+impl ProcessingRange {
+    /// True for `kind: 2`: elaboration stopped for good (worker crash, failed header).
+    pub fn is_fatal(&self) -> bool {
+        self.kind == Some(2)
+    }
+}
+
+/// The params of `$/lean/fileProgress`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileProgressParams {
+    /// `{uri, version}` of the document.
+    pub text_document: VersionedUri,
+    /// Regions still being elaborated; empty means done.
+    pub processing: Vec<ProcessingRange>,
+}
+
+/// `{uri, version}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionedUri {
+    /// The document.
+    pub uri: String,
+    /// Its version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i32>,
+}
+
+/// The diagnostics known for one document version.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VersionDiagnostics {
+    /// The version they belong to (`None` when Lean sent none).
+    pub version: Option<i32>,
+    /// The full set so far.
+    pub diagnostics: Vec<LeanDiagnostic>,
+    /// The version last reported fully elaborated, so a repeated "done" is reported once.
+    elaborated: Option<Option<i32>>,
+}
+
+/// Diagnostics per URI (exact URI text).
+#[derive(Debug, Default)]
+pub struct DiagnosticsStore {
+    by_uri: HashMap<String, VersionDiagnostics>,
+}
+
+/// What a `fileProgress` notification means for its version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProgressOutcome {
+    /// Still running (or a repeated "done" already reported).
+    Running,
+    /// Finished just now; the full diagnostics of the version.
+    Elaborated(Vec<LeanDiagnostic>),
+    /// Stopped for good (`kind: 2`).
+    Failed,
+}
+
+impl DiagnosticsStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The current diagnostics for `uri`.
+    pub fn get(&self, uri: &str) -> Option<&VersionDiagnostics> {
+        self.by_uri.get(uri)
+    }
+
+    /// Records a publish; returns the full set now known for that version, or `None`
+    /// when the publish was for an older version than the stored one (stale).
+    pub fn publish(&mut self, params: PublishDiagnosticsParams) -> Option<&VersionDiagnostics> {
+        let entry = self.by_uri.entry(params.uri).or_default();
+        let stale = matches!((params.version, entry.version), (Some(new), Some(old)) if new < old);
+        if stale {
+            return None;
+        }
+        let same_version = entry.version == params.version;
+        if params.is_incremental == Some(true) && same_version {
+            entry.diagnostics.extend(params.diagnostics);
+        } else {
+            if !same_version {
+                entry.elaborated = None;
+            }
+            entry.version = params.version;
+            entry.diagnostics = params.diagnostics;
+        }
+        Some(entry)
+    }
+
+    /// Records a `fileProgress`; reports the first "done" of each version with its
+    /// diagnostics (empty when none were published for that version).
+    pub fn progress(&mut self, params: &FileProgressParams) -> ProgressOutcome {
+        let entry = self
+            .by_uri
+            .entry(params.text_document.uri.clone())
+            .or_default();
+        let version = params.text_document.version;
+        if params.processing.iter().any(ProcessingRange::is_fatal) {
+            entry.elaborated = None;
+            return ProgressOutcome::Failed;
+        }
+        if !params.processing.is_empty() {
+            // The version is being (re)processed, e.g. after a worker restart: the next
+            // "done" is news again.
+            if entry.elaborated == Some(version) {
+                entry.elaborated = None;
+            }
+            return ProgressOutcome::Running;
+        }
+        if entry.elaborated == Some(version) {
+            return ProgressOutcome::Running;
+        }
+        entry.elaborated = Some(version);
+        if entry.version == version {
+            ProgressOutcome::Elaborated(entry.diagnostics.clone())
+        } else {
+            ProgressOutcome::Elaborated(Vec::new())
+        }
+    }
+
+    /// Forgets a document (on `didClose`).
+    pub fn forget(&mut self, uri: &str) {
+        self.by_uri.remove(uri);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn publish(
+        version: i32,
+        incremental: Option<bool>,
+        messages: &[&str],
+    ) -> PublishDiagnosticsParams {
+        let diagnostics: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 1}},
+                       "fullRange": {"start": {"line": 0, "character": 0}, "end": {"line": 3, "character": 1}},
+                       "severity": 2, "source": "Lean 4", "message": m, "leanTags": [1]})
+            })
+            .collect();
+        let mut params =
+            json!({"uri": "file:///A.lean", "version": version, "diagnostics": diagnostics});
+        if let Some(flag) = incremental {
+            params["isIncremental"] = json!(flag);
+        }
+        serde_json::from_value(params).expect("valid publish params")
+    }
+
+    fn done(version: i32) -> FileProgressParams {
+        serde_json::from_value(json!({"textDocument": {"uri": "file:///A.lean", "version": version}, "processing": []}))
+            .expect("valid progress")
+    }
+
+    fn messages(store: &DiagnosticsStore) -> Vec<String> {
+        store
+            .get("file:///A.lean")
+            .map(|d| d.diagnostics.iter().map(|d| d.message.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn incremental_publishes_append_and_full_ones_replace() {
+        let mut store = DiagnosticsStore::new();
+        store.publish(publish(1, Some(false), &["a"]));
+        store.publish(publish(1, Some(true), &["b"]));
+        assert_eq!(messages(&store), ["a", "b"]);
+        store.publish(publish(1, None, &["c"]));
+        assert_eq!(messages(&store), ["c"]);
+        store.publish(publish(2, Some(true), &["d"]));
+        assert_eq!(messages(&store), ["d"]);
+        assert!(store.publish(publish(1, Some(false), &["old"])).is_none());
+        assert_eq!(messages(&store), ["d"]);
+    }
+
+    #[test]
+    fn done_is_reported_once_per_version_with_the_full_set() {
+        let mut store = DiagnosticsStore::new();
+        store.publish(publish(3, Some(false), &["sorry"]));
+        store.publish(publish(3, Some(true), &["unused"]));
+        let ProgressOutcome::Elaborated(diagnostics) = store.progress(&done(3)) else {
+            panic!("the first done must be reported")
+        };
+        assert_eq!(diagnostics.len(), 2);
+        assert_eq!(diagnostics[0].lean_tags, Some(vec![1]));
+        assert!(diagnostics[0].full_range.is_some());
+        assert_eq!(diagnostics[0].extra.get("source"), Some(&json!("Lean 4")));
+        assert_eq!(store.progress(&done(3)), ProgressOutcome::Running);
+    }
+
+    #[test]
+    fn extra_fields_survive_a_round_trip() {
+        let raw = json!({"range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 3}},
+                         "message": "x", "isSilent": true, "code": "lean.unknownIdentifier", "data": {"k": 1}});
+        let parsed: LeanDiagnostic = serde_json::from_value(raw.clone()).expect("valid");
+        assert_eq!(serde_json::to_value(&parsed).expect("serialisable"), raw);
+    }
+}

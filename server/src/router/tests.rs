@@ -1,0 +1,372 @@
+//! Router unit tests: events in, frames out, without pipes or processes.
+
+use super::*;
+use crate::lean::LeanHandle;
+use crate::transport::{MalformedKind, SniffedEnvelope};
+
+struct Harness {
+    router: Router,
+    client: mpsc::UnboundedReceiver<Bytes>,
+    server: mpsc::UnboundedReceiver<Bytes>,
+    documents: mpsc::UnboundedReceiver<DocumentEvent>,
+    events: mpsc::UnboundedReceiver<Event>,
+    lean: LeanHandle,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_provider(Box::new(NoCodeActions))
+    }
+
+    fn with_provider(code_actions: Box<dyn CodeActionProvider>) -> Self {
+        let (to_client, client) = mpsc::unbounded_channel();
+        let (to_server, server) = mpsc::unbounded_channel();
+        let (observer, documents) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let router = Router::new(RouterOutputs {
+            to_client,
+            to_server,
+            documents: Some(observer),
+            code_actions,
+        });
+        Self {
+            router,
+            client,
+            server,
+            documents,
+            events,
+            lean: LeanHandle::new(events_tx),
+        }
+    }
+
+    fn client(&mut self, body: &str) {
+        let frame = Frame::new(Bytes::copy_from_slice(body.as_bytes()));
+        assert!(
+            self.router
+                .handle(Event::Client(Incoming::Frame(frame)))
+                .is_none()
+        );
+    }
+
+    fn server(&mut self, body: &str) {
+        let frame = Frame::new(Bytes::copy_from_slice(body.as_bytes()));
+        assert!(
+            self.router
+                .handle(Event::Server(Incoming::Frame(frame)))
+                .is_none()
+        );
+    }
+
+    /// Feeds the commands the handle has queued so far to the router.
+    fn pump_commands(&mut self) {
+        while let Ok(event) = self.events.try_recv() {
+            assert!(self.router.handle(event).is_none());
+        }
+    }
+
+    fn drain(rx: &mut mpsc::UnboundedReceiver<Bytes>) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(body) = rx.try_recv() {
+            out.push(String::from_utf8(body.to_vec()).expect("test frames are UTF-8"));
+        }
+        out
+    }
+
+    fn sent_to_client(&mut self) -> Vec<String> {
+        Self::drain(&mut self.client)
+    }
+
+    fn sent_to_server(&mut self) -> Vec<String> {
+        Self::drain(&mut self.server)
+    }
+
+    fn start(&mut self) {
+        self.client(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#);
+        self.server(r#"{"id":0,"jsonrpc":"2.0","result":{"capabilities":{}}}"#);
+        self.client(r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#);
+        self.sent_to_client();
+        self.sent_to_server();
+    }
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).expect("the router writes JSON")
+}
+
+const PRIVATE_PREFIX: &str = "file:///p/.lake/sorryfill/";
+
+#[tokio::test]
+async fn private_requests_wait_for_initialized_and_their_answers_never_reach_the_editor() {
+    let mut h = Harness::new();
+    h.client(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#);
+    let lean = h.lean.clone();
+    let request = tokio::spawn(async move {
+        lean.request(
+            "$/lean/plainGoal",
+            json!({"position": {"line": 1, "character": 2}}),
+        )
+        .await
+    });
+    tokio::task::yield_now().await;
+    h.pump_commands();
+    assert_eq!(
+        h.sent_to_server().len(),
+        1,
+        "only initialize went to Lean before initialized"
+    );
+
+    h.server(r#"{"id":0,"jsonrpc":"2.0","result":{"capabilities":{}}}"#);
+    h.client(r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#);
+    let sent = h.sent_to_server();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(json_of(&sent[0])["method"], "initialized");
+    let private = json_of(&sent[1]);
+    assert_eq!(private["method"], "$/lean/plainGoal");
+    let id = private["id"]
+        .as_str()
+        .expect("private ids are strings")
+        .to_owned();
+    assert!(id.starts_with("sorryfill:"));
+
+    h.server(&format!(
+        r#"{{"id":"{id}","jsonrpc":"2.0","result":{{"goals":["⊢ True"]}}}}"#
+    ));
+    let answer = request.await.expect("no panic").expect("Lean answered");
+    assert_eq!(answer["goals"][0], "⊢ True");
+    assert_eq!(
+        h.sent_to_client().len(),
+        1,
+        "only the initialize result reached the editor"
+    );
+}
+
+#[tokio::test]
+async fn dropping_a_private_request_cancels_it_and_lean_errors_come_back_typed() {
+    let mut h = Harness::new();
+    h.start();
+    let lean = h.lean.clone();
+    let slow = tokio::spawn(async move { lean.request("textDocument/hover", json!({})).await });
+    tokio::task::yield_now().await;
+    h.pump_commands();
+    let id = json_of(&h.sent_to_server()[0])["id"].clone();
+    slow.abort();
+    let _ = slow.await;
+    h.pump_commands();
+    let cancel = json_of(&h.sent_to_server()[0]);
+    assert_eq!(cancel["method"], "$/cancelRequest");
+    assert_eq!(cancel["params"]["id"], id);
+    // Lean's late answer to the cancelled request is still swallowed.
+    h.server(&format!(
+        r#"{{"error":{{"code":-32800,"message":""}},"id":{id},"jsonrpc":"2.0"}}"#
+    ));
+    assert!(h.sent_to_client().is_empty());
+
+    let lean = h.lean.clone();
+    let failing = tokio::spawn(async move { lean.request("textDocument/hover", json!({})).await });
+    tokio::task::yield_now().await;
+    h.pump_commands();
+    let id = json_of(&h.sent_to_server()[0])["id"].clone();
+    h.server(&format!(
+        r#"{{"error":{{"code":-32801,"message":"File changed."}},"id":{id},"jsonrpc":"2.0"}}"#
+    ));
+    let error = failing
+        .await
+        .expect("no panic")
+        .expect_err("Lean failed it");
+    assert_eq!(error.code(), Some(-32801));
+}
+
+#[tokio::test]
+async fn nothing_of_the_proxy_is_sent_after_shutdown() {
+    let mut h = Harness::new();
+    h.start();
+    h.client(r#"{"jsonrpc":"2.0","id":9,"method":"shutdown"}"#);
+    h.lean
+        .notify("textDocument/didClose", json!({}))
+        .expect("router alive");
+    let lean = h.lean.clone();
+    let refused = tokio::spawn(async move { lean.request("textDocument/hover", json!({})).await });
+    tokio::task::yield_now().await;
+    h.pump_commands();
+    assert_eq!(
+        h.sent_to_server().len(),
+        1,
+        "only the editor's shutdown went out"
+    );
+    assert_eq!(
+        refused.await.expect("no panic"),
+        Err(LeanError::ShuttingDown)
+    );
+}
+
+#[test]
+fn private_uris_are_filtered_and_reported_to_their_subscriber() {
+    let mut h = Harness::new();
+    h.start();
+    let mut private = h
+        .lean
+        .register_private(PRIVATE_PREFIX)
+        .expect("router alive");
+    h.pump_commands();
+    let uri = format!("{PRIVATE_PREFIX}Shadow.lean");
+    let diag = r#"{"range":{"start":{"line":0,"character":0},"end":{"line":0,"character":1}},"fullRange":{"start":{"line":0,"character":0},"end":{"line":2,"character":1}},"message":"declaration uses 'sorry'","severity":2,"source":"Lean 4"}"#;
+    h.server(&format!(
+        r#"{{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{{"diagnostics":[{diag}],"isIncremental":false,"uri":"{uri}","version":4}}}}"#
+    ));
+    h.server(&format!(
+        r#"{{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{{"diagnostics":[{diag}],"isIncremental":true,"uri":"{uri}","version":4}}}}"#
+    ));
+    h.server(&format!(
+        r#"{{"jsonrpc":"2.0","method":"$/lean/fileProgress","params":{{"processing":[],"textDocument":{{"uri":"{uri}","version":4}}}}}}"#
+    ));
+    assert!(
+        h.sent_to_client().is_empty(),
+        "nothing about a private document reaches the editor"
+    );
+    let mut got = Vec::new();
+    while let Ok(event) = private.try_recv() {
+        got.push(event);
+    }
+    assert_eq!(got.len(), 4);
+    let PrivateEvent::Elaborated {
+        version,
+        diagnostics,
+        ..
+    } = &got[3]
+    else {
+        panic!("the last event must be Elaborated, got {:?}", got[3])
+    };
+    assert_eq!(*version, Some(4));
+    assert_eq!(diagnostics.len(), 2, "the incremental publish was appended");
+    assert!(diagnostics[0].full_range.is_some());
+
+    // The same notifications for an editor document pass through byte for byte.
+    let public = r#"{"jsonrpc":"2.0","method":"$/lean/fileProgress","params":{"processing":[],"textDocument":{"uri":"file:///p/A.lean","version":1}}}"#;
+    h.server(public);
+    assert_eq!(h.sent_to_client(), vec![public.to_owned()]);
+}
+
+#[test]
+fn document_sync_is_applied_before_forwarding_and_reported_in_order() {
+    let mut h = Harness::new();
+    h.start();
+    let open = r#"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///A.lean","languageId":"lean4","version":1,"text":"example : 𝔽 := sorry"},"dependencyBuildMode":"never"}}"#;
+    let change = r#"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"file:///A.lean","version":2},"contentChanges":[{"range":{"start":{"line":0,"character":16},"end":{"line":0,"character":21}},"text":"rfl"}]}}"#;
+    h.client(open);
+    h.client(change);
+    assert_eq!(h.sent_to_server(), vec![open.to_owned(), change.to_owned()]);
+    let doc = h.router.documents().get("file:///A.lean").expect("open");
+    assert_eq!(doc.text.to_string(), "example : 𝔽 := rfl");
+    h.server(r#"{"jsonrpc":"2.0","method":"$/lean/fileProgress","params":{"processing":[],"textDocument":{"uri":"file:///A.lean","version":2}}}"#);
+    h.client(r#"{"jsonrpc":"2.0","method":"textDocument/didClose","params":{"textDocument":{"uri":"file:///A.lean"}}}"#);
+    let mut kinds = Vec::new();
+    while let Ok(event) = h.documents.try_recv() {
+        kinds.push(match event {
+            DocumentEvent::Opened { version, .. } => format!("opened {version}"),
+            DocumentEvent::Changed { version, text, .. } => format!("changed {version} {text}"),
+            DocumentEvent::Elaborated { version, .. } => format!("elaborated {version}"),
+            DocumentEvent::Failed { version, .. } => format!("failed {version}"),
+            DocumentEvent::Closed { .. } => "closed".to_owned(),
+        });
+    }
+    assert_eq!(
+        kinds,
+        [
+            "opened 1",
+            "changed 2 example : 𝔽 := rfl",
+            "elaborated 2",
+            "closed"
+        ]
+    );
+}
+
+#[test]
+fn the_server_position_encoding_is_honoured() {
+    let mut h = Harness::new();
+    h.client(r#"{"jsonrpc":"2.0","id":"init","method":"initialize","params":{}}"#);
+    h.server(
+        r#"{"id":"init","jsonrpc":"2.0","result":{"capabilities":{"positionEncoding":"utf-32"}}}"#,
+    );
+    h.client(r#"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///A.lean","languageId":"lean4","version":1,"text":"𝔽x"}}}"#);
+    h.client(r#"{"jsonrpc":"2.0","method":"textDocument/didChange","params":{"textDocument":{"uri":"file:///A.lean","version":2},"contentChanges":[{"range":{"start":{"line":0,"character":1},"end":{"line":0,"character":2}},"text":"y"}]}}"#);
+    let doc = h.router.documents().get("file:///A.lean").expect("open");
+    assert_eq!(doc.text.to_string(), "𝔽y");
+}
+
+struct OneAction;
+
+impl CodeActionProvider for OneAction {
+    fn code_actions(&mut self, query: &CodeActionQuery<'_>) -> Vec<Value> {
+        vec![json!({"title": format!("sorryfill: fill at line {}", query.range.start.line)})]
+    }
+}
+
+#[test]
+fn code_action_answers_pass_unchanged_without_actions_and_are_extended_with_them() {
+    let request = r#"{"jsonrpc":"2.0","id":"ca","method":"textDocument/codeAction","params":{"textDocument":{"uri":"file:///A.lean"},"range":{"start":{"line":3,"character":0},"end":{"line":3,"character":0}},"context":{"diagnostics":[]}}}"#;
+    let answer = r#"{"id":"ca","jsonrpc":"2.0","result":[{"title":"Lean's own"}]}"#;
+
+    let mut plain = Harness::new();
+    plain.start();
+    plain.client(request);
+    plain.server(answer);
+    assert_eq!(plain.sent_to_client(), vec![answer.to_owned()]);
+
+    let mut extended = Harness::with_provider(Box::new(OneAction));
+    extended.start();
+    extended.client(request);
+    extended.server(answer);
+    let merged = json_of(&extended.sent_to_client()[0]);
+    assert_eq!(merged["id"], "ca");
+    assert_eq!(merged["result"][0]["title"], "Lean's own");
+    assert_eq!(merged["result"][1]["title"], "sorryfill: fill at line 3");
+
+    // Lean's error answer passes through untouched even with a provider.
+    extended.client(request);
+    let error = r#"{"error":{"code":-32800,"message":""},"id":"ca","jsonrpc":"2.0"}"#;
+    extended.server(error);
+    assert_eq!(extended.sent_to_client(), vec![error.to_owned()]);
+}
+
+#[test]
+fn unreadable_requests_from_the_editor_get_a_parse_error_with_their_id() {
+    let mut h = Harness::new();
+    h.start();
+    h.client(r#"{"jsonrpc":"2.0","id":41,"method":"textDocument/hover","params":{"#);
+    let too_large = Malformed {
+        kind: MalformedKind::TooLarge { len: 1 << 30 },
+        sniffed: SniffedEnvelope {
+            id: Some(r#""big""#.into()),
+            method: Some("x".into()),
+        },
+    };
+    assert!(
+        h.router
+            .handle(Event::Client(Incoming::Malformed(too_large)))
+            .is_none()
+    );
+    h.client(r#"{"jsonrpc":"2.0","method":"note","params":{"#);
+    let replies: Vec<Value> = h.sent_to_client().iter().map(|b| json_of(b)).collect();
+    assert_eq!(replies.len(), 2, "a broken notification is only logged");
+    assert_eq!(replies[0]["id"], 41);
+    assert_eq!(replies[0]["error"]["code"], -32700);
+    assert_eq!(replies[1]["id"], "big");
+    assert!(h.sent_to_server().is_empty());
+}
+
+#[tokio::test]
+async fn editor_eof_sends_exit_and_fails_pending_requests() {
+    let mut h = Harness::new();
+    h.start();
+    let lean = h.lean.clone();
+    let pending = tokio::spawn(async move { lean.request("textDocument/hover", json!({})).await });
+    tokio::task::yield_now().await;
+    h.pump_commands();
+    h.sent_to_server();
+    assert_eq!(
+        h.router.handle(Event::ClientClosed),
+        Some(RouterExit::ClientClosed)
+    );
+    assert_eq!(json_of(&h.sent_to_server()[0])["method"], "exit");
+    assert_eq!(pending.await.expect("no panic"), Err(LeanError::ServerGone));
+}

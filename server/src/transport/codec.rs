@@ -1,0 +1,370 @@
+//! The `Content-Length` codec: bytes from a pipe to whole frames and back.
+//!
+//! Invariants: decoding never fails on content (only on I/O), never panics, and never
+//! buffers more than one frame plus one header line: an over-long header line or a frame
+//! over the cap is skipped and reported as [`Malformed`] so the reader can keep going.
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::envelope::{Frame, SniffedEnvelope, sniff_envelope};
+
+/// The default cap on one frame's body: large enough for any real Lean file or RPC answer.
+pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+
+/// A header line longer than this cannot be a real LSP header; it is skipped as garbage.
+const MAX_HEADER_LINE_BYTES: usize = 8 * 1024;
+
+/// How many body bytes of a skipped over-cap frame are kept to find its `id` and `method`.
+const SNIFF_PREFIX_BYTES: usize = 4 * 1024;
+
+/// One decoded item: a whole frame, or a report of input that could not become one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// A complete frame, body bytes exactly as received.
+    Frame(Frame),
+    /// Input that was skipped; the reader logs it and the router may answer it.
+    Malformed(Malformed),
+}
+
+/// Input the codec skipped, with what it could learn about the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// Why it was skipped.
+    pub kind: MalformedKind,
+    /// The top-level `id`/`method` found in the first bytes of the body, when any.
+    pub sniffed: SniffedEnvelope,
+}
+
+/// Why input was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MalformedKind {
+    /// A header line without `:` (or too long to be a header); only that line is skipped.
+    GarbageHeaderLine,
+    /// A header block that ended without a usable `Content-Length`.
+    MissingContentLength,
+    /// A `Content-Length` whose value is not a number.
+    BadContentLength,
+    /// A frame whose body is larger than the cap; its body was skipped unread.
+    TooLarge {
+        /// The announced body length.
+        len: usize,
+    },
+}
+
+#[derive(Debug)]
+enum State {
+    /// Reading header lines; `content_length` is set once seen.
+    Header {
+        content_length: Option<Result<usize, ()>>,
+        saw_line: bool,
+    },
+    /// Waiting for `len` body bytes.
+    Body { len: usize },
+    /// Skipping the rest of an over-cap body; the first bytes are kept for sniffing.
+    Skip {
+        len: usize,
+        remaining: usize,
+        prefix: Vec<u8>,
+    },
+}
+
+/// The LSP base-protocol codec. Headers are matched case-insensitively, headers other
+/// than `Content-Length` (such as `Content-Type`) are ignored, and lines may end in `\r\n`
+/// or a bare `\n`.
+#[derive(Debug)]
+pub struct LspCodec {
+    max_frame_bytes: usize,
+    state: State,
+}
+
+impl Default for LspCodec {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_FRAME_BYTES)
+    }
+}
+
+impl LspCodec {
+    /// A codec that skips bodies larger than `max_frame_bytes`.
+    pub fn new(max_frame_bytes: usize) -> Self {
+        Self {
+            max_frame_bytes,
+            state: State::Header {
+                content_length: None,
+                saw_line: false,
+            },
+        }
+    }
+
+    fn reset_header(&mut self) {
+        self.state = State::Header {
+            content_length: None,
+            saw_line: false,
+        };
+    }
+}
+
+fn malformed(kind: MalformedKind) -> Incoming {
+    Incoming::Malformed(Malformed {
+        kind,
+        sniffed: SniffedEnvelope::default(),
+    })
+}
+
+impl Decoder for LspCodec {
+    type Item = Incoming;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Incoming>, std::io::Error> {
+        loop {
+            match &mut self.state {
+                State::Header {
+                    content_length,
+                    saw_line,
+                } => {
+                    let Some(newline) = memchr::memchr(b'\n', src) else {
+                        if src.len() > MAX_HEADER_LINE_BYTES {
+                            // Keep memory bounded: no header line is this long.
+                            src.clear();
+                            return Ok(Some(malformed(MalformedKind::GarbageHeaderLine)));
+                        }
+                        return Ok(None);
+                    };
+                    let line = src.split_to(newline + 1);
+                    let line = trim_line_end(&line);
+                    if line.is_empty() {
+                        if !*saw_line {
+                            // Stray blank lines between frames carry nothing.
+                            continue;
+                        }
+                        match content_length.take() {
+                            Some(Ok(len)) if len > self.max_frame_bytes => {
+                                self.state = State::Skip {
+                                    len,
+                                    remaining: len,
+                                    prefix: Vec::new(),
+                                };
+                            }
+                            Some(Ok(len)) => {
+                                src.reserve(len.saturating_sub(src.len()));
+                                self.state = State::Body { len };
+                            }
+                            Some(Err(())) => {
+                                self.reset_header();
+                                return Ok(Some(malformed(MalformedKind::BadContentLength)));
+                            }
+                            None => {
+                                self.reset_header();
+                                return Ok(Some(malformed(MalformedKind::MissingContentLength)));
+                            }
+                        }
+                        continue;
+                    }
+                    let Some(colon) = memchr::memchr(b':', line) else {
+                        return Ok(Some(malformed(MalformedKind::GarbageHeaderLine)));
+                    };
+                    *saw_line = true;
+                    let (name, value) = (&line[..colon], &line[colon + 1..]);
+                    if name.trim_ascii().eq_ignore_ascii_case(b"content-length") {
+                        *content_length = Some(
+                            std::str::from_utf8(value)
+                                .ok()
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .ok_or(()),
+                        );
+                    }
+                }
+                State::Body { len } => {
+                    let len = *len;
+                    if src.len() < len {
+                        return Ok(None);
+                    }
+                    let body = src.split_to(len).freeze();
+                    self.reset_header();
+                    return Ok(Some(Incoming::Frame(Frame::new(body))));
+                }
+                State::Skip {
+                    len,
+                    remaining,
+                    prefix,
+                } => {
+                    let take = (*remaining).min(src.len());
+                    let keep = take.min(SNIFF_PREFIX_BYTES.saturating_sub(prefix.len()));
+                    prefix.extend_from_slice(&src[..keep]);
+                    src.advance(take);
+                    *remaining -= take;
+                    if *remaining > 0 {
+                        return Ok(None);
+                    }
+                    let item = Incoming::Malformed(Malformed {
+                        kind: MalformedKind::TooLarge { len: *len },
+                        sniffed: sniff_envelope(prefix),
+                    });
+                    self.reset_header();
+                    return Ok(Some(item));
+                }
+            }
+        }
+    }
+}
+
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+impl Encoder<Bytes> for LspCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, body: Bytes, dst: &mut BytesMut) -> Result<(), std::io::Error> {
+        write_frame(&body, dst);
+        Ok(())
+    }
+}
+
+/// Appends `body` to `dst` with the one header Lean itself writes.
+pub fn write_frame(body: &[u8], dst: &mut BytesMut) {
+    let header = format!("Content-Length: {}\r\n\r\n", body.len());
+    dst.reserve(header.len() + body.len());
+    dst.extend_from_slice(header.as_bytes());
+    dst.extend_from_slice(body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode_all(codec: &mut LspCodec, chunks: &[&[u8]]) -> Vec<Incoming> {
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            buf.extend_from_slice(chunk);
+            while let Some(item) = codec.decode(&mut buf).expect("decoding has no I/O") {
+                out.push(item);
+            }
+        }
+        out
+    }
+
+    fn body_of(item: &Incoming) -> &[u8] {
+        match item {
+            Incoming::Frame(frame) => frame.body(),
+            Incoming::Malformed(m) => panic!("expected a frame, got {m:?}"),
+        }
+    }
+
+    #[test]
+    fn extra_headers_case_and_bare_newlines_are_accepted() {
+        let input =
+            b"content-length: 2\nContent-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{}\
+CONTENT-LENGTH:3\r\n\r\n[1]";
+        let items = decode_all(&mut LspCodec::default(), &[input]);
+        assert_eq!(items.len(), 2);
+        assert_eq!(body_of(&items[0]), b"{}");
+        assert_eq!(body_of(&items[1]), b"[1]");
+    }
+
+    #[test]
+    fn garbage_lines_are_reported_and_the_next_frame_still_decodes() {
+        let input = b"hello there\r\nContent-Length: 2\r\n\r\n{}";
+        let items = decode_all(&mut LspCodec::default(), &[input]);
+        assert!(matches!(
+            &items[0],
+            Incoming::Malformed(Malformed {
+                kind: MalformedKind::GarbageHeaderLine,
+                ..
+            })
+        ));
+        assert_eq!(body_of(&items[1]), b"{}");
+    }
+
+    #[test]
+    fn missing_and_bad_lengths_are_reported_not_fatal() {
+        let input =
+            b"Content-Type: x\r\n\r\nContent-Length: abc\r\n\r\nContent-Length: 2\r\n\r\n{}";
+        let items = decode_all(&mut LspCodec::default(), &[input]);
+        let kinds: Vec<_> = items
+            .iter()
+            .map(|i| match i {
+                Incoming::Malformed(m) => Some(m.kind),
+                Incoming::Frame(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Some(MalformedKind::MissingContentLength),
+                Some(MalformedKind::BadContentLength),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn an_over_cap_frame_is_skipped_with_its_request_id_sniffed() {
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","id":"a\"b","method":"x","params":{{"t":"{}"}}}}"#,
+            "y".repeat(100)
+        );
+        let mut input = Vec::new();
+        input.extend_from_slice(format!("Content-Length: {}\r\n\r\n", big.len()).as_bytes());
+        input.extend_from_slice(big.as_bytes());
+        input.extend_from_slice(b"Content-Length: 2\r\n\r\n{}");
+        let items = decode_all(&mut LspCodec::new(50), &[&input]);
+        let Incoming::Malformed(m) = &items[0] else {
+            panic!("expected the big frame to be skipped")
+        };
+        assert_eq!(m.kind, MalformedKind::TooLarge { len: big.len() });
+        assert_eq!(m.sniffed.id.as_deref(), Some(r#""a\"b""#));
+        assert_eq!(m.sniffed.method.as_deref(), Some("x"));
+        assert_eq!(body_of(&items[1]), b"{}");
+    }
+
+    #[test]
+    fn an_endless_header_line_does_not_grow_the_buffer() {
+        let mut codec = LspCodec::default();
+        let mut buf = BytesMut::new();
+        let mut reports = 0;
+        for _ in 0..100 {
+            buf.extend_from_slice(&[b'x'; 1024]);
+            while let Some(item) = codec.decode(&mut buf).expect("no I/O") {
+                assert!(matches!(item, Incoming::Malformed(_)));
+                reports += 1;
+            }
+        }
+        assert!(buf.len() <= MAX_HEADER_LINE_BYTES + 1024);
+        assert!(reports > 0);
+    }
+
+    proptest! {
+        #[test]
+        fn frames_survive_any_chunking(
+            bodies in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 1..8),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..20),
+        ) {
+            let mut wire = BytesMut::new();
+            for body in &bodies {
+                write_frame(body, &mut wire);
+            }
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(wire.len() + 1)).collect();
+            points.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut last = 0;
+            for p in points {
+                chunks.push(&wire[last..p]);
+                last = p;
+            }
+            chunks.push(&wire[last..]);
+            let items = decode_all(&mut LspCodec::default(), &chunks);
+            let decoded: Vec<Vec<u8>> = items.iter().map(|i| body_of(i).to_vec()).collect();
+            prop_assert_eq!(decoded, bodies);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(input in prop::collection::vec(any::<u8>(), 0..2000), cap in 0usize..64) {
+            let mut codec = LspCodec::new(cap);
+            let _ = decode_all(&mut codec, &[&input]);
+        }
+    }
+}
