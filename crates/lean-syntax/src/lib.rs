@@ -1,1 +1,20 @@
-//! Placeholder.
+//! A small Lean 4 lexer and outliner shared by sorryfill's hole scanner, its soundness gate,
+//! and lean-sim.
+//!
+//! - [`lex`] turns any text into tokens that cover every byte (it never panics).
+//! - [`outline`] splits a file into its header and top-level commands (see [`outline`] module
+//!   docs for the line-start simplification).
+//! - [`parse_declaration`] reads a declaration's name, binders, type and value range.
+//! - [`LineIndex`] converts between byte offsets and LSP positions (UTF-16 columns).
+
+mod declaration;
+mod lexer;
+mod line_index;
+pub mod outline;
+
+pub use declaration::{Binder, BinderKind, Declaration, parse_declaration};
+pub use lexer::{Lexer, Token, TokenKind, is_id_rest, is_id_start, lex};
+pub use line_index::{LineIndex, Position, floor_char_boundary};
+pub use outline::{
+    Command, CommandKind, Outline, SplitCommands, outline, outline_tokens, split_commands,
+};

@@ -1,0 +1,597 @@
+//! A total, lossless Lean 4 lexer.
+//!
+//! Invariants: `lex` never panics, the tokens it returns are contiguous, non-empty, sorted, and
+//! together cover every byte of the input; every span starts and ends on a `char` boundary.
+//! Malformed input (an unterminated comment or string) yields one token running to the end.
+//!
+//! Simplification: Lean's real tokenizer is driven by the token table of the grammar in scope;
+//! here operators are matched against a fixed list of common multi-character symbols, which is
+//! enough to find keywords, comments, strings and quotations reliably.
+
+use std::ops::Range;
+
+/// One lexical token of Lean source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// What the token is.
+    pub kind: TokenKind,
+    /// Byte range in the source.
+    pub span: Range<usize>,
+    /// True when the token lies inside a syntax quotation such as `` `(tactic| simp) ``
+    /// (including the opening `` `( `` and the closing paren).
+    pub in_quotation: bool,
+}
+
+impl Token {
+    /// The token's source text.
+    pub fn text<'a>(&self, src: &'a str) -> &'a str {
+        src.get(self.span.clone()).unwrap_or("")
+    }
+
+    /// True for whitespace and comments that carry no documentation (`--`, `/- -/`).
+    pub fn is_trivia(&self) -> bool {
+        matches!(
+            self.kind,
+            TokenKind::Whitespace | TokenKind::LineComment | TokenKind::BlockComment
+        )
+    }
+
+    /// True for any kind of comment, documentation included.
+    pub fn is_comment(&self) -> bool {
+        matches!(
+            self.kind,
+            TokenKind::LineComment
+                | TokenKind::BlockComment
+                | TokenKind::DocComment
+                | TokenKind::ModuleDoc
+        )
+    }
+
+    /// True when this token is Lean code that elaborates in the file itself: an identifier,
+    /// number or symbol outside any syntax quotation.
+    pub fn is_code(&self) -> bool {
+        !self.in_quotation
+            && matches!(
+                self.kind,
+                TokenKind::Ident | TokenKind::Number | TokenKind::Symbol
+            )
+    }
+}
+
+/// The kind of a [`Token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// A run of whitespace (including newlines).
+    Whitespace,
+    /// `-- …` up to (not including) the end of the line.
+    LineComment,
+    /// `/- … -/`, nesting honoured.
+    BlockComment,
+    /// `/-- … -/`.
+    DocComment,
+    /// `/-! … -/`.
+    ModuleDoc,
+    /// A string literal, a raw string, or a text part of an interpolated string.
+    String,
+    /// A character literal such as `'a'` or `'\n'`.
+    Char,
+    /// A name literal such as `` `foo `` or ``` ``Foo.bar ```.
+    NameLiteral,
+    /// An identifier or keyword, possibly dotted (`Nat.succ`) or with `«guillemets»`.
+    Ident,
+    /// A numeric literal (`42`, `0x1F`, `1.5`, `2e3`).
+    Number,
+    /// Punctuation or an operator (`:=`, `⟨`, `<;>`, `·`, …).
+    Symbol,
+}
+
+/// Multi-character symbols, longest first so the first match is the longest.
+const MULTI_CHAR_SYMBOLS: &[&str] = &[
+    "<;>", "<|>", "...", "|>.", "<$>", "<*>", ">>=", "<=>", "%[", ":=", "=>", "->", "<-", "<|",
+    "|>", "::", "..", "++", "&&", "||", "==", "!=", "<=", ">=", "^^", "@[", "{{", "}}", "∘",
+];
+
+/// Lexes `src` into tokens covering every byte. Never panics.
+pub fn lex(src: &str) -> Vec<Token> {
+    Lexer::new(src, 0).collect()
+}
+
+/// A resumable lexer: an iterator over the tokens of `src` from a byte offset.
+///
+/// Starting at an offset where a whole-file lex would be between tokens and outside any
+/// interpolated string or quotation (for example a command start) yields exactly the tokens a
+/// whole-file lex yields from there; that is what makes incremental re-scanning sound.
+#[derive(Debug, Clone)]
+pub struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+    /// Tokens produced by the last step but not yet returned.
+    pending: std::collections::VecDeque<Token>,
+    /// For each open `s!"…{` code part, the brace depth inside it.
+    interpolations: Vec<usize>,
+    /// The paren depth at which each open syntax quotation closes.
+    quotations: Vec<usize>,
+    paren_depth: usize,
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        if self.pending.is_empty() && self.pos < self.src.len() {
+            let before = self.pos;
+            self.lex_one();
+            if self.pos == before {
+                // Defensive: guarantee progress so the lexer is total even on a logic slip.
+                self.bump();
+                self.push(TokenKind::Symbol, before);
+            }
+        }
+        self.pending.pop_front()
+    }
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer over `src` starting at byte `start` (clamped down to a char boundary) in a fresh
+    /// state: outside any comment, string, interpolation or quotation.
+    pub fn new(src: &'a str, start: usize) -> Self {
+        Lexer {
+            src,
+            pos: crate::line_index::floor_char_boundary(src, start),
+            pending: std::collections::VecDeque::new(),
+            interpolations: Vec::new(),
+            quotations: Vec::new(),
+            paren_depth: 0,
+        }
+    }
+
+    /// Byte offset where the next token starts.
+    pub fn offset(&self) -> usize {
+        self.pending.front().map_or(self.pos, |t| t.span.start)
+    }
+
+    /// True when the lexer is between tokens outside any interpolated string or quotation,
+    /// so lexing from [`Lexer::offset`] afresh would give the same tokens.
+    pub fn is_fresh(&self) -> bool {
+        self.pending.is_empty() && self.interpolations.is_empty() && self.quotations.is_empty()
+    }
+}
+
+impl Lexer<'_> {
+    fn peek(&self) -> Option<char> {
+        self.src[self.pos..].chars().next()
+    }
+
+    fn peek_at(&self, byte_offset: usize) -> Option<char> {
+        self.src.get(self.pos + byte_offset..)?.chars().next()
+    }
+
+    fn rest(&self) -> &str {
+        &self.src[self.pos..]
+    }
+
+    fn push(&mut self, kind: TokenKind, start: usize) {
+        if self.pos > start {
+            self.pending.push_back(Token {
+                kind,
+                span: start..self.pos,
+                in_quotation: !self.quotations.is_empty(),
+            });
+        }
+    }
+
+    fn bump(&mut self) {
+        if let Some(c) = self.peek() {
+            self.pos += c.len_utf8();
+        }
+    }
+
+    fn lex_one(&mut self) {
+        let start = self.pos;
+        let Some(c) = self.peek() else { return };
+        let rest = self.rest();
+        if c.is_whitespace() {
+            while self.peek().is_some_and(char::is_whitespace) {
+                self.bump();
+            }
+            self.push(TokenKind::Whitespace, start);
+        } else if rest.starts_with("--") {
+            let len = rest.find('\n').unwrap_or(rest.len());
+            self.pos += len;
+            self.push(TokenKind::LineComment, start);
+        } else if rest.starts_with("/-") {
+            let kind = if rest.starts_with("/--") && !rest.starts_with("/--/") {
+                TokenKind::DocComment
+            } else if rest.starts_with("/-!") {
+                TokenKind::ModuleDoc
+            } else {
+                TokenKind::BlockComment
+            };
+            self.pos += 2;
+            self.skip_block_comment_body();
+            self.push(kind, start);
+        } else if c == '"' {
+            self.bump();
+            self.skip_string_body(false);
+            self.push(TokenKind::String, start);
+        } else if c == '\'' {
+            self.lex_char_or_symbol();
+        } else if c == '`' {
+            self.lex_backtick();
+        } else if c == 'r' && self.raw_string_len().is_some() {
+            let len = self.raw_string_len().unwrap_or(1);
+            self.pos += len;
+            self.push(TokenKind::String, start);
+        } else if is_id_start(c) || c == '«' {
+            self.skip_ident();
+            if self.src[start..self.pos].ends_with('!') && self.peek() == Some('"') {
+                // `s!"…"`, `m!"…"`, `f!"…"`: an interpolated string; the prefix is code.
+                self.push(TokenKind::Ident, start);
+                let string_start = self.pos;
+                self.bump();
+                self.lex_interpolated_text(string_start);
+            } else {
+                self.push(TokenKind::Ident, start);
+            }
+        } else if c.is_ascii_digit() {
+            self.skip_number();
+            self.push(TokenKind::Number, start);
+        } else {
+            self.lex_symbol(c);
+        }
+    }
+
+    /// Consumes the body of a block comment after its opening `/-`, honouring nesting.
+    fn skip_block_comment_body(&mut self) {
+        let mut depth = 1usize;
+        let bytes = self.src.as_bytes();
+        while self.pos < bytes.len() {
+            if bytes[self.pos] == b'/' && bytes.get(self.pos + 1) == Some(&b'-') {
+                depth += 1;
+                self.pos += 2;
+            } else if bytes[self.pos] == b'-' && bytes.get(self.pos + 1) == Some(&b'/') {
+                depth -= 1;
+                self.pos += 2;
+                if depth == 0 {
+                    return;
+                }
+            } else {
+                self.bump();
+            }
+        }
+    }
+
+    /// Consumes a string body after the opening quote, up to and including the closing quote.
+    /// With `stop_at_brace`, stops before an unescaped `{` and returns true.
+    fn skip_string_body(&mut self, stop_at_brace: bool) -> bool {
+        while let Some(c) = self.peek() {
+            match c {
+                '\\' => {
+                    self.bump();
+                    self.bump();
+                }
+                '"' => {
+                    self.bump();
+                    return false;
+                }
+                '{' if stop_at_brace => return true,
+                _ => self.bump(),
+            }
+        }
+        false
+    }
+
+    /// Lexes the text part of an interpolated string starting at `start` (the quote or the `}`
+    /// already consumed); on `{` it emits the text, the brace, and switches to code.
+    fn lex_interpolated_text(&mut self, start: usize) {
+        if self.skip_string_body(true) {
+            self.push(TokenKind::String, start);
+            let brace = self.pos;
+            self.bump();
+            self.push(TokenKind::Symbol, brace);
+            self.interpolations.push(0);
+        } else {
+            self.push(TokenKind::String, start);
+        }
+    }
+
+    fn lex_char_or_symbol(&mut self) {
+        let start = self.pos;
+        let rest = &self.rest()[1..];
+        let mut chars = rest.char_indices();
+        let literal_len = match chars.next() {
+            Some((_, '\\')) => {
+                // An escape: `'\n'`, `'\x41'`, `'\u{1F600}'`; the literal ends at the next quote
+                // within a short distance.
+                rest.char_indices()
+                    .skip(2)
+                    .take(12)
+                    .find(|&(_, c)| c == '\'' || c == '\n')
+                    .filter(|&(_, c)| c == '\'')
+                    .map(|(i, _)| 1 + i + 1)
+            }
+            Some((_, c)) if c != '\n' => match chars.next() {
+                Some((i, '\'')) => Some(1 + i + 1),
+                _ => None,
+            },
+            _ => None,
+        };
+        match literal_len {
+            Some(len) => {
+                self.pos += len;
+                self.push(TokenKind::Char, start);
+            }
+            None => {
+                self.bump();
+                self.push(TokenKind::Symbol, start);
+            }
+        }
+    }
+
+    fn lex_backtick(&mut self) {
+        let start = self.pos;
+        let rest = self.rest();
+        let ticks = if rest.starts_with("``") { 2 } else { 1 };
+        match self.peek_at(ticks) {
+            Some('(') => {
+                // A syntax quotation: everything up to the matching paren is quoted syntax.
+                self.quotations.push(self.paren_depth);
+                self.paren_depth += 1;
+                self.pos += ticks + 1;
+                self.push(TokenKind::Symbol, start);
+            }
+            Some(c) if is_id_start(c) || c == '«' => {
+                self.pos += ticks;
+                self.skip_ident();
+                self.push(TokenKind::NameLiteral, start);
+            }
+            _ => {
+                self.pos += ticks;
+                self.push(TokenKind::Symbol, start);
+            }
+        }
+    }
+
+    /// Length of a raw string literal `r"…"` / `r#"…"#` at the cursor, if one starts here.
+    fn raw_string_len(&self) -> Option<usize> {
+        let rest = self.rest();
+        let after_r = rest.get(1..)?;
+        let hashes = after_r.bytes().take_while(|&b| b == b'#').count();
+        if after_r.as_bytes().get(hashes) != Some(&b'"') {
+            return None;
+        }
+        // `r` must not continue an identifier: the caller only reaches here at a token start.
+        let body_start = 1 + hashes + 1;
+        let closing: String = std::iter::once('"')
+            .chain(std::iter::repeat_n('#', hashes))
+            .collect();
+        match rest[body_start..].find(&closing) {
+            Some(i) => Some(body_start + i + closing.len()),
+            None => Some(rest.len()),
+        }
+    }
+
+    /// Consumes an identifier: components separated by `.`, each plain or `«guillemeted»`.
+    fn skip_ident(&mut self) {
+        loop {
+            if self.peek() == Some('«') {
+                match self.rest().find('»') {
+                    Some(i) => self.pos += i + '»'.len_utf8(),
+                    None => self.pos = self.src.len(),
+                }
+            } else {
+                while self.peek().is_some_and(is_id_rest) {
+                    self.bump();
+                }
+            }
+            let continues = self.peek() == Some('.')
+                && self.peek_at(1).is_some_and(|c| is_id_start(c) || c == '«');
+            if !continues {
+                return;
+            }
+            self.bump();
+        }
+    }
+
+    fn skip_number(&mut self) {
+        let rest = self.rest().as_bytes();
+        if rest.len() > 1
+            && rest[0] == b'0'
+            && matches!(rest[1], b'x' | b'X' | b'b' | b'B' | b'o' | b'O')
+        {
+            self.pos += 2;
+            while self
+                .peek()
+                .is_some_and(|c| c.is_ascii_hexdigit() || c == '_')
+            {
+                self.bump();
+            }
+            return;
+        }
+        let digits = |lexer: &mut Self| {
+            while lexer.peek().is_some_and(|c| c.is_ascii_digit() || c == '_') {
+                lexer.bump();
+            }
+        };
+        digits(self);
+        if self.peek() == Some('.') && self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) {
+            self.bump();
+            digits(self);
+        }
+        if matches!(self.peek(), Some('e' | 'E')) {
+            let sign = usize::from(matches!(self.peek_at(1), Some('+' | '-')));
+            if self.peek_at(1 + sign).is_some_and(|c| c.is_ascii_digit()) {
+                self.pos += 1 + sign;
+                digits(self);
+            }
+        }
+    }
+
+    fn lex_symbol(&mut self, c: char) {
+        let start = self.pos;
+        let rest = self.rest();
+        // Inside an interpolated string's code, braces are counted one by one so `}}` can
+        // close a nested brace and the code part.
+        let single_brace = !self.interpolations.is_empty() && matches!(c, '{' | '}');
+        let len = MULTI_CHAR_SYMBOLS
+            .iter()
+            .find(|s| !single_brace && rest.starts_with(*s))
+            .map_or(c.len_utf8(), |s| s.len());
+        self.pos += len;
+        let text = &self.src[start..self.pos];
+        match text {
+            "(" => self.paren_depth += 1,
+            ")" => {
+                self.paren_depth = self.paren_depth.saturating_sub(1);
+                if self.quotations.last() == Some(&self.paren_depth) {
+                    // The closing paren still belongs to the quotation.
+                    self.push(TokenKind::Symbol, start);
+                    self.quotations.pop();
+                    return;
+                }
+            }
+            "{" => {
+                if let Some(depth) = self.interpolations.last_mut() {
+                    *depth += 1;
+                }
+            }
+            "}" => match self.interpolations.last_mut() {
+                Some(0) => {
+                    // End of an interpolated code part: back to the string's text.
+                    self.push(TokenKind::Symbol, start);
+                    self.interpolations.pop();
+                    let text_start = self.pos;
+                    self.lex_interpolated_text(text_start);
+                    return;
+                }
+                Some(depth) => *depth -= 1,
+                None => {}
+            },
+            _ => {}
+        }
+        self.push(TokenKind::Symbol, start);
+    }
+}
+
+/// Lean's `isLetterLike`: Greek (except `λ`, `Π`, `Σ`), Coptic, letter-like symbols such as
+/// `ℕ`, and mathematical alphanumerics.
+fn is_letter_like(c: char) -> bool {
+    let u = c as u32;
+    ((0x3b1..=0x3c9).contains(&u) && u != 0x3bb)
+        || ((0x391..=0x3A9).contains(&u) && u != 0x3A0 && u != 0x3A3)
+        || (0x3ca..=0x3fb).contains(&u)
+        || (0x1f00..=0x1ffe).contains(&u)
+        || (0x2100..=0x214f).contains(&u)
+        || (0x1d49c..=0x1d59f).contains(&u)
+}
+
+/// Lean's `isSubScriptAlnum`: subscript digits and letters such as `₀` and `ᵢ`.
+fn is_subscript_alnum(c: char) -> bool {
+    let u = c as u32;
+    (0x2080..=0x2089).contains(&u)
+        || (0x2090..=0x209c).contains(&u)
+        || (0x1d62..=0x1d6a).contains(&u)
+        || u == 0x2c7c
+}
+
+/// Whether `c` can start an identifier.
+pub fn is_id_start(c: char) -> bool {
+    c.is_alphabetic() && !matches!(c, 'λ' | 'Π' | 'Σ') || c == '_' || is_letter_like(c)
+}
+
+/// Whether `c` can continue an identifier.
+pub fn is_id_rest(c: char) -> bool {
+    is_id_start(c) || c.is_alphanumeric() || matches!(c, '\'' | '!' | '?') || is_subscript_alnum(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(src: &str) -> Vec<(TokenKind, &str, bool)> {
+        lex(src)
+            .into_iter()
+            .filter(|t| t.kind != TokenKind::Whitespace)
+            .map(|t| (t.kind, &src[t.span.clone()], t.in_quotation))
+            .collect()
+    }
+
+    fn idents(src: &str) -> Vec<&str> {
+        kinds(src)
+            .into_iter()
+            .filter(|(k, _, q)| *k == TokenKind::Ident && !q)
+            .map(|(_, s, _)| s)
+            .collect()
+    }
+
+    #[test]
+    fn nested_block_comments_hide_their_contents() {
+        assert_eq!(idents("a /- x /- sorry -/ sorry -/ b"), vec!["a", "b"]);
+        assert_eq!(kinds("/-- doc -/")[0].0, TokenKind::DocComment);
+        assert_eq!(kinds("/-! mod -/")[0].0, TokenKind::ModuleDoc);
+        assert_eq!(kinds("/- unterminated sorry").len(), 1);
+    }
+
+    #[test]
+    fn strings_and_interpolation() {
+        assert_eq!(idents(r#"f "sorry \" sorry" g"#), vec!["f", "g"]);
+        assert_eq!(
+            idents(r#"s!"sorry {x + y} and {z}" w"#),
+            vec!["s!", "x", "y", "z", "w"]
+        );
+        assert_eq!(
+            idents(r#"m!"a {f {b}} sorry" w"#),
+            vec!["m!", "f", "b", "w"]
+        );
+        assert_eq!(
+            idents(r##"r#"sorry "quoted" sorry"# after"##),
+            vec!["after"]
+        );
+        assert_eq!(idents(r#"r"sorry" rr"#), vec!["rr"]);
+    }
+
+    #[test]
+    fn chars_versus_primes() {
+        assert_eq!(idents("h' f'' 'a' '\\n' x"), vec!["h'", "f''", "x"]);
+        let toks = kinds("f '' s");
+        assert!(
+            toks.iter().all(|(k, _, _)| *k != TokenKind::Char),
+            "{toks:?}"
+        );
+    }
+
+    #[test]
+    fn name_literals_and_quotations() {
+        assert_eq!(idents("`sorry ``Lean.sorry `«a b» x"), vec!["x"]);
+        let toks = kinds("`(tactic| (sorry)) sorry");
+        let sorries: Vec<_> = toks.iter().filter(|(_, s, _)| *s == "sorry").collect();
+        assert_eq!(sorries.len(), 2);
+        assert!(sorries[0].2, "quoted sorry is in_quotation");
+        assert!(!sorries[1].2, "sorry after the quotation is code");
+    }
+
+    #[test]
+    fn identifiers_numbers_symbols() {
+        assert_eq!(
+            idents("Nat.succ h₀ α ℕ x.1 «weird name».b"),
+            vec!["Nat.succ", "h₀", "α", "ℕ", "x", "«weird name».b"]
+        );
+        let toks = kinds("0x1F 1.5 2e3 := <;> ⟨");
+        let texts: Vec<_> = toks.iter().map(|(_, s, _)| *s).collect();
+        assert_eq!(texts, vec!["0x1F", "1.5", "2e3", ":=", "<;>", "⟨"]);
+        assert_eq!(toks[0].0, TokenKind::Number);
+        assert_eq!(toks[3].0, TokenKind::Symbol);
+    }
+
+    #[test]
+    fn tokens_tile_the_input() {
+        let src = "theorem x : ℕ := by\n  simp -- sorry\n  \"unterminated";
+        let toks = lex(src);
+        let mut at = 0;
+        for t in &toks {
+            assert_eq!(t.span.start, at);
+            at = t.span.end;
+        }
+        assert_eq!(at, src.len());
+    }
+}

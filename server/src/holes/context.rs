@@ -1,0 +1,104 @@
+//! The context a standalone lemma for a hole needs: the file prefix (imports and every scoping
+//! command before the declaration, in order) and the declaration's own header.
+//!
+//! Invariant: the prefix only contains commands that change what names and options mean
+//! (`open`, `namespace`, `section`, `end`, `variable`, `universe`, `set_option`,
+//! `attribute [local …]`), never other declarations, so it elaborates quickly.
+
+use super::{Hole, HoleIndex};
+use lean_syntax::{Binder, CommandKind, Outline, parse_declaration};
+
+/// What a prover needs to state a hole's declaration on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoleContext {
+    /// Header imports and scoping commands before the declaration, each ending in a newline.
+    pub prefix: String,
+    /// The declaration text up to (not including) its proof value (`:=`, `where`, `|`).
+    pub declaration_header: String,
+    /// The declaration's name as written, if it has one.
+    pub name: Option<String>,
+    /// The declaration's binders.
+    pub binders: Vec<Binder>,
+}
+
+/// Context for `hole` in `text` (the text the hole was scanned from). `None` when the hole is
+/// not inside a declaration.
+pub fn context(text: &str, hole: &Hole) -> Option<HoleContext> {
+    context_in(text, &lean_syntax::outline(text), hole)
+}
+
+impl HoleIndex {
+    /// Context for one of this index's holes, without re-lexing the whole file.
+    pub fn context(&self, hole: &Hole) -> Option<HoleContext> {
+        context_in(self.text(), &self.outline(), hole)
+    }
+}
+
+fn context_in(text: &str, outline: &Outline, hole: &Hole) -> Option<HoleContext> {
+    let index = outline
+        .commands
+        .iter()
+        .position(|c| c.span.start <= hole.span.start && hole.span.start < c.span.end)?;
+    let command = &outline.commands[index];
+    let declaration = parse_declaration(text, command)?;
+    let mut prefix = String::new();
+    for earlier in &outline.commands[..index] {
+        let body = text.get(earlier.span.clone()).unwrap_or("").trim_end();
+        let scoping = match earlier.kind {
+            CommandKind::Import
+            | CommandKind::Open
+            | CommandKind::Namespace
+            | CommandKind::Section
+            | CommandKind::End
+            | CommandKind::Variable
+            | CommandKind::Universe
+            | CommandKind::SetOption => true,
+            CommandKind::Other => earlier.keyword == "attribute" && body.contains("[local"),
+            CommandKind::Declaration => false,
+        };
+        if scoping {
+            prefix.push_str(strip_leading_doc(body));
+            prefix.push('\n');
+        }
+    }
+    Some(HoleContext {
+        prefix,
+        declaration_header: text.get(declaration.header.clone())?.to_owned(),
+        name: declaration.name,
+        binders: declaration.binders,
+    })
+}
+
+/// Scoping commands may carry a doc comment (`/-- … -/ section`); it adds nothing to a prefix.
+fn strip_leading_doc(body: &str) -> &str {
+    if body.starts_with("/--")
+        && let Some(end) = body.find("-/")
+    {
+        return body[end + 2..].trim_start();
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_keeps_scoping_commands_in_order() {
+        let src = "import Mathlib\nopen Real\n\nnamespace Foo\nvariable (n : ℕ)\ntheorem helper : True := trivial\nnoncomputable section\nattribute [local instance] foo\nset_option maxHeartbeats 0\n/-- doc -/\ntheorem main (h : n > 0) : n ≠ 0 := by\n  sorry\nend\nend Foo\n";
+        let holes = super::super::scan(src);
+        let ctx = context(src, &holes[0]).expect("the hole is in a declaration");
+        assert_eq!(
+            ctx.prefix,
+            "import Mathlib\nopen Real\nnamespace Foo\nvariable (n : ℕ)\nnoncomputable section\nattribute [local instance] foo\nset_option maxHeartbeats 0\n"
+        );
+        assert_eq!(
+            ctx.declaration_header,
+            "/-- doc -/\ntheorem main (h : n > 0) : n ≠ 0"
+        );
+        assert_eq!(ctx.name.as_deref(), Some("main"));
+        assert_eq!(ctx.binders[0].names, vec!["h"]);
+        let index = HoleIndex::new(src);
+        assert_eq!(index.context(&index.holes()[0]), Some(ctx));
+    }
+}

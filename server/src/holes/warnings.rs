@@ -1,0 +1,70 @@
+//! Correlating holes with Lean's `declaration uses 'sorry'` warnings.
+//!
+//! Lean (≤ v4.23) says ``declaration uses 'sorry'``, newer Lean ``declaration uses `sorry` ``;
+//! both are matched. The warning's range is on the declaration name (for `example`, on the
+//! keyword), one per declaration, and only when the declaration has no errors.
+
+use super::HoleIndex;
+use lsp_types::Range;
+
+/// Whether a diagnostic message is Lean's "declaration uses sorry" warning (either quoting).
+pub fn is_sorry_warning(message: &str) -> bool {
+    let message = message.trim();
+    message == "declaration uses 'sorry'" || message == "declaration uses `sorry`"
+}
+
+/// The ranges of every "declaration uses sorry" warning among `diagnostics`
+/// (`(range, message)` pairs), in order.
+pub fn sorry_warning_declarations(diagnostics: &[(Range, String)]) -> Vec<Range> {
+    diagnostics
+        .iter()
+        .filter(|(_, message)| is_sorry_warning(message))
+        .map(|(range, _)| *range)
+        .collect()
+}
+
+impl HoleIndex {
+    /// Indexes of the commands (into [`HoleIndex::outline`]) that carry a "declaration uses
+    /// sorry" warning among `diagnostics`, deduplicated and sorted.
+    pub fn warned_commands(&self, diagnostics: &[(Range, String)]) -> Vec<usize> {
+        let outline = self.outline();
+        let mut warned: Vec<usize> = sorry_warning_declarations(diagnostics)
+            .into_iter()
+            .filter_map(|range| {
+                let byte = self.line_index().offset(lean_syntax::Position::new(
+                    range.start.line,
+                    range.start.character,
+                ));
+                outline
+                    .commands
+                    .iter()
+                    .position(|c| c.span.start <= byte && byte < c.span.end)
+            })
+            .collect();
+        warned.sort_unstable();
+        warned.dedup();
+        warned
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lsp_types::Position;
+
+    #[test]
+    fn both_quotings_map_to_the_declaration() {
+        let src = "theorem a : True := by\n  sorry\n\ntheorem b : True := sorry\n\ntheorem c : True := trivial\n";
+        let index = HoleIndex::new(src);
+        let on =
+            |line, start, end| Range::new(Position::new(line, start), Position::new(line, end));
+        let diagnostics = vec![
+            (on(0, 8, 9), "declaration uses 'sorry'".to_owned()),
+            (on(3, 8, 9), "declaration uses `sorry`".to_owned()),
+            (on(5, 8, 9), "unknown identifier 'sorry'".to_owned()),
+        ];
+        assert_eq!(sorry_warning_declarations(&diagnostics).len(), 2);
+        assert_eq!(index.warned_commands(&diagnostics), vec![0, 1]);
+        assert_eq!(index.holes()[1].command, 1);
+    }
+}
