@@ -142,6 +142,9 @@ pub struct ConfigView {
     pub summary: String,
     /// Every effective value, secrets masked.
     pub values: serde_json::Value,
+    /// The same values as TOML, for the text output.
+    #[serde(skip)]
+    pub toml: String,
 }
 
 /// What doctor found.
@@ -207,8 +210,7 @@ impl DoctorReport {
                 }
                 None => out.push_str("configuration (built-in defaults):\n"),
             }
-            let values = toml::to_string(&config.values).unwrap_or_default();
-            for line in values.lines() {
+            for line in config.toml.lines() {
                 let _ = writeln!(out, "    {line}");
             }
         }
@@ -267,10 +269,12 @@ pub async fn run(options: &DoctorOptions) -> DoctorReport {
                 checks.push(check_endpoint(options, role, model, &origin).await);
             }
         }
+        let masked = masked(&loaded.config);
         config_view = Some(ConfigView {
             source: loaded.source.clone(),
-            summary: loaded.config.summary(),
-            values: masked_values(&loaded.config),
+            summary: masked.summary(),
+            values: serde_json::to_value(&masked).unwrap_or(serde_json::Value::Null),
+            toml: toml::to_string(&masked).unwrap_or_default(),
         });
     }
     checks.push(check_cache(&options.project_root));
@@ -497,7 +501,7 @@ fn load_config(options: &DoctorOptions) -> (Check, Option<LoadedConfig>) {
             let check = match &loaded.source {
                 Some(path) => Check::ok(
                     "config",
-                    format!("{}: {}", path.display(), loaded.config.summary()),
+                    format!("{}: {}", path.display(), masked(&loaded.config).summary()),
                 ),
                 None => {
                     let looked = match &options.config {
@@ -512,7 +516,7 @@ fn load_config(options: &DoctorOptions) -> (Check, Option<LoadedConfig>) {
                         "config",
                         format!(
                             "no sorryfill.toml (looked at {looked}): {}",
-                            loaded.config.summary()
+                            masked(&loaded.config).summary()
                         ),
                     )
                 }
@@ -701,7 +705,8 @@ pub fn mask_url(url: &str) -> String {
     parsed.to_string()
 }
 
-fn masked_values(config: &Config) -> serde_json::Value {
+/// The configuration with every URL masked (keys are never in it, only variable names).
+fn masked(config: &Config) -> Config {
     let mut config = config.clone();
     for model in [&mut config.prover, &mut config.decomposer]
         .into_iter()
@@ -709,7 +714,7 @@ fn masked_values(config: &Config) -> serde_json::Value {
     {
         model.base_url = mask_url(&model.base_url);
     }
-    serde_json::to_value(&config).unwrap_or(serde_json::Value::Null)
+    config
 }
 
 fn check_cache(project_root: &Path) -> Check {
