@@ -64,6 +64,87 @@ pub struct Finding {
     pub axioms: Vec<String>,
 }
 
+/// The `--json` output of `sorryfill audit` (schema in `docs/cli-report.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// [`AUDIT_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Every file audited, with its findings in source order (possibly none).
+    pub files: Vec<AuditFile>,
+}
+
+/// The version written in every audit report.
+pub const AUDIT_SCHEMA_VERSION: u32 = 1;
+
+/// One audited file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFile {
+    /// The path as given or found.
+    pub path: std::path::PathBuf,
+    /// Its findings.
+    pub findings: Vec<Finding>,
+}
+
+impl Default for AuditReport {
+    fn default() -> Self {
+        Self {
+            schema_version: AUDIT_SCHEMA_VERSION,
+            files: Vec::new(),
+        }
+    }
+}
+
+impl AuditReport {
+    /// 0 without findings, 1 with any.
+    pub fn exit_status(&self) -> crate::cli::report::ExitStatus {
+        if self.files.iter().any(|file| !file.findings.is_empty()) {
+            crate::cli::report::ExitStatus::HolesLeft
+        } else {
+            crate::cli::report::ExitStatus::Success
+        }
+    }
+
+    /// Pretty JSON, ending in a newline.
+    pub fn to_json(&self) -> String {
+        let mut json = serde_json::to_string_pretty(self)
+            .expect("an audit report holds only strings, numbers and paths");
+        json.push('\n');
+        json
+    }
+
+    /// One `path:line:col: kind in declaration: message` line per finding (1-based positions,
+    /// as compilers print them), then a total.
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let mut total = 0;
+        for file in &self.files {
+            for finding in &file.findings {
+                total += 1;
+                let _ = write!(
+                    out,
+                    "{}:{}:{}: ",
+                    file.path.display(),
+                    finding.range.start.line + 1,
+                    finding.range.start.character + 1
+                );
+                if let Some(declaration) = &finding.declaration {
+                    let _ = write!(out, "in {declaration}: ");
+                }
+                let _ = writeln!(out, "{}", finding.message);
+            }
+        }
+        let files = self.files.len();
+        let _ = writeln!(
+            out,
+            "{total} finding{} in {files} file{}",
+            if total == 1 { "" } else { "s" },
+            if files == 1 { "" } else { "s" }
+        );
+        out
+    }
+}
+
 /// What the audit accepts; by default exactly what the gate accepts by default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditPolicy {
@@ -493,6 +574,25 @@ theorem unchecked : True := by admit
                 "unchecked"
             ]
         );
+    }
+
+    #[test]
+    fn audit_report_lines_and_exit_status() {
+        let report = AuditReport {
+            files: vec![AuditFile {
+                path: "Foo.lean".into(),
+                findings: static_findings("theorem t : 2 = 2 := by native_decide\n"),
+            }],
+            ..AuditReport::default()
+        };
+        assert_eq!(
+            report.render_text(),
+            "Foo.lean:1:25: in t: `native_decide` trusts the compiler (Lean.ofReduceBool), which the kernel cannot check; prefer `decide` or `norm_num`\n1 finding in 1 file\n"
+        );
+        assert_eq!(report.exit_status().code(), 1);
+        assert_eq!(AuditReport::default().exit_status().code(), 0);
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
+        assert_eq!(json["files"][0]["findings"][0]["kind"], "native_decide");
     }
 
     #[test]

@@ -37,6 +37,29 @@ pub struct FileReport {
     pub holes: Vec<HoleReport>,
 }
 
+impl FileReport {
+    /// Every hole of `text` as not attempted, with `reason` (what `prove --check` reports, and
+    /// the starting point of a `prove` run before any hole is tried).
+    pub fn unattempted(path: PathBuf, text: &str, reason: &str) -> Self {
+        let holes = crate::holes::scan(text)
+            .into_iter()
+            .map(|hole| HoleReport {
+                range: hole.range,
+                kind: hole.kind.into(),
+                declaration: hole.id.declaration,
+                goal: None,
+                status: HoleStatus::Skipped,
+                source: None,
+                proof: None,
+                reason: Some(reason.to_owned()),
+                attempts: 0,
+                elapsed_ms: 0,
+            })
+            .collect();
+        Self { path, holes }
+    }
+}
+
 /// What happened to one hole.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HoleReport {
@@ -439,6 +462,38 @@ mod tests {
                 "2 holes in 1 file: 1 verified, 1 failed",
             ]
         );
+    }
+
+    #[test]
+    fn check_mode_lists_every_hole_as_skipped_and_fails() {
+        let text = "theorem a : True := by\n  sorry\nexample : True := by admit\n";
+        let file = FileReport::unattempted(PathBuf::from("A.lean"), text, "found by --check");
+        let seen: Vec<(ReportHoleKind, &str, u32)> = file
+            .holes
+            .iter()
+            .map(|h| (h.kind, h.declaration.as_str(), h.range.start.line))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (ReportHoleKind::Sorry, "a", 1),
+                (ReportHoleKind::Admit, "example@0", 2)
+            ]
+        );
+        let report = Report {
+            files: vec![file],
+            ..Report::new()
+        };
+        assert_eq!(ExitStatus::for_report(&report), ExitStatus::HolesLeft);
+        let clean = Report {
+            files: vec![FileReport::unattempted(
+                PathBuf::from("B.lean"),
+                "theorem b : True := trivial\n",
+                "found by --check",
+            )],
+            ..Report::new()
+        };
+        assert_eq!(ExitStatus::for_report(&clean), ExitStatus::Success);
     }
 
     #[test]
