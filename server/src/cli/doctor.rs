@@ -211,7 +211,11 @@ impl DoctorReport {
                 None => out.push_str("configuration (built-in defaults):\n"),
             }
             for line in config.toml.lines() {
-                let _ = writeln!(out, "    {line}");
+                if line.is_empty() {
+                    out.push('\n');
+                } else {
+                    let _ = writeln!(out, "    {line}");
+                }
             }
         }
         let errors = self
