@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli;
 mod holes;
 mod models;
 mod proxy;
