@@ -186,7 +186,9 @@ impl HoleIndex {
             let command = &scanned.command;
             match command.kind {
                 CommandKind::Namespace => scopes.push(command.name.as_ref().map(|n| n.0.clone())),
+                // `mutual … end` is a scope without a name, like a section.
                 CommandKind::Section => scopes.push(None),
+                _ if command.keyword == "mutual" => scopes.push(None),
                 CommandKind::End => {
                     scopes.pop();
                 }
