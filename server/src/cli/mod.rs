@@ -11,3 +11,4 @@ pub mod edits;
 pub mod files;
 pub mod progress;
 pub mod report;
+pub mod virtual_editor;

@@ -68,7 +68,7 @@ impl VirtualEditor {
         let waiting = pending.clone();
         tokio::spawn(async move {
             let outcome = read_frames(editor_read, DEFAULT_MAX_FRAME_BYTES, |incoming| {
-                if let Ok(frame) = incoming {
+                if let crate::transport::Incoming::Frame(frame) = incoming {
                     dispatch(frame.body(), &waiting, &replies);
                 }
                 true

@@ -18,7 +18,7 @@ mod scanner;
 mod warnings;
 
 pub use context::{HoleContext, context};
-pub use goal::{Goal, Hypothesis, parse_goal, parse_rendered_goals};
+pub use goal::{Goal, Hypothesis, LemmaParts, parse_goal, parse_rendered_goals};
 pub use index::{HoleIndex, UpdateStats};
 pub use warnings::{is_sorry_warning, sorry_warning_declarations};
 
