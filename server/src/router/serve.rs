@@ -122,6 +122,11 @@ impl Proxy {
             unreachable!("stdin and stdout were configured as pipes just above");
         };
         tracing::info!(pid = child.id(), "Lean server started");
+        #[cfg(unix)]
+        {
+            crate::transport::stdio::enlarge_pipe_buffer(&server_in);
+            crate::transport::stdio::enlarge_pipe_buffer(&server_out);
+        }
 
         let cap = self.config.max_frame_bytes;
         let (to_client, client_queue) = mpsc::unbounded_channel::<Bytes>();
