@@ -42,7 +42,7 @@ impl Default for ProxyConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The server command could not be started.
-    #[error("could not start the Lean server `{program}`: {source}")]
+    #[error("could not start the Lean server `{program}`")]
     Spawn {
         /// The program that failed to start.
         program: String,
