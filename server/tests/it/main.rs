@@ -3,6 +3,7 @@
 
 mod support;
 
+mod engine;
 mod holes;
 mod models;
 mod proxy;
