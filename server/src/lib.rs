@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod documents;
 pub mod editor;
+pub mod engine;
 pub mod holes;
 pub mod lean;
 pub mod models;

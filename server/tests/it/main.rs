@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod engine;
 mod holes;
 mod models;
 mod proxy;
