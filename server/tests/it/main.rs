@@ -9,3 +9,4 @@ mod holes;
 mod models;
 mod proxy;
 mod verify;
+mod verify_lean;
