@@ -137,8 +137,20 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
         no_model: args.no_model,
     };
     let runtime = runtime()?;
-    let outcome = runtime.block_on(prove_run::run(options));
+    // Ctrl-C drops the run: model requests are cancelled with their futures, and shutting the
+    // runtime down drops the proxy task, whose Lean child is killed with it. Files are only
+    // ever replaced atomically, so none is left half-written.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = prove_run::run(options) => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let Some(outcome) = outcome else {
+        eprintln!("sorryfill: interrupted; no file was changed by the unfinished run");
+        return Ok(report::ExitStatus::Error);
+    };
     let outcome = outcome?;
     let mut stdout = std::io::stdout().lock();
     for diff in &outcome.diffs {

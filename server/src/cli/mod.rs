@@ -10,5 +10,6 @@ pub mod doctor;
 pub mod edits;
 pub mod files;
 pub mod progress;
+pub mod prove;
 pub mod report;
 pub mod virtual_editor;

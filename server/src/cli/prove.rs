@@ -17,7 +17,12 @@ use crate::cli::edits::{self, Replacement, SourceFile};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, RunError};
 use crate::cli::virtual_editor::{EditorError, VirtualEditor};
 use crate::holes::{self, Hole, HoleKind, HolePosition};
+use crate::engine::Engine;
 use crate::lean::DocumentEvent;
+use crate::router::{Proxy, ProxyConfig};
+use crate::verify::checker::{
+    CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments, file_uri,
+};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
 };
@@ -64,6 +69,82 @@ pub enum ProveError {
     Lean(String),
 }
 
+/// Runs `prove`: starts Lean behind an in-process proxy in the project, proves every hole of
+/// every file, shuts Lean down, and returns the report and diffs.
+pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
+    let root = std::path::absolute(&options.project_root)
+        .map_err(|error| ProveError::Lean(format!("no project folder: {error}")))?;
+    let loaded = match &options.config_file {
+        Some(file) => crate::config::Config::load_first(std::slice::from_ref(file))?,
+        None => crate::config::Config::load(&root)?,
+    };
+    let mut config = loaded.config;
+    if options.no_model {
+        config.prover = None;
+        config.decomposer = None;
+    }
+    if let Some(jobs) = options.jobs {
+        config.budget.concurrent_holes = jobs.max(1);
+    }
+    if let Some(budget) = options.budget {
+        config.budget.wall_time_per_hole_s = budget.as_secs().max(1);
+    }
+
+    let command_line = options
+        .lean_cmd
+        .clone()
+        .unwrap_or_else(|| vec!["lake".to_owned(), "serve".to_owned()]);
+    let Some((program, args)) = command_line.split_first() else {
+        return Err(ProveError::Lean("the Lean command is empty".to_owned()));
+    };
+    let mut server = tokio::process::Command::new(program);
+    server.args(args).current_dir(&root);
+
+    let mut proxy = Proxy::new(ProxyConfig::default());
+    let lean = proxy.lean_handle();
+    let mut documents = proxy.observe_documents();
+    let (editor, session) = VirtualEditor::connect(proxy, server);
+    let root_uri = file_uri(&root);
+    if let Err(error) = editor.initialize(&root_uri).await {
+        drop(editor);
+        let status = session.await;
+        let detail = match status {
+            Ok(Err(serve_error)) => serve_error.to_string(),
+            _ => error.to_string(),
+        };
+        return Err(ProveError::Lean(detail));
+    }
+
+    // Nothing else edits documents during a run, so checks never wait for the user.
+    let (_user_busy, user_busy_rx) = watch::channel(false);
+    let sources = SourceDocuments::new();
+    let shadow = ShadowChecker::new(
+        lean,
+        &root_uri,
+        CheckerSettings::from_config(&config.verify),
+        user_busy_rx,
+        sources.version_source(),
+    )
+    .map_err(|error| ProveError::Lean(error.to_string()))?;
+    let checker = LeanChecker::new(shadow, sources.clone());
+    let engine = Engine::build(&config, &root, checker)
+        .map_err(|error| ProveError::Lean(error.to_string()))?;
+
+    let mut run = Session {
+        editor: &editor,
+        documents: &mut documents,
+        sources: &sources,
+        pipeline: &engine.pipeline,
+    };
+    let outcome = run.prove_files(&options.files, options.write).await;
+    editor.shutdown().await;
+    drop(editor);
+    if let Ok(Err(error)) = session.await {
+        tracing::warn!(%error, "the Lean session ended with an error");
+    }
+    Ok(outcome)
+}
+
 /// How long Lean may take to elaborate one file before its holes are given up.
 const ELABORATION_LIMIT: Duration = Duration::from_secs(600);
 
@@ -80,6 +161,8 @@ where
     pub editor: &'a VirtualEditor,
     /// Editor-document events from the router.
     pub documents: &'a mut mpsc::UnboundedReceiver<DocumentEvent>,
+    /// The checker's view of the editor documents, fed from `documents`.
+    pub sources: &'a SourceDocuments,
     /// The pipeline that proves holes.
     pub pipeline: &'a Pipeline<C, P, D, A>,
 }
@@ -127,7 +210,8 @@ where
         write: bool,
     ) -> Result<(FileReport, Option<String>), String> {
         let source = SourceFile::read(path).map_err(|error| error.to_string())?;
-        let uri = file_uri(path).ok_or_else(|| format!("{} has no absolute path", path.display()))?;
+        let absolute = std::path::absolute(path).map_err(|error| error.to_string())?;
+        let uri = file_uri(&absolute);
         let text = source.text.clone();
         let holes = holes::scan(&text);
         if holes.is_empty() {
@@ -215,7 +299,7 @@ where
         tokio::pin!(deadline);
         loop {
             tokio::select! {
-                event = self.documents.recv() => match event {
+                event = self.documents.recv() => match event.inspect(|event| self.sources.apply(event)) {
                     Some(DocumentEvent::Elaborated { uri: done, .. }) if done == uri => return Ok(()),
                     Some(DocumentEvent::Failed { uri: failed, .. }) if failed == uri => {
                         return Err("Lean could not elaborate the file (header or worker failure)".to_owned());
@@ -380,19 +464,4 @@ pub fn imported_modules(text: &str) -> Vec<String> {
         .flat_map(str::split_whitespace)
         .map(str::to_owned)
         .collect()
-}
-
-/// `file://` URI of a path, absolute and with reserved characters percent-encoded.
-pub fn file_uri(path: &Path) -> Option<String> {
-    let absolute = std::path::absolute(path).ok()?;
-    let mut uri = String::from("file://");
-    for byte in absolute.to_string_lossy().bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
-                uri.push(char::from(byte));
-            }
-            other => uri.push_str(&format!("%{other:02X}")),
-        }
-    }
-    Some(uri)
 }
