@@ -148,7 +148,7 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));
     let Some(outcome) = outcome else {
-        eprintln!("sorryfill: interrupted; no file was changed by the unfinished run");
+        eprintln!("sorryfill: interrupted; the file being proved was left as it was");
         return Ok(report::ExitStatus::Error);
     };
     let outcome = outcome?;

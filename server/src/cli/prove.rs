@@ -16,15 +16,15 @@ use tokio::sync::{mpsc, watch};
 use crate::cli::edits::{self, Replacement, SourceFile};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, RunError};
 use crate::cli::virtual_editor::{EditorError, VirtualEditor};
-use crate::holes::{self, Hole, HoleKind, HolePosition};
 use crate::engine::Engine;
+use crate::holes::{self, Hole, HoleKind, HolePosition};
 use crate::lean::DocumentEvent;
+use crate::pipeline::{
+    Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
+};
 use crate::router::{Proxy, ProxyConfig};
 use crate::verify::checker::{
     CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments, file_uri,
-};
-use crate::pipeline::{
-    Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
 };
 
 /// What `sorryfill prove` was asked to do.
@@ -388,8 +388,12 @@ async fn finish(entry: Pending, text: &str, replacements: &mut Vec<Replacement>)
     };
     report.status = status;
     if let Some(proof) = proof {
-        match crate::verify::splice(text, entry.hole.span.clone(), splice_kind(&entry.hole), &proof)
-        {
+        match crate::verify::splice(
+            text,
+            entry.hole.span.clone(),
+            splice_kind(&entry.hole),
+            &proof,
+        ) {
             Ok(spliced) => {
                 replacements.push(Replacement {
                     range: spliced.replaced.clone(),
@@ -434,8 +438,13 @@ pub async fn goal_at(
                 .map(str::to_owned)
         }
         (_, HolePosition::Term) => {
-            let result = editor.request("$/lean/plainTermGoal", params, limit).await?;
-            result.get("goal").and_then(Value::as_str).map(str::to_owned)
+            let result = editor
+                .request("$/lean/plainTermGoal", params, limit)
+                .await?;
+            result
+                .get("goal")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
         }
     };
     Ok(goal)
@@ -450,7 +459,13 @@ fn lemma_name(hole: &Hole) -> String {
         .next()
         .unwrap_or("hole")
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("{base}_hole_{}", hole.id.ordinal)
 }

@@ -201,5 +201,7 @@ fn dispatch(body: &[u8], pending: &Pending, replies: &mpsc::UnboundedSender<Byte
 
 fn lock(pending: &Pending) -> std::sync::MutexGuard<'_, HashMap<i64, oneshot::Sender<Value>>> {
     // A panic while holding this lock cannot leave the map inconsistent: take it anyway.
-    pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pending
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -7,6 +7,7 @@ mod cli;
 mod engine;
 mod holes;
 mod models;
+mod prove;
 mod proxy;
 mod verify;
 mod verify_lean;
