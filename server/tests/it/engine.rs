@@ -467,3 +467,53 @@ async fn without_a_prover_the_portfolio_runs_alone() {
         "{state:?}"
     );
 }
+
+#[tokio::test]
+async fn a_cut_off_answer_never_reaches_lean_and_a_repair_round_gets_leans_message() {
+    let first_round = Arc::new(AtomicUsize::new(0));
+    let model = mock_model(move |body, _| {
+        let text = if user_text(body).contains("A previous attempt failed") {
+            prover_answer(body, AMGM_PROOF)
+        } else if first_round.fetch_add(1, Ordering::SeqCst) == 0 {
+            // Cut off by the token limit inside its code block.
+            "```lean4\ntheorem amgm (a b : ℝ) : a * b ≤ (a ^ 2 + b ^ 2) / 2 := by\n  nlinarith [sq_nonneg (a"
+                .to_owned()
+        } else {
+            prover_answer(body, "linarith")
+        };
+        Reply::Answer {
+            delay: Duration::from_millis(10),
+            text,
+        }
+    })
+    .await;
+    let project = tempfile::tempdir().expect("a project folder");
+    let config = config(&format!(
+        "[prover]\nbase_url = \"{}\"\nmodel = \"mock-prover\"\n\n\
+         [tactics]\nlist = []\n\n[budget]\nsamples_per_hole = 2\n",
+        model.url
+    ));
+    let lean = FakeLean::new(|_, proof, mode| mode == CheckMode::Full && proof == AMGM_PROOF);
+    let engine = Engine::build(&config, project.path(), lean.clone()).expect("the engine builds");
+    let state = prove(&engine, amgm()).await;
+    assert!(
+        matches!(&state, JobState::Verified { proof, .. } if proof == AMGM_PROOF),
+        "{state:?}"
+    );
+    let proofs: Vec<String> = lean.checks().into_iter().map(|c| c.proof).collect();
+    assert_eq!(
+        proofs,
+        ["linarith", AMGM_PROOF],
+        "the cut-off answer is never checked"
+    );
+    let repair = model
+        .bodies()
+        .iter()
+        .map(user_text)
+        .find(|text| text.contains("A previous attempt failed"))
+        .expect("a repair request was sent");
+    assert!(
+        repair.contains("unsolved goals") && repair.contains("linarith"),
+        "{repair}"
+    );
+}
