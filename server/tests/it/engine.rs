@@ -467,3 +467,108 @@ async fn without_a_prover_the_portfolio_runs_alone() {
         "{state:?}"
     );
 }
+
+#[tokio::test]
+async fn a_cut_off_answer_never_reaches_lean_and_a_repair_round_gets_leans_message() {
+    let first_round = Arc::new(AtomicUsize::new(0));
+    let model = mock_model(move |body, _| {
+        let text = if user_text(body).contains("A previous attempt failed") {
+            prover_answer(body, AMGM_PROOF)
+        } else if first_round.fetch_add(1, Ordering::SeqCst) == 0 {
+            // Cut off by the token limit inside its code block.
+            "```lean4\ntheorem amgm (a b : ℝ) : a * b ≤ (a ^ 2 + b ^ 2) / 2 := by\n  nlinarith [sq_nonneg (a"
+                .to_owned()
+        } else {
+            prover_answer(body, "linarith")
+        };
+        Reply::Answer {
+            delay: Duration::from_millis(10),
+            text,
+        }
+    })
+    .await;
+    let project = tempfile::tempdir().expect("a project folder");
+    let config = config(&format!(
+        "[prover]\nbase_url = \"{}\"\nmodel = \"mock-prover\"\n\n\
+         [tactics]\nlist = []\n\n[budget]\nsamples_per_hole = 2\n",
+        model.url
+    ));
+    let lean = FakeLean::new(|_, proof, mode| mode == CheckMode::Full && proof == AMGM_PROOF);
+    let engine = Engine::build(&config, project.path(), lean.clone()).expect("the engine builds");
+    let state = prove(&engine, amgm()).await;
+    assert!(
+        matches!(&state, JobState::Verified { proof, .. } if proof == AMGM_PROOF),
+        "{state:?}"
+    );
+    let proofs: Vec<String> = lean.checks().into_iter().map(|c| c.proof).collect();
+    assert_eq!(
+        proofs,
+        ["linarith", AMGM_PROOF],
+        "the cut-off answer is never checked"
+    );
+    let repair = model
+        .bodies()
+        .iter()
+        .map(user_text)
+        .find(|text| text.contains("A previous attempt failed"))
+        .expect("a repair request was sent");
+    assert!(
+        repair.contains("unsolved goals") && repair.contains("linarith"),
+        "{repair}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_decomposer_a_cot_provers_own_sketch_decomposes_without_another_request() {
+    let model = mock_model(|body, _| {
+        let user = user_text(body);
+        let text = match STEPS
+            .iter()
+            .find(|(_, statement, _)| user.contains(&format!(": {statement} := by\n  sorry")))
+        {
+            Some((_, _, proof)) => prover_answer(body, proof),
+            None => {
+                // DeepSeek-Prover-V2's CoT shape: a `have` sketch, then a final proof that
+                // does not check.
+                let mut steps = String::new();
+                for (name, statement, _) in STEPS {
+                    steps.push_str(&format!("  have {name} : {statement} := by sorry\n"));
+                }
+                format!(
+                    "### Lean 4 Proof with have Statements\n\n{}\n### Complete Lean 4 Proof\n\n{}",
+                    prover_answer(body, &format!("{}  omega", steps.trim_start()))
+                        .trim_start_matches("The goal follows directly.\n\n"),
+                    prover_answer(body, "norm_num [ha, hb, hc]")
+                )
+            }
+        };
+        Reply::Answer {
+            delay: Duration::from_millis(10),
+            text,
+        }
+    })
+    .await;
+    let project = tempfile::tempdir().expect("a project folder");
+    let config = config(&format!(
+        "[prover]\nbase_url = \"{}\"\nmodel = \"mock-prover\"\nformat = \"deepseek-prover-v2-cot\"\n\n\
+         [tactics]\nlist = []\n\n[budget]\nsamples_per_hole = 2\ndecomposition_depth = 1\n",
+        model.url
+    ));
+    let lean = FakeLean::new(|target, proof, mode| match (mode, target.frames.last()) {
+        (CheckMode::Sketch, _) => proof.matches("sorry").count() == 3,
+        (CheckMode::Full, Some(frame)) => STEPS.get(frame.step).is_some_and(|s| proof == s.2),
+        (CheckMode::Full, None) => {
+            !proof.contains("sorry") && STEPS.iter().all(|(_, _, step)| proof.contains(step))
+        }
+    });
+    let engine = Engine::build(&config, project.path(), lean.clone()).expect("the engine builds");
+    let state = prove(&engine, sum_six()).await;
+    assert!(matches!(state, JobState::Verified { .. }), "{state:?}");
+    let hole_requests = model
+        .bodies()
+        .iter()
+        .filter(|body| user_text(body).contains(": a + b + c = 6 := by\n  sorry"))
+        .count();
+    // Two samples and two repairs; the sketch came from those answers.
+    assert_eq!(hole_requests, 4);
+}
