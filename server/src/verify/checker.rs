@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -141,6 +142,26 @@ struct Inner {
     idle: Mutex<Vec<Slot>>,
     user_busy: watch::Receiver<bool>,
     current_version: CurrentVersion,
+    counters: Counters,
+}
+
+/// Running totals, for benches, `doctor` and the logs.
+#[derive(Debug, Default)]
+struct Counters {
+    opened: AtomicU64,
+    changes: AtomicU64,
+    bytes_sent: AtomicU64,
+}
+
+/// What a [`ShadowChecker`] has sent to Lean so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CheckerStats {
+    /// Shadow documents opened (`didOpen`), including reopens after a timeout or crash.
+    pub opened: u64,
+    /// Ranged `didChange`s sent (one per check that reached Lean with a new text).
+    pub changes: u64,
+    /// Bytes of document text sent in `didOpen` and `didChange` params.
+    pub bytes_sent: u64,
 }
 
 /// One shadow document of the pool, with its private event stream.
@@ -242,6 +263,7 @@ impl ShadowChecker {
                 settings,
                 user_busy,
                 current_version,
+                counters: Counters::default(),
             }),
         })
     }
@@ -249,6 +271,16 @@ impl ShadowChecker {
     /// The URI prefix under which every shadow document lives.
     pub fn shadow_prefix(&self) -> String {
         format!("{}/.lake/sorryfill/", self.inner.root_uri)
+    }
+
+    /// What has been sent to Lean so far.
+    pub fn stats(&self) -> CheckerStats {
+        let counters = &self.inner.counters;
+        CheckerStats {
+            opened: counters.opened.load(Ordering::Relaxed),
+            changes: counters.changes.load(Ordering::Relaxed),
+            bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
+        }
     }
 
     /// The settings in force.
@@ -424,9 +456,15 @@ impl ShadowChecker {
         }
         let version = slot.next_version;
         slot.next_version += 1;
+        let counters = &self.inner.counters;
         let sent = match &slot.open {
             Some(open) => {
                 let change = ranged_change(&open.text, text);
+                let bytes = change["text"].as_str().map_or(0, str::len);
+                counters.changes.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .bytes_sent
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
                 lean.notify(
                     "textDocument/didChange",
                     json!({
@@ -435,12 +473,18 @@ impl ShadowChecker {
                     }),
                 )
             }
-            None => lean.notify(
-                "textDocument/didOpen",
-                json!({"textDocument": {
-                    "uri": uri, "languageId": "lean4", "version": version, "text": text,
-                }}),
-            ),
+            None => {
+                counters.opened.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .bytes_sent
+                    .fetch_add(text.len() as u64, Ordering::Relaxed);
+                lean.notify(
+                    "textDocument/didOpen",
+                    json!({"textDocument": {
+                        "uri": uri, "languageId": "lean4", "version": version, "text": text,
+                    }}),
+                )
+            }
         };
         sent.map_err(infrastructure)?;
         slot.open = Some(OpenShadow {

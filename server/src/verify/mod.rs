@@ -9,8 +9,8 @@ pub mod gate;
 pub mod splice;
 
 pub use checker::{
-    CheckOutcome, CheckRequest, CheckerSettings, CurrentVersion, GateMode, LeanChecker,
-    ShadowChecker, SourceDocuments, file_uri, to_pipeline,
+    CheckOutcome, CheckRequest, CheckerSettings, CheckerStats, CurrentVersion, GateMode,
+    LeanChecker, ShadowChecker, SourceDocuments, file_uri, to_pipeline,
 };
 pub use gate::{
     GatePolicy, RejectReason, Rejection, Verdict, check_axioms, check_axioms_with_policy,

@@ -520,6 +520,11 @@ async fn checking_many_candidates_elaborates_the_header_once_and_only_the_target
     assert_eq!(stats["headerLoads"], 1, "{stats}");
     // The first check elaborates all 300 declarations; each later one only the target.
     assert_eq!(stats["declarationsElaborated"], 300 + 19, "{stats}");
+    // One open, then one small ranged change per check.
+    let sent = checker.shadow().stats();
+    assert_eq!((sent.opened, sent.changes), (1, 19));
+    let per_change = sent.bytes_sent.saturating_sub(source.len() as u64) / 19;
+    assert!(per_change < 100, "{per_change} bytes per check");
     session.finish().await;
 }
 
