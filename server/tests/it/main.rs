@@ -3,6 +3,7 @@
 
 mod support;
 
+mod editor;
 mod holes;
 mod models;
 mod proxy;
