@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use sorryfill::router::{Proxy, ProxyConfig, exit_code};
-use sorryfill::transport::{DEFAULT_MAX_FRAME_BYTES, stdio};
+use sorryfill::editor::{ServeOptions, run_serve};
+use sorryfill::router::{ProxyConfig, exit_code};
+use sorryfill::transport::DEFAULT_MAX_FRAME_BYTES;
 
 mod commands;
 
@@ -79,20 +80,19 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     if command_line.is_empty() {
         command_line = vec!["lake".into(), "serve".into()];
     }
-    let mut server = tokio::process::Command::new(&command_line[0]);
-    server.args(&command_line[1..]);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let config = ProxyConfig {
-        max_frame_bytes: args.max_frame_bytes,
-        ..ProxyConfig::default()
+    let options = ServeOptions {
+        server_command: command_line,
+        project_root: std::env::current_dir().context("could not read the current folder")?,
+        proxy: ProxyConfig {
+            max_frame_bytes: args.max_frame_bytes,
+            ..ProxyConfig::default()
+        },
     };
-    let status = runtime.block_on(async {
-        let proxy = Proxy::new(config);
-        proxy.serve(stdio::stdin(), stdio::stdout(), server).await
-    });
+    let status = runtime.block_on(run_serve(options));
     // A read from stdin may still block a runtime thread; do not wait for it.
     runtime.shutdown_background();
     let status = status?;

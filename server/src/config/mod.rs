@@ -62,6 +62,9 @@ pub struct Config {
     /// How candidates are checked.
     #[serde(default)]
     pub verify: VerifyConfig,
+    /// What the editor session does on its own (`[editor]`).
+    #[serde(default)]
+    pub editor: crate::editor::EditorConfig,
 }
 
 /// One model endpoint (`[prover]` or `[decomposer]`).

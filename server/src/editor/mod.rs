@@ -1,1 +1,27 @@
-//! (not yet written)
+//! The editor session: turns the editor's documents into holes, holes into pipeline jobs,
+//! and verified jobs into code actions (and, on request, edits applied on save).
+//!
+//! - [`Session`] consumes the router's [`crate::lean::DocumentEvent`]s on its own task. It
+//!   keeps, per editor document, the latest version, its text and its [`crate::holes::HoleIndex`];
+//!   asks Lean for each hole's goal once a version is fully elaborated; submits one job per
+//!   hole; and on every edit cancels, re-anchors or keeps each job.
+//! - [`EditorState`] is the state the session shares with the router's code action hook
+//!   ([`HoleActions`]) and with the checker (current versions and texts).
+//! - [`run_serve`] wires `sorryfill serve`: configuration, pipeline, session and proxy.
+//!
+//! Invariants: goals are used only for the version they were asked for (a reply that
+//! arrives after an edit is dropped); a proof is offered only when the version it was
+//! verified at is the document's current one, and its edit names that version; jobs of a
+//! closed document are cancelled.
+
+mod actions;
+mod serve;
+mod session;
+mod settings;
+mod state;
+
+pub use actions::{FILL_TITLE, HoleActions, STATUS_TITLE};
+pub use serve::{ServeOptions, UncheckedChecker, run_serve};
+pub use session::{Session, goal_spec, is_declaration_sorry_warning};
+pub use settings::EditorConfig;
+pub use state::{EditorState, JobSlot};

@@ -4,6 +4,7 @@
 mod support;
 
 mod cli;
+mod editor;
 mod engine;
 mod holes;
 mod models;

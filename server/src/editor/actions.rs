@@ -1,0 +1,254 @@
+//! The proxy's own code actions on holes, answered from [`EditorState`] on the router task.
+//!
+//! Invariants: an action carrying an edit is offered only when the editor asked about the
+//! document's current version AND the proof was verified at that same version; its edit is
+//! a `documentChanges` `TextDocumentEdit` naming that version, so an editor refuses it on any
+//! other text. The provider never blocks: it reads shared state under a short lock.
+
+use lsp_types::{Position, Range};
+use serde_json::{Value, json};
+
+use super::state::EditorState;
+use crate::holes::{Hole, HoleIndex, HoleKind, HolePosition};
+use crate::pipeline::JobState;
+use crate::router::{CodeActionProvider, CodeActionQuery};
+use crate::verify::{self, splice};
+
+/// Title of the action that fills a hole with a verified proof.
+pub const FILL_TITLE: &str = "Fill `sorry` with a Lean-checked proof (sorryfill)";
+/// Title prefix of the action that shows a hole's job state.
+pub const STATUS_TITLE: &str = "sorryfill: status of this hole";
+
+/// The [`CodeActionProvider`] of the editor session.
+#[derive(Debug, Clone)]
+pub struct HoleActions {
+    state: EditorState,
+}
+
+impl HoleActions {
+    /// A provider reading `state`.
+    pub fn new(state: EditorState) -> Self {
+        Self { state }
+    }
+}
+
+/// The edit that puts `proof` at `hole` in `index`'s text, as a replaced LSP range and the
+/// new text; `None` when the proof cannot be spliced there.
+pub(crate) fn hole_edit(index: &HoleIndex, hole: &Hole, proof: &str) -> Option<(Range, String)> {
+    let kind = match hole.position {
+        HolePosition::Tactic => verify::HoleKind::Tactic,
+        HolePosition::Term => verify::HoleKind::Term,
+    };
+    let spliced = splice(index.text(), hole.span.clone(), kind, proof).ok()?;
+    let line_index = index.line_index();
+    let to_lsp = |byte: usize| {
+        let position = line_index.position(byte);
+        Position::new(position.line, position.character)
+    };
+    let range = Range::new(to_lsp(spliced.replaced.start), to_lsp(spliced.replaced.end));
+    Some((range, spliced.inserted().to_owned()))
+}
+
+/// A `WorkspaceEdit` with one versioned `TextDocumentEdit`.
+pub(crate) fn versioned_edit(uri: &str, version: i32, edits: &[(Range, String)]) -> Value {
+    let edits: Vec<Value> = edits
+        .iter()
+        .map(|(range, text)| json!({"range": range, "newText": text}))
+        .collect();
+    json!({"documentChanges": [{
+        "textDocument": {"uri": uri, "version": version},
+        "edits": edits,
+    }]})
+}
+
+/// Whether the lines of `a` and `b` overlap: a cursor anywhere on a hole's line asks about
+/// it, as Lean's own quick fixes do.
+fn touches(a: Range, b: Range) -> bool {
+    a.start.line <= b.end.line && b.start.line <= a.end.line
+}
+
+/// A short description of a job state, for the status action and progress reports.
+pub(crate) fn describe(state: &JobState) -> String {
+    match state {
+        JobState::Queued => "queued".into(),
+        JobState::Tactics => "trying tactics".into(),
+        JobState::Prover { received, samples } => format!("prover {received}/{samples}"),
+        JobState::Decomposing => "decomposing".into(),
+        JobState::Subgoals { proved, total } => format!("subgoals {proved}/{total}"),
+        JobState::Reverifying => "checking again after an edit above".into(),
+        JobState::Verified { .. } => "verified".into(),
+        JobState::Partial { proved, total, .. } => format!("partial: {proved}/{total} steps"),
+        JobState::Failed { reason } => format!("failed: {reason}"),
+        JobState::Cancelled => "cancelled".into(),
+    }
+}
+
+impl CodeActionProvider for HoleActions {
+    fn code_actions(&mut self, query: &CodeActionQuery<'_>) -> Vec<Value> {
+        let Some((version, index)) = self.state.document(query.uri) else {
+            return Vec::new();
+        };
+        // An answer about another version than the current one would offer a stale edit.
+        if query.version != Some(version) {
+            return Vec::new();
+        }
+        let jobs = self.state.jobs_of(query.uri);
+        let mut actions = Vec::new();
+        for hole in index.holes() {
+            if hole.kind != HoleKind::Sorry || !touches(hole.range, query.range) {
+                continue;
+            }
+            let Some(slot) = jobs.iter().find(|slot| slot.hole == hole.id) else {
+                continue;
+            };
+            let tag = json!({"uri": query.uri, "hole": hole.id.to_string(), "version": version});
+            match &slot.state {
+                JobState::Verified {
+                    proof,
+                    version: checked,
+                } if *checked == version => {
+                    if let Some(edit) = hole_edit(&index, hole, proof) {
+                        actions.push(json!({
+                            "title": FILL_TITLE,
+                            "kind": "quickfix",
+                            "isPreferred": true,
+                            "edit": versioned_edit(query.uri, version, &[edit]),
+                            "data": {"sorryfill": {"fill": tag}},
+                        }));
+                    }
+                }
+                JobState::Partial {
+                    proof,
+                    proved,
+                    total,
+                    version: checked,
+                } if *checked == version => {
+                    if let Some(edit) = hole_edit(&index, hole, proof) {
+                        actions.push(json!({
+                            "title": format!("Insert partial proof ({proved}/{total} steps)"),
+                            "kind": "quickfix",
+                            "edit": versioned_edit(query.uri, version, &[edit]),
+                            "data": {"sorryfill": {"partial": tag}},
+                        }));
+                    }
+                }
+                _ => {}
+            }
+            let status = describe(&slot.state);
+            actions.push(json!({
+                "title": format!("{STATUS_TITLE}: {status}"),
+                "command": {
+                    "title": STATUS_TITLE,
+                    "command": "sorryfill.status",
+                    "arguments": [{"uri": query.uri, "hole": hole.id.to_string(), "status": status}],
+                },
+                "data": {"sorryfill": {"status": tag}},
+            }));
+        }
+        actions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::editor::state::{DocumentEntry, JobSlot};
+    use serde_json::Value;
+    use std::sync::Arc;
+
+    fn state_with(text: &str, version: i32, job: JobState) -> EditorState {
+        let state = EditorState::new();
+        let index = HoleIndex::new(text);
+        let hole = index.holes()[0].id.clone();
+        let mut inner = state.lock();
+        inner.documents.insert(
+            "file:///a.lean".into(),
+            DocumentEntry {
+                version,
+                index: Arc::new(index),
+            },
+        );
+        inner.jobs.insert(
+            1,
+            JobSlot {
+                uri: "file:///a.lean".into(),
+                hole,
+                state: job,
+            },
+        );
+        drop(inner);
+        state
+    }
+
+    fn ask(state: &EditorState, version: i32, line: u32) -> Vec<Value> {
+        let params = json!({});
+        let text = ropey::Rope::new();
+        HoleActions::new(state.clone()).code_actions(&CodeActionQuery {
+            uri: "file:///a.lean",
+            range: Range::new(Position::new(line, 0), Position::new(line, 0)),
+            version: Some(version),
+            text: Some(&text),
+            params: &params,
+        })
+    }
+
+    const TEXT: &str =
+        "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n\ntheorem u : True := trivial\n";
+
+    #[test]
+    fn a_verified_proof_is_offered_with_an_edit_for_its_version() {
+        let state = state_with(
+            TEXT,
+            4,
+            JobState::Verified {
+                proof: "omega".into(),
+                version: 4,
+            },
+        );
+        let actions = ask(&state, 4, 1);
+        assert_eq!(actions[0]["title"], FILL_TITLE);
+        assert_eq!(actions[0]["isPreferred"], true);
+        let change = &actions[0]["edit"]["documentChanges"][0];
+        assert_eq!(change["textDocument"]["version"], 4);
+        assert_eq!(change["edits"][0]["newText"], "omega");
+        assert_eq!(
+            change["edits"][0]["range"]["start"],
+            json!({"line": 1, "character": 2})
+        );
+        assert!(
+            actions[1]["title"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("verified"))
+        );
+        // Nothing on a line without a hole.
+        assert!(ask(&state, 4, 3).is_empty());
+    }
+
+    #[test]
+    fn nothing_is_offered_for_another_version() {
+        let verified_at_3 = JobState::Verified {
+            proof: "omega".into(),
+            version: 3,
+        };
+        let state = state_with(TEXT, 4, verified_at_3);
+        let actions = ask(&state, 4, 1);
+        assert_eq!(actions.len(), 1, "only the status: {actions:?}");
+        assert!(ask(&state, 3, 1).is_empty());
+    }
+
+    #[test]
+    fn a_partial_proof_says_how_many_steps() {
+        let state = state_with(
+            TEXT,
+            2,
+            JobState::Partial {
+                proof: "have h : True := trivial\nsorry".into(),
+                proved: 1,
+                total: 2,
+                version: 2,
+            },
+        );
+        let actions = ask(&state, 2, 1);
+        assert_eq!(actions[0]["title"], "Insert partial proof (1/2 steps)");
+    }
+}

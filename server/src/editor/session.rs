@@ -1,0 +1,541 @@
+//! [`Session`]: the editor documents' holes, their goals and their jobs.
+//!
+//! Invariants: the session's task is the only writer of document entries in
+//! [`EditorState`]; a goal reply is used only if the document is still at the version it
+//! was asked for; every edit decides, per job, between cancel (the declaration's text
+//! changed), re-anchor with re-check (only text before it changed) and re-anchor alone
+//! (only text after it changed).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use lsp_types::Range;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::state::{DocumentEntry, EditorState, JobSlot};
+use crate::holes::{Goal, Hole, HoleId, HoleIndex, HoleKind, HolePosition, parse_goal};
+use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
+use crate::pipeline::{
+    Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
+};
+use lean_syntax::CommandKind;
+
+/// Whether `message` is Lean's sorry warning in any of its spellings:
+/// ``declaration uses 'sorry'``, ``declaration uses `sorry` `` and the newest
+/// ``declaration `NAME` uses `sorry` ``.
+pub fn is_declaration_sorry_warning(message: &str) -> bool {
+    let message = message.trim();
+    if crate::holes::is_sorry_warning(message) {
+        return true;
+    }
+    message
+        .strip_prefix("declaration `")
+        .and_then(|rest| rest.strip_suffix("` uses `sorry`"))
+        .is_some_and(|name| !name.is_empty())
+}
+
+/// The hole's goal as a standalone lemma: the file's `import`s and `open`s, the goal's
+/// hypotheses as binders, its target as the type.
+pub fn goal_spec(index: &HoleIndex, hole: &Hole, goal: &Goal) -> GoalSpec {
+    let context = index.context(hole);
+    let header: String = context
+        .as_ref()
+        .map(|ctx| {
+            ctx.prefix
+                .lines()
+                .filter(|line| line.starts_with("import ") || line.starts_with("open "))
+                .map(|line| format!("{line}\n"))
+                .collect()
+        })
+        .unwrap_or_default();
+    let name = context
+        .and_then(|ctx| ctx.name)
+        .map(|name| format!("{}_hole_{}", name.replace('.', "_"), hole.id.ordinal))
+        .unwrap_or_else(|| format!("sorryfill_hole_{}", hole.id.ordinal));
+    let mut binders = Vec::new();
+    for hypothesis in &goal.hypotheses {
+        let ty = hypothesis
+            .ty
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let (instances, named): (Vec<&String>, Vec<&String>) = hypothesis
+            .names
+            .iter()
+            .partition(|name| name.starts_with("inst") && name.contains('✝'));
+        for _ in instances {
+            binders.push(format!("[{ty}]"));
+        }
+        if !named.is_empty() {
+            // Inaccessible names (`x✝`) cannot be written back; give them plain names.
+            let names: Vec<String> = named
+                .iter()
+                .map(|name| name.replace('✝', "_h").replace(char::is_whitespace, ""))
+                .collect();
+            binders.push(format!("({} : {ty})", names.join(" ")));
+        }
+    }
+    GoalSpec {
+        header,
+        name,
+        binders,
+        target: goal.target.split_whitespace().collect::<Vec<_>>().join(" "),
+    }
+}
+
+/// The modules a file imports (`import A B` lists two).
+fn imports(index: &HoleIndex) -> Vec<String> {
+    let text = index.text();
+    index
+        .outline()
+        .commands
+        .iter()
+        .filter(|command| command.kind == CommandKind::Import)
+        .flat_map(|command| {
+            text.get(command.span.clone())
+                .unwrap_or("")
+                .split_whitespace()
+                .filter(|word| !matches!(*word, "import" | "public" | "meta" | "all"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+struct LiveJob {
+    slot: u64,
+    watcher: JoinHandle<()>,
+}
+
+struct Document {
+    version: i32,
+    index: Arc<HoleIndex>,
+    elaborated: bool,
+    /// Holes whose goal was asked for at this version.
+    asked: HashSet<HoleId>,
+    jobs: HashMap<HoleId, LiveJob>,
+}
+
+struct GoalReply {
+    uri: String,
+    version: i32,
+    hole: Hole,
+    goal: Option<Goal>,
+}
+
+/// The editor session of one proxy: consumes [`DocumentEvent`]s and drives the pipeline.
+pub struct Session<C, P, D, A> {
+    pipeline: Arc<Pipeline<C, P, D, A>>,
+    lean: LeanHandle,
+    state: EditorState,
+    busy: watch::Sender<bool>,
+    documents: HashMap<String, Document>,
+    next_slot: u64,
+    goals_tx: mpsc::UnboundedSender<GoalReply>,
+    goals_rx: mpsc::UnboundedReceiver<GoalReply>,
+}
+
+impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
+    /// A session submitting to `pipeline`, asking Lean for goals through `lean`, publishing
+    /// to `state`, and keeping `busy` true while a user document's latest version is not
+    /// yet elaborated (background checks wait on it).
+    pub fn new(
+        pipeline: Arc<Pipeline<C, P, D, A>>,
+        lean: LeanHandle,
+        state: EditorState,
+        busy: watch::Sender<bool>,
+    ) -> Self {
+        let (goals_tx, goals_rx) = mpsc::unbounded_channel();
+        Self {
+            pipeline,
+            lean,
+            state,
+            busy,
+            documents: HashMap::new(),
+            next_slot: 1,
+            goals_tx,
+            goals_rx,
+        }
+    }
+
+    /// Runs until the router stops sending events; then cancels every job.
+    pub async fn run(mut self, mut events: mpsc::UnboundedReceiver<DocumentEvent>) {
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.on_event(event),
+                    None => break,
+                },
+                Some(reply) = self.goals_rx.recv() => self.on_goal(reply),
+            }
+        }
+        let uris: Vec<String> = self.documents.keys().cloned().collect();
+        for uri in uris {
+            self.close(&uri);
+        }
+    }
+
+    /// Handles one document event.
+    pub fn on_event(&mut self, event: DocumentEvent) {
+        match event {
+            DocumentEvent::Opened { uri, version, text } => {
+                let index = Arc::new(HoleIndex::new(&text.to_string()));
+                self.close(&uri);
+                Self::publish(&self.state, &uri, version, &index);
+                self.documents.insert(
+                    uri,
+                    Document {
+                        version,
+                        index,
+                        elaborated: false,
+                        asked: HashSet::new(),
+                        jobs: HashMap::new(),
+                    },
+                );
+            }
+            DocumentEvent::Changed { uri, version, text } => self.changed(&uri, version, &text),
+            DocumentEvent::Closed { uri } => self.close(&uri),
+            DocumentEvent::Elaborated {
+                uri,
+                version,
+                diagnostics,
+            } => self.elaborated(&uri, version, &diagnostics),
+            DocumentEvent::Failed { uri, version } => {
+                if let Some(doc) = self.documents.get_mut(&uri)
+                    && doc.version == version
+                {
+                    doc.elaborated = true;
+                }
+            }
+        }
+        self.update_busy();
+    }
+
+    fn update_busy(&self) {
+        let busy = self.documents.values().any(|doc| !doc.elaborated);
+        self.busy.send_if_modified(|value| {
+            let changed = *value != busy;
+            *value = busy;
+            changed
+        });
+    }
+
+    fn publish(state: &EditorState, uri: &str, version: i32, index: &Arc<HoleIndex>) {
+        state.lock().documents.insert(
+            uri.to_owned(),
+            DocumentEntry {
+                version,
+                index: Arc::clone(index),
+            },
+        );
+    }
+
+    fn close(&mut self, uri: &str) {
+        let Some(doc) = self.documents.remove(uri) else {
+            return;
+        };
+        self.pipeline.cancel_document(uri);
+        let mut state = self.state.lock();
+        state.documents.remove(uri);
+        for job in doc.jobs.values() {
+            job.watcher.abort();
+            state.jobs.remove(&job.slot);
+        }
+    }
+
+    fn changed(&mut self, uri: &str, version: i32, text: &ropey::Rope) {
+        let Some(doc) = self.documents.get_mut(uri) else {
+            return;
+        };
+        let old_version = doc.version;
+        let old_index = Arc::clone(&doc.index);
+        let new_text = text.to_string();
+        let old_text = old_index.text();
+        let prefix = common_prefix(old_text, &new_text);
+        let suffix = common_suffix(old_text, &new_text);
+        let grown = new_text.len() as isize - old_text.len() as isize;
+        let mut new_index = (*old_index).clone();
+        new_index.update(&new_text);
+        let new_index = Arc::new(new_index);
+        let old_outline = old_index.outline();
+        let mut moved = Vec::new();
+        let mut cancelled = Vec::new();
+        for id in doc.jobs.keys() {
+            let Some(old_hole) = old_index.holes().iter().find(|hole| &hole.id == id) else {
+                cancelled.push(id.clone());
+                continue;
+            };
+            let Some(command) = old_outline.commands.get(old_hole.command) else {
+                cancelled.push(id.clone());
+                continue;
+            };
+            let start = command.span.start;
+            let declaration = old_text.get(command.span.clone()).unwrap_or("").trim_end();
+            let end = start + declaration.len();
+            // Only text after the declaration changed: the hole keeps its place.
+            let after = prefix > end;
+            // Only text before it changed: the hole moved by the length change.
+            let before = suffix >= old_text.len() - start;
+            let (shift, prefix_changed) = if after {
+                (0, false)
+            } else if before {
+                (grown, true)
+            } else {
+                cancelled.push(id.clone());
+                continue;
+            };
+            let new_start = old_hole.span.start.checked_add_signed(shift);
+            let new_hole = new_index
+                .holes()
+                .iter()
+                .find(|hole| Some(hole.span.start) == new_start && hole.kind == old_hole.kind);
+            match new_hole {
+                Some(new_hole) => moved.push(Moved {
+                    from: id.clone(),
+                    to: new_hole.id.clone(),
+                    prefix_changed,
+                }),
+                None => cancelled.push(id.clone()),
+            }
+        }
+        for id in &cancelled {
+            tracing::info!(%uri, hole = %id, version, "an edit touched the hole's declaration: job cancelled");
+            self.pipeline.cancel(uri, id);
+            if let Some(job) = doc.jobs.remove(id) {
+                job.watcher.abort();
+                self.state.lock().jobs.remove(&job.slot);
+            }
+        }
+        doc.version = version;
+        doc.index = Arc::clone(&new_index);
+        doc.elaborated = false;
+        doc.asked.clear();
+        // Re-anchored jobs check against the new version at once: it must be visible first.
+        Self::publish(&self.state, uri, version, &new_index);
+        let count = self.pipeline.reanchor(uri, old_version, version, &moved);
+        tracing::debug!(%uri, version, moved = count, "jobs re-anchored");
+        let mut jobs = HashMap::new();
+        for m in &moved {
+            let Some(job) = doc.jobs.remove(&m.from) else {
+                continue;
+            };
+            // A re-check starts a new run of the job: follow that one from now on.
+            job.watcher.abort();
+            let watcher = match self.pipeline.watch(uri, &m.to) {
+                Some(receiver) => spawn_watcher(self.state.clone(), job.slot, receiver),
+                None => continue,
+            };
+            if let Some(slot) = self.state.lock().jobs.get_mut(&job.slot) {
+                slot.hole = m.to.clone();
+            }
+            jobs.insert(
+                m.to.clone(),
+                LiveJob {
+                    slot: job.slot,
+                    watcher,
+                },
+            );
+        }
+        for (_, job) in doc.jobs.drain() {
+            job.watcher.abort();
+            self.state.lock().jobs.remove(&job.slot);
+        }
+        doc.jobs = jobs;
+    }
+
+    fn elaborated(&mut self, uri: &str, version: i32, diagnostics: &[LeanDiagnostic]) {
+        let Some(doc) = self.documents.get_mut(uri) else {
+            return;
+        };
+        if doc.version != version {
+            tracing::debug!(%uri, version, current = doc.version, "elaboration of an old version ignored");
+            return;
+        }
+        doc.elaborated = true;
+        let index = Arc::clone(&doc.index);
+        let outline = index.outline();
+        let pairs: Vec<(Range, String)> = diagnostics
+            .iter()
+            .map(|d| {
+                // The newest spelling names the declaration; fold it into the older form the
+                // hole index matches.
+                let message = if is_declaration_sorry_warning(&d.message) {
+                    "declaration uses 'sorry'".to_owned()
+                } else {
+                    d.message.clone()
+                };
+                (d.range, message)
+            })
+            .collect();
+        let warned = index.warned_commands(&pairs);
+        let errored: HashSet<usize> = diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .filter_map(|d| {
+                let start = d.full_range().start;
+                let byte = index
+                    .line_index()
+                    .offset(lean_syntax::Position::new(start.line, start.character));
+                outline
+                    .commands
+                    .iter()
+                    .position(|c| c.span.start <= byte && byte < c.span.end)
+            })
+            .collect();
+        for hole in index.holes() {
+            if hole.kind != HoleKind::Sorry
+                || doc.jobs.contains_key(&hole.id)
+                || doc.asked.contains(&hole.id)
+            {
+                continue;
+            }
+            // Lean drops the sorry warning of a declaration with errors: a proof there could
+            // not pass the gate anyway.
+            if errored.contains(&hole.command) && !warned.contains(&hole.command) {
+                tracing::debug!(%uri, hole = %hole.id, "declaration has errors; hole skipped");
+                continue;
+            }
+            doc.asked.insert(hole.id.clone());
+            let lean = self.lean.clone();
+            let replies = self.goals_tx.clone();
+            let uri = uri.to_owned();
+            let hole = hole.clone();
+            tokio::spawn(async move {
+                let goal = ask_goal(&lean, &uri, &hole).await;
+                let _ = replies.send(GoalReply {
+                    uri,
+                    version,
+                    hole,
+                    goal,
+                });
+            });
+        }
+    }
+
+    fn on_goal(&mut self, reply: GoalReply) {
+        let Some(doc) = self.documents.get_mut(&reply.uri) else {
+            return;
+        };
+        if doc.version != reply.version || !doc.asked.contains(&reply.hole.id) {
+            tracing::debug!(uri = %reply.uri, version = reply.version, "goal for an old version dropped");
+            return;
+        }
+        let Some(goal) = reply.goal else {
+            tracing::info!(uri = %reply.uri, hole = %reply.hole.id, "Lean gave no goal at the hole");
+            return;
+        };
+        if doc.jobs.contains_key(&reply.hole.id) {
+            return;
+        }
+        let request = JobRequest {
+            key: JobKey {
+                doc: reply.uri.clone(),
+                hole: reply.hole.id.clone(),
+                version: reply.version,
+            },
+            goal: goal_spec(&doc.index, &reply.hole, &goal),
+            imports: imports(&doc.index),
+        };
+        tracing::info!(uri = %reply.uri, hole = %reply.hole.id, version = reply.version, "job submitted");
+        let receiver = self.pipeline.submit(request);
+        let slot = self.next_slot;
+        self.next_slot += 1;
+        self.state.lock().jobs.insert(
+            slot,
+            JobSlot {
+                uri: reply.uri.clone(),
+                hole: reply.hole.id.clone(),
+                state: receiver.borrow().clone(),
+            },
+        );
+        let watcher = spawn_watcher(self.state.clone(), slot, receiver);
+        doc.jobs.insert(reply.hole.id, LiveJob { slot, watcher });
+    }
+}
+
+/// Follows a job's state into its slot of the shared state.
+fn spawn_watcher(
+    state: EditorState,
+    slot: u64,
+    mut receiver: watch::Receiver<JobState>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let current = receiver.borrow_and_update().clone();
+            if let Some(entry) = state.lock().jobs.get_mut(&slot) {
+                entry.state = current;
+            }
+            if receiver.changed().await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Asks Lean for the goal at a hole: `$/lean/plainGoal` for tactic holes (the first goal),
+/// `$/lean/plainTermGoal` for term holes.
+async fn ask_goal(lean: &LeanHandle, uri: &str, hole: &Hole) -> Option<Goal> {
+    let params = json!({
+        "textDocument": {"uri": uri},
+        "position": hole.range.start,
+    });
+    let (method, pointer) = match hole.position {
+        HolePosition::Tactic => ("$/lean/plainGoal", "/goals/0"),
+        HolePosition::Term => ("$/lean/plainTermGoal", "/goal"),
+    };
+    match lean.request(method, params).await {
+        Ok(result) => result
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(parse_goal)
+            .filter(|goal| !goal.target.is_empty()),
+        Err(error) => {
+            tracing::info!(%uri, hole = %hole.id, %error, "no goal from Lean");
+            None
+        }
+    }
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
+}
+
+fn common_suffix(a: &str, b: &str) -> usize {
+    a.bytes()
+        .rev()
+        .zip(b.bytes().rev())
+        .take_while(|(x, y)| x == y)
+        .count()
+        .min(a.len())
+        .min(b.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spelling_of_the_sorry_warning_is_recognised() {
+        assert!(is_declaration_sorry_warning("declaration uses 'sorry'"));
+        assert!(is_declaration_sorry_warning("declaration uses `sorry`"));
+        assert!(is_declaration_sorry_warning(
+            "declaration `Foo.bar` uses `sorry`"
+        ));
+        assert!(!is_declaration_sorry_warning("declaration `` uses `sorry`"));
+        assert!(!is_declaration_sorry_warning("unsolved goals"));
+    }
+
+    #[test]
+    fn goal_spec_states_the_hole_as_a_lemma() {
+        let text = "import Mathlib\nopen Real\nnamespace N\ntheorem t (x : ℕ) [inst : Group G] (h : 0 < x) : x ≠ 0 := by\n  sorry\nend N\n";
+        let index = HoleIndex::new(text);
+        let goal = parse_goal("x : ℕ\ninst✝ : Group G\nh₀ a✝ : 0 < x\n⊢ x ≠ 0");
+        let spec = goal_spec(&index, &index.holes()[0], &goal);
+        assert_eq!(spec.header, "import Mathlib\nopen Real\n");
+        assert_eq!(spec.binders, ["(x : ℕ)", "[Group G]", "(h₀ a_h : 0 < x)"]);
+        assert_eq!(spec.target, "x ≠ 0");
+        assert_eq!(imports(&index), ["Mathlib"]);
+    }
+}

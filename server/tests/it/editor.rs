@@ -1,0 +1,438 @@
+//! The editor session end to end, in process: a scripted editor on a duplex pipe, the
+//! real proxy and session, `lean-sim` as Lean, and a small shadow-document checker that
+//! asks lean-sim itself (the real `LeanChecker` lives in `verify`; this one keeps the
+//! session's tests independent of it).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sorryfill::editor::{EditorState, FILL_TITLE, HoleActions, Session};
+use sorryfill::holes::HolePosition;
+use sorryfill::lean::{LeanHandle, PrivateEvent};
+use sorryfill::pipeline::{
+    CheckMode, Checker, HoleBudget, NoDecomposer, NoProver, NoStore, Pipeline, Portfolio,
+    RejectKind, Target, Verdict, WorkspaceLimits,
+};
+use sorryfill::router::{Proxy, ProxyConfig};
+use sorryfill::verify;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::support::{fresh_dir, lean_sim_bin};
+
+const SHADOW_PREFIX: &str = "file:///sorryfill-test-shadow/";
+const WAIT: Duration = Duration::from_secs(30);
+const URI: &str = "file:///project/Main.lean";
+
+/// One check the test checker made: the version it was for and the proof text.
+type CheckLog = Arc<Mutex<Vec<(i32, String)>>>;
+
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Vec<sorryfill::lean::LeanDiagnostic>>>>>;
+
+/// Checks a proof by opening the spliced document under a private URI in lean-sim: no
+/// error and no sorry warning means verified.
+#[derive(Clone)]
+struct ShadowChecker {
+    lean: LeanHandle,
+    state: EditorState,
+    waiters: Waiters,
+    next: Arc<Mutex<u64>>,
+    log: CheckLog,
+}
+
+impl ShadowChecker {
+    fn new(lean: LeanHandle, state: EditorState) -> Self {
+        let mut events = lean
+            .register_private(SHADOW_PREFIX)
+            .expect("the router is alive while the test sets up");
+        let waiters: Waiters = Arc::default();
+        let route = Arc::clone(&waiters);
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                if let PrivateEvent::Elaborated {
+                    uri, diagnostics, ..
+                } = event
+                    && let Some(waiter) = route.lock().expect("not poisoned").remove(&uri)
+                {
+                    let _ = waiter.send(diagnostics);
+                }
+            }
+        });
+        Self {
+            lean,
+            state,
+            waiters,
+            next: Arc::default(),
+            log: CheckLog::default(),
+        }
+    }
+}
+
+impl Checker for ShadowChecker {
+    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> Verdict {
+        let Some((hole, index)) = self
+            .state
+            .hole_at(&target.doc, target.version, &target.hole)
+        else {
+            return Verdict::rejected(RejectKind::Stale, "the version is gone");
+        };
+        self.log
+            .lock()
+            .expect("not poisoned")
+            .push((target.version, proof.to_owned()));
+        let kind = match hole.position {
+            HolePosition::Tactic => verify::HoleKind::Tactic,
+            HolePosition::Term => verify::HoleKind::Term,
+        };
+        let spliced = match verify::splice(index.text(), hole.span, kind, &target.render(proof)) {
+            Ok(spliced) => spliced,
+            Err(error) => return Verdict::rejected(RejectKind::Gate, format!("{error:?}")),
+        };
+        let uri = {
+            let mut next = self.next.lock().expect("not poisoned");
+            *next += 1;
+            format!("{SHADOW_PREFIX}{next}.lean")
+        };
+        let (tx, rx) = oneshot::channel();
+        self.waiters
+            .lock()
+            .expect("not poisoned")
+            .insert(uri.clone(), tx);
+        let open = json!({"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": spliced.text}});
+        if self.lean.notify("textDocument/didOpen", open).is_err() {
+            return Verdict::rejected(RejectKind::Stale, "Lean is gone");
+        }
+        let diagnostics = tokio::time::timeout(WAIT, rx).await;
+        let _ = self.lean.notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": uri}}),
+        );
+        let Ok(Ok(diagnostics)) = diagnostics else {
+            return Verdict::rejected(RejectKind::Timeout, "no answer");
+        };
+        let error = diagnostics.iter().find(|d| d.is_error());
+        let sorry = diagnostics
+            .iter()
+            .any(|d| sorryfill::editor::is_declaration_sorry_warning(&d.message));
+        tracing::debug!(?diagnostics, proof, "test check");
+        match (error, mode) {
+            (Some(error), _) => Verdict::rejected(RejectKind::Lean, error.message.clone()),
+            (None, CheckMode::Full) if sorry => Verdict::rejected(RejectKind::Lean, "uses sorry"),
+            (None, _) => Verdict::verified(),
+        }
+    }
+}
+
+/// The scripted editor: writes frames, reads every frame the proxy sends.
+struct Editor {
+    to_proxy: DuplexStream,
+    frames: mpsc::UnboundedReceiver<Value>,
+    raw: Arc<Mutex<Vec<String>>>,
+    next_id: i64,
+    checks: CheckLog,
+    state: EditorState,
+}
+
+impl Editor {
+    async fn send(&mut self, message: Value) {
+        let body = serde_json::to_vec(&message).expect("JSON serialises");
+        let header = format!("Content-Length: {}\r\n\r\n", body.len());
+        self.to_proxy
+            .write_all(header.as_bytes())
+            .await
+            .expect("the proxy reads");
+        self.to_proxy
+            .write_all(&body)
+            .await
+            .expect("the proxy reads");
+    }
+
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        self.wait_for(|frame| frame["id"] == id && frame.get("method").is_none())
+            .await
+    }
+
+    async fn wait_for(&mut self, mut wanted: impl FnMut(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.frames.recv()).await {
+                Ok(Some(frame)) if wanted(&frame) => return frame,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => panic!("the expected frame never came"),
+            }
+        }
+    }
+
+    async fn change(&mut self, version: i32, text: &str) {
+        self.send(
+            json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": URI, "version": version},
+                "contentChanges": [{"text": text}],
+            }}),
+        )
+        .await;
+    }
+
+    async fn code_actions(&mut self, line: u32) -> Vec<Value> {
+        let answer = self
+            .request(
+                "textDocument/codeAction",
+                json!({
+                    "textDocument": {"uri": URI},
+                    "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
+                    "context": {"diagnostics": []},
+                }),
+            )
+            .await;
+        answer["result"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Asks for code actions at `line` until the fill action names `version`.
+    async fn fill_action(&mut self, line: u32, version: i32) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let actions = self.code_actions(line).await;
+            if let Some(fill) = actions.iter().find(|a| {
+                a["title"] == FILL_TITLE
+                    && a["edit"]["documentChanges"][0]["textDocument"]["version"] == version
+            }) {
+                return fill.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no fill action for version {version}: {actions:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn checks_at(&self, version: i32) -> Vec<String> {
+        self.checks
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter(|(v, _)| *v == version)
+            .map(|(_, proof)| proof.clone())
+            .collect()
+    }
+}
+
+async fn read_frames(
+    from_proxy: DuplexStream,
+    frames: mpsc::UnboundedSender<Value>,
+    raw: Arc<Mutex<Vec<String>>>,
+) {
+    let mut reader = BufReader::new(from_proxy);
+    loop {
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(value) = line.strip_prefix("Content-Length: ") {
+                length = value.parse::<usize>().ok();
+            }
+        }
+        let mut body = vec![0; length.expect("every frame has a length")];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        raw.lock()
+            .expect("not poisoned")
+            .push(String::from_utf8_lossy(&body).into_owned());
+        if let Ok(value) = serde_json::from_slice(&body) {
+            let _ = frames.send(value);
+        }
+    }
+}
+
+/// Starts the proxy, the session and lean-sim with `oracle`, initialises and opens `text`.
+async fn start(oracle: &str, text: &str) -> (Editor, tempfile::TempDir) {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env(
+            "SORRYFILL_TEST_LOG",
+        ))
+        .try_init();
+    let dir = fresh_dir();
+    let oracle_path = dir.path().join("oracle.toml");
+    std::fs::write(&oracle_path, oracle).expect("the temp dir is writable");
+    let mut server = tokio::process::Command::new(lean_sim_bin());
+    server.arg("--oracle").arg(&oracle_path);
+
+    let mut proxy = Proxy::new(ProxyConfig::default());
+    let lean = proxy.lean_handle();
+    let documents = proxy.observe_documents();
+    let state = EditorState::new();
+    proxy.set_code_action_provider(HoleActions::new(state.clone()));
+    let checker = ShadowChecker::new(lean.clone(), state.clone());
+    let checks = Arc::clone(&checker.log);
+    let (busy, _) = watch::channel(false);
+    let pipeline = Arc::new(Pipeline::new(
+        checker,
+        NoProver,
+        NoDecomposer,
+        NoStore,
+        Portfolio::default(),
+        HoleBudget {
+            use_models: false,
+            cleanup_checks: 0,
+            ..HoleBudget::default()
+        },
+        WorkspaceLimits::default(),
+    ));
+    tokio::spawn(Session::new(pipeline, lean, state.clone(), busy).run(documents));
+
+    let (to_proxy, proxy_in) = tokio::io::duplex(1 << 20);
+    let (proxy_out, from_proxy) = tokio::io::duplex(1 << 20);
+    tokio::spawn(proxy.serve(proxy_in, proxy_out, server));
+    let (frames_tx, frames) = mpsc::unbounded_channel();
+    let raw = Arc::new(Mutex::new(Vec::new()));
+    tokio::spawn(read_frames(from_proxy, frames_tx, Arc::clone(&raw)));
+    let mut editor = Editor {
+        to_proxy,
+        frames,
+        raw,
+        next_id: 0,
+        checks,
+        state,
+    };
+    editor
+        .request(
+            "initialize",
+            json!({"processId": null, "rootUri": "file:///project", "capabilities": {}}),
+        )
+        .await;
+    editor
+        .send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+        .await;
+    editor
+        .send(
+            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+                "textDocument": {"uri": URI, "languageId": "lean4", "version": 1, "text": text},
+            }}),
+        )
+        .await;
+    (editor, dir)
+}
+
+const ORACLE: &str = r#"
+[[theorem]]
+statement = "(x : Nat) : x + 0 = x"
+accept = ["omega"]
+
+[[theorem]]
+statement = ": True"
+accept = ["trivial"]
+"#;
+
+const TEXT: &str = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+
+/// Applies a `TextDocumentEdit`'s single edit to `text` (UTF-16 columns are ASCII here).
+fn apply(text: &str, action: &Value) -> String {
+    let edit = &action["edit"]["documentChanges"][0]["edits"][0];
+    let offset = |position: &Value| {
+        let line = position["line"].as_u64().expect("a line") as usize;
+        let character = position["character"].as_u64().expect("a column") as usize;
+        text.split_inclusive('\n')
+            .take(line)
+            .map(str::len)
+            .sum::<usize>()
+            + character
+    };
+    let start = offset(&edit["range"]["start"]);
+    let end = offset(&edit["range"]["end"]);
+    format!(
+        "{}{}{}",
+        &text[..start],
+        edit["newText"].as_str().expect("new text"),
+        &text[end..]
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portfolio_proof_is_offered_with_a_versioned_edit_lean_accepts() {
+    let (mut editor, _dir) = start(ORACLE, TEXT).await;
+    let fill = editor.fill_action(1, 1).await;
+    assert_eq!(fill["kind"], "quickfix");
+    assert_eq!(fill["isPreferred"], true);
+    assert!(fill["data"]["sorryfill"].is_object());
+    let fixed = apply(TEXT, &fill);
+    assert!(!fixed.contains("sorry"), "{fixed}");
+
+    // The fixed file is what lean-sim accepts: no error, no sorry warning.
+    editor.change(2, &fixed).await;
+    editor
+        .request(
+            "textDocument/waitForDiagnostics",
+            json!({"uri": URI, "version": 2}),
+        )
+        .await;
+    let raw = editor.raw.lock().expect("not poisoned").clone();
+    let last_publish = raw
+        .iter()
+        .rev()
+        .filter_map(|frame| serde_json::from_str::<Value>(frame).ok())
+        .find(|f| f["method"] == "textDocument/publishDiagnostics" && f["params"]["version"] == 2)
+        .expect("Lean published diagnostics for the fixed version");
+    let messages: Vec<Value> = last_publish["params"]["diagnostics"]
+        .as_array()
+        .map(|d| d.iter().map(|d| d["message"].clone()).collect())
+        .unwrap_or_default();
+    assert!(messages.is_empty(), "{messages:?}");
+
+    // Nothing about shadow documents or private ids reached the editor.
+    let raw = editor.raw.lock().expect("not poisoned").clone();
+    for frame in raw {
+        assert!(!frame.contains("sorryfill-test-shadow"), "{frame}");
+        let private_id = frame
+            .match_indices("\"sorryfill:")
+            .any(|(at, found)| frame[at + found.len()..].starts_with(|c: char| c.is_ascii_digit()));
+        assert!(!private_id, "{frame}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_above_below_and_inside_the_declaration() {
+    let (mut editor, _dir) = start(ORACLE, TEXT).await;
+    editor.fill_action(1, 1).await;
+
+    // Below: the proof moves to the new version without a new check.
+    let below = format!("{TEXT}\ntheorem post : True := trivial\n");
+    editor.change(2, &below).await;
+    let fill = editor.fill_action(1, 2).await;
+    assert_eq!(apply(&below, &fill), below.replace("sorry", "omega"));
+    assert!(editor.checks_at(2).is_empty(), "{:?}", editor.checks_at(2));
+
+    // Above: the proof is checked again at the new version before it is offered there.
+    let above = format!("theorem pre : True := trivial\n\n{below}");
+    editor.change(3, &above).await;
+    let fill = editor.fill_action(3, 3).await;
+    assert_eq!(apply(&above, &fill), above.replace("sorry", "omega"));
+    assert_eq!(editor.checks_at(3), ["omega"]);
+
+    // Inside: the job is cancelled, and a new one starts from the tactics for the new text.
+    let inside = above.replace("  sorry", "  -- the proof\n  sorry");
+    editor.change(4, &inside).await;
+    let fill = editor.fill_action(4, 4).await;
+    assert_eq!(apply(&inside, &fill), inside.replace("  sorry", "  omega"));
+    let rechecked = editor.checks_at(4);
+    assert_eq!(
+        rechecked.first().map(String::as_str),
+        Some("rfl"),
+        "{rechecked:?}"
+    );
+    assert!(editor.state.jobs_of(URI).len() == 1);
+}
