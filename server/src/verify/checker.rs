@@ -119,7 +119,9 @@ pub struct CheckOutcome {
 }
 
 /// Checks candidates in a pool of shadow documents on the user's Lean server. Cheap to clone;
-/// clones share the pool.
+/// clones share the pool. Make ONE per proxy session: the router delivers a private URI's
+/// events to the first subscriber of its prefix, so a second checker on the same root would
+/// never hear about its documents.
 #[derive(Clone)]
 pub struct ShadowChecker {
     inner: Arc<Inner>,

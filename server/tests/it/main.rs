@@ -6,5 +6,6 @@ mod support;
 mod holes;
 mod models;
 mod proxy;
+mod real_lean;
 mod verify;
 mod verify_lean;
