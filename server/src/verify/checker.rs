@@ -120,8 +120,8 @@ pub struct CheckOutcome {
 
 /// Checks candidates in a pool of shadow documents on the user's Lean server. Cheap to clone;
 /// clones share the pool. Make ONE per proxy session: the router delivers a private URI's
-/// events to the first subscriber of its prefix, so a second checker on the same root would
-/// never hear about its documents.
+/// events to one subscriber of its prefix (the latest), so two checkers on the same root
+/// would steal each other's events.
 #[derive(Clone)]
 pub struct ShadowChecker {
     inner: Arc<Inner>,
@@ -416,9 +416,11 @@ impl ShadowChecker {
             .rposition(wanted)
             .or_else(|| idle.iter().rposition(|slot| slot.open.is_none()))
             .or_else(|| idle.len().checked_sub(1));
+        // A permit guarantees an idle slot, since a lease returns its slot before its permit;
+        // only a poisoned pool could lose one, and then the check cannot run.
         let slot = position
             .map(|at| idle.remove(at))
-            .expect("a permit guarantees an idle slot: slots return before their permit");
+            .ok_or_else(|| Rejection::new(RejectReason::WorkerCrashed))?;
         drop(idle);
         Ok(Lease {
             slot: Some(slot),
@@ -797,6 +799,26 @@ impl LeanChecker {
     /// checker's [`CurrentVersion`]).
     pub fn new(shadow: ShadowChecker, documents: SourceDocuments) -> Self {
         Self { shadow, documents }
+    }
+
+    /// The checker of a proxy session as the `[verify]` section configures it: shadow
+    /// documents below `root_uri`, checks waiting while `user_busy` is `true`, and staleness
+    /// and texts from `documents` (feed it every [`DocumentEvent`]).
+    pub fn from_config(
+        lean: LeanHandle,
+        root_uri: &str,
+        config: &VerifyConfig,
+        user_busy: watch::Receiver<bool>,
+        documents: SourceDocuments,
+    ) -> Result<Self, LeanError> {
+        let shadow = ShadowChecker::new(
+            lean,
+            root_uri,
+            CheckerSettings::from_config(config),
+            user_busy,
+            documents.version_source(),
+        )?;
+        Ok(Self::new(shadow, documents))
     }
 
     /// The shadow checker underneath.

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sorryfill::config::VerifyConfig;
 use sorryfill::holes::scan;
 use sorryfill::lean::{DocumentEvent, LeanHandle};
 use sorryfill::pipeline::{CheckMode, Checker, JobKey, RejectKind, Target, Verdict};
@@ -517,7 +518,16 @@ async fn the_editor_sees_nothing_of_the_checks() {
 async fn goals_come_from_lean_at_the_hole() {
     let mut session = Session::start(&[]).await;
     session.open(SOURCE).await;
-    let checker = session.checker(settings(1, WAIT));
+    // As the editor session builds it: from the `[verify]` section.
+    let checker = LeanChecker::from_config(
+        session.lean.clone(),
+        ROOT,
+        &VerifyConfig::default(),
+        session.busy.clone(),
+        session.documents.clone(),
+    )
+    .expect("the router runs");
+    assert_eq!(checker.shadow().settings().workers, 2);
     let goal = checker
         .goal_at(&session.target(0))
         .await
