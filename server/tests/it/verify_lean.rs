@@ -476,28 +476,38 @@ async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
 }
 
 /// Runs the same editor script with or without checks and returns what the editor received.
+/// The user edits the file while the checks run.
 async fn transcript(with_checks: bool) -> Vec<String> {
     let mut session = Session::start(&["--decl-ms", "5"]).await;
     session.open(SOURCE).await;
+    let checker = session.checker(settings(2, WAIT));
+    let mut checks = Vec::new();
     if with_checks {
-        let checker = session.checker(settings(2, WAIT));
         let target = session.target(0);
-        let checks: Vec<_> = ["omega", "simp", "exact CRASH_ME", "native_decide"]
-            .into_iter()
-            .map(|proof| {
-                let checker = checker.clone();
-                let target = target.clone();
-                tokio::spawn(async move { check(&checker, &target, proof).await })
-            })
-            .collect();
-        for check in checks {
-            check.await.expect("no panic");
+        for proof in ["omega", "simp", "exact CRASH_ME", "native_decide", "omega "] {
+            let checker = checker.clone();
+            let target = target.clone();
+            checks.push(tokio::spawn(async move {
+                check(&checker, &target, proof).await
+            }));
         }
-        // A goal request goes through a private id too.
-        assert!(checker.goal_at(&target).await.is_some());
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    session.change(2, &SOURCE.replace("sorry", "omega")).await;
+    session
+        .change(2, &SOURCE.replace("helper", "helper'"))
+        .await;
+    for check in checks {
+        check.await.expect("no panic");
+    }
     session.settle(2).await;
+    if with_checks {
+        // A goal request goes through a private id too.
+        assert!(checker.goal_at(&session.target(0)).await.is_some());
+        assert_eq!(
+            check(&checker, &session.target(0), "omega").await,
+            Verdict::verified()
+        );
+    }
     session.finish().await
 }
 
