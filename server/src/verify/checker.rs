@@ -1050,6 +1050,101 @@ mod tests {
         assert!(scan_candidate(&masked, &GatePolicy::default()).is_err());
     }
 
+    fn diagnostic(
+        text: &str,
+        at: &str,
+        severity: DiagnosticSeverity,
+        message: &str,
+    ) -> LeanDiagnostic {
+        let start = position_of(text, text.find(at).expect("the marker is in the text"));
+        LeanDiagnostic {
+            range: lsp_types::Range::new(start, start),
+            full_range: None,
+            severity: Some(severity),
+            message: message.to_owned(),
+            is_silent: None,
+            lean_tags: None,
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    const SHADOW: &str = "theorem before : p := bad\n\ntheorem t : q := by\n  trace \"x\"\n  simp\n\n#print axioms t\n";
+
+    fn judge_shadow(diagnostics: &[LeanDiagnostic], mode: GateMode) -> Result<Judged, Rejection> {
+        let declaration = SHADOW.find("theorem t").expect("declared")
+            ..SHADOW.find("\n\n#print").expect("printed");
+        let proof =
+            SHADOW.find("trace").expect("proof")..SHADOW.find("\n\n#print").expect("printed");
+        judge(
+            SHADOW,
+            declaration,
+            proof,
+            "t",
+            3,
+            diagnostics,
+            mode,
+            &GatePolicy::default(),
+        )
+    }
+
+    fn reason(result: Result<Judged, Rejection>) -> Option<RejectReason> {
+        result.err().map(|rejection| rejection.reason)
+    }
+
+    #[test]
+    fn an_axioms_report_printed_by_the_proof_itself_does_not_count() {
+        let info = DiagnosticSeverity::INFORMATION;
+        let spoof = diagnostic(SHADOW, "trace", info, "'t' does not depend on any axioms");
+        assert_eq!(
+            reason(judge_shadow(&[spoof.clone()], GateMode::Full)),
+            Some(RejectReason::AxiomsUnknown)
+        );
+        let real = diagnostic(SHADOW, "#print", info, "'t' depends on axioms: [propext]");
+        let judged = judge_shadow(&[spoof, real], GateMode::Full).expect("the real report passes");
+        assert_eq!(judged.axioms, ["propext"]);
+    }
+
+    #[test]
+    fn only_the_targets_problems_count_and_sketches_tolerate_their_sorries() {
+        let info = DiagnosticSeverity::INFORMATION;
+        let error_before = diagnostic(
+            SHADOW,
+            "bad",
+            DiagnosticSeverity::ERROR,
+            "unknown identifier 'bad'",
+        );
+        let sorry = diagnostic(
+            SHADOW,
+            "t :",
+            DiagnosticSeverity::WARNING,
+            "declaration uses `sorry`",
+        );
+        let with_sorry = diagnostic(
+            SHADOW,
+            "#print",
+            info,
+            "'t' depends on axioms: [sorryAx, propext]",
+        );
+        let report = diagnostic(SHADOW, "#print", info, "'t' depends on axioms: [propext]");
+        assert!(judge_shadow(&[error_before, report], GateMode::Full).is_ok());
+        let sketch = [sorry, with_sorry];
+        assert_eq!(
+            reason(judge_shadow(&sketch, GateMode::Full)),
+            Some(RejectReason::SorryWarning)
+        );
+        assert!(judge_shadow(&sketch, GateMode::Sketch).is_ok());
+        let error = diagnostic(
+            SHADOW,
+            "simp",
+            DiagnosticSeverity::ERROR,
+            "simp made no progress",
+        );
+        assert!(matches!(
+            reason(judge_shadow(&[error], GateMode::Sketch)),
+            Some(RejectReason::LeanError { .. })
+        ));
+    }
+
     #[test]
     fn try_this_in_both_spellings() {
         assert_eq!(
