@@ -1096,7 +1096,7 @@ mod tests {
         let info = DiagnosticSeverity::INFORMATION;
         let spoof = diagnostic(SHADOW, "trace", info, "'t' does not depend on any axioms");
         assert_eq!(
-            reason(judge_shadow(&[spoof.clone()], GateMode::Full)),
+            reason(judge_shadow(std::slice::from_ref(&spoof), GateMode::Full)),
             Some(RejectReason::AxiomsUnknown)
         );
         let real = diagnostic(SHADOW, "#print", info, "'t' depends on axioms: [propext]");
