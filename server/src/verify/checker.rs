@@ -791,6 +791,9 @@ struct LocatedHole {
     kind: HoleKind,
     declaration: Range<usize>,
     position: Position,
+    /// Other holes of the user's stay `sorry` in the same declaration while this one is
+    /// checked, so Lean's sorry warning for it says nothing about this proof.
+    shares_declaration: bool,
     index: HoleIndex,
 }
 
@@ -858,11 +861,16 @@ impl LeanChecker {
             HolePosition::Tactic => HoleKind::Tactic,
             HolePosition::Term => HoleKind::Term,
         };
+        let shares_declaration = index
+            .holes()
+            .iter()
+            .any(|other| other.command == hole.command && other.id != hole.id);
         Ok(LocatedHole {
             span: hole.span.clone(),
             position: hole.range.start,
             kind,
             declaration,
+            shares_declaration,
             text,
             index,
         })
@@ -875,9 +883,10 @@ impl Checker for LeanChecker {
             Ok(located) => located,
             Err(rejection) => return to_pipeline(&rejection.reason),
         };
-        // Inside a sketch the other steps keep their `sorry`: the proof itself gets the full
-        // static scan, the declaration the sketch gate.
-        let inside_sketch = !target.frames.is_empty();
+        // Inside a sketch the other steps keep their `sorry`, and so do the user's other holes
+        // of the same declaration: the proof itself gets the full static scan (no `sorry` of
+        // its own), the declaration the sketch gate (no error; only those holes' `sorryAx`).
+        let inside_sketch = !target.frames.is_empty() || located.shares_declaration;
         if mode == CheckMode::Full
             && inside_sketch
             && let Err(rejection) = scan_candidate(proof, &self.shadow.settings().policy)

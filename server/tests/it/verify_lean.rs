@@ -345,19 +345,56 @@ async fn a_proof_lean_accepts_is_verified_and_a_wrong_one_is_rejected_with_leans
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sorry_warning_rejects_in_both_spellings() {
-    // Two holes in one declaration: filling one leaves Lean's sorry warning on it.
+    // Two holes in one declaration: a full check of one with the other still `sorry` leaves
+    // Lean's sorry warning on the declaration, which the full gate rejects.
     let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
+    let first = source.find("sorry").expect("a hole");
     for style in ["quote", "backtick"] {
         let mut session = Session::start(&["--accept-all", "--sorry-style", style]).await;
         session.open(source).await;
         let checker = session.checker(settings(1, WAIT));
-        let verdict = check(&checker, &session.target(0), "hp").await;
+        let request = CheckRequest {
+            source_uri: SOURCE_URI,
+            source_text: source,
+            hole_version: 1,
+            hole_span: first..first + "sorry".len(),
+            hole_kind: HoleKind::Term,
+            declaration: 0..source.len(),
+            proof: "hp",
+            mode: GateMode::Full,
+        };
+        let verdict = checker.shadow().check(&request).await;
         assert!(
-            rejected_with(&verdict, RejectKind::Lean, "still uses `sorry`"),
+            matches!(
+                &verdict,
+                GateVerdict::Rejected {
+                    reason: RejectReason::SorryWarning
+                }
+            ),
             "{style}: {verdict:?}"
         );
         session.finish().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hole_sharing_its_declaration_with_another_users_hole_can_be_verified() {
+    // The other `sorry` is the user's own: it keeps the warning on, so the pipeline's checker
+    // judges this hole by its own proof (static scan) and Lean's errors, not by the warning.
+    let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
+    let mut session = Session::start(&["--accept-all"]).await;
+    session.open(source).await;
+    let checker = session.checker(settings(1, WAIT));
+    assert_eq!(
+        check(&checker, &session.target(0), "hp").await,
+        Verdict::verified()
+    );
+    let banned = check(&checker, &session.target(0), "sorryAx _").await;
+    assert!(
+        rejected_with(&banned, RejectKind::Gate, "sorryAx"),
+        "{banned:?}"
+    );
+    session.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
