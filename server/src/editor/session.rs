@@ -538,4 +538,185 @@ mod tests {
         assert_eq!(spec.target, "x ≠ 0");
         assert_eq!(imports(&index), ["Mathlib"]);
     }
+
+    use crate::editor::UncheckedChecker;
+    use crate::lean::LeanCommand;
+    use crate::pipeline::{
+        HoleBudget, NoDecomposer, NoProver, NoStore, Portfolio, WorkspaceLimits,
+    };
+    use crate::router::Event;
+    use std::time::Duration;
+
+    const URI: &str = "file:///a.lean";
+
+    fn warning_on_t() -> Vec<LeanDiagnostic> {
+        let diagnostic = json!({
+            "range": {"start": {"line": 0, "character": 8}, "end": {"line": 0, "character": 9}},
+            "severity": 2,
+            "message": "declaration `t` uses `sorry`",
+        });
+        vec![serde_json::from_value(diagnostic).expect("a valid diagnostic")]
+    }
+
+    struct Harness {
+        documents: mpsc::UnboundedSender<DocumentEvent>,
+        lean: mpsc::UnboundedReceiver<Event>,
+        state: EditorState,
+        busy: watch::Receiver<bool>,
+    }
+
+    fn harness() -> Harness {
+        let (router_tx, lean) = mpsc::unbounded_channel();
+        let state = EditorState::new();
+        let (busy_tx, busy) = watch::channel(false);
+        let pipeline = Arc::new(Pipeline::new(
+            UncheckedChecker,
+            NoProver,
+            NoDecomposer,
+            NoStore,
+            Portfolio::default(),
+            HoleBudget::default(),
+            WorkspaceLimits::default(),
+        ));
+        let session = Session::new(pipeline, LeanHandle::new(router_tx), state.clone(), busy_tx);
+        let (documents, events) = mpsc::unbounded_channel();
+        tokio::spawn(session.run(events));
+        Harness {
+            documents,
+            lean,
+            state,
+            busy,
+        }
+    }
+
+    impl Harness {
+        fn send(&self, event: DocumentEvent) {
+            self.documents.send(event).expect("the session runs");
+        }
+
+        /// The next goal request the session sends to Lean, with its reply channel.
+        async fn goal_request(
+            &mut self,
+        ) -> (
+            String,
+            tokio::sync::oneshot::Sender<Result<Value, crate::lean::LeanError>>,
+        ) {
+            loop {
+                let event = tokio::time::timeout(Duration::from_secs(5), self.lean.recv())
+                    .await
+                    .expect("the session asks Lean in time")
+                    .expect("the session keeps its handle");
+                if let Event::Lean(LeanCommand::Request { method, reply, .. }) = event {
+                    return (method, reply);
+                }
+            }
+        }
+
+        async fn settle(&self) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn goal(target: &str) -> Value {
+        json!({"goals": [format!("x : Nat\n⊢ {target}")], "rendered": ""})
+    }
+
+    #[tokio::test]
+    async fn a_goal_for_an_old_version_is_never_used() {
+        let mut h = harness();
+        let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: v1.into(),
+        });
+        h.settle().await;
+        assert!(*h.busy.borrow(), "the user's document is elaborating");
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (method, reply) = h.goal_request().await;
+        assert_eq!(method, "$/lean/plainGoal");
+        assert!(!*h.busy.borrow());
+        // The user types before Lean answers: the answer belongs to version 1 and is dropped.
+        let v2 = v1.replace("x + 0 = x", "0 + x = x");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 2,
+            text: v2.as_str().into(),
+        });
+        h.settle().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        assert!(h.state.jobs_of(URI).is_empty());
+        assert!(*h.busy.borrow());
+
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 2,
+            diagnostics: warning_on_t(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("0 + x = x")));
+        h.settle().await;
+        let jobs = h.state.jobs_of(URI);
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        assert_eq!(jobs[0].hole.to_string(), "t#0");
+    }
+
+    #[tokio::test]
+    async fn term_holes_ask_for_the_term_goal_and_erroneous_declarations_are_skipped() {
+        let mut h = harness();
+        let text = "theorem t (x : Nat) : x + 0 = x := sorry\n\ntheorem u : False := by\n  exact foo\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: text.into(),
+        });
+        let error = json!({
+            "range": {"start": {"line": 3, "character": 8}, "end": {"line": 3, "character": 11}},
+            "severity": 1,
+            "message": "Unknown identifier `foo`",
+        });
+        let mut diagnostics = warning_on_t();
+        diagnostics.push(serde_json::from_value(error).expect("a valid diagnostic"));
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics,
+        });
+        let (method, _reply) = h.goal_request().await;
+        assert_eq!(method, "$/lean/plainTermGoal");
+        h.settle().await;
+        assert!(
+            h.lean.try_recv().is_err(),
+            "no goal asked in the failing `u`"
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_the_document_drops_its_jobs() {
+        let mut h = harness();
+        let text = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: text.into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        assert_eq!(h.state.jobs_of(URI).len(), 1);
+        h.send(DocumentEvent::Closed { uri: URI.into() });
+        h.settle().await;
+        assert!(h.state.jobs_of(URI).is_empty());
+        assert_eq!(h.state.current_version(URI), None);
+    }
 }
