@@ -78,6 +78,7 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
 
     let mut proxy = Proxy::new(options.proxy);
     let lean = proxy.lean_handle();
+    let editor = proxy.editor_handle();
     let documents = proxy.observe_documents();
     let state = EditorState::new();
     proxy.set_code_action_provider(HoleActions::new(state.clone()));
@@ -93,7 +94,8 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
         budget,
         limits,
     ));
-    let session = Session::new(pipeline, lean, state, busy);
+    let session =
+        Session::new(pipeline, lean, state, busy).with_editor(editor, config.editor.clone());
     let session = tokio::spawn(session.run(documents));
     let status = proxy.serve(stdio::stdin(), stdio::stdout(), server).await?;
     session.abort();

@@ -14,12 +14,15 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::actions::{describe, hole_edit, versioned_edit};
+use super::settings::EditorConfig;
 use super::state::{DocumentEntry, EditorState, JobSlot};
 use crate::holes::{Goal, Hole, HoleId, HoleIndex, HoleKind, HolePosition, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
 };
+use crate::router::EditorHandle;
 use lean_syntax::CommandKind;
 
 /// Whether `message` is Lean's sorry warning in any of its spellings:
@@ -135,6 +138,11 @@ pub struct Session<C, P, D, A> {
     next_slot: u64,
     goals_tx: mpsc::UnboundedSender<GoalReply>,
     goals_rx: mpsc::UnboundedReceiver<GoalReply>,
+    editor: Option<EditorHandle>,
+    settings: EditorConfig,
+    /// Whether the editor accepts `$/progress` from the server.
+    work_done_progress: bool,
+    next_progress: u64,
 }
 
 impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
@@ -157,7 +165,20 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             next_slot: 1,
             goals_tx,
             goals_rx,
+            editor: None,
+            settings: EditorConfig::default(),
+            work_done_progress: false,
+            next_progress: 1,
         }
+    }
+
+    /// Lets the session talk to the editor itself: `$/progress` per job (when the editor
+    /// declares `window.workDoneProgress`) and, with `settings.apply_on_save`,
+    /// `workspace/applyEdit` of every verified proof when a document is saved.
+    pub fn with_editor(mut self, editor: EditorHandle, settings: EditorConfig) -> Self {
+        self.editor = Some(editor);
+        self.settings = settings;
+        self
     }
 
     /// Runs until the router stops sending events; then cancels every job.
@@ -202,6 +223,10 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 version,
                 diagnostics,
             } => self.elaborated(&uri, version, &diagnostics),
+            DocumentEvent::Saved { uri, version } => self.saved(&uri, version),
+            DocumentEvent::EditorReady { work_done_progress } => {
+                self.work_done_progress = work_done_progress;
+            }
             DocumentEvent::Failed { uri, version } => {
                 if let Some(doc) = self.documents.get_mut(&uri)
                     && doc.version == version
@@ -324,7 +349,15 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             // A re-check starts a new run of the job: follow that one from now on.
             job.watcher.abort();
             let watcher = match self.pipeline.watch(uri, &m.to) {
-                Some(receiver) => spawn_watcher(self.state.clone(), job.slot, receiver),
+                Some(receiver) => {
+                    let progress = progress_for(
+                        self.editor.as_ref().filter(|_| self.work_done_progress),
+                        &mut self.next_progress,
+                        uri,
+                        &m.to,
+                    );
+                    spawn_watcher(self.state.clone(), job.slot, receiver, progress)
+                }
                 None => continue,
             };
             if let Some(slot) = self.state.lock().jobs.get_mut(&job.slot) {
@@ -343,6 +376,44 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             self.state.lock().jobs.remove(&job.slot);
         }
         doc.jobs = jobs;
+    }
+
+    /// With `apply_on_save`, applies every proof verified for the saved version in one
+    /// versioned `workspace/applyEdit`.
+    fn saved(&mut self, uri: &str, version: i32) {
+        if !self.settings.apply_on_save {
+            return;
+        }
+        let (Some(editor), Some(doc)) = (&self.editor, self.documents.get(uri)) else {
+            return;
+        };
+        if doc.version != version {
+            return;
+        }
+        let jobs = self.state.jobs_of(uri);
+        let edits: Vec<(Range, String)> = doc
+            .index
+            .holes()
+            .iter()
+            .filter_map(|hole| {
+                let slot = jobs.iter().find(|slot| slot.hole == hole.id)?;
+                match &slot.state {
+                    JobState::Verified {
+                        proof,
+                        version: checked,
+                    } if *checked == version => hole_edit(&doc.index, hole, proof),
+                    _ => None,
+                }
+            })
+            .collect();
+        if edits.is_empty() {
+            return;
+        }
+        tracing::info!(%uri, version, holes = edits.len(), "applying verified proofs on save");
+        editor.request(
+            "workspace/applyEdit",
+            json!({"label": "sorryfill: fill verified holes", "edit": versioned_edit(uri, version, &edits)}),
+        );
     }
 
     fn elaborated(&mut self, uri: &str, version: i32, diagnostics: &[LeanDiagnostic]) {
@@ -450,20 +521,96 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 state: receiver.borrow().clone(),
             },
         );
-        let watcher = spawn_watcher(self.state.clone(), slot, receiver);
+        let progress = progress_for(
+            self.editor.as_ref().filter(|_| self.work_done_progress),
+            &mut self.next_progress,
+            &reply.uri,
+            &reply.hole.id,
+        );
+        let watcher = spawn_watcher(self.state.clone(), slot, receiver, progress);
         doc.jobs.insert(reply.hole.id, LiveJob { slot, watcher });
     }
 }
 
-/// Follows a job's state into its slot of the shared state.
+/// A job's `$/progress` in the editor: begun at the first state, reported on each change,
+/// ended at the final state or when the watcher is dropped (the job was cancelled or
+/// restarted), so the editor never keeps a spinner for a job that is gone.
+struct Progress {
+    editor: EditorHandle,
+    token: String,
+    title: String,
+    begun: bool,
+    ended: bool,
+}
+
+impl Progress {
+    fn send(&self, value: Value) {
+        self.editor
+            .notify("$/progress", json!({"token": self.token, "value": value}));
+    }
+
+    fn update(&mut self, state: &JobState) {
+        if self.ended {
+            return;
+        }
+        let message = describe(state);
+        if !self.begun {
+            self.editor.request(
+                "window/workDoneProgress/create",
+                json!({"token": self.token}),
+            );
+            self.send(json!({"kind": "begin", "title": self.title, "message": message, "cancellable": false}));
+            self.begun = true;
+        } else if !state.is_final() {
+            self.send(json!({"kind": "report", "message": message}));
+        }
+        if state.is_final() {
+            self.send(json!({"kind": "end", "message": message}));
+            self.ended = true;
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if self.begun && !self.ended {
+            self.send(json!({"kind": "end", "message": "stopped"}));
+        }
+    }
+}
+
+fn progress_for(
+    editor: Option<&EditorHandle>,
+    next: &mut u64,
+    uri: &str,
+    hole: &HoleId,
+) -> Option<Progress> {
+    let editor = editor?.clone();
+    let token = format!("sorryfill:progress:{next}");
+    *next += 1;
+    let file = uri.rsplit('/').next().unwrap_or(uri);
+    Some(Progress {
+        editor,
+        token,
+        title: format!("sorryfill: {hole} in {file}"),
+        begun: false,
+        ended: false,
+    })
+}
+
+/// Follows a job's state into its slot of the shared state (and the editor's progress).
 fn spawn_watcher(
     state: EditorState,
     slot: u64,
     mut receiver: watch::Receiver<JobState>,
+    mut progress: Option<Progress>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let current = receiver.borrow_and_update().clone();
+            if let Some(progress) = &mut progress {
+                progress.update(&current);
+            }
             if let Some(entry) = state.lock().jobs.get_mut(&slot) {
                 entry.state = current;
             }

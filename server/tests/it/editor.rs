@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sorryfill::editor::{EditorState, FILL_TITLE, HoleActions, Session};
+use sorryfill::editor::{EditorConfig, EditorState, FILL_TITLE, HoleActions, Session};
 use sorryfill::holes::HolePosition;
 use sorryfill::lean::{LeanHandle, PrivateEvent};
 use sorryfill::pipeline::{
@@ -129,6 +129,7 @@ impl Checker for ShadowChecker {
 struct Editor {
     to_proxy: DuplexStream,
     frames: mpsc::UnboundedReceiver<Value>,
+    backlog: Vec<Value>,
     raw: Arc<Mutex<Vec<String>>>,
     next_id: i64,
     checks: CheckLog,
@@ -158,13 +159,17 @@ impl Editor {
             .await
     }
 
+    /// The first frame, among those not yet taken, that `wanted` accepts.
     async fn wait_for(&mut self, mut wanted: impl FnMut(&Value) -> bool) -> Value {
+        if let Some(at) = self.backlog.iter().position(&mut wanted) {
+            return self.backlog.remove(at);
+        }
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.frames.recv()).await {
                 Ok(Some(frame)) if wanted(&frame) => return frame,
-                Ok(Some(_)) => {}
+                Ok(Some(frame)) => self.backlog.push(frame),
                 Ok(None) | Err(_) => panic!("the expected frame never came"),
             }
         }
@@ -260,6 +265,16 @@ async fn read_frames(
 
 /// Starts the proxy, the session and lean-sim with `oracle`, initialises and opens `text`.
 async fn start(oracle: &str, text: &str) -> (Editor, tempfile::TempDir) {
+    start_with(oracle, text, false, json!({})).await
+}
+
+/// [`start`] with `[editor] apply_on_save` and the editor's `capabilities`.
+async fn start_with(
+    oracle: &str,
+    text: &str,
+    apply_on_save: bool,
+    capabilities: Value,
+) -> (Editor, tempfile::TempDir) {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env(
@@ -274,6 +289,7 @@ async fn start(oracle: &str, text: &str) -> (Editor, tempfile::TempDir) {
 
     let mut proxy = Proxy::new(ProxyConfig::default());
     let lean = proxy.lean_handle();
+    let editor_handle = proxy.editor_handle();
     let documents = proxy.observe_documents();
     let state = EditorState::new();
     proxy.set_code_action_provider(HoleActions::new(state.clone()));
@@ -293,7 +309,10 @@ async fn start(oracle: &str, text: &str) -> (Editor, tempfile::TempDir) {
         },
         WorkspaceLimits::default(),
     ));
-    tokio::spawn(Session::new(pipeline, lean, state.clone(), busy).run(documents));
+    let settings = EditorConfig { apply_on_save };
+    let session =
+        Session::new(pipeline, lean, state.clone(), busy).with_editor(editor_handle, settings);
+    tokio::spawn(session.run(documents));
 
     let (to_proxy, proxy_in) = tokio::io::duplex(1 << 20);
     let (proxy_out, from_proxy) = tokio::io::duplex(1 << 20);
@@ -304,6 +323,7 @@ async fn start(oracle: &str, text: &str) -> (Editor, tempfile::TempDir) {
     let mut editor = Editor {
         to_proxy,
         frames,
+        backlog: Vec::new(),
         raw,
         next_id: 0,
         checks,
@@ -312,7 +332,7 @@ async fn start(oracle: &str, text: &str) -> (Editor, tempfile::TempDir) {
     editor
         .request(
             "initialize",
-            json!({"processId": null, "rootUri": "file:///project", "capabilities": {}}),
+            json!({"processId": null, "rootUri": "file:///project", "capabilities": capabilities}),
         )
         .await;
     editor
@@ -435,4 +455,53 @@ async fn edits_above_below_and_inside_the_declaration() {
         "{rechecked:?}"
     );
     assert!(editor.state.jobs_of(URI).len() == 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_reported_when_declared_and_verified_proofs_are_applied_on_save() {
+    let capabilities = json!({"window": {"workDoneProgress": true}});
+    let (mut editor, _dir) = start_with(ORACLE, TEXT, true, capabilities).await;
+    let fill = editor.fill_action(1, 1).await;
+    let end = editor
+        .wait_for(|f| f["method"] == "$/progress" && f["params"]["value"]["kind"] == "end")
+        .await;
+    assert_eq!(end["params"]["value"]["message"], "verified");
+    let token = end["params"]["token"].as_str().expect("a string token");
+    assert!(token.starts_with("sorryfill:"), "{token}");
+    let raw = editor.raw.lock().expect("not poisoned").clone();
+    let create = raw
+        .iter()
+        .position(|f| f.contains("window/workDoneProgress/create") && f.contains(token));
+    let begin = raw
+        .iter()
+        .position(|f| f.contains("\"begin\"") && f.contains(token));
+    assert!(create.is_some() && create < begin, "create before begin");
+
+    editor
+        .send(json!({"jsonrpc": "2.0", "method": "textDocument/didSave", "params": {"textDocument": {"uri": URI}}}))
+        .await;
+    let apply = editor
+        .wait_for(|f| f["method"] == "workspace/applyEdit")
+        .await;
+    assert_eq!(apply["params"]["edit"], fill["edit"]);
+    let id = apply["id"].clone();
+    editor
+        .send(json!({"jsonrpc": "2.0", "id": id, "result": {"applied": true}}))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_capability_or_the_setting_the_proxy_sends_nothing_of_its_own() {
+    let (mut editor, _dir) = start(ORACLE, TEXT).await;
+    editor.fill_action(1, 1).await;
+    editor
+        .send(json!({"jsonrpc": "2.0", "method": "textDocument/didSave", "params": {"textDocument": {"uri": URI}}}))
+        .await;
+    // A round trip after the save: anything the save caused has been sent by then.
+    editor.code_actions(0).await;
+    let raw = editor.raw.lock().expect("not poisoned").clone();
+    for frame in raw {
+        assert!(!frame.contains("$/progress"), "{frame}");
+        assert!(!frame.contains("workspace/applyEdit"), "{frame}");
+    }
 }
