@@ -12,6 +12,8 @@ use sorryfill::editor::{ServeOptions, run_serve};
 use sorryfill::router::{ProxyConfig, exit_code};
 use sorryfill::transport::DEFAULT_MAX_FRAME_BYTES;
 
+mod commands;
+
 #[derive(Parser)]
 #[command(
     name = "sorryfill",
@@ -27,6 +29,14 @@ struct Cli {
 enum Commands {
     /// Run the LSP proxy on stdin/stdout in front of Lean's server.
     Serve(ServeArgs),
+    /// Prove the holes of Lean files from the shell (a diff by default; `--write`, `--check`).
+    Prove(commands::ProveArgs),
+    /// Report declarations that rely on `sorry`, `native_decide` or non-standard axioms.
+    Audit(commands::AuditArgs),
+    /// Check what is installed and reachable: Lean, Lake, the configuration, the models.
+    Doctor(commands::DoctorArgs),
+    /// Work with the data set of verified proofs and attempts.
+    Dataset(commands::DatasetArgs),
 }
 
 #[derive(Args)]
@@ -57,6 +67,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Commands::Prove(args) => commands::report_errors(commands::prove(args)),
+        Commands::Audit(args) => commands::report_errors(commands::audit(args)),
+        Commands::Doctor(args) => commands::report_errors(commands::doctor(args)),
+        Commands::Dataset(args) => commands::report_errors(commands::dataset(args)),
     }
 }
 

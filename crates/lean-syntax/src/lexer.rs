@@ -77,7 +77,8 @@ pub enum TokenKind {
     Char,
     /// A name literal such as `` `foo `` or ``` ``Foo.bar ```.
     NameLiteral,
-    /// An identifier or keyword, possibly dotted (`Nat.succ`) or with `«guillemets»`.
+    /// An identifier or keyword, possibly dotted (`Nat.succ`) or with `«guillemets»`; hash
+    /// commands such as `#check` are one token.
     Ident,
     /// A numeric literal (`42`, `0x1F`, `1.5`, `2e3`).
     Number,
@@ -233,6 +234,11 @@ impl Lexer<'_> {
             } else {
                 self.push(TokenKind::Ident, start);
             }
+        } else if c == '#' && self.peek_at(1).is_some_and(|n| n.is_ascii_alphabetic()) {
+            // Hash commands (`#check`, `#guard_msgs`) are single keyword tokens in Lean.
+            self.bump();
+            self.skip_ident();
+            self.push(TokenKind::Ident, start);
         } else if c.is_ascii_digit() {
             self.skip_number();
             self.push(TokenKind::Number, start);
@@ -575,6 +581,10 @@ mod tests {
         assert_eq!(
             idents("Nat.succ h₀ α ℕ x.1 «weird name».b"),
             vec!["Nat.succ", "h₀", "α", "ℕ", "x", "«weird name».b"]
+        );
+        assert_eq!(
+            idents("#guard_msgs(warning) in #[1]"),
+            vec!["#guard_msgs", "warning", "in"]
         );
         let toks = kinds("0x1F 1.5 2e3 := <;> ⟨");
         let texts: Vec<_> = toks.iter().map(|(_, s, _)| *s).collect();

@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn open_in_joins_the_declaration() {
-        let src = "open Real in\ntheorem t : 1 = 1 := rfl\nset_option maxHeartbeats 0 in\n#guard_msgs in\nexample : True := trivial\n";
+        let src = "open Real in\ntheorem t : 1 = 1 := rfl\nset_option maxHeartbeats 0 in\n/-- info: x -/\n#guard_msgs(warning) in\nexample : True := trivial\n";
         let s = summary(src);
         assert_eq!(s.len(), 2, "{s:?}");
         assert_eq!(s[0].0, "theorem");

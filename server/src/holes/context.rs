@@ -42,8 +42,17 @@ fn context_in(text: &str, outline: &Outline, hole: &Hole) -> Option<HoleContext>
     let command = &outline.commands[index];
     let declaration = parse_declaration(text, command)?;
     let mut prefix = String::new();
+    // Which open scopes are `mutual` blocks: their `end` must not reach the prefix, nor may
+    // the `mutual` itself.
+    let mut scopes_are_mutual: Vec<bool> = Vec::new();
     for earlier in &outline.commands[..index] {
         let body = text.get(earlier.span.clone()).unwrap_or("").trim_end();
+        match earlier.kind {
+            CommandKind::Namespace | CommandKind::Section => scopes_are_mutual.push(false),
+            CommandKind::Other if earlier.keyword == "mutual" => scopes_are_mutual.push(true),
+            CommandKind::End if scopes_are_mutual.pop() == Some(true) => continue,
+            _ => {}
+        }
         let scoping = match earlier.kind {
             CommandKind::Import
             | CommandKind::Open
@@ -85,7 +94,7 @@ mod tests {
 
     #[test]
     fn prefix_keeps_scoping_commands_in_order() {
-        let src = "import Mathlib\nopen Real\n\nnamespace Foo\nvariable (n : ℕ)\ntheorem helper : True := trivial\nnoncomputable section\nattribute [local instance] foo\nset_option maxHeartbeats 0\n/-- doc -/\ntheorem main (h : n > 0) : n ≠ 0 := by\n  sorry\nend\nend Foo\n";
+        let src = "import Mathlib\nopen Real\n\nnamespace Foo\nvariable (n : ℕ)\ntheorem helper : True := trivial\nmutual\n  def a : Nat := 0\n  def b : Nat := 1\nend\nnoncomputable section\nattribute [local instance] foo\nset_option maxHeartbeats 0\n/-- doc -/\ntheorem main (h : n > 0) : n ≠ 0 := by\n  sorry\nend\nend Foo\n";
         let holes = super::super::scan(src);
         let ctx = context(src, &holes[0]).expect("the hole is in a declaration");
         assert_eq!(

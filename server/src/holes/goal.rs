@@ -86,6 +86,20 @@ impl Goal {
     /// and auto-bound universes (`u_1`) become explicit universe parameters. `let` values are
     /// dropped, which states a more general lemma.
     pub fn to_lemma(&self, name: &str) -> String {
+        let parts = self.lemma_parts();
+        let params = if parts.universes.is_empty() {
+            String::new()
+        } else {
+            format!(".{{{}}}", parts.universes.join(", "))
+        };
+        let binders: String = parts.binders.iter().map(|b| format!(" {b}")).collect();
+        format!("theorem {name}{params}{binders} :\n    {}", parts.target)
+    }
+
+    /// The pieces of [`Goal::to_lemma`]: universe parameters, binders (`(x y : ℕ)`, `[Foo α]`)
+    /// and the target, with the same renaming, for callers that assemble the statement
+    /// themselves (the prompts sent to models).
+    pub fn lemma_parts(&self) -> LemmaParts {
         let mut taken: Vec<String> = self
             .hypotheses
             .iter()
@@ -124,27 +138,37 @@ impl Goal {
                 .join("\n"),
             ..UniverseParams::default()
         };
-        let mut binders = String::new();
+        let mut binders = Vec::new();
         for hypothesis in &self.hypotheses {
             let ty = universes.fix(&rename(&hypothesis.ty));
             let anonymous_instance = hypothesis.names.iter().all(|n| n.starts_with("inst✝"));
             if anonymous_instance {
                 for _ in &hypothesis.names {
-                    binders.push_str(&format!(" [{ty}]"));
+                    binders.push(format!("[{ty}]"));
                 }
             } else {
                 let names: Vec<String> = hypothesis.names.iter().map(|n| rename(n)).collect();
-                binders.push_str(&format!(" ({} : {ty})", names.join(" ")));
+                binders.push(format!("({} : {ty})", names.join(" ")));
             }
         }
         let target = universes.fix(&rename(&self.target));
-        let params = if universes.names.is_empty() {
-            String::new()
-        } else {
-            format!(".{{{}}}", universes.names.join(", "))
-        };
-        format!("theorem {name}{params}{binders} :\n    {target}")
+        LemmaParts {
+            universes: universes.names,
+            binders,
+            target,
+        }
     }
+}
+
+/// A goal as the parts of a standalone lemma statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LemmaParts {
+    /// Universe parameters the statement must declare (`u_1`).
+    pub universes: Vec<String>,
+    /// One binder per hypothesis line, in order.
+    pub binders: Vec<String>,
+    /// The type to prove.
+    pub target: String,
 }
 
 fn is_inaccessible(name: &str) -> bool {

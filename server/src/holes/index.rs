@@ -151,25 +151,24 @@ impl HoleIndex {
             tokens.extend(lexer);
         }
         let region_end = tokens.last().map_or(region_start, |t| t.span.end);
-        let mut commands: Vec<ScannedCommand> = self.commands[..first_redone].to_vec();
-        commands.extend(scan_region(new_text, &tokens));
-        let mut reused = first_redone;
-        if let Some(old_index) = resume_at {
-            reused += self.commands.len() - old_index;
-            commands.extend(self.commands[old_index..].iter().map(|c| {
-                let mut command = c.command.clone();
+        // Replace the re-lexed commands in place and shift the reused tail.
+        let old_count = self.commands.len();
+        let redone_end = resume_at.unwrap_or(old_count);
+        let middle = scan_region(new_text, &tokens);
+        let middle_len = middle.len();
+        self.commands.splice(first_redone..redone_end, middle);
+        let tail_start = first_redone + middle_len;
+        if new_len != old_len {
+            for scanned in &mut self.commands[tail_start..] {
+                let command = &mut scanned.command;
                 command.span = shift(command.span.start)..shift(command.span.end);
                 if let Some((_, range)) = &mut command.name {
                     *range = shift(range.start)..shift(range.end);
                 }
-                ScannedCommand {
-                    command,
-                    holes: Arc::clone(&c.holes),
-                }
-            }));
+            }
         }
+        let reused = first_redone + (old_count - redone_end);
         self.text = new_text.to_owned();
-        self.commands = commands;
         self.line_index = LineIndex::new(new_text);
         self.stats = UpdateStats {
             relexed_bytes: region_end - region_start,
@@ -187,7 +186,9 @@ impl HoleIndex {
             let command = &scanned.command;
             match command.kind {
                 CommandKind::Namespace => scopes.push(command.name.as_ref().map(|n| n.0.clone())),
+                // `mutual … end` is a scope without a name, like a section.
                 CommandKind::Section => scopes.push(None),
+                _ if command.keyword == "mutual" => scopes.push(None),
                 CommandKind::End => {
                     scopes.pop();
                 }

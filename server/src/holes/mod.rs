@@ -18,7 +18,7 @@ mod scanner;
 mod warnings;
 
 pub use context::{HoleContext, context};
-pub use goal::{Goal, Hypothesis, parse_goal, parse_rendered_goals};
+pub use goal::{Goal, Hypothesis, LemmaParts, parse_goal, parse_rendered_goals};
 pub use index::{HoleIndex, UpdateStats};
 pub use warnings::{is_sorry_warning, sorry_warning_declarations};
 
@@ -89,7 +89,7 @@ mod tests {
 
     #[test]
     fn ids_are_qualified_and_anonymous_ones_numbered() {
-        let src = "namespace Foo\ntheorem a : P := by\n  sorry\n  sorry\nexample : Q := sorry\nsection\nexample : R := by admit\nend\nend Foo\ntheorem b : P := sorry\n";
+        let src = "namespace Foo\nmutual\n  def m : Nat := 0\nend\ntheorem a : P := by\n  sorry\n  sorry\nexample : Q := sorry\nsection\nexample : R := by admit\nend\nend Foo\ntheorem b : P := sorry\n";
         let ids: Vec<String> = scan(src).iter().map(|h| h.id.to_string()).collect();
         assert_eq!(
             ids,
@@ -97,7 +97,7 @@ mod tests {
         );
         let holes = scan(src);
         assert_eq!(holes[3].kind, HoleKind::Admit);
-        assert_eq!(holes[1].range.start, lsp_types::Position::new(3, 2));
+        assert_eq!(holes[1].range.start, lsp_types::Position::new(6, 2));
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub(crate) fn scan_command(src: &str, tokens: &[Token], command_start: usize) ->
             let tactic = matches!(previous, "by" | "<;>" | "·" | ";")
                 || in_block.is_some_and(|block| {
                     (line_start && block.column == Some(column()))
-                        || (previous == "=>" && !is_fun_arrow(&seen, depth))
+                        || (previous == "=>" && !is_fun_arrow(&seen[..seen.len() - 1], depth))
                         || TACTIC_COMBINATORS.contains(&previous)
                 });
             holes.push(LocalHole {
@@ -129,9 +129,17 @@ pub(crate) fn scan_command(src: &str, tokens: &[Token], command_start: usize) ->
                 },
             });
         }
+        // `by`, a focusing dot, and a tactic alternative (`case _ =>`, `| zero =>`) each open
+        // a nested tactic sequence laid out by the column of its first tactic.
+        let opens_block = match text {
+            "by" | "·" => true,
+            "." => line_start && !blocks.is_empty(),
+            "=>" => !blocks.is_empty() && !is_fun_arrow(&seen, depth),
+            _ => false,
+        };
         match text {
             "(" | "[" | "{" | "⟨" | "⦃" | "{{" | "@[" | "%[" => depth += 1,
-            "by" => blocks.push(TacticBlock {
+            _ if opens_block => blocks.push(TacticBlock {
                 column: None,
                 depth,
             }),
@@ -142,10 +150,11 @@ pub(crate) fn scan_command(src: &str, tokens: &[Token], command_start: usize) ->
     holes
 }
 
-/// Whether the `=>` just seen ends a `fun x =>` binder rather than a tactic alternative:
-/// looks back at the same bracket depth for `fun`/`λ` before any alternative marker.
-fn is_fun_arrow(seen: &[Seen<'_>], depth: usize) -> bool {
-    for s in seen.iter().rev().skip(1).take(64) {
+/// Whether a `=>` following the tokens `before` ends a `fun x =>` binder rather than a tactic
+/// alternative: looks back at the same bracket depth for `fun`/`λ` before any alternative
+/// marker.
+fn is_fun_arrow(before: &[Seen<'_>], depth: usize) -> bool {
+    for s in before.iter().rev().take(64) {
         if s.depth < depth {
             return false;
         }
@@ -209,6 +218,12 @@ mod tests {
         );
         let src = "abbrev answer : ℕ := answer(sorry)\n";
         assert_eq!(positions(src), vec![(1, Term)]);
+    }
+
+    #[test]
+    fn focused_and_alternative_blocks() {
+        let src = "theorem t : P := by\n  constructor\n  · rw [h]\n    refine ⟨by simp, ?_⟩\n    intro c\n    sorry\n  case b =>\n    simp\n    sorry\n  exact fun x =>\n    sorry\n";
+        assert_eq!(positions(src), vec![(6, Tactic), (9, Tactic), (11, Term)]);
     }
 
     #[test]

@@ -107,8 +107,10 @@ pub struct LeanHandle {
 }
 
 impl LeanHandle {
-    /// A handle feeding the router's event channel.
-    pub fn new(events: mpsc::UnboundedSender<Event>) -> Self {
+    /// A handle feeding the router's event channel. Crate-private: all handles of one
+    /// router must share one request counter, so they are cloned from the one
+    /// [`crate::router::Proxy::lean_handle`] makes.
+    pub(crate) fn new(events: mpsc::UnboundedSender<Event>) -> Self {
         Self {
             events,
             next_request: Arc::new(AtomicU64::new(1)),

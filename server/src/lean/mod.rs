@@ -7,6 +7,38 @@
 //! forwarded; notifications about PRIVATE URIs (registered prefixes) never reach the
 //! editor; Lean's extra diagnostic fields (`fullRange`, `isSilent`, `leanTags`, ...) are
 //! kept through every parse.
+//!
+//! How later stages use it (set up before [`crate::router::Proxy::serve`] runs):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sorryfill::lean::LeanError> {
+//! use sorryfill::lean::{DocumentEvent, PrivateEvent};
+//! use sorryfill::router::{Proxy, ProxyConfig};
+//! use serde_json::json;
+//!
+//! let mut proxy = Proxy::new(ProxyConfig::default());
+//! let lean = proxy.lean_handle();                  // clone it into any task
+//! let mut documents = proxy.observe_documents();   // editor documents: Opened/Changed/...
+//! // Every URI under this prefix is private: its diagnostics and progress come here.
+//! let mut shadow = lean.register_private("file:///project/.lake/sorryfill/")?;
+//! let uri = "file:///project/.lake/sorryfill/Foo.lean";
+//! lean.notify("textDocument/didOpen", json!({
+//!     "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": "example : True := trivial"},
+//!     "dependencyBuildMode": "never"}))?;
+//! // Either wait with Lean's own barrier ...
+//! lean.wait_for_diagnostics(uri, 1).await?;
+//! // ... or watch the private stream for the version's full diagnostics.
+//! while let Some(event) = shadow.recv().await {
+//!     if let PrivateEvent::Elaborated { version: Some(1), diagnostics, .. } = event {
+//!         let _errors = diagnostics.iter().filter(|d| d.is_error()).count();
+//!         break;
+//!     }
+//! }
+//! let _goal = lean.request("$/lean/plainGoal", json!({
+//!     "textDocument": {"uri": uri}, "position": {"line": 0, "character": 18}})).await?;
+//! # drop(documents.try_recv().map(|_: DocumentEvent| ()));
+//! # Ok(()) }
+//! ```
 
 mod diagnostics;
 mod events;

@@ -190,6 +190,23 @@ impl GoalSpec {
     }
 
     /// The header followed by the lemma: the whole text a prover prompt completes.
+    /// The goal Lean printed at a hole, as a standalone lemma named `name` under `header`
+    /// (the file's imports and scoping commands): what the models see.
+    pub fn from_goal(goal: &crate::holes::Goal, header: &str, name: &str) -> Self {
+        let parts = goal.lemma_parts();
+        let name = if parts.universes.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name}.{{{}}}", parts.universes.join(", "))
+        };
+        GoalSpec {
+            header: header.to_owned(),
+            name,
+            binders: parts.binders,
+            target: parts.target,
+        }
+    }
+
     pub fn standalone(&self) -> String {
         if self.header.trim().is_empty() {
             self.lemma()

@@ -660,6 +660,15 @@ impl Router {
                     tracing::debug!(%method, "dropped the proxy's notification after shutdown");
                     return;
                 }
+                if matches!(
+                    method.as_str(),
+                    "textDocument/didOpen" | "textDocument/didClose"
+                ) && let Some(uri) = params.pointer("/textDocument/uri").and_then(Value::as_str)
+                {
+                    // A reopened private document starts its versions afresh; without this
+                    // its new publishes would look older than the old ones and be ignored.
+                    self.diagnostics.forget(uri);
+                }
                 let body = json!({"jsonrpc": "2.0", "method": method, "params": params});
                 self.send_own(None, body);
             }

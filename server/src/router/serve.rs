@@ -42,7 +42,7 @@ impl Default for ProxyConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The server command could not be started.
-    #[error("could not start the Lean server `{program}`: {source}")]
+    #[error("could not start the Lean server `{program}`")]
     Spawn {
         /// The program that failed to start.
         program: String,
@@ -127,6 +127,11 @@ impl Proxy {
             unreachable!("stdin and stdout were configured as pipes just above");
         };
         tracing::info!(pid = child.id(), "Lean server started");
+        #[cfg(unix)]
+        {
+            crate::transport::stdio::enlarge_pipe_buffer(&server_in);
+            crate::transport::stdio::enlarge_pipe_buffer(&server_out);
+        }
 
         let cap = self.config.max_frame_bytes;
         let (to_client, client_queue) = mpsc::unbounded_channel::<Bytes>();

@@ -432,3 +432,45 @@ fn did_save_reports_the_current_version() {
     assert_eq!(saved, [3]);
     assert_eq!(h.sent_to_server().len(), 2, "both frames were forwarded");
 }
+
+#[test]
+fn a_reopened_private_document_starts_its_versions_afresh() {
+    let mut h = Harness::new();
+    h.start();
+    let mut private = h
+        .lean
+        .register_private(PRIVATE_PREFIX)
+        .expect("router alive");
+    let uri = format!("{PRIVATE_PREFIX}S.lean");
+    let publish = |version: i32| {
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{{"diagnostics":[],"uri":"{uri}","version":{version}}}}}"#
+        )
+    };
+    h.pump_commands();
+    h.server(&publish(5));
+    h.lean
+        .notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": uri}}),
+        )
+        .expect("router alive");
+    h.lean
+        .notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": ""}}),
+        )
+        .expect("router alive");
+    h.pump_commands();
+    h.server(&publish(1));
+    let mut versions = Vec::new();
+    while let Ok(PrivateEvent::Diagnostics { version, .. }) = private.try_recv() {
+        versions.push(version);
+    }
+    assert_eq!(versions, [Some(5), Some(1)]);
+    assert_eq!(
+        h.sent_to_server().len(),
+        2,
+        "both notifications went to Lean"
+    );
+}

@@ -39,6 +39,7 @@ use serde::Serialize;
 
 use super::key::rename_inaccessible;
 use super::{Store, StoreError, connect};
+use crate::models::{ChatMessage, PromptFormat, ProofTask};
 
 /// Which data set to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,83 +50,36 @@ pub enum ExportKind {
     Rl,
 }
 
-/// The prompt formats the export can reproduce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PromptFormat {
-    DeepSeekProverV2,
-    DeepSeekProverV2Cot,
-    GoedelProverV2,
-    Kimina,
-}
-
-/// DeepSeek-Prover-V2's user message opens with this line (paper App. A).
-const COMPLETE_INSTRUCTION: &str = "Complete the following Lean 4 code:";
-/// DeepSeek-Prover-V2's CoT mode, also used by Goedel-Prover-V2, appends this instruction.
-const PLAN_INSTRUCTION: &str = "Before producing the Lean 4 code to formally prove the given theorem, \
-provide a detailed proof plan outlining the main proof steps and strategies.\n\
-The plan should highlight key ideas, intermediate lemmas, and proof structures that will guide \
-the construction of the final formal proof.";
-/// Kimina-Prover's system message and user preamble (its demo code).
-const KIMINA_SYSTEM: &str = "You are an expert programmer and mathematician who helps formalizing mathematical problems in Lean 4.";
-const KIMINA_INSTRUCTION: &str =
-    "Think about and solve the following problems step by step in Lean 4.";
-
-impl PromptFormat {
-    fn from_recorded(name: Option<&str>) -> PromptFormat {
-        match name.map(str::trim) {
-            Some("deepseek-prover-v2-cot") => PromptFormat::DeepSeekProverV2Cot,
-            Some("goedel-prover-v2") => PromptFormat::GoedelProverV2,
-            Some("kimina") => PromptFormat::Kimina,
-            _ => PromptFormat::DeepSeekProverV2,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            PromptFormat::DeepSeekProverV2 => "deepseek-prover-v2",
-            PromptFormat::DeepSeekProverV2Cot => "deepseek-prover-v2-cot",
-            PromptFormat::GoedelProverV2 => "goedel-prover-v2",
-            PromptFormat::Kimina => "kimina",
-        }
-    }
-
-    /// The chat messages asking for a proof of `lean`, which ends in `sorry`.
-    fn messages(self, lean: &str) -> Vec<Message> {
-        let fenced = format!("{COMPLETE_INSTRUCTION}\n\n```lean4\n{lean}\n```");
-        match self {
-            PromptFormat::DeepSeekProverV2 => vec![Message::user(fenced)],
-            PromptFormat::DeepSeekProverV2Cot | PromptFormat::GoedelProverV2 => {
-                vec![Message::user(format!("{fenced}\n\n{PLAN_INSTRUCTION}"))]
-            }
-            PromptFormat::Kimina => vec![
-                Message {
-                    role: "system",
-                    content: KIMINA_SYSTEM.to_owned(),
-                },
-                Message::user(format!("{KIMINA_INSTRUCTION}\n\n{lean}")),
-            ],
-        }
+/// The prompt format a recorded attempt is exported in: its own prover format when it was one
+/// (`deepseek-prover-v2`, `deepseek-prover-v2-cot`, `goedel-prover-v2`, `kimina`), else
+/// DeepSeek-Prover-V2's non-CoT format, because model-free proofs have no format and user
+/// `chat` templates are not recorded. The messages themselves come from [`models::prompt`], the
+/// one place that renders prover prompts, so the data set shows models exactly what they are
+/// sent.
+///
+/// [`models::prompt`]: crate::models::prompt
+fn format_of_recorded(name: Option<&str>) -> PromptFormat {
+    match name.map(str::trim) {
+        Some("deepseek-prover-v2-cot") => PromptFormat::DeepSeekProverV2Cot,
+        Some("goedel-prover-v2") => PromptFormat::GoedelProverV2,
+        Some("kimina") => PromptFormat::Kimina,
+        _ => PromptFormat::DeepSeekProverV2,
     }
 }
 
-#[derive(Debug, Serialize)]
-struct Message {
-    role: &'static str,
-    content: String,
-}
-
-impl Message {
-    fn user(content: String) -> Message {
-        Message {
-            role: "user",
-            content,
-        }
-    }
+/// The chat messages asking `format` for a proof of `statement` under `header`.
+fn prompt_messages(format: &PromptFormat, header: &str, statement: &str) -> Vec<ChatMessage> {
+    format.messages(&ProofTask {
+        header: header.to_owned(),
+        theorem: format!("{statement} := by\n  sorry"),
+        informal: None,
+        feedback: None,
+    })
 }
 
 #[derive(Serialize)]
 struct SftRecord<'a> {
-    prompt: Vec<Message>,
+    prompt: Vec<ChatMessage>,
     completion: String,
     goal: &'a str,
     source: &'a str,
@@ -135,7 +89,7 @@ struct SftRecord<'a> {
 
 #[derive(Serialize)]
 struct RlRecord<'a> {
-    prompt: Vec<Message>,
+    prompt: Vec<ChatMessage>,
     candidate: &'a str,
     reward: u8,
     reason: Option<&'a str>,
@@ -198,8 +152,8 @@ impl AttemptRow {
     }
 
     fn write_json_line(&self, kind: ExportKind, writer: &mut dyn Write) -> io::Result<()> {
-        let format = PromptFormat::from_recorded(self.prompt_format.as_deref());
-        let prompt = format.messages(&self.lean_with_body("by\n  sorry"));
+        let format = format_of_recorded(self.prompt_format.as_deref());
+        let prompt = prompt_messages(&format, &self.context, &self.statement());
         match kind {
             ExportKind::Sft => {
                 let completion = format!(
@@ -563,8 +517,7 @@ mod tests {
     #[test]
     fn cot_formats_append_the_plan_instruction() {
         for name in ["deepseek-prover-v2-cot", "goedel-prover-v2"] {
-            let messages =
-                PromptFormat::from_recorded(Some(name)).messages("theorem t : True := by\n  sorry");
+            let messages = prompt_messages(&format_of_recorded(Some(name)), "", "theorem t : True");
             assert_eq!(messages.len(), 1);
             assert!(
                 messages[0]

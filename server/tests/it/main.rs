@@ -3,8 +3,12 @@
 
 mod support;
 
+mod cli;
 mod editor;
+mod engine;
 mod holes;
 mod models;
+mod prove;
 mod proxy;
 mod verify;
+mod verify_lean;

@@ -444,3 +444,48 @@ fn a_socket_pair_as_stdio_works_like_pipes() {
     let status = proxy.wait().expect("waitable");
     assert!(status.success());
 }
+
+/// Every `publishDiagnostics` params object in real Lean test outputs (the shared
+/// protocol samples) parses into the proxy's types and serialises back without losing or
+/// changing a field (`fullRange`, `isSilent`, `leanTags`, `code`, ...).
+#[test]
+fn real_lean_diagnostics_keep_every_field_through_the_proxys_types() {
+    use sorryfill::lean::PublishDiagnosticsParams;
+
+    let Some(dir) = crate::support::protocol_dir() else {
+        return;
+    };
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir.join("samples")).expect("the samples folder is readable") {
+        let path = entry.expect("a directory entry").path();
+        if !path.to_string_lossy().ends_with(".expected.out") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("samples are UTF-8");
+        // The outputs mix pretty-printed JSON values with plain lines: parse from each
+        // line that starts a JSON object, and skip what does not parse.
+        let mut offset = 0;
+        while offset < text.len() {
+            let rest = &text[offset..];
+            let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+            match values.next() {
+                Some(Ok(value)) => {
+                    offset += values.byte_offset();
+                    if value.get("diagnostics").is_some() && value.get("uri").is_some() {
+                        let params: PublishDiagnosticsParams =
+                            serde_json::from_value(value.clone())
+                                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                        let back = serde_json::to_value(&params).expect("serialisable");
+                        assert_eq!(back, value, "{}", path.display());
+                        checked += 1;
+                    }
+                }
+                _ => offset += rest.find('\n').map_or(rest.len(), |n| n + 1),
+            }
+        }
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} diagnostics samples were found"
+    );
+}

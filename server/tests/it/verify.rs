@@ -6,7 +6,7 @@
 use sorryfill::verify::{GatePolicy, HoleKind, RejectReason, scan_candidate, shadow_text, splice};
 
 /// A file with a tactic hole in the middle declaration.
-const TACTIC_DOC: &str = "import Mathlib
+pub(crate) const TACTIC_DOC: &str = "import Mathlib
 
 theorem helper (a : ℕ) : a ≤ a + 1 := Nat.le_succ a
 
@@ -17,16 +17,17 @@ theorem after_target : True := trivial
 ";
 
 /// A file with a term hole in the middle of a line.
-const TERM_DOC: &str = "theorem target (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, hq⟩
+pub(crate) const TERM_DOC: &str =
+    "theorem target (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, hq⟩
 
 theorem after_target : True := trivial
 ";
 
-struct Case {
+pub(crate) struct Case {
     /// What the candidate tries (the comment above each entry says it in full).
-    name: &'static str,
-    kind: HoleKind,
-    proof: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) kind: HoleKind,
+    pub(crate) proof: &'static str,
 }
 
 const fn tactic(name: &'static str, proof: &'static str) -> Case {
@@ -45,7 +46,7 @@ const fn term(name: &'static str, proof: &'static str) -> Case {
     }
 }
 
-const ADVERSARIAL: &[Case] = &[
+pub(crate) const ADVERSARIAL: &[Case] = &[
     // The plain hole: the model gives up and returns `sorry`.
     tactic("plain sorry", "sorry"),
     // `sorry` hidden behind `<;>` after a real tactic, so the first token looks honest.
@@ -210,14 +211,14 @@ const KNOWN_GOOD: &[Case] = &[
     term("tactic proof in a term hole", "by exact hp"),
 ];
 
-fn document_for(kind: HoleKind) -> &'static str {
+pub(crate) fn document_for(kind: HoleKind) -> &'static str {
     match kind {
         HoleKind::Tactic => TACTIC_DOC,
         HoleKind::Term => TERM_DOC,
     }
 }
 
-fn hole_span(document: &str) -> std::ops::Range<usize> {
+pub(crate) fn hole_span(document: &str) -> std::ops::Range<usize> {
     let start = document
         .find("sorry")
         .expect("each test document has one hole");

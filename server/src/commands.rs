@@ -1,0 +1,262 @@
+//! The shell subcommands (`prove`, `audit`, `doctor`, `dataset`): argument parsing and output.
+//! The work itself lives in the library (`sorryfill::cli`, `sorryfill::store`); this is the
+//! `anyhow` edge. Exit codes: 0 all proved or nothing to do, 1 holes or findings left, 2 error.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+use sorryfill::cli::{audit, doctor, files, prove as prove_run, report};
+use sorryfill::store;
+
+/// Arguments of `sorryfill prove`.
+#[derive(Args)]
+pub struct ProveArgs {
+    /// Files or folders (every `.lean` file below, honouring `.gitignore`); default `.`.
+    paths: Vec<PathBuf>,
+    /// Apply the proofs to the files in place (only to files unchanged since they were read).
+    #[arg(long, conflicts_with = "check")]
+    write: bool,
+    /// Prove nothing: list the holes and exit 1 if there is any (for CI).
+    #[arg(long)]
+    check: bool,
+    /// The Lean server command, split as a shell would (default `lake serve`).
+    #[arg(long, value_name = "CMD ARGS…")]
+    lean_cmd: Option<String>,
+    /// Use this configuration file instead of the `sorryfill.toml` found.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Holes proved at the same time.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Wall time per hole, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    budget: Option<u64>,
+    /// Use Lean's tactics only, even when models are configured.
+    #[arg(long)]
+    no_model: bool,
+    /// Also write the JSON report (schema in docs/cli-report.md) to this file.
+    #[arg(long, value_name = "REPORT")]
+    json: Option<PathBuf>,
+}
+
+/// Arguments of `sorryfill audit`.
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Files or folders; default `.`.
+    paths: Vec<PathBuf>,
+    /// Print the JSON report (schema in docs/cli-report.md) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `sorryfill doctor`.
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// The project to look at; default the current folder.
+    #[arg(long)]
+    project: Option<PathBuf>,
+    /// Use this configuration file instead of the `sorryfill.toml` found.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The Lean server command that would replace `lake serve`.
+    #[arg(long)]
+    lean_cmd: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `sorryfill dataset`.
+#[derive(Args)]
+pub struct DatasetArgs {
+    #[command(subcommand)]
+    command: DatasetCommand,
+}
+
+#[derive(Subcommand)]
+enum DatasetCommand {
+    /// Write the recorded proofs and attempts as JSONL.
+    Export {
+        /// `sft`: verified prompt/completion pairs; `rl`: every attempt with its Lean reward.
+        #[arg(long, value_enum)]
+        format: DatasetFormat,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The project whose `.lake/sorryfill/sorryfill.db` to read; default the current folder.
+        #[arg(long)]
+        project: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DatasetFormat {
+    Sft,
+    Rl,
+}
+
+/// Prints an error as one line on stderr and maps the outcome to the documented exit code.
+pub fn report_errors(outcome: anyhow::Result<report::ExitStatus>) -> ExitCode {
+    match outcome {
+        Ok(status) => status.into(),
+        Err(error) => {
+            eprintln!("sorryfill: {error:#}");
+            report::ExitStatus::Error.into()
+        }
+    }
+}
+
+pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
+    let paths = default_paths(args.paths);
+    let found = files::discover(&paths).context("could not list the files to prove")?;
+    if args.check {
+        let mut report = report::Report::new();
+        for path in found {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("could not read {}", path.display()))?;
+            report.files.push(report::FileReport::unattempted(
+                path,
+                &text,
+                "--check proves nothing",
+            ));
+        }
+        return finish_report(&report, args.json.as_deref());
+    }
+    let lean_cmd = args.lean_cmd.as_deref().map(split_command).transpose()?;
+    let options = prove_run::ProveOptions {
+        files: found,
+        write: args.write,
+        lean_cmd,
+        config_file: args.config,
+        project_root: std::env::current_dir().context("no current folder")?,
+        jobs: args.jobs,
+        budget: args.budget.map(std::time::Duration::from_secs),
+        no_model: args.no_model,
+    };
+    let runtime = runtime()?;
+    // Ctrl-C drops the run: model requests are cancelled with their futures, and shutting the
+    // runtime down drops the proxy task, whose Lean child is killed with it. Files are only
+    // ever replaced atomically, so none is left half-written.
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = prove_run::run(options) => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let Some(outcome) = outcome else {
+        eprintln!("sorryfill: interrupted; the file being proved was left as it was");
+        return Ok(report::ExitStatus::Error);
+    };
+    let outcome = outcome?;
+    let mut stdout = std::io::stdout().lock();
+    for diff in &outcome.diffs {
+        stdout.write_all(diff.as_bytes())?;
+    }
+    stdout.flush()?;
+    drop(stdout);
+    finish_report(&outcome.report, args.json.as_deref())
+}
+
+pub fn audit(args: AuditArgs) -> anyhow::Result<report::ExitStatus> {
+    let paths = default_paths(args.paths);
+    let found = files::discover(&paths).context("could not list the files to audit")?;
+    let mut audit_report = audit::AuditReport::default();
+    for path in found {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("could not read {}", path.display()))?;
+        let findings = audit::static_findings(&text);
+        audit_report.files.push(audit::AuditFile { path, findings });
+    }
+    let rendered = if args.json {
+        audit_report.to_json()
+    } else {
+        audit_report.render_text()
+    };
+    write_stdout(&rendered)?;
+    Ok(audit_report.exit_status())
+}
+
+pub fn doctor(args: DoctorArgs) -> anyhow::Result<report::ExitStatus> {
+    let project = match args.project {
+        Some(project) => project,
+        None => std::env::current_dir().context("no current folder")?,
+    };
+    let lean_cmd = args.lean_cmd.as_deref().map(split_command).transpose()?;
+    let options = doctor::DoctorOptions::from_process(&project, args.config, lean_cmd);
+    let doctor_report = runtime()?.block_on(doctor::run(&options));
+    let rendered = if args.json {
+        doctor_report.to_json()
+    } else {
+        doctor_report.render_text()
+    };
+    write_stdout(&rendered)?;
+    Ok(doctor_report.exit_status())
+}
+
+pub fn dataset(args: DatasetArgs) -> anyhow::Result<report::ExitStatus> {
+    match args.command {
+        DatasetCommand::Export {
+            format,
+            out,
+            project,
+        } => {
+            let project = match project {
+                Some(project) => project,
+                None => std::env::current_dir().context("no current folder")?,
+            };
+            let kind = match format {
+                DatasetFormat::Sft => store::ExportKind::Sft,
+                DatasetFormat::Rl => store::ExportKind::Rl,
+            };
+            let db = store::database_path(&project);
+            let written = store::export_to_path(&db, kind, out.as_deref())?;
+            eprintln!("sorryfill: wrote {written} records");
+            Ok(report::ExitStatus::Success)
+        }
+    }
+}
+
+fn finish_report(
+    full_report: &report::Report,
+    json: Option<&Path>,
+) -> anyhow::Result<report::ExitStatus> {
+    if let Some(path) = json {
+        std::fs::write(path, full_report.to_json())
+            .with_context(|| format!("could not write the report to {}", path.display()))?;
+    }
+    eprint!("{}", full_report.render_text());
+    Ok(report::ExitStatus::for_report(full_report))
+}
+
+fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    if paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        paths
+    }
+}
+
+fn split_command(command: &str) -> anyhow::Result<Vec<String>> {
+    match shlex::split(command) {
+        Some(words) if !words.is_empty() => Ok(words),
+        _ => anyhow::bail!("--lean-cmd `{command}` is not a command line"),
+    }
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")
+}

@@ -1,0 +1,1060 @@
+//! Checking candidates with Lean itself, in shadow documents on the user's own Lean server.
+//!
+//! [`ShadowChecker`] keeps a bounded pool of shadow documents (one per slot, config
+//! `verify.workers`) under private URIs `<root>/.lake/sorryfill/shadow-<k>/<source path>`, so
+//! Lake resolves imports as for the source file while nothing is written to disk. A check
+//! runs the static gate, splices the candidate, and sends ONE ranged `didChange` covering only
+//! the bytes that differ from the slot's previous text: the header and every command before
+//! the target stay byte-identical, so Lean reuses them. [`LeanChecker`] implements the
+//! pipeline's [`Checker`] on top, and [`SourceDocuments`] tracks the editor's documents it
+//! checks against.
+//!
+//! Invariants:
+//! - a candidate reaches Lean only after [`scan_candidate`] and [`splice`] accepted it;
+//! - a verdict is judged on the diagnostics of exactly the version that was sent, after both
+//!   `textDocument/waitForDiagnostics` answered and the private `Elaborated` event arrived;
+//! - a timed-out or crashed shadow document is closed and reopened on next use, never reused;
+//! - a verdict is `Stale` unless the hole's source version is still current when it is ready;
+//! - every shadow URI is registered private before the first document is opened, so nothing
+//!   about it reaches the editor.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use lean_syntax::{Binder, BinderKind, TokenKind, lex, outline, parse_declaration};
+use lsp_types::{Diagnostic, DiagnosticSeverity, Position};
+use ropey::Rope;
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+
+use super::gate::{
+    GatePolicy, RejectReason, Rejection, Verdict, axioms_from_diagnostics,
+    check_axioms_with_policy, diagnostics_verdict, is_sorry_warning, scan_candidate,
+};
+use super::splice::{HoleKind, shadow_text, splice};
+use crate::config::VerifyConfig;
+use crate::holes::{HoleIndex, HolePosition, parse_goal};
+use crate::lean::{DocumentEvent, LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
+use crate::pipeline::{self, CheckMode, Checker, GoalSpec, RejectKind, Target};
+
+/// Answers "which version of this editor document is current?" (`None` when it is closed).
+pub type CurrentVersion = Arc<dyn Fn(&str) -> Option<i32> + Send + Sync>;
+
+/// The JSON-RPC codes Lean uses for a crashed file worker.
+const WORKER_CRASH_CODES: [i64; 2] = [-32901, -32902];
+
+/// How a [`ShadowChecker`] runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckerSettings {
+    /// Shadow documents checked at once (at least one).
+    pub workers: usize,
+    /// Wall-clock limit of one check, from the `didChange` to the verdict.
+    pub timeout: Duration,
+    /// What the user allows beyond the strict default.
+    pub policy: GatePolicy,
+}
+
+impl CheckerSettings {
+    /// The settings of the `[verify]` section.
+    pub fn from_config(config: &VerifyConfig) -> Self {
+        Self {
+            workers: config.workers.max(1),
+            timeout: Duration::from_secs(config.timeout_s.max(1)),
+            policy: GatePolicy {
+                allow_native_decide: config.allow_native_decide,
+                allowed_axioms: config.allowed_axioms.clone(),
+            },
+        }
+    }
+}
+
+impl Default for CheckerSettings {
+    fn default() -> Self {
+        Self::from_config(&VerifyConfig::default())
+    }
+}
+
+/// How strictly a shadow check judges Lean's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateMode {
+    /// The whole gate: no error, no sorry warning, only allowed axioms.
+    Full,
+    /// A sketch (or a proof inside one): its own `sorry`s are expected, so the sorry warning
+    /// and `sorryAx` are tolerated; any error still rejects and so does any other axiom.
+    Sketch,
+}
+
+/// One candidate to check: where the hole is and what goes into it.
+#[derive(Debug, Clone)]
+pub struct CheckRequest<'a> {
+    /// The editor's URI of the source document.
+    pub source_uri: &'a str,
+    /// The source text at `hole_version`.
+    pub source_text: &'a str,
+    /// The version of the source the hole was found in.
+    pub hole_version: i32,
+    /// Byte range of the `sorry` token in `source_text`.
+    pub hole_span: Range<usize>,
+    /// Tactic or term hole.
+    pub hole_kind: HoleKind,
+    /// Byte range of the declaration around the hole in `source_text`.
+    pub declaration: Range<usize>,
+    /// The proof body to splice in place of the hole.
+    pub proof: &'a str,
+    /// How strictly to judge.
+    pub mode: GateMode,
+}
+
+/// A verdict with what Lean said about the proof beyond accepting it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    /// The gate's verdict.
+    pub verdict: Verdict,
+    /// Lean's own `Try this:` suggestion inside the proof (from `exact?` and friends).
+    pub suggestion: Option<String>,
+}
+
+/// Checks candidates in a pool of shadow documents on the user's Lean server. Cheap to clone;
+/// clones share the pool.
+#[derive(Clone)]
+pub struct ShadowChecker {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ShadowChecker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShadowChecker")
+            .field("root_uri", &self.inner.root_uri)
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    lean: LeanHandle,
+    root_uri: String,
+    settings: CheckerSettings,
+    permits: Arc<Semaphore>,
+    idle: Mutex<Vec<Slot>>,
+    user_busy: watch::Receiver<bool>,
+    current_version: CurrentVersion,
+    counters: Counters,
+}
+
+/// Running totals, for benches, `doctor` and the logs.
+#[derive(Debug, Default)]
+struct Counters {
+    opened: AtomicU64,
+    changes: AtomicU64,
+    bytes_sent: AtomicU64,
+}
+
+/// What a [`ShadowChecker`] has sent to Lean so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CheckerStats {
+    /// Shadow documents opened (`didOpen`), including reopens after a timeout or crash.
+    pub opened: u64,
+    /// Ranged `didChange`s sent (one per check that reached Lean with a new text).
+    pub changes: u64,
+    /// Bytes of document text sent in `didOpen` and `didChange` params.
+    pub bytes_sent: u64,
+}
+
+/// One shadow document of the pool, with its private event stream.
+struct Slot {
+    index: usize,
+    prefix: String,
+    events: mpsc::UnboundedReceiver<PrivateEvent>,
+    /// The version of the next change; never reset, so a reopened document never reuses one.
+    next_version: i32,
+    open: Option<OpenShadow>,
+}
+
+/// What Lean holds for a slot's open shadow document.
+struct OpenShadow {
+    uri: String,
+    text: String,
+    version: i32,
+    /// The diagnostics of `version`, once it finished: a check of the same text reuses them.
+    finished: Option<Vec<LeanDiagnostic>>,
+}
+
+/// A slot taken from the pool; it returns itself (and then its permit) when dropped, also
+/// when a check is cancelled midway, since later checks only look at newer versions.
+struct Lease {
+    slot: Option<Slot>,
+    pool: Arc<Inner>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take()
+            && let Ok(mut idle) = self.pool.idle.lock()
+        {
+            idle.push(slot);
+        }
+    }
+}
+
+impl Lease {
+    fn slot(&mut self) -> &mut Slot {
+        self.slot
+            .as_mut()
+            .expect("a lease holds its slot until it is dropped")
+    }
+}
+
+/// The `file://` URI of a local path, percent-encoding what a URI cannot hold as is.
+pub fn file_uri(path: &std::path::Path) -> String {
+    let mut uri = String::from("file://");
+    let text = path.to_string_lossy();
+    if !text.starts_with('/') {
+        uri.push('/');
+    }
+    for byte in text.bytes() {
+        let keep = byte.is_ascii_alphanumeric() || b"/-_.~".contains(&byte);
+        if keep {
+            uri.push(byte as char);
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
+}
+
+impl ShadowChecker {
+    /// A checker whose shadow documents live below `root_uri` (the project root as a `file://`
+    /// URI, e.g. from [`file_uri`]). Registers every slot's URI prefix as private at once.
+    /// Checks wait while `user_busy` is `true`; `current_version` decides staleness.
+    pub fn new(
+        lean: LeanHandle,
+        root_uri: &str,
+        settings: CheckerSettings,
+        user_busy: watch::Receiver<bool>,
+        current_version: CurrentVersion,
+    ) -> Result<Self, LeanError> {
+        let root_uri = root_uri.trim_end_matches('/').to_owned();
+        let workers = settings.workers.max(1);
+        let mut slots = Vec::with_capacity(workers);
+        for index in 0..workers {
+            let prefix = format!("{root_uri}/.lake/sorryfill/shadow-{index}/");
+            let events = lean.register_private(prefix.clone())?;
+            slots.push(Slot {
+                index,
+                prefix,
+                events,
+                next_version: 1,
+                open: None,
+            });
+        }
+        // Slots are taken from the end: keep slot 0 there so a lone check uses it.
+        slots.reverse();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                lean,
+                root_uri,
+                permits: Arc::new(Semaphore::new(workers)),
+                idle: Mutex::new(slots),
+                settings,
+                user_busy,
+                current_version,
+                counters: Counters::default(),
+            }),
+        })
+    }
+
+    /// The URI prefix under which every shadow document lives.
+    pub fn shadow_prefix(&self) -> String {
+        format!("{}/.lake/sorryfill/", self.inner.root_uri)
+    }
+
+    /// What has been sent to Lean so far.
+    pub fn stats(&self) -> CheckerStats {
+        let counters = &self.inner.counters;
+        CheckerStats {
+            opened: counters.opened.load(Ordering::Relaxed),
+            changes: counters.changes.load(Ordering::Relaxed),
+            bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &CheckerSettings {
+        &self.inner.settings
+    }
+
+    /// Checks one candidate and returns the gate's verdict.
+    pub async fn check(&self, request: &CheckRequest<'_>) -> Verdict {
+        self.check_with_suggestion(request).await.verdict
+    }
+
+    /// Checks one candidate; also returns Lean's `Try this:` suggestion inside the proof.
+    pub async fn check_with_suggestion(&self, request: &CheckRequest<'_>) -> CheckOutcome {
+        match self.run(request).await {
+            Ok((verdict, suggestion)) => match self.stale(request) {
+                Some(stale) => rejected(stale),
+                None => CheckOutcome {
+                    verdict,
+                    suggestion,
+                },
+            },
+            Err(rejection) => rejected(rejection),
+        }
+    }
+
+    fn stale(&self, request: &CheckRequest<'_>) -> Option<Rejection> {
+        let current = (self.inner.current_version)(request.source_uri);
+        (current != Some(request.hole_version)).then(|| {
+            Rejection::new(RejectReason::Stale {
+                hole_version: request.hole_version,
+                current_version: current.unwrap_or(-1),
+            })
+        })
+    }
+
+    async fn run(
+        &self,
+        request: &CheckRequest<'_>,
+    ) -> Result<(Verdict, Option<String>), Rejection> {
+        if let Some(stale) = self.stale(request) {
+            return Err(stale);
+        }
+        let policy = &self.inner.settings.policy;
+        match request.mode {
+            GateMode::Full => scan_candidate(request.proof, policy)?,
+            GateMode::Sketch => scan_candidate(&mask_sorries(request.proof), policy)?,
+        }
+        let spliced = splice(
+            request.source_text,
+            request.hole_span.clone(),
+            request.hole_kind,
+            request.proof,
+        )?;
+        let shadow = shadow_text(request.source_text, request.declaration.clone(), &spliced)?;
+
+        // The user's own documents come first: Lean elaborates them on the same cores.
+        let mut busy = self.inner.user_busy.clone();
+        let _ = busy.wait_for(|busy| !*busy).await;
+
+        let mut lease = self.lease(request.source_uri).await?;
+        let uri = self.shadow_uri(&lease.slot().prefix, request.source_uri);
+        let limit = self.inner.settings.timeout;
+        let started = Instant::now();
+        let elaborated =
+            tokio::time::timeout(limit, self.elaborate(lease.slot(), &uri, &shadow.text)).await;
+        let (version, diagnostics) = match elaborated {
+            Ok(Ok(done)) => done,
+            Ok(Err(rejection)) => {
+                if rejection.reason == RejectReason::WorkerCrashed {
+                    self.close(lease.slot());
+                }
+                return Err(rejection);
+            }
+            Err(_) => {
+                self.close(lease.slot());
+                return Err(Rejection::new(RejectReason::Timeout { after: limit }));
+            }
+        };
+        drop(lease);
+        let elapsed = started.elapsed();
+        let judged = judge(
+            &shadow.text,
+            shadow.declaration_span.clone(),
+            shadow.proof_span.clone(),
+            &shadow.print_name,
+            version,
+            &diagnostics,
+            request.mode,
+            policy,
+        )?;
+        Ok((
+            Verdict::Verified {
+                proof: spliced.inserted().to_owned(),
+                axioms: judged.axioms,
+                elapsed,
+            },
+            judged.suggestion,
+        ))
+    }
+
+    /// `<slot prefix><source path relative to the root>`, or the file name when the source is
+    /// outside the root.
+    fn shadow_uri(&self, prefix: &str, source_uri: &str) -> String {
+        let relative = source_uri
+            .strip_prefix(&self.inner.root_uri)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|rest| !rest.is_empty())
+            .unwrap_or_else(|| source_uri.rsplit('/').next().unwrap_or("Shadow.lean"));
+        format!("{prefix}{relative}")
+    }
+
+    /// Takes a slot, preferring one that already holds a shadow of `source_uri` (its prefix is
+    /// elaborated), then one with no document open, then any.
+    async fn lease(&self, source_uri: &str) -> Result<Lease, Rejection> {
+        let permit = Arc::clone(&self.inner.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Rejection::new(RejectReason::WorkerCrashed))?;
+        let mut idle = self
+            .inner
+            .idle
+            .lock()
+            .map_err(|_| Rejection::new(RejectReason::WorkerCrashed))?;
+        let wanted = |slot: &Slot| {
+            let uri = self.shadow_uri(&slot.prefix, source_uri);
+            slot.open.as_ref().is_some_and(|open| open.uri == uri)
+        };
+        let position = idle
+            .iter()
+            .rposition(wanted)
+            .or_else(|| idle.iter().rposition(|slot| slot.open.is_none()))
+            .or_else(|| idle.len().checked_sub(1));
+        let slot = position
+            .map(|at| idle.remove(at))
+            .expect("a permit guarantees an idle slot: slots return before their permit");
+        drop(idle);
+        Ok(Lease {
+            slot: Some(slot),
+            pool: Arc::clone(&self.inner),
+            _permit: permit,
+        })
+    }
+
+    /// Closes the slot's document, so the next check opens it afresh.
+    fn close(&self, slot: &mut Slot) {
+        if let Some(open) = slot.open.take() {
+            tracing::debug!(slot = slot.index, uri = %open.uri, "closing a shadow document");
+            let _ = self.inner.lean.notify(
+                "textDocument/didClose",
+                json!({"textDocument": {"uri": open.uri}}),
+            );
+        }
+    }
+
+    /// Brings the slot's document to `text` and waits until Lean finished it. Returns the
+    /// version and its diagnostics.
+    async fn elaborate(
+        &self,
+        slot: &mut Slot,
+        uri: &str,
+        text: &str,
+    ) -> Result<(i32, Vec<LeanDiagnostic>), Rejection> {
+        let lean = &self.inner.lean;
+        if slot.open.as_ref().is_some_and(|open| open.uri != uri) {
+            self.close(slot);
+        }
+        if let Some(open) = &slot.open
+            && open.text == text
+            && let Some(diagnostics) = &open.finished
+        {
+            return Ok((open.version, diagnostics.clone()));
+        }
+        let version = slot.next_version;
+        slot.next_version += 1;
+        let counters = &self.inner.counters;
+        let sent = match &slot.open {
+            Some(open) => {
+                let change = ranged_change(&open.text, text);
+                let bytes = change["text"].as_str().map_or(0, str::len);
+                counters.changes.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .bytes_sent
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
+                lean.notify(
+                    "textDocument/didChange",
+                    json!({
+                        "textDocument": {"uri": uri, "version": version},
+                        "contentChanges": [change],
+                    }),
+                )
+            }
+            None => {
+                counters.opened.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .bytes_sent
+                    .fetch_add(text.len() as u64, Ordering::Relaxed);
+                lean.notify(
+                    "textDocument/didOpen",
+                    json!({"textDocument": {
+                        "uri": uri, "languageId": "lean4", "version": version, "text": text,
+                    }}),
+                )
+            }
+        };
+        sent.map_err(infrastructure)?;
+        slot.open = Some(OpenShadow {
+            uri: uri.to_owned(),
+            text: text.to_owned(),
+            version,
+            finished: None,
+        });
+        let diagnostics = barrier(lean, &mut slot.events, uri, version).await?;
+        if let Some(open) = &mut slot.open {
+            open.finished = Some(diagnostics.clone());
+        }
+        Ok((version, diagnostics))
+    }
+}
+
+fn rejected(rejection: Rejection) -> CheckOutcome {
+    CheckOutcome {
+        verdict: Verdict::Rejected {
+            reason: rejection.reason,
+        },
+        suggestion: None,
+    }
+}
+
+/// A failure to talk to Lean at all: the check cannot conclude, so it rejects.
+fn infrastructure(error: LeanError) -> Rejection {
+    if error
+        .code()
+        .is_some_and(|code| WORKER_CRASH_CODES.contains(&code))
+        || matches!(error, LeanError::ServerGone)
+    {
+        return Rejection::new(RejectReason::WorkerCrashed);
+    }
+    Rejection::new(RejectReason::LeanError {
+        message: error.to_string(),
+        range: lsp_types::Range::default(),
+    })
+}
+
+/// Waits for Lean's completion barrier of `version`: `waitForDiagnostics` answered AND the
+/// private `Elaborated` event arrived. A fatal `fileProgress` or a crash code ends the wait as
+/// [`RejectReason::WorkerCrashed`].
+async fn barrier(
+    lean: &LeanHandle,
+    events: &mut mpsc::UnboundedReceiver<PrivateEvent>,
+    uri: &str,
+    version: i32,
+) -> Result<Vec<LeanDiagnostic>, Rejection> {
+    let wait = lean.wait_for_diagnostics(uri, version);
+    tokio::pin!(wait);
+    let mut waited = false;
+    let mut elaborated: Option<Vec<LeanDiagnostic>> = None;
+    loop {
+        if waited && let Some(diagnostics) = elaborated.take() {
+            return Ok(diagnostics);
+        }
+        tokio::select! {
+            answer = &mut wait, if !waited => {
+                answer.map_err(infrastructure)?;
+                waited = true;
+            }
+            event = events.recv() => match event {
+                None => return Err(infrastructure(LeanError::RouterGone)),
+                Some(PrivateEvent::Elaborated { uri: about, version: Some(done), diagnostics })
+                    if about == uri && done == version =>
+                {
+                    elaborated = Some(diagnostics);
+                }
+                Some(PrivateEvent::Progress { uri: about, version: at, processing })
+                    if about == uri
+                        && at.is_none_or(|at| at == version)
+                        && processing.iter().any(|p| p.is_fatal()) =>
+                {
+                    return Err(Rejection::new(RejectReason::WorkerCrashed));
+                }
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+/// The one ranged change that turns `old` into `new`: only the bytes between their common
+/// prefix and common suffix are sent.
+fn ranged_change(old: &str, new: &str) -> Value {
+    let (start, old_end, new_end) = differing_span(old, new);
+    json!({
+        "range": {
+            "start": position_json(position_of(old, start)),
+            "end": position_json(position_of(old, old_end)),
+        },
+        "text": &new[start..new_end],
+    })
+}
+
+/// `(start, old_end, new_end)`: `old[start..old_end]` is replaced by `new[start..new_end]`.
+/// All three are char boundaries.
+fn differing_span(old: &str, new: &str) -> (usize, usize, usize) {
+    let mut start = old
+        .bytes()
+        .zip(new.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !old.is_char_boundary(start) || !new.is_char_boundary(start) {
+        start -= 1;
+    }
+    let room = old.len().min(new.len()) - start;
+    let mut suffix = old
+        .bytes()
+        .rev()
+        .zip(new.bytes().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !old.is_char_boundary(old.len() - suffix) || !new.is_char_boundary(new.len() - suffix) {
+        suffix -= 1;
+    }
+    (start, old.len() - suffix, new.len() - suffix)
+}
+
+fn position_json(position: Position) -> Value {
+    json!({"line": position.line, "character": position.character})
+}
+
+/// The LSP position (UTF-16 columns, as Lean counts them) of byte `offset` of `text`.
+pub fn position_of(text: &str, offset: usize) -> Position {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let character = before[line_start..].encode_utf16().count();
+    Position::new(
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(character).unwrap_or(u32::MAX),
+    )
+}
+
+/// Replaces each `sorry` token with spaces of the same length, so a sketch's own holes pass
+/// the static scan while every other construct is still scanned.
+fn mask_sorries(proof: &str) -> String {
+    let mut masked = proof.to_owned();
+    for token in lex(proof) {
+        if token.kind == TokenKind::Ident && token.text(proof) == "sorry" {
+            masked.replace_range(token.span.clone(), "     ");
+        }
+    }
+    masked
+}
+
+/// What the judge learned from a successful check.
+struct Judged {
+    axioms: Vec<String>,
+    suggestion: Option<String>,
+}
+
+/// The gate over Lean's report of `version` of a shadow document.
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    text: &str,
+    declaration: Range<usize>,
+    proof: Range<usize>,
+    print_name: &str,
+    version: i32,
+    diagnostics: &[LeanDiagnostic],
+    mode: GateMode,
+    policy: &GatePolicy,
+) -> Result<Judged, Rejection> {
+    let lsp: Vec<Diagnostic> = diagnostics
+        .iter()
+        .filter(|d| mode == GateMode::Full || !is_sorry_warning(&d.message))
+        .map(|d| Diagnostic {
+            range: d.range,
+            severity: d.severity,
+            message: d.message.clone(),
+            ..Diagnostic::default()
+        })
+        .collect();
+    let published = lsp_types::PublishDiagnosticsParams {
+        uri: lsp_types::Uri::from_str("file:///sorryfill-shadow.lean")
+            .expect("a constant file URI parses"),
+        diagnostics: lsp.clone(),
+        version: Some(version),
+    };
+    let declaration_range = lsp_types::Range::new(
+        position_of(text, declaration.start),
+        position_of(text, declaration.end),
+    );
+    diagnostics_verdict(&published, declaration_range, version)?;
+
+    // Only a report placed on the appended `#print axioms` counts: a tactic such as `trace`
+    // could print a look-alike message inside the proof.
+    let print_at = text
+        .rfind("#print axioms ")
+        .map(|at| position_of(text, at))
+        .ok_or_else(|| Rejection::new(RejectReason::AxiomsUnknown))?;
+    let reports: Vec<Diagnostic> = lsp
+        .iter()
+        .filter(|d| {
+            (d.range.start.line, d.range.start.character) >= (print_at.line, print_at.character)
+        })
+        .filter(|d| d.severity != Some(DiagnosticSeverity::ERROR))
+        .cloned()
+        .collect();
+    let axioms = axioms_from_diagnostics(&reports, print_name)
+        .ok_or_else(|| Rejection::new(RejectReason::AxiomsUnknown))?;
+    let judged: Vec<String> = match mode {
+        GateMode::Full => axioms.clone(),
+        GateMode::Sketch => axioms.iter().filter(|a| *a != "sorryAx").cloned().collect(),
+    };
+    check_axioms_with_policy(&judged, policy)?;
+
+    let proof_range = (position_of(text, proof.start), position_of(text, proof.end));
+    let suggestion = lsp
+        .iter()
+        .filter(|d| {
+            let at = (d.range.start.line, d.range.start.character);
+            at >= (proof_range.0.line, proof_range.0.character)
+                && at <= (proof_range.1.line, proof_range.1.character)
+        })
+        .find_map(|d| try_this(&d.message));
+    Ok(Judged { axioms, suggestion })
+}
+
+/// The replacement of a `Try this: …` message (`Try this:\n  [apply] …` since Lean 4.25).
+fn try_this(message: &str) -> Option<String> {
+    let rest = message.trim().strip_prefix("Try this:")?.trim();
+    let rest = rest.strip_prefix("[apply]").unwrap_or(rest).trim();
+    (!rest.is_empty()).then(|| rest.to_owned())
+}
+
+/// The editor's documents as the checker sees them: the latest version and text of each open
+/// document. Cheap to clone; clones share the map. Feed it every [`DocumentEvent`].
+#[derive(Debug, Clone, Default)]
+pub struct SourceDocuments {
+    documents: Arc<RwLock<HashMap<String, (i32, Rope)>>>,
+}
+
+impl SourceDocuments {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one event of the router's document stream.
+    pub fn apply(&self, event: &DocumentEvent) {
+        match event {
+            DocumentEvent::Opened { uri, version, text }
+            | DocumentEvent::Changed { uri, version, text } => {
+                self.update(uri, *version, text.clone());
+            }
+            DocumentEvent::Closed { uri } => self.close(uri),
+            DocumentEvent::Elaborated { .. }
+            | DocumentEvent::Failed { .. }
+            | DocumentEvent::Saved { .. }
+            | DocumentEvent::EditorReady { .. } => {}
+        }
+    }
+
+    /// Records `text` as version `version` of `uri`.
+    pub fn update(&self, uri: &str, version: i32, text: Rope) {
+        if let Ok(mut documents) = self.documents.write() {
+            documents.insert(uri.to_owned(), (version, text));
+        }
+    }
+
+    /// Forgets a closed document.
+    pub fn close(&self, uri: &str) {
+        if let Ok(mut documents) = self.documents.write() {
+            documents.remove(uri);
+        }
+    }
+
+    /// The current version of `uri`, if it is open.
+    pub fn current_version(&self, uri: &str) -> Option<i32> {
+        self.documents.read().ok()?.get(uri).map(|(v, _)| *v)
+    }
+
+    /// The text of `uri` if `version` is its current version.
+    pub fn text_at(&self, uri: &str, version: i32) -> Option<String> {
+        let documents = self.documents.read().ok()?;
+        let (current, text) = documents.get(uri)?;
+        (*current == version).then(|| text.to_string())
+    }
+
+    /// A [`CurrentVersion`] reading this map.
+    pub fn version_source(&self) -> CurrentVersion {
+        let documents = self.clone();
+        Arc::new(move |uri: &str| documents.current_version(uri))
+    }
+}
+
+/// The pipeline's [`Checker`] over a [`ShadowChecker`]: finds the hole of a [`Target`] in the
+/// current text of its document and checks the rendered proof there.
+#[derive(Debug, Clone)]
+pub struct LeanChecker {
+    shadow: ShadowChecker,
+    documents: SourceDocuments,
+}
+
+/// A hole of a current document version, ready to check.
+struct LocatedHole {
+    text: String,
+    span: Range<usize>,
+    kind: HoleKind,
+    declaration: Range<usize>,
+    position: Position,
+    index: HoleIndex,
+}
+
+impl LeanChecker {
+    /// A checker of holes in `documents` (which should be the map behind the shadow
+    /// checker's [`CurrentVersion`]).
+    pub fn new(shadow: ShadowChecker, documents: SourceDocuments) -> Self {
+        Self { shadow, documents }
+    }
+
+    /// The shadow checker underneath.
+    pub fn shadow(&self) -> &ShadowChecker {
+        &self.shadow
+    }
+
+    fn locate(&self, target: &Target) -> Result<LocatedHole, Rejection> {
+        let Some(text) = self.documents.text_at(&target.doc, target.version) else {
+            return Err(Rejection::new(RejectReason::Stale {
+                hole_version: target.version,
+                current_version: self.documents.current_version(&target.doc).unwrap_or(-1),
+            }));
+        };
+        let index = HoleIndex::new(&text);
+        let hole = index
+            .holes()
+            .iter()
+            .find(|hole| hole.id == target.hole)
+            .cloned()
+            .ok_or_else(|| {
+                Rejection::new(RejectReason::StructureChanged {
+                    detail: format!("the hole {} is not in the document", target.hole),
+                })
+            })?;
+        let commands = index.outline().commands;
+        let declaration = hole
+            .declaration
+            .and_then(|at| commands.get(at))
+            .map(|command| command.span.clone())
+            .ok_or_else(|| {
+                Rejection::new(RejectReason::StructureChanged {
+                    detail: format!("the hole {} is not inside a declaration", target.hole),
+                })
+            })?;
+        let kind = match hole.position {
+            HolePosition::Tactic => HoleKind::Tactic,
+            HolePosition::Term => HoleKind::Term,
+        };
+        Ok(LocatedHole {
+            span: hole.span.clone(),
+            position: hole.range.start,
+            kind,
+            declaration,
+            text,
+            index,
+        })
+    }
+}
+
+impl Checker for LeanChecker {
+    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> pipeline::Verdict {
+        let located = match self.locate(target) {
+            Ok(located) => located,
+            Err(rejection) => return to_pipeline(&rejection.reason),
+        };
+        // Inside a sketch the other steps keep their `sorry`: the proof itself gets the full
+        // static scan, the declaration the sketch gate.
+        let inside_sketch = !target.frames.is_empty();
+        if mode == CheckMode::Full
+            && inside_sketch
+            && let Err(rejection) = scan_candidate(proof, &self.shadow.settings().policy)
+        {
+            return to_pipeline(&rejection.reason);
+        }
+        let rendered = target.render(proof);
+        let gate = if mode == CheckMode::Full && !inside_sketch {
+            GateMode::Full
+        } else {
+            GateMode::Sketch
+        };
+        let request = CheckRequest {
+            source_uri: &target.doc,
+            source_text: &located.text,
+            hole_version: target.version,
+            hole_span: located.span,
+            hole_kind: located.kind,
+            declaration: located.declaration,
+            proof: &rendered,
+            mode: gate,
+        };
+        let outcome = self.shadow.check_with_suggestion(&request).await;
+        match outcome.verdict {
+            Verdict::Verified { .. } => pipeline::Verdict::Verified {
+                replacement: outcome.suggestion.filter(|_| gate == GateMode::Full),
+            },
+            Verdict::Rejected { reason } => to_pipeline(&reason),
+        }
+    }
+
+    async fn goal_at(&self, target: &Target) -> Option<GoalSpec> {
+        if !target.frames.is_empty() {
+            return None;
+        }
+        let located = self.locate(target).ok()?;
+        let position = position_json(located.position);
+        let params = json!({"textDocument": {"uri": target.doc}, "position": position});
+        let lean = &self.shadow.inner.lean;
+        let goal_text = match located.kind {
+            HoleKind::Tactic => {
+                let answer = lean.request("$/lean/plainGoal", params).await.ok()?;
+                answer.get("goals")?.get(0)?.as_str()?.to_owned()
+            }
+            HoleKind::Term => {
+                let answer = lean.request("$/lean/plainTermGoal", params).await.ok()?;
+                answer.get("goal")?.as_str()?.to_owned()
+            }
+        };
+        let hole = located
+            .index
+            .holes()
+            .iter()
+            .find(|hole| hole.id == target.hole)?;
+        let header = located
+            .index
+            .context(hole)
+            .map(|context| context.prefix)
+            .unwrap_or_default();
+        let name = lemma_name(&target.hole.declaration, target.hole.ordinal);
+        goal_spec(&parse_goal(&goal_text), header, name)
+    }
+}
+
+/// A standalone lemma name for a hole: the declaration's last component, made an identifier.
+fn lemma_name(declaration: &str, ordinal: u32) -> String {
+    let last = declaration.rsplit('.').next().unwrap_or(declaration);
+    let mut name: String = last
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if ordinal > 0 {
+        name.push_str(&format!("_{ordinal}"));
+    }
+    name
+}
+
+/// The [`GoalSpec`] of a goal Lean printed: its lemma statement, split into binders and type.
+fn goal_spec(goal: &crate::holes::Goal, header: String, name: String) -> Option<GoalSpec> {
+    let statement = format!("{} := sorry\n", goal.to_lemma(&name));
+    let commands = outline(&statement).commands;
+    let declaration = parse_declaration(&statement, commands.first()?)?;
+    Some(GoalSpec {
+        header,
+        name,
+        binders: declaration.binders.iter().map(render_binder).collect(),
+        target: declaration.type_text?,
+    })
+}
+
+fn render_binder(binder: &Binder) -> String {
+    let names = binder.names.join(" ");
+    let inner = match (&binder.ty, names.is_empty()) {
+        (Some(ty), true) => ty.clone(),
+        (Some(ty), false) => format!("{names} : {ty}"),
+        (None, _) => names,
+    };
+    match binder.kind {
+        BinderKind::Explicit => format!("({inner})"),
+        BinderKind::Implicit => format!("{{{inner}}}"),
+        BinderKind::StrictImplicit => format!("⦃{inner}⦄"),
+        BinderKind::Instance => format!("[{inner}]"),
+    }
+}
+
+/// The pipeline's view of a rejection: whether a repair round is worth it, and why in words.
+pub fn to_pipeline(reason: &RejectReason) -> pipeline::Verdict {
+    let kind = match reason {
+        RejectReason::LeanError { .. } | RejectReason::SorryWarning => RejectKind::Lean,
+        RejectReason::Timeout { .. } | RejectReason::WorkerCrashed => RejectKind::Timeout,
+        RejectReason::Stale { .. } => RejectKind::Stale,
+        RejectReason::Banned { .. }
+        | RejectReason::Axiom { .. }
+        | RejectReason::AxiomsUnknown
+        | RejectReason::DiagnosticsVersionMismatch { .. }
+        | RejectReason::StatementChanged
+        | RejectReason::StructureChanged { .. }
+        | RejectReason::Truncated
+        | RejectReason::Empty => RejectKind::Gate,
+    };
+    pipeline::Verdict::rejected(kind, reason.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_change_covers_only_the_differing_bytes() {
+        let old = "import A\n\ntheorem t : p := by\n  simp\n\n#print axioms t\n";
+        let new = "import A\n\ntheorem t : p := by\n  omega\n\n#print axioms t\n";
+        let (start, old_end, new_end) = differing_span(old, new);
+        assert_eq!(&old[start..old_end], "simp");
+        assert_eq!(&new[start..new_end], "omega");
+        let change = ranged_change(old, new);
+        assert_eq!(change["range"]["start"], json!({"line": 3, "character": 2}));
+        assert_eq!(change["text"], "omega");
+    }
+
+    #[test]
+    fn the_change_never_splits_a_character() {
+        // `α` and `β` share their first UTF-8 byte.
+        let (start, old_end, new_end) = differing_span("x α y", "x β y");
+        assert_eq!((start, old_end, new_end), (2, 4, 4));
+        let (start, old_end, new_end) = differing_span("aaa", "aaaa");
+        assert_eq!(&"aaaa"[start..new_end], "a");
+        assert_eq!(start, old_end);
+    }
+
+    #[test]
+    fn positions_count_utf16_units() {
+        let text = "ab\n𝔽x";
+        assert_eq!(position_of(text, 3), Position::new(1, 0));
+        assert_eq!(position_of(text, 7), Position::new(1, 2));
+    }
+
+    #[test]
+    fn a_sketchs_own_sorries_are_masked_but_nothing_else() {
+        let masked = mask_sorries("have h : p := by sorry\nexact h -- sorry");
+        assert!(!masked.contains(" sorry\n"));
+        assert!(masked.ends_with("-- sorry"));
+        assert!(scan_candidate(&masked, &GatePolicy::default()).is_ok());
+        let masked = mask_sorries("have h : p := by native_decide\nsorry");
+        assert!(scan_candidate(&masked, &GatePolicy::default()).is_err());
+    }
+
+    #[test]
+    fn try_this_in_both_spellings() {
+        assert_eq!(
+            try_this("Try this: exact Nat.le_refl n").as_deref(),
+            Some("exact Nat.le_refl n")
+        );
+        assert_eq!(
+            try_this("Try this:\n  [apply] exact h").as_deref(),
+            Some("exact h")
+        );
+        assert_eq!(try_this("unsolved goals"), None);
+    }
+
+    #[test]
+    fn goals_become_binders_and_a_target() {
+        let goal = parse_goal("x y : ℕ\ninst✝ : Foo x\nh₀ : x ≠ 0\n⊢ x + 0 = x");
+        let spec = goal_spec(&goal, "import A\n".into(), "t".into()).expect("parses");
+        assert_eq!(spec.binders, ["(x y : ℕ)", "[Foo x]", "(h₀ : x ≠ 0)"]);
+        assert_eq!(spec.target, "x + 0 = x");
+    }
+
+    #[test]
+    fn file_uris_are_percent_encoded() {
+        assert_eq!(
+            file_uri(std::path::Path::new("/home/me/my proj")),
+            "file:///home/me/my%20proj"
+        );
+    }
+}

@@ -1,0 +1,302 @@
+//! `sorryfill prove`, `audit` and `dataset` from the shell: the real binary, with lean-sim
+//! standing in for `lake serve` in a fresh project folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
+
+const ONE_PROVABLE_ONE_NOT: &str = "theorem add_zero' (x : Nat) (h₀ : x ≠ 0) : x + 0 = x := by
+  sorry
+
+theorem hard (a b : Nat) : a * b = b * a := by
+  sorry
+";
+
+const ORACLE: &str = r#"
+[[theorem]]
+statement = "(x : Nat) (h₀ : x ≠ 0) : x + 0 = x"
+accept = ["omega"]
+"#;
+
+/// A fresh project with `Foo.lean` and an oracle; returns the folder and the `--lean-cmd`.
+fn project(text: &str, extra_sim_flags: &str) -> (tempfile::TempDir, String) {
+    let dir = fresh_dir();
+    std::fs::write(dir.path().join("Foo.lean"), text).expect("write Foo.lean");
+    let oracle = dir.path().join("oracle.toml");
+    std::fs::write(&oracle, ORACLE).expect("write the oracle");
+    let lean_cmd = format!(
+        "{} --oracle {} {extra_sim_flags}",
+        lean_sim_bin().display(),
+        oracle.display()
+    );
+    (dir, lean_cmd)
+}
+
+fn sorryfill(dir: &Path, args: &[&str]) -> Output {
+    Command::new(sorryfill_bin())
+        .current_dir(dir)
+        .args(args)
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .output()
+        .expect("sorryfill runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn prove_prints_a_diff_with_the_verified_proof_and_exits_1_for_the_hole_left() {
+    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "");
+    let output = sorryfill(dir.path(), &["prove", "Foo.lean", "--lean-cmd", &lean_cmd]);
+    let diff = stdout(&output);
+    assert!(
+        diff.contains("--- a/Foo.lean") && diff.contains("+++ b/Foo.lean"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("-  sorry\n+  omega\n"),
+        "the provable hole gets omega:\n{diff}"
+    );
+    assert_eq!(output.status.code(), Some(1), "one hole is left");
+    let untouched = std::fs::read_to_string(dir.path().join("Foo.lean")).expect("read");
+    assert_eq!(
+        untouched, ONE_PROVABLE_ONE_NOT,
+        "without --write the file is not changed"
+    );
+}
+
+#[test]
+fn prove_write_applies_the_proof_and_a_second_check_finds_only_the_hard_hole() {
+    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "");
+    let output = sorryfill(
+        dir.path(),
+        &["prove", "--write", ".", "--lean-cmd", &lean_cmd],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout(&output).is_empty(), "--write prints no diff");
+    let written = std::fs::read_to_string(dir.path().join("Foo.lean")).expect("read");
+    assert_eq!(
+        written,
+        ONE_PROVABLE_ONE_NOT.replacen("  sorry", "  omega", 1)
+    );
+
+    let check = sorryfill(dir.path(), &["prove", "--check", "--json", "r.json"]);
+    assert_eq!(check.status.code(), Some(1));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("report"))
+            .expect("the report is JSON");
+    let holes = report["files"][0]["holes"].as_array().expect("holes");
+    assert_eq!(holes.len(), 1, "only the hard hole is left: {report}");
+    assert_eq!(holes[0]["declaration"], "hard");
+    assert_eq!(holes[0]["status"], "skipped");
+}
+
+#[test]
+fn prove_check_exits_0_without_holes_and_never_starts_lean() {
+    let dir = fresh_dir();
+    std::fs::write(
+        dir.path().join("Done.lean"),
+        "theorem t : True := trivial\n",
+    )
+    .expect("write");
+    // A Lean command that cannot start: --check must not need it.
+    let output = sorryfill(
+        dir.path(),
+        &["prove", "--check", "--lean-cmd", "/nonexistent/lean"],
+    );
+    assert_eq!(output.status.code(), Some(0));
+}
+
+#[test]
+fn prove_json_report_follows_the_documented_schema() {
+    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "");
+    let output = sorryfill(
+        dir.path(),
+        &[
+            "prove",
+            "Foo.lean",
+            "--lean-cmd",
+            &lean_cmd,
+            "--json",
+            "report.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let text = std::fs::read_to_string(dir.path().join("report.json")).expect("report written");
+    let report: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let holes = report["files"][0]["holes"].as_array().expect("holes array");
+    assert_eq!(holes.len(), 2);
+    let proved = &holes[0];
+    assert_eq!(
+        proved["range"]["start"],
+        serde_json::json!({"line": 1, "character": 2})
+    );
+    assert_eq!(proved["kind"], "sorry");
+    assert_eq!(proved["declaration"], "add_zero'");
+    assert_eq!(proved["goal"], "x : Nat\nh₀ : x ≠ 0\n⊢ x + 0 = x");
+    assert_eq!(proved["status"], "verified");
+    assert_eq!(proved["proof"], "omega");
+    for key in ["source", "reason", "attempts", "elapsed_ms"] {
+        assert!(proved.get(key).is_some(), "{key} is always present");
+    }
+    assert_eq!(holes[1]["status"], "failed");
+    assert!(holes[1]["reason"].is_string());
+}
+
+#[test]
+fn prove_refuses_to_write_a_file_changed_during_the_run() {
+    // lean-sim takes two seconds to load the imports: time enough to edit the file.
+    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "--import-ms 2000");
+    let child = Command::new(sorryfill_bin())
+        .current_dir(dir.path())
+        .args(["prove", "--write", "Foo.lean", "--lean-cmd", &lean_cmd])
+        .env("HOME", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sorryfill starts");
+    std::thread::sleep(Duration::from_millis(700));
+    let edited = format!("{ONE_PROVABLE_ONE_NOT}\n-- the user's edit\n");
+    std::fs::write(dir.path().join("Foo.lean"), &edited).expect("edit");
+    let output = child.wait_with_output().expect("sorryfill ends");
+    assert_eq!(output.status.code(), Some(2), "a refused write is an error");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Foo.lean"),
+        "the error names the file: {stderr}"
+    );
+    let now = std::fs::read_to_string(dir.path().join("Foo.lean")).expect("read");
+    assert_eq!(now, edited, "the user's text is kept");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_run_leaves_files_untouched_and_no_process_behind() {
+    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "--import-ms 30000");
+    let child = Command::new(sorryfill_bin())
+        .current_dir(dir.path())
+        .args(["prove", "--write", "Foo.lean", "--lean-cmd", &lean_cmd])
+        .env("HOME", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sorryfill starts");
+    let pid = child.id();
+    std::thread::sleep(Duration::from_millis(700));
+    let lean_sim = children_of(pid);
+    assert!(!lean_sim.is_empty(), "lean-sim was started");
+    let signal = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signal.success());
+    let started = Instant::now();
+    let output = child.wait_with_output().expect("sorryfill ends");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "Ctrl-C stops promptly"
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let now = std::fs::read_to_string(dir.path().join("Foo.lean")).expect("read");
+    assert_eq!(now, ONE_PROVABLE_ONE_NOT);
+    std::thread::sleep(Duration::from_millis(300));
+    for pid in lean_sim {
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid),
+            "lean-sim {pid} is still running"
+        );
+    }
+}
+
+/// The pids whose parent is `pid` (Linux `/proc`).
+#[cfg(unix)]
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|candidate| {
+            std::fs::read_to_string(format!("/proc/{candidate}/stat"))
+                .ok()
+                .and_then(|stat| parent_of(&stat))
+                == Some(pid)
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+fn parent_of(stat: &str) -> Option<u32> {
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(unix)]
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let rest = &stat[stat.rfind(')')? + 2..];
+            rest.split_whitespace().next().map(|state| state == "Z")
+        })
+        .unwrap_or(true)
+}
+
+#[test]
+fn audit_reports_native_decide_and_sorry_with_exit_1() {
+    let dir = fresh_dir();
+    std::fs::write(
+        dir.path().join("A.lean"),
+        "theorem a : 2 + 2 = 4 := by native_decide\n\ntheorem b : True := by\n  sorry\n",
+    )
+    .expect("write");
+    let output = sorryfill(dir.path(), &["audit", "--json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON");
+    let text = report.to_string();
+    assert!(text.contains("native_decide"), "{text}");
+    assert!(text.contains("sorry"), "{text}");
+
+    let clean = fresh_dir();
+    std::fs::write(clean.path().join("B.lean"), "theorem b : True := trivial\n").expect("write");
+    assert_eq!(sorryfill(clean.path(), &["audit"]).status.code(), Some(0));
+}
+
+#[test]
+fn dataset_export_after_a_run_has_one_line_per_attempt() {
+    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "");
+    let output = sorryfill(dir.path(), &["prove", "Foo.lean", "--lean-cmd", &lean_cmd]);
+    assert_eq!(output.status.code(), Some(1));
+    let out: PathBuf = dir.path().join("rl.jsonl");
+    let export = sorryfill(
+        dir.path(),
+        &["dataset", "export", "--format", "rl", "--out", "rl.jsonl"],
+    );
+    assert_eq!(
+        export.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(out)
+        .expect("export written")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every line is JSON"))
+        .collect();
+    assert!(
+        lines.iter().any(|line| line["reward"] == 1),
+        "the verified omega attempt is there: {lines:?}"
+    );
+    assert!(lines.iter().any(|line| line["reward"] == 0));
+}

@@ -1,0 +1,604 @@
+//! Verification through shadow documents against lean-sim: a proxy session with an in-process
+//! "editor" on a duplex pipe, lean-sim as the Lean server, and the [`LeanChecker`] the pipeline
+//! uses, fed by the router's document events exactly as the editor session feeds it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use sorryfill::holes::scan;
+use sorryfill::lean::{DocumentEvent, LeanHandle};
+use sorryfill::pipeline::{CheckMode, Checker, JobKey, RejectKind, Target, Verdict};
+use sorryfill::router::{Proxy, ProxyConfig};
+use sorryfill::verify::{
+    CheckRequest, CheckerSettings, GateMode, HoleKind, LeanChecker, RejectReason, ShadowChecker,
+    SourceDocuments, Verdict as GateVerdict,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::support::{fresh_dir, lean_sim_bin};
+use super::verify::{ADVERSARIAL, document_for};
+
+const WAIT: Duration = Duration::from_secs(30);
+const ROOT: &str = "file:///work/project";
+const SOURCE_URI: &str = "file:///work/project/Demo/Basic.lean";
+
+/// A small file with one tactic hole in the last declaration.
+const SOURCE: &str = "import Demo.Prelude
+
+theorem helper (a : ℕ) : a ≤ a + 1 := Nat.le_succ a
+
+theorem target (a b : ℕ) (h : a ≤ b) : a ≤ b + 1 := by
+  sorry
+";
+
+const ORACLE: &str = r#"
+[[theorem]]
+statement = "(a b : ℕ) (h : a ≤ b) : a ≤ b + 1"
+accept = ["omega", "exact Nat.le_succ_of_le h", "simp_arith [h]", "exact HANG_ME", "exact CRASH_ME",
+  "have h2 : b ≤ b + 1 := by sorry\nomega"]
+axioms = { "simp_arith [h]" = ["propext", "Demo.magic"] }
+
+[[theorem]]
+statement = "(a : ℕ) : a ≤ a + 1"
+accept = ["Nat.le_succ a"]
+"#;
+
+/// One proxy session: lean-sim behind the proxy, an editor on a duplex pipe that records every
+/// frame it receives, and a checker wired to the router.
+pub(crate) struct Session {
+    editor: DuplexStream,
+    received: Arc<Mutex<Vec<String>>>,
+    reader: JoinHandle<()>,
+    session: JoinHandle<()>,
+    lean: LeanHandle,
+    documents: SourceDocuments,
+    busy: watch::Receiver<bool>,
+    _dir: tempfile::TempDir,
+}
+
+fn frame(body: &Value) -> Vec<u8> {
+    let body = body.to_string();
+    [
+        format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes(),
+        body.into_bytes(),
+    ]
+    .concat()
+}
+
+/// Splits `Content-Length` frames off the editor's end of the pipe.
+async fn record_frames(mut from_proxy: DuplexStream, received: Arc<Mutex<Vec<String>>>) {
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        while let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let header = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let length: usize = header
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|n| n.trim().parse().ok())
+                .expect("the proxy writes Content-Length headers");
+            if buffer.len() < end + 4 + length {
+                break;
+            }
+            let body = String::from_utf8(buffer[end + 4..end + 4 + length].to_vec())
+                .expect("frames are UTF-8");
+            received.lock().expect("test lock").push(body);
+            buffer.drain(..end + 4 + length);
+        }
+        match from_proxy.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+impl Session {
+    /// Starts lean-sim with `flags` (and the test oracle) behind a proxy, and the editor's
+    /// `initialize`/`initialized`.
+    pub(crate) async fn start(flags: &[&str]) -> Self {
+        let dir = fresh_dir();
+        let oracle = dir.path().join("oracle.toml");
+        std::fs::write(&oracle, ORACLE).expect("the oracle can be written");
+        let mut server = tokio::process::Command::new(lean_sim_bin());
+        server.arg("--oracle").arg(&oracle).args(flags);
+        let (mut editor, proxy_in) = tokio::io::duplex(1 << 20);
+        let (proxy_out, editor_reads) = tokio::io::duplex(1 << 20);
+        let mut proxy = Proxy::new(ProxyConfig::default());
+        let lean = proxy.lean_handle();
+        let mut events = proxy.observe_documents();
+        let documents = SourceDocuments::new();
+        let (busy_tx, busy) = watch::channel(false);
+        // What the editor session does: track texts, and mark the user's documents busy from
+        // a change until Lean finished that version.
+        tokio::spawn({
+            let documents = documents.clone();
+            async move {
+                while let Some(event) = events.recv().await {
+                    match &event {
+                        DocumentEvent::Opened { .. } | DocumentEvent::Changed { .. } => {
+                            let _ = busy_tx.send(true);
+                            documents.apply(&event);
+                        }
+                        DocumentEvent::Elaborated { uri, version, .. }
+                        | DocumentEvent::Failed { uri, version } => {
+                            if documents.current_version(uri) == Some(*version) {
+                                let _ = busy_tx.send(false);
+                            }
+                        }
+                        DocumentEvent::Closed { .. } => documents.apply(&event),
+                    }
+                }
+            }
+        });
+        let session = tokio::spawn(async move {
+            let _ = proxy.serve(proxy_in, proxy_out, server).await;
+        });
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let reader = tokio::spawn(record_frames(editor_reads, Arc::clone(&received)));
+        editor
+            .write_all(&frame(
+                &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"rootUri": ROOT, "capabilities": {}}}),
+            ))
+            .await
+            .expect("the proxy reads");
+        editor
+            .write_all(&frame(
+                &json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+            ))
+            .await
+            .expect("the proxy reads");
+        Self {
+            editor,
+            received,
+            reader,
+            session,
+            lean,
+            documents,
+            busy,
+            _dir: dir,
+        }
+    }
+
+    /// Opens `text` as version 1 of the source and waits until Lean finished it.
+    pub(crate) async fn open(&mut self, text: &str) {
+        self.send(&json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+            "textDocument": {"uri": SOURCE_URI, "languageId": "lean4", "version": 1, "text": text}}}))
+            .await;
+        self.settle(1).await;
+    }
+
+    /// Replaces the whole source with `text` as `version`, without waiting.
+    pub(crate) async fn change(&mut self, version: i32, text: &str) {
+        self.send(
+            &json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+            "textDocument": {"uri": SOURCE_URI, "version": version},
+            "contentChanges": [{"text": text}]}}),
+        )
+        .await;
+    }
+
+    /// Waits until the source is at `version` and Lean finished it.
+    pub(crate) async fn settle(&self, version: i32) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.documents.current_version(SOURCE_URI) != Some(version) || *self.busy.borrow() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Lean did not finish the source"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn send(&mut self, message: &Value) {
+        self.editor
+            .write_all(&frame(message))
+            .await
+            .expect("the proxy reads");
+    }
+
+    /// A checker with `settings` on this session.
+    pub(crate) fn checker(&self, settings: CheckerSettings) -> LeanChecker {
+        let shadow = ShadowChecker::new(
+            self.lean.clone(),
+            ROOT,
+            settings,
+            self.busy.clone(),
+            self.documents.version_source(),
+        )
+        .expect("the router runs");
+        LeanChecker::new(shadow, self.documents.clone())
+    }
+
+    /// The target of the `ordinal`-th hole of the current source version.
+    pub(crate) fn target(&self, ordinal: usize) -> Target {
+        let version = self
+            .documents
+            .current_version(SOURCE_URI)
+            .expect("the source is open");
+        let text = self
+            .documents
+            .text_at(SOURCE_URI, version)
+            .expect("current");
+        let hole = scan(&text)
+            .into_iter()
+            .nth(ordinal)
+            .expect("the source has that hole")
+            .id;
+        Target::hole(&JobKey {
+            doc: SOURCE_URI.to_owned(),
+            hole,
+            version,
+        })
+    }
+
+    /// lean-sim's counters for one URI.
+    pub(crate) async fn stats_of(&self, uri: &str) -> Value {
+        let stats = self
+            .lean
+            .request("$/leanSim/stats", json!({}))
+            .await
+            .expect("lean-sim answers its stats request");
+        stats["files"][uri].clone()
+    }
+
+    /// Shuts the session down and returns every frame the editor received.
+    pub(crate) async fn finish(mut self) -> Vec<String> {
+        self.send(&json!({"jsonrpc": "2.0", "id": 99, "method": "shutdown", "params": null}))
+            .await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !self
+            .received
+            .lock()
+            .expect("test lock")
+            .iter()
+            .any(|f| f.contains(r#""id":99"#))
+        {
+            assert!(tokio::time::Instant::now() < deadline, "no shutdown answer");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.send(&json!({"jsonrpc": "2.0", "method": "exit"}))
+            .await;
+        tokio::time::timeout(WAIT, self.session)
+            .await
+            .expect("the session ends")
+            .expect("no panic");
+        drop(self.editor);
+        let _ = tokio::time::timeout(WAIT, self.reader).await;
+        self.received.lock().expect("test lock").clone()
+    }
+}
+
+fn settings(workers: usize, timeout: Duration) -> CheckerSettings {
+    CheckerSettings {
+        workers,
+        timeout,
+        ..CheckerSettings::default()
+    }
+}
+
+async fn check(checker: &LeanChecker, target: &Target, proof: &str) -> Verdict {
+    tokio::time::timeout(WAIT, checker.check(target, proof, CheckMode::Full))
+        .await
+        .expect("a check ends within its own limit")
+}
+
+fn rejected_with(verdict: &Verdict, kind: RejectKind, words: &str) -> bool {
+    matches!(verdict, Verdict::Rejected(r) if r.kind == kind && r.message.contains(words))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_lean_accepts_is_verified_and_a_wrong_one_is_rejected_with_leans_error() {
+    let mut session = Session::start(&[]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let target = session.target(0);
+
+    let verdict = check(&checker, &target, "omega").await;
+    assert_eq!(verdict, Verdict::verified());
+    let verdict = check(&checker, &target, "exact Nat.le_succ_of_le h").await;
+    assert_eq!(verdict, Verdict::verified());
+    let verdict = check(&checker, &target, "simp").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Lean, "unsolved goals"),
+        "{verdict:?}"
+    );
+    // The rejection did not spoil the shadow document.
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sorry_warning_rejects_in_both_spellings() {
+    // Two holes in one declaration: filling one leaves Lean's sorry warning on it.
+    let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
+    for style in ["quote", "backtick"] {
+        let mut session = Session::start(&["--accept-all", "--sorry-style", style]).await;
+        session.open(source).await;
+        let checker = session.checker(settings(1, WAIT));
+        let verdict = check(&checker, &session.target(0), "hp").await;
+        assert!(
+            rejected_with(&verdict, RejectKind::Lean, "still uses `sorry`"),
+            "{style}: {verdict:?}"
+        );
+        session.finish().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_check_times_out_and_the_next_one_works() {
+    let mut session = Session::start(&["--hang-marker", "HANG_ME"]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, Duration::from_millis(800)));
+    let target = session.target(0);
+    let verdict = check(&checker, &target, "exact HANG_ME").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Timeout, "did not finish"),
+        "{verdict:?}"
+    );
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_shadow_worker_rejects_and_the_next_check_works() {
+    let mut session = Session::start(&["--crash-marker", "CRASH_ME"]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let target = session.target(0);
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    let verdict = check(&checker, &target, "exact CRASH_ME").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Timeout, "crashed"),
+        "{verdict:?}"
+    );
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_during_the_check_makes_the_verdict_stale() {
+    let mut session = Session::start(&["--decl-ms", "300"]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let target = session.target(0);
+    let running = tokio::spawn({
+        let checker = checker.clone();
+        let target = target.clone();
+        async move { check(&checker, &target, "omega").await }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    session
+        .change(2, &SOURCE.replace("helper", "helper'"))
+        .await;
+    let verdict = running.await.expect("no panic");
+    assert!(
+        rejected_with(&verdict, RejectKind::Stale, "version 1 is now 2"),
+        "{verdict:?}"
+    );
+    // A check for the old version after the edit is stale at once.
+    session.settle(2).await;
+    let verdict = check(&checker, &target, "omega").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Stale, ""),
+        "{verdict:?}"
+    );
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn banned_constructs_and_bad_axioms_are_rejected_and_banned_ones_never_reach_lean() {
+    let mut session = Session::start(&[]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let target = session.target(0);
+    let shadow_uri = format!("{ROOT}/.lake/sorryfill/shadow-0/Demo/Basic.lean");
+
+    let verdict = check(&checker, &target, "native_decide").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Gate, "`native_decide`"),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        session.stats_of(&shadow_uri).await,
+        Value::Null,
+        "Lean saw a banned candidate"
+    );
+    // The oracle says this proof depends on an axiom of its own.
+    let verdict = check(&checker, &target, "simp_arith [h]").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Gate, "axiom `Demo.magic`"),
+        "{verdict:?}"
+    );
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
+    for kind in [HoleKind::Tactic, HoleKind::Term] {
+        let mut session = Session::start(&["--accept-all"]).await;
+        session.open(document_for(kind)).await;
+        let checker = session.checker(settings(2, WAIT));
+        let target = session.target(0);
+        // The oracle accepts everything: an honest proof verifies, so a rejection below is
+        // sorryfill's own gate at work.
+        let honest = match kind {
+            HoleKind::Tactic => "omega",
+            HoleKind::Term => "hp",
+        };
+        assert_eq!(check(&checker, &target, honest).await, Verdict::verified());
+        for case in ADVERSARIAL.iter().filter(|c| c.kind == kind) {
+            let verdict = check(&checker, &target, case.proof).await;
+            assert!(
+                !verdict.is_verified(),
+                "{} was verified: {:?}",
+                case.name,
+                case.proof
+            );
+        }
+        session.finish().await;
+    }
+}
+
+/// Runs the same editor script with or without checks and returns what the editor received.
+async fn transcript(with_checks: bool) -> Vec<String> {
+    let mut session = Session::start(&["--decl-ms", "5"]).await;
+    session.open(SOURCE).await;
+    if with_checks {
+        let checker = session.checker(settings(2, WAIT));
+        let target = session.target(0);
+        let checks: Vec<_> = ["omega", "simp", "exact CRASH_ME", "native_decide"]
+            .into_iter()
+            .map(|proof| {
+                let checker = checker.clone();
+                let target = target.clone();
+                tokio::spawn(async move { check(&checker, &target, proof).await })
+            })
+            .collect();
+        for check in checks {
+            check.await.expect("no panic");
+        }
+        // A goal request goes through a private id too.
+        assert!(checker.goal_at(&target).await.is_some());
+    }
+    session.change(2, &SOURCE.replace("sorry", "omega")).await;
+    session.settle(2).await;
+    session.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_sees_nothing_of_the_checks() {
+    let with = transcript(true).await;
+    let without = transcript(false).await;
+    for frame in &with {
+        assert!(
+            !frame.contains(".lake/sorryfill") && !frame.contains("sorryfill:"),
+            "a private frame reached the editor: {frame}"
+        );
+    }
+    assert_eq!(with, without);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goals_come_from_lean_at_the_hole() {
+    let mut session = Session::start(&[]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let goal = checker
+        .goal_at(&session.target(0))
+        .await
+        .expect("Lean reports a goal at a tactic hole");
+    assert_eq!(goal.binders, ["(a b : ℕ)", "(h : a ≤ b)"]);
+    assert_eq!(goal.target, "a ≤ b + 1");
+    assert!(goal.header.contains("import Demo.Prelude"));
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checking_many_candidates_elaborates_the_header_once_and_only_the_target_each_time() {
+    let mut source = String::from("import Demo.Prelude\n\n");
+    for k in 0..299 {
+        source.push_str(&format!(
+            "theorem helper{k} (a : ℕ) : a ≤ a + 1 := Nat.le_succ a\n\n"
+        ));
+    }
+    source.push_str("theorem target (a b : ℕ) (h : a ≤ b) : a ≤ b + 1 := by\n  sorry\n");
+    let mut session = Session::start(&["--accept-all"]).await;
+    session.open(&source).await;
+    let checker = session.checker(settings(1, WAIT));
+    let target = session.target(0);
+    for k in 0..20 {
+        let proof = format!("exact Nat.le_succ_of_le (le_trans h (le_refl {k}))");
+        assert_eq!(check(&checker, &target, &proof).await, Verdict::verified());
+    }
+    let stats = session
+        .stats_of(&format!("{ROOT}/.lake/sorryfill/shadow-0/Demo/Basic.lean"))
+        .await;
+    assert_eq!(stats["headerLoads"], 1, "{stats}");
+    // The first check elaborates all 300 declarations; each later one only the target.
+    assert_eq!(stats["declarationsElaborated"], 300 + 19, "{stats}");
+    // One open, then one small ranged change per check.
+    let sent = checker.shadow().stats();
+    assert_eq!((sent.opened, sent.changes), (1, 19));
+    let per_change = sent.bytes_sent.saturating_sub(source.len() as u64) / 19;
+    assert!(per_change < 100, "{per_change} bytes per check");
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_checks_wait_while_the_users_document_is_elaborated() {
+    let mut session = Session::start(&["--decl-ms", "200"]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let target = session.target(0);
+    // Version 2 takes Lean 400 ms: the check for version 1 waits for it, then is stale.
+    session
+        .change(2, &SOURCE.replace("helper", "helper'"))
+        .await;
+    let started = tokio::time::Instant::now();
+    let verdict = check(&checker, &target, "omega").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Stale, ""),
+        "{verdict:?}"
+    );
+    session.settle(2).await;
+    let target = session.target(0);
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sketch_check_tolerates_its_own_sorries_but_not_errors() {
+    let mut session = Session::start(&[]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let text = SOURCE.to_owned();
+    let hole = text.find("sorry").expect("a hole");
+    let declaration = text.find("theorem target").expect("the target")..text.len();
+    let request = |proof| CheckRequest {
+        source_uri: SOURCE_URI,
+        source_text: SOURCE,
+        hole_version: 1,
+        hole_span: hole..hole + 5,
+        hole_kind: HoleKind::Tactic,
+        declaration: declaration.clone(),
+        proof,
+        mode: GateMode::Sketch,
+    };
+    let verdict = checker
+        .shadow()
+        .check(&request("have h2 : b ≤ b + 1 := by sorry\nomega"))
+        .await;
+    assert!(verdict.is_verified(), "{verdict:?}");
+    let verdict = checker
+        .shadow()
+        .check(&request("have h2 : b ≤ b + 1 := by sorry\nsimp"))
+        .await;
+    assert!(
+        matches!(
+            &verdict,
+            GateVerdict::Rejected {
+                reason: RejectReason::LeanError { .. }
+            }
+        ),
+        "{verdict:?}"
+    );
+    let verdict = checker
+        .shadow()
+        .check(&request("have h2 : b ≤ b + 1 := by native_decide\nsorry"))
+        .await;
+    assert!(
+        matches!(
+            &verdict,
+            GateVerdict::Rejected {
+                reason: RejectReason::Banned { .. }
+            }
+        ),
+        "{verdict:?}"
+    );
+    session.finish().await;
+}
