@@ -119,7 +119,9 @@ pub struct CheckOutcome {
 }
 
 /// Checks candidates in a pool of shadow documents on the user's Lean server. Cheap to clone;
-/// clones share the pool.
+/// clones share the pool. Make ONE per proxy session: the router delivers a private URI's
+/// events to one subscriber of its prefix (the latest), so two checkers on the same root
+/// would steal each other's events.
 #[derive(Clone)]
 pub struct ShadowChecker {
     inner: Arc<Inner>,
@@ -414,9 +416,11 @@ impl ShadowChecker {
             .rposition(wanted)
             .or_else(|| idle.iter().rposition(|slot| slot.open.is_none()))
             .or_else(|| idle.len().checked_sub(1));
+        // A permit guarantees an idle slot, since a lease returns its slot before its permit;
+        // only a poisoned pool could lose one, and then the check cannot run.
         let slot = position
             .map(|at| idle.remove(at))
-            .expect("a permit guarantees an idle slot: slots return before their permit");
+            .ok_or_else(|| Rejection::new(RejectReason::WorkerCrashed))?;
         drop(idle);
         Ok(Lease {
             slot: Some(slot),
@@ -800,6 +804,26 @@ impl LeanChecker {
         Self { shadow, documents }
     }
 
+    /// The checker of a proxy session as the `[verify]` section configures it: shadow
+    /// documents below `root_uri`, checks waiting while `user_busy` is `true`, and staleness
+    /// and texts from `documents` (feed it every [`DocumentEvent`]).
+    pub fn from_config(
+        lean: LeanHandle,
+        root_uri: &str,
+        config: &VerifyConfig,
+        user_busy: watch::Receiver<bool>,
+        documents: SourceDocuments,
+    ) -> Result<Self, LeanError> {
+        let shadow = ShadowChecker::new(
+            lean,
+            root_uri,
+            CheckerSettings::from_config(config),
+            user_busy,
+            documents.version_source(),
+        )?;
+        Ok(Self::new(shadow, documents))
+    }
+
     /// The shadow checker underneath.
     pub fn shadow(&self) -> &ShadowChecker {
         &self.shadow
@@ -1027,6 +1051,101 @@ mod tests {
         assert!(scan_candidate(&masked, &GatePolicy::default()).is_ok());
         let masked = mask_sorries("have h : p := by native_decide\nsorry");
         assert!(scan_candidate(&masked, &GatePolicy::default()).is_err());
+    }
+
+    fn diagnostic(
+        text: &str,
+        at: &str,
+        severity: DiagnosticSeverity,
+        message: &str,
+    ) -> LeanDiagnostic {
+        let start = position_of(text, text.find(at).expect("the marker is in the text"));
+        LeanDiagnostic {
+            range: lsp_types::Range::new(start, start),
+            full_range: None,
+            severity: Some(severity),
+            message: message.to_owned(),
+            is_silent: None,
+            lean_tags: None,
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    const SHADOW: &str = "theorem before : p := bad\n\ntheorem t : q := by\n  trace \"x\"\n  simp\n\n#print axioms t\n";
+
+    fn judge_shadow(diagnostics: &[LeanDiagnostic], mode: GateMode) -> Result<Judged, Rejection> {
+        let declaration = SHADOW.find("theorem t").expect("declared")
+            ..SHADOW.find("\n\n#print").expect("printed");
+        let proof =
+            SHADOW.find("trace").expect("proof")..SHADOW.find("\n\n#print").expect("printed");
+        judge(
+            SHADOW,
+            declaration,
+            proof,
+            "t",
+            3,
+            diagnostics,
+            mode,
+            &GatePolicy::default(),
+        )
+    }
+
+    fn reason(result: Result<Judged, Rejection>) -> Option<RejectReason> {
+        result.err().map(|rejection| rejection.reason)
+    }
+
+    #[test]
+    fn an_axioms_report_printed_by_the_proof_itself_does_not_count() {
+        let info = DiagnosticSeverity::INFORMATION;
+        let spoof = diagnostic(SHADOW, "trace", info, "'t' does not depend on any axioms");
+        assert_eq!(
+            reason(judge_shadow(std::slice::from_ref(&spoof), GateMode::Full)),
+            Some(RejectReason::AxiomsUnknown)
+        );
+        let real = diagnostic(SHADOW, "#print", info, "'t' depends on axioms: [propext]");
+        let judged = judge_shadow(&[spoof, real], GateMode::Full).expect("the real report passes");
+        assert_eq!(judged.axioms, ["propext"]);
+    }
+
+    #[test]
+    fn only_the_targets_problems_count_and_sketches_tolerate_their_sorries() {
+        let info = DiagnosticSeverity::INFORMATION;
+        let error_before = diagnostic(
+            SHADOW,
+            "bad",
+            DiagnosticSeverity::ERROR,
+            "unknown identifier 'bad'",
+        );
+        let sorry = diagnostic(
+            SHADOW,
+            "t :",
+            DiagnosticSeverity::WARNING,
+            "declaration uses `sorry`",
+        );
+        let with_sorry = diagnostic(
+            SHADOW,
+            "#print",
+            info,
+            "'t' depends on axioms: [sorryAx, propext]",
+        );
+        let report = diagnostic(SHADOW, "#print", info, "'t' depends on axioms: [propext]");
+        assert!(judge_shadow(&[error_before, report], GateMode::Full).is_ok());
+        let sketch = [sorry, with_sorry];
+        assert_eq!(
+            reason(judge_shadow(&sketch, GateMode::Full)),
+            Some(RejectReason::SorryWarning)
+        );
+        assert!(judge_shadow(&sketch, GateMode::Sketch).is_ok());
+        let error = diagnostic(
+            SHADOW,
+            "simp",
+            DiagnosticSeverity::ERROR,
+            "simp made no progress",
+        );
+        assert!(matches!(
+            reason(judge_shadow(&[error], GateMode::Sketch)),
+            Some(RejectReason::LeanError { .. })
+        ));
     }
 
     #[test]

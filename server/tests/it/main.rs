@@ -10,5 +10,6 @@ mod holes;
 mod models;
 mod prove;
 mod proxy;
+mod real_lean;
 mod verify;
 mod verify_lean;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sorryfill::config::VerifyConfig;
 use sorryfill::holes::scan;
 use sorryfill::lean::{DocumentEvent, LeanHandle};
 use sorryfill::pipeline::{CheckMode, Checker, JobKey, RejectKind, Target, Verdict};
@@ -21,7 +22,7 @@ use tokio::task::JoinHandle;
 use super::support::{fresh_dir, lean_sim_bin};
 use super::verify::{ADVERSARIAL, document_for};
 
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 const ROOT: &str = "file:///work/project";
 const SOURCE_URI: &str = "file:///work/project/Demo/Basic.lean";
 
@@ -49,6 +50,8 @@ accept = ["Nat.le_succ a"]
 /// One proxy session: lean-sim behind the proxy, an editor on a duplex pipe that records every
 /// frame it receives, and a checker wired to the router.
 pub(crate) struct Session {
+    root_uri: String,
+    source_uri: String,
     editor: DuplexStream,
     received: Arc<Mutex<Vec<String>>>,
     reader: JoinHandle<()>,
@@ -56,7 +59,7 @@ pub(crate) struct Session {
     lean: LeanHandle,
     documents: SourceDocuments,
     busy: watch::Receiver<bool>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 fn frame(body: &Value) -> Vec<u8> {
@@ -104,6 +107,18 @@ impl Session {
         std::fs::write(&oracle, ORACLE).expect("the oracle can be written");
         let mut server = tokio::process::Command::new(lean_sim_bin());
         server.arg("--oracle").arg(&oracle).args(flags);
+        let mut session = Self::start_with(server, ROOT, SOURCE_URI).await;
+        session._dir = Some(dir);
+        session
+    }
+
+    /// Starts `server` behind a proxy for a project at `root_uri` whose source file is
+    /// `source_uri`, and sends the editor's `initialize`/`initialized`.
+    pub(crate) async fn start_with(
+        server: tokio::process::Command,
+        root_uri: &str,
+        source_uri: &str,
+    ) -> Self {
         let (mut editor, proxy_in) = tokio::io::duplex(1 << 20);
         let (proxy_out, editor_reads) = tokio::io::duplex(1 << 20);
         let mut proxy = Proxy::new(ProxyConfig::default());
@@ -141,7 +156,7 @@ impl Session {
         editor
             .write_all(&frame(
                 &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                "params": {"rootUri": ROOT, "capabilities": {}}}),
+                "params": {"processId": null, "rootUri": root_uri, "capabilities": {}}}),
             ))
             .await
             .expect("the proxy reads");
@@ -152,6 +167,8 @@ impl Session {
             .await
             .expect("the proxy reads");
         Self {
+            root_uri: root_uri.to_owned(),
+            source_uri: source_uri.to_owned(),
             editor,
             received,
             reader,
@@ -159,23 +176,27 @@ impl Session {
             lean,
             documents,
             busy,
-            _dir: dir,
+            _dir: None,
         }
     }
 
     /// Opens `text` as version 1 of the source and waits until Lean finished it.
     pub(crate) async fn open(&mut self, text: &str) {
-        self.send(&json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-            "textDocument": {"uri": SOURCE_URI, "languageId": "lean4", "version": 1, "text": text}}}))
-            .await;
+        let uri = self.source_uri.clone();
+        self.send(
+            &json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+            "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text}}}),
+        )
+        .await;
         self.settle(1).await;
     }
 
     /// Replaces the whole source with `text` as `version`, without waiting.
     pub(crate) async fn change(&mut self, version: i32, text: &str) {
+        let uri = self.source_uri.clone();
         self.send(
             &json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
-            "textDocument": {"uri": SOURCE_URI, "version": version},
+            "textDocument": {"uri": uri, "version": version},
             "contentChanges": [{"text": text}]}}),
         )
         .await;
@@ -184,7 +205,9 @@ impl Session {
     /// Waits until the source is at `version` and Lean finished it.
     pub(crate) async fn settle(&self, version: i32) {
         let deadline = tokio::time::Instant::now() + WAIT;
-        while self.documents.current_version(SOURCE_URI) != Some(version) || *self.busy.borrow() {
+        while self.documents.current_version(&self.source_uri) != Some(version)
+            || *self.busy.borrow()
+        {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "Lean did not finish the source"
@@ -204,7 +227,7 @@ impl Session {
     pub(crate) fn checker(&self, settings: CheckerSettings) -> LeanChecker {
         let shadow = ShadowChecker::new(
             self.lean.clone(),
-            ROOT,
+            &self.root_uri,
             settings,
             self.busy.clone(),
             self.documents.version_source(),
@@ -217,11 +240,11 @@ impl Session {
     pub(crate) fn target(&self, ordinal: usize) -> Target {
         let version = self
             .documents
-            .current_version(SOURCE_URI)
+            .current_version(&self.source_uri)
             .expect("the source is open");
         let text = self
             .documents
-            .text_at(SOURCE_URI, version)
+            .text_at(&self.source_uri, version)
             .expect("current");
         let hole = scan(&text)
             .into_iter()
@@ -229,13 +252,22 @@ impl Session {
             .expect("the source has that hole")
             .id;
         Target::hole(&JobKey {
-            doc: SOURCE_URI.to_owned(),
+            doc: self.source_uri.clone(),
             hole,
             version,
         })
     }
 
     /// lean-sim's counters for one URI.
+    /// The URI of slot `slot`'s shadow of the source.
+    pub(crate) fn shadow_uri(&self, slot: usize) -> String {
+        let relative = self
+            .source_uri
+            .strip_prefix(&format!("{}/", self.root_uri))
+            .expect("the source is inside the project");
+        format!("{}/.lake/sorryfill/shadow-{slot}/{relative}", self.root_uri)
+    }
+
     pub(crate) async fn stats_of(&self, uri: &str) -> Value {
         let stats = self
             .lean
@@ -272,7 +304,7 @@ impl Session {
     }
 }
 
-fn settings(workers: usize, timeout: Duration) -> CheckerSettings {
+pub(crate) fn settings(workers: usize, timeout: Duration) -> CheckerSettings {
     CheckerSettings {
         workers,
         timeout,
@@ -280,13 +312,13 @@ fn settings(workers: usize, timeout: Duration) -> CheckerSettings {
     }
 }
 
-async fn check(checker: &LeanChecker, target: &Target, proof: &str) -> Verdict {
+pub(crate) async fn check(checker: &LeanChecker, target: &Target, proof: &str) -> Verdict {
     tokio::time::timeout(WAIT, checker.check(target, proof, CheckMode::Full))
         .await
         .expect("a check ends within its own limit")
 }
 
-fn rejected_with(verdict: &Verdict, kind: RejectKind, words: &str) -> bool {
+pub(crate) fn rejected_with(verdict: &Verdict, kind: RejectKind, words: &str) -> bool {
     matches!(verdict, Verdict::Rejected(r) if r.kind == kind && r.message.contains(words))
 }
 
@@ -395,7 +427,7 @@ async fn banned_constructs_and_bad_axioms_are_rejected_and_banned_ones_never_rea
     session.open(SOURCE).await;
     let checker = session.checker(settings(1, WAIT));
     let target = session.target(0);
-    let shadow_uri = format!("{ROOT}/.lake/sorryfill/shadow-0/Demo/Basic.lean");
+    let shadow_uri = session.shadow_uri(0);
 
     let verdict = check(&checker, &target, "native_decide").await;
     assert!(
@@ -444,28 +476,38 @@ async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
 }
 
 /// Runs the same editor script with or without checks and returns what the editor received.
+/// The user edits the file while the checks run.
 async fn transcript(with_checks: bool) -> Vec<String> {
     let mut session = Session::start(&["--decl-ms", "5"]).await;
     session.open(SOURCE).await;
+    let checker = session.checker(settings(2, WAIT));
+    let mut checks = Vec::new();
     if with_checks {
-        let checker = session.checker(settings(2, WAIT));
         let target = session.target(0);
-        let checks: Vec<_> = ["omega", "simp", "exact CRASH_ME", "native_decide"]
-            .into_iter()
-            .map(|proof| {
-                let checker = checker.clone();
-                let target = target.clone();
-                tokio::spawn(async move { check(&checker, &target, proof).await })
-            })
-            .collect();
-        for check in checks {
-            check.await.expect("no panic");
+        for proof in ["omega", "simp", "exact CRASH_ME", "native_decide", "omega "] {
+            let checker = checker.clone();
+            let target = target.clone();
+            checks.push(tokio::spawn(async move {
+                check(&checker, &target, proof).await
+            }));
         }
-        // A goal request goes through a private id too.
-        assert!(checker.goal_at(&target).await.is_some());
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    session.change(2, &SOURCE.replace("sorry", "omega")).await;
+    session
+        .change(2, &SOURCE.replace("helper", "helper'"))
+        .await;
+    for check in checks {
+        check.await.expect("no panic");
+    }
     session.settle(2).await;
+    if with_checks {
+        // A goal request goes through a private id too.
+        assert!(checker.goal_at(&session.target(0)).await.is_some());
+        assert_eq!(
+            check(&checker, &session.target(0), "omega").await,
+            Verdict::verified()
+        );
+    }
     session.finish().await
 }
 
@@ -486,7 +528,16 @@ async fn the_editor_sees_nothing_of_the_checks() {
 async fn goals_come_from_lean_at_the_hole() {
     let mut session = Session::start(&[]).await;
     session.open(SOURCE).await;
-    let checker = session.checker(settings(1, WAIT));
+    // As the editor session builds it: from the `[verify]` section.
+    let checker = LeanChecker::from_config(
+        session.lean.clone(),
+        ROOT,
+        &VerifyConfig::default(),
+        session.busy.clone(),
+        session.documents.clone(),
+    )
+    .expect("the router runs");
+    assert_eq!(checker.shadow().settings().workers, 2);
     let goal = checker
         .goal_at(&session.target(0))
         .await
@@ -514,9 +565,7 @@ async fn checking_many_candidates_elaborates_the_header_once_and_only_the_target
         let proof = format!("exact Nat.le_succ_of_le (le_trans h (le_refl {k}))");
         assert_eq!(check(&checker, &target, &proof).await, Verdict::verified());
     }
-    let stats = session
-        .stats_of(&format!("{ROOT}/.lake/sorryfill/shadow-0/Demo/Basic.lean"))
-        .await;
+    let stats = session.stats_of(&session.shadow_uri(0)).await;
     assert_eq!(stats["headerLoads"], 1, "{stats}");
     // The first check elaborates all 300 declarations; each later one only the target.
     assert_eq!(stats["declarationsElaborated"], 300 + 19, "{stats}");

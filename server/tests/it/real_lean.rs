@@ -1,0 +1,171 @@
+//! The verification scenarios of `verify_lean.rs` against a real Lean toolchain: a small Lake
+//! project with no Mathlib (core tactics only) written to a temporary folder, served by
+//! `lake serve` behind the proxy. Opt in with `SORRYFILL_REAL_LEAN=1` and `lake` on `PATH`;
+//! otherwise each test prints one `skipped:` line and passes.
+//!
+//! Not covered here: a crash of the shadow worker (real Lean cannot be crashed on demand
+//! portably) and the elaboration counters (real Lean has no `$/leanSim/stats`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sorryfill::pipeline::{Checker, RejectKind, Verdict};
+use sorryfill::verify::file_uri;
+
+use super::support::fresh_dir;
+use super::verify_lean::{Session, check, rejected_with, settings};
+
+/// The source file: an import of the project's own module, a user axiom, and a tactic hole.
+const SOURCE: &str = "import Demo.Helpers
+
+axiom magic : False
+
+theorem target (a b : Nat) (h : a ≤ b) : a ≤ b + 1 := by
+  sorry
+";
+
+/// `lake` when the user opted in, else `None` after one clear line.
+fn real_lake() -> Option<PathBuf> {
+    let opted_in = std::env::var("SORRYFILL_REAL_LEAN").as_deref() == Ok("1");
+    let lake = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(format!("lake{}", std::env::consts::EXE_SUFFIX)))
+            .find(|candidate| candidate.is_file())
+    });
+    match lake {
+        Some(lake) if opted_in => Some(lake),
+        _ => {
+            eprintln!(
+                "skipped: set SORRYFILL_REAL_LEAN=1 with lake on PATH to run against real Lean"
+            );
+            None
+        }
+    }
+}
+
+/// Writes the Lake project, builds its helper module, and starts `lake serve` on it.
+async fn start(lake: &Path, source: &str) -> (Session, tempfile::TempDir) {
+    let dir = fresh_dir();
+    let root = dir
+        .path()
+        .canonicalize()
+        .expect("the temporary folder exists");
+    std::fs::create_dir_all(root.join("Demo")).expect("writable");
+    std::fs::write(
+        root.join("lakefile.toml"),
+        "name = \"demo\"\ndefaultTargets = [\"Demo\"]\n\n[[lean_lib]]\nname = \"Demo\"\n",
+    )
+    .expect("writable");
+    std::fs::write(root.join("Demo.lean"), "import Demo.Helpers\n").expect("writable");
+    std::fs::write(
+        root.join("Demo/Helpers.lean"),
+        "theorem helper (a : Nat) : a ≤ a + 1 := Nat.le_succ a\n",
+    )
+    .expect("writable");
+    std::fs::write(root.join("Demo/Basic.lean"), source).expect("writable");
+    let built = std::process::Command::new(lake)
+        .args(["build", "Demo.Helpers"])
+        .current_dir(&root)
+        .status()
+        .expect("lake runs");
+    assert!(built.success(), "lake could not build the test project");
+    let mut server = tokio::process::Command::new(lake);
+    server.arg("serve").current_dir(&root);
+    let root_uri = file_uri(&root);
+    let source_uri = format!("{root_uri}/Demo/Basic.lean");
+    let mut session = Session::start_with(server, &root_uri, &source_uri).await;
+    session.open(source).await;
+    (session, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_lean_verifies_a_proof_and_rejects_errors_sorry_axioms_and_banned_constructs() {
+    let Some(lake) = real_lake() else { return };
+    let (session, _dir) = start(&lake, SOURCE).await;
+    let checker = session.checker(settings(1, Duration::from_secs(60)));
+    let target = session.target(0);
+
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    let verdict = check(&checker, &target, "exact h").await;
+    assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
+    let verdict = check(&checker, &target, "exact magic.elim").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Gate, "axiom `magic`"),
+        "{verdict:?}"
+    );
+    let verdict = check(&checker, &target, "native_decide").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Gate, "`native_decide`"),
+        "{verdict:?}"
+    );
+    // After all the rejections, the shadow document still checks.
+    assert_eq!(
+        check(&checker, &target, "exact Nat.le_succ_of_le h").await,
+        Verdict::verified()
+    );
+    let goal = checker
+        .goal_at(&target)
+        .await
+        .expect("Lean reports the goal");
+    assert_eq!(goal.target, "a ≤ b + 1");
+    let frames = session.finish().await;
+    assert!(
+        frames
+            .iter()
+            .all(|f| !f.contains(".lake/sorryfill") && !f.contains("sorryfill:")),
+        "a private frame reached the editor"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_lean_sorry_warning_rejects_a_partial_proof() {
+    let Some(lake) = real_lake() else { return };
+    let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
+    let (session, _dir) = start(&lake, source).await;
+    let checker = session.checker(settings(1, Duration::from_secs(60)));
+    let verdict = check(&checker, &session.target(0), "hp").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Lean, "still uses `sorry`"),
+        "{verdict:?}"
+    );
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_lean_slow_check_times_out_and_the_next_one_works() {
+    let Some(lake) = real_lake() else { return };
+    let (session, _dir) = start(&lake, SOURCE).await;
+    let checker = session.checker(settings(1, Duration::from_secs(10)));
+    let target = session.target(0);
+    // Warm the shadow document first, so the limit is spent on the candidate.
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    let verdict = check(&checker, &target, "sleep 60000\nomega").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Timeout, "did not finish"),
+        "{verdict:?}"
+    );
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_lean_edit_during_a_check_makes_it_stale() {
+    let Some(lake) = real_lake() else { return };
+    let (mut session, _dir) = start(&lake, SOURCE).await;
+    let checker = session.checker(settings(1, Duration::from_secs(60)));
+    let target = session.target(0);
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    let running = tokio::spawn({
+        let checker = checker.clone();
+        let target = target.clone();
+        async move { check(&checker, &target, "sleep 2000\nomega").await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    session.change(2, &SOURCE.replace("magic", "magic'")).await;
+    let verdict = running.await.expect("no panic");
+    assert!(
+        rejected_with(&verdict, RejectKind::Stale, ""),
+        "{verdict:?}"
+    );
+    session.finish().await;
+}
