@@ -23,6 +23,7 @@ use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
 };
 use crate::router::EditorHandle;
+use crate::verify::checker::SourceDocuments;
 use lean_syntax::CommandKind;
 
 /// Whether `message` is Lean's sorry warning in any of its spellings:
@@ -143,6 +144,7 @@ pub struct Session<C, P, D, A> {
     /// Whether the editor accepts `$/progress` from the server.
     work_done_progress: bool,
     next_progress: u64,
+    sources: Option<SourceDocuments>,
 }
 
 impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
@@ -169,6 +171,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             settings: EditorConfig::default(),
             work_done_progress: false,
             next_progress: 1,
+            sources: None,
         }
     }
 
@@ -178,6 +181,14 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
     pub fn with_editor(mut self, editor: EditorHandle, settings: EditorConfig) -> Self {
         self.editor = Some(editor);
         self.settings = settings;
+        self
+    }
+
+    /// Keeps `sources` (the checker's view of the editor's documents) up to date, before
+    /// the session itself reacts to each event, so a re-anchored job never checks against
+    /// a version the checker has not seen yet.
+    pub fn with_source_documents(mut self, sources: SourceDocuments) -> Self {
+        self.sources = Some(sources);
         self
     }
 
@@ -200,6 +211,9 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
 
     /// Handles one document event.
     pub fn on_event(&mut self, event: DocumentEvent) {
+        if let Some(sources) = &self.sources {
+            sources.apply(&event);
+        }
         match event {
             DocumentEvent::Opened { uri, version, text } => {
                 let index = Arc::new(HoleIndex::new(&text.to_string()));
@@ -686,7 +700,6 @@ mod tests {
         assert_eq!(imports(&index), ["Mathlib"]);
     }
 
-    use crate::editor::UncheckedChecker;
     use crate::lean::LeanCommand;
     use crate::pipeline::{
         HoleBudget, NoDecomposer, NoProver, NoStore, Portfolio, WorkspaceLimits,
@@ -695,6 +708,20 @@ mod tests {
     use std::time::Duration;
 
     const URI: &str = "file:///a.lean";
+
+    /// Refuses everything: these tests look at goals and jobs, not at verdicts.
+    struct RefuseAll;
+
+    impl Checker for RefuseAll {
+        async fn check(
+            &self,
+            _target: &crate::pipeline::Target,
+            _proof: &str,
+            _mode: crate::pipeline::CheckMode,
+        ) -> crate::pipeline::Verdict {
+            crate::pipeline::Verdict::rejected(crate::pipeline::RejectKind::Lean, "refused")
+        }
+    }
 
     fn warning_on_t() -> Vec<LeanDiagnostic> {
         let diagnostic = json!({
@@ -717,7 +744,7 @@ mod tests {
         let state = EditorState::new();
         let (busy_tx, busy) = watch::channel(false);
         let pipeline = Arc::new(Pipeline::new(
-            UncheckedChecker,
+            RefuseAll,
             NoProver,
             NoDecomposer,
             NoStore,

@@ -17,10 +17,10 @@ use sorryfill::pipeline::{
 };
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::support::{fresh_dir, lean_sim_bin};
+use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
 
 const SHADOW_PREFIX: &str = "file:///sorryfill-test-shadow/";
 const WAIT: Duration = Duration::from_secs(30);
@@ -127,7 +127,7 @@ impl Checker for ShadowChecker {
 
 /// The scripted editor: writes frames, reads every frame the proxy sends.
 struct Editor {
-    to_proxy: DuplexStream,
+    to_proxy: Box<dyn AsyncWrite + Unpin + Send>,
     frames: mpsc::UnboundedReceiver<Value>,
     backlog: Vec<Value>,
     raw: Arc<Mutex<Vec<String>>>,
@@ -137,6 +137,42 @@ struct Editor {
 }
 
 impl Editor {
+    fn connect(
+        to_proxy: Box<dyn AsyncWrite + Unpin + Send>,
+        from_proxy: impl AsyncRead + Unpin + Send + 'static,
+        checks: CheckLog,
+        state: EditorState,
+    ) -> Self {
+        let (frames_tx, frames) = mpsc::unbounded_channel();
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(read_frames(from_proxy, frames_tx, Arc::clone(&raw)));
+        Editor {
+            to_proxy,
+            frames,
+            backlog: Vec::new(),
+            raw,
+            next_id: 0,
+            checks,
+            state,
+        }
+    }
+
+    async fn initialize(&mut self, capabilities: Value, uri: &str, text: &str) {
+        self.request(
+            "initialize",
+            json!({"processId": null, "rootUri": "file:///project", "capabilities": capabilities}),
+        )
+        .await;
+        self.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+            .await;
+        self.send(
+            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+                "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
+            }}),
+        )
+        .await;
+    }
+
     async fn send(&mut self, message: Value) {
         let body = serde_json::to_vec(&message).expect("JSON serialises");
         let header = format!("Content-Length: {}\r\n\r\n", body.len());
@@ -230,7 +266,7 @@ impl Editor {
 }
 
 async fn read_frames(
-    from_proxy: DuplexStream,
+    from_proxy: impl AsyncRead + Unpin,
     frames: mpsc::UnboundedSender<Value>,
     raw: Arc<Mutex<Vec<String>>>,
 ) {
@@ -317,34 +353,8 @@ async fn start_with(
     let (to_proxy, proxy_in) = tokio::io::duplex(1 << 20);
     let (proxy_out, from_proxy) = tokio::io::duplex(1 << 20);
     tokio::spawn(proxy.serve(proxy_in, proxy_out, server));
-    let (frames_tx, frames) = mpsc::unbounded_channel();
-    let raw = Arc::new(Mutex::new(Vec::new()));
-    tokio::spawn(read_frames(from_proxy, frames_tx, Arc::clone(&raw)));
-    let mut editor = Editor {
-        to_proxy,
-        frames,
-        backlog: Vec::new(),
-        raw,
-        next_id: 0,
-        checks,
-        state,
-    };
-    editor
-        .request(
-            "initialize",
-            json!({"processId": null, "rootUri": "file:///project", "capabilities": capabilities}),
-        )
-        .await;
-    editor
-        .send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-        .await;
-    editor
-        .send(
-            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-                "textDocument": {"uri": URI, "languageId": "lean4", "version": 1, "text": text},
-            }}),
-        )
-        .await;
+    let mut editor = Editor::connect(Box::new(to_proxy), from_proxy, checks, state);
+    editor.initialize(capabilities, URI, text).await;
     (editor, dir)
 }
 
@@ -504,4 +514,82 @@ async fn without_the_capability_or_the_setting_the_proxy_sends_nothing_of_its_ow
         assert!(!frame.contains("$/progress"), "{frame}");
         assert!(!frame.contains("workspace/applyEdit"), "{frame}");
     }
+}
+
+/// The real `sorryfill serve` binary in front of lean-sim: model-free, the portfolio's
+/// proof is checked by the real `LeanChecker` and offered with a versioned edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
+    let dir = fresh_dir();
+    let oracle = dir.path().join("oracle.toml");
+    std::fs::write(&oracle, ORACLE).expect("the temp dir is writable");
+    let log = dir.path().join("proxy.log");
+    let mut child = tokio::process::Command::new(sorryfill_bin())
+        .arg("serve")
+        .arg("--log-file")
+        .arg(&log)
+        .arg("--")
+        .arg(lean_sim_bin())
+        .arg("--oracle")
+        .arg(&oracle)
+        .current_dir(dir.path())
+        // No user-level sorryfill.toml may change what runs.
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sorryfill starts");
+    let stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    let root = dir.path().canonicalize().expect("the temp dir exists");
+    let uri = format!("file://{}/Main.lean", root.display());
+    let mut editor = Editor::connect(
+        Box::new(stdin),
+        stdout,
+        CheckLog::default(),
+        EditorState::new(),
+    );
+    editor.initialize(json!({}), &uri, TEXT).await;
+
+    let deadline = Instant::now() + WAIT;
+    let fill = loop {
+        let answer = editor
+            .request(
+                "textDocument/codeAction",
+                json!({
+                    "textDocument": {"uri": uri},
+                    "range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}},
+                    "context": {"diagnostics": []},
+                }),
+            )
+            .await;
+        let actions = answer["result"].as_array().cloned().unwrap_or_default();
+        if let Some(fill) = actions.iter().find(|a| a["title"] == FILL_TITLE) {
+            break fill.clone();
+        }
+        assert!(Instant::now() < deadline, "no fill action: {actions:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let change = &fill["edit"]["documentChanges"][0];
+    assert_eq!(change["textDocument"]["version"], 1);
+    assert_eq!(change["textDocument"]["uri"], uri.as_str());
+    assert_eq!(apply(TEXT, &fill), TEXT.replace("sorry", "omega"));
+
+    let raw = editor.raw.lock().expect("not poisoned").clone();
+    for frame in raw {
+        assert!(!frame.contains(".lake/sorryfill/shadow"), "{frame}");
+    }
+    editor.request("shutdown", Value::Null).await;
+    editor
+        .send(json!({"jsonrpc": "2.0", "method": "exit"}))
+        .await;
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("sorryfill exits after `exit`")
+        .expect("waitable");
+    assert!(status.success(), "{status}");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log.contains("model-free"), "{log}");
 }
