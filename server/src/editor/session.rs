@@ -439,6 +439,27 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         }
         doc.elaborated = true;
+        // A job whose check raced with an edit (the checker saw the new version before the
+        // job was re-anchored) ended as stale; its hole is still here, so it starts again.
+        let stale: Vec<HoleId> = {
+            let state = self.state.lock();
+            doc.jobs
+                .iter()
+                .filter(|(_, job)| {
+                    state.jobs.get(&job.slot).is_some_and(|slot| {
+                        matches!(&slot.state, JobState::Failed { reason } if reason.contains("no longer current"))
+                    })
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for id in stale {
+            self.pipeline.cancel(uri, &id);
+            if let Some(job) = doc.jobs.remove(&id) {
+                job.watcher.abort();
+                self.state.lock().jobs.remove(&job.slot);
+            }
+        }
         let index = Arc::clone(&doc.index);
         let outline = index.outline();
         let pairs: Vec<(Range, String)> = diagnostics
@@ -701,6 +722,7 @@ mod tests {
     }
 
     use crate::lean::LeanCommand;
+    use crate::pipeline::RejectKind;
     use crate::pipeline::{
         HoleBudget, NoDecomposer, NoProver, NoStore, Portfolio, WorkspaceLimits,
     };
@@ -709,17 +731,17 @@ mod tests {
 
     const URI: &str = "file:///a.lean";
 
-    /// Refuses everything: these tests look at goals and jobs, not at verdicts.
-    struct RefuseAll;
+    /// Refuses everything with one kind of rejection: these tests look at goals and jobs.
+    struct Refuse(RejectKind);
 
-    impl Checker for RefuseAll {
+    impl Checker for Refuse {
         async fn check(
             &self,
             _target: &crate::pipeline::Target,
             _proof: &str,
             _mode: crate::pipeline::CheckMode,
         ) -> crate::pipeline::Verdict {
-            crate::pipeline::Verdict::rejected(crate::pipeline::RejectKind::Lean, "refused")
+            crate::pipeline::Verdict::rejected(self.0, "refused")
         }
     }
 
@@ -740,11 +762,15 @@ mod tests {
     }
 
     fn harness() -> Harness {
+        harness_refusing(RejectKind::Lean)
+    }
+
+    fn harness_refusing(kind: RejectKind) -> Harness {
         let (router_tx, lean) = mpsc::unbounded_channel();
         let state = EditorState::new();
         let (busy_tx, busy) = watch::channel(false);
         let pipeline = Arc::new(Pipeline::new(
-            RefuseAll,
+            Refuse(kind),
             NoProver,
             NoDecomposer,
             NoStore,
@@ -892,5 +918,42 @@ mod tests {
         h.settle().await;
         assert!(h.state.jobs_of(URI).is_empty());
         assert_eq!(h.state.current_version(URI), None);
+    }
+
+    #[tokio::test]
+    async fn a_job_that_ended_stale_starts_again_at_the_next_elaboration() {
+        let mut h = harness_refusing(RejectKind::Stale);
+        let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: v1.into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        let jobs = h.state.jobs_of(URI);
+        assert!(
+            matches!(&jobs[0].state, JobState::Failed { reason } if reason.contains("no longer current")),
+            "{jobs:?}"
+        );
+        let v2 = format!("{v1}\ntheorem u : True := trivial\n");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 2,
+            text: v2.as_str().into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 2,
+            diagnostics: warning_on_t(),
+        });
+        let (method, _reply) = h.goal_request().await;
+        assert_eq!(method, "$/lean/plainGoal");
     }
 }
