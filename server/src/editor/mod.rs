@@ -20,7 +20,7 @@ mod session;
 mod settings;
 mod state;
 
-pub use actions::{FILL_TITLE, HoleActions, STATUS_TITLE};
+pub use actions::{FILL_TITLE, HoleActions, STATUS_COMMAND, STATUS_TITLE};
 pub use serve::{ServeOptions, run_serve};
 pub use session::{Session, goal_spec, is_declaration_sorry_warning};
 pub use settings::EditorConfig;

@@ -47,7 +47,7 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
     let editor = proxy.editor_handle();
     let documents = proxy.observe_documents();
     let state = EditorState::new();
-    proxy.set_code_action_provider(HoleActions::new(state.clone()));
+    proxy.set_code_action_provider(HoleActions::new(state.clone()).with_editor(editor.clone()));
     // The checker waits on this while the user's own documents elaborate.
     let (busy, user_busy) = watch::channel(false);
     let sources = SourceDocuments::new();

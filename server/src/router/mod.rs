@@ -306,6 +306,13 @@ impl Router {
                     .unwrap_or(false);
             }
             (MessageKind::Notification, Some("textDocument/didSave")) => self.did_save(&frame),
+            (MessageKind::Request, Some("workspace/executeCommand")) => {
+                if let Some(id) = &id
+                    && self.own_command(id, &frame)
+                {
+                    return;
+                }
+            }
             (MessageKind::Notification, Some("initialized")) => {
                 after_forward = Some(Phase::Running)
             }
@@ -337,6 +344,40 @@ impl Router {
             self.emit(DocumentEvent::EditorReady {
                 work_done_progress: self.work_done_progress,
             });
+        }
+    }
+
+    /// Answers a `workspace/executeCommand` for one of the proxy's own commands; returns
+    /// whether it did (then the request is not forwarded).
+    fn own_command(&mut self, id_text: &str, frame: &Frame) -> bool {
+        let Some(params) =
+            params_of(frame).and_then(|raw| serde_json::from_slice::<Value>(raw).ok())
+        else {
+            return false;
+        };
+        let Some(command) = params.get("command").and_then(Value::as_str) else {
+            return false;
+        };
+        if !command.starts_with("sorryfill.") {
+            return false;
+        }
+        let arguments = params
+            .get("arguments")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let Some(result) = self.code_actions.execute_command(command, arguments) else {
+            return false;
+        };
+        let Ok(id) = serde_json::from_str::<Value>(id_text) else {
+            return false;
+        };
+        match serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": result})) {
+            Ok(body) => {
+                self.send_to_client(Bytes::from(body));
+                true
+            }
+            Err(_) => false,
         }
     }
 

@@ -474,3 +474,31 @@ fn a_reopened_private_document_starts_its_versions_afresh() {
         "both notifications went to Lean"
     );
 }
+
+#[test]
+fn only_the_proxys_own_commands_are_answered_by_the_proxy() {
+    struct Echo;
+    impl CodeActionProvider for Echo {
+        fn code_actions(&mut self, _query: &CodeActionQuery<'_>) -> Vec<Value> {
+            Vec::new()
+        }
+        fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
+            Some(json!({"ran": command, "arguments": arguments.len()}))
+        }
+    }
+    let mut h = Harness::with_provider(Box::new(Echo));
+    h.start();
+    h.sent_to_server();
+    let own = r#"{"jsonrpc":"2.0","id":7,"method":"workspace/executeCommand","params":{"command":"sorryfill.status","arguments":[{}]}}"#;
+    h.client(own);
+    assert!(h.sent_to_server().is_empty());
+    let answer: Value = serde_json::from_str(&h.sent_to_client()[0]).expect("JSON");
+    assert_eq!(answer["id"], 7);
+    assert_eq!(
+        answer["result"],
+        json!({"ran": "sorryfill.status", "arguments": 1})
+    );
+    let lean = r#"{"jsonrpc":"2.0","id":8,"method":"workspace/executeCommand","params":{"command":"lean.restartFile","arguments":[]}}"#;
+    h.client(lean);
+    assert_eq!(h.sent_to_server(), [lean.to_owned()]);
+}

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sorryfill::editor::{EditorConfig, EditorState, FILL_TITLE, HoleActions, Session};
+use sorryfill::editor::{
+    EditorConfig, EditorState, FILL_TITLE, HoleActions, STATUS_TITLE, Session,
+};
 use sorryfill::holes::HolePosition;
 use sorryfill::lean::{LeanHandle, PrivateEvent};
 use sorryfill::pipeline::{
@@ -328,7 +330,9 @@ async fn start_with(
     let editor_handle = proxy.editor_handle();
     let documents = proxy.observe_documents();
     let state = EditorState::new();
-    proxy.set_code_action_provider(HoleActions::new(state.clone()));
+    proxy.set_code_action_provider(
+        HoleActions::new(state.clone()).with_editor(proxy.editor_handle()),
+    );
     let checker = ShadowChecker::new(lean.clone(), state.clone());
     let checks = Arc::clone(&checker.log);
     let (busy, _) = watch::channel(false);
@@ -592,4 +596,32 @@ async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
     assert!(status.success(), "{status}");
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(log.contains("model-free"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_action_answers_from_the_proxy_and_shows_a_message() {
+    let (mut editor, _dir) = start(ORACLE, TEXT).await;
+    editor.fill_action(1, 1).await;
+    let actions = editor.code_actions(1).await;
+    let status = actions
+        .iter()
+        .find(|a| {
+            a["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(STATUS_TITLE))
+        })
+        .expect("a status action on the hole");
+    let command = status["command"].clone();
+    let answer = editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": command["command"], "arguments": command["arguments"]}),
+        )
+        .await;
+    assert!(answer.get("error").is_none(), "Lean never saw it: {answer}");
+    assert_eq!(answer["result"]["message"], "sorryfill: t#0: verified");
+    let shown = editor
+        .wait_for(|f| f["method"] == "window/showMessage")
+        .await;
+    assert_eq!(shown["params"]["message"], "sorryfill: t#0: verified");
 }
