@@ -299,6 +299,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         new_index.update(&new_text);
         let new_index = Arc::new(new_index);
         let old_outline = old_index.outline();
+        let new_outline = new_index.outline();
         let mut moved = Vec::new();
         let mut cancelled = Vec::new();
         for id in doc.jobs.keys() {
@@ -326,10 +327,17 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 continue;
             };
             let new_start = old_hole.span.start.checked_add_signed(shift);
-            let new_hole = new_index
-                .holes()
-                .iter()
-                .find(|hole| Some(hole.span.start) == new_start && hole.kind == old_hole.kind);
+            // Text added right after the declaration can still belong to it (a new tactic
+            // line): the declaration must read the same in the new text.
+            let new_hole = new_index.holes().iter().find(|hole| {
+                Some(hole.span.start) == new_start
+                    && hole.kind == old_hole.kind
+                    && new_outline
+                        .commands
+                        .get(hole.command)
+                        .and_then(|command| new_index.text().get(command.span.clone()))
+                        .is_some_and(|text| text.trim_end() == declaration)
+            });
             match new_hole {
                 Some(new_hole) => moved.push(Moved {
                     from: id.clone(),
@@ -955,5 +963,43 @@ mod tests {
         });
         let (method, _reply) = h.goal_request().await;
         assert_eq!(method, "$/lean/plainGoal");
+    }
+
+    #[tokio::test]
+    async fn a_line_added_to_the_end_of_the_proof_cancels_its_job() {
+        let mut h = harness();
+        let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n\ntheorem u : True := trivial\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: v1.into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        assert_eq!(h.state.jobs_of(URI).len(), 1);
+        // Below the declaration: the job stays.
+        let v2 = v1.replace("trivial", "by trivial");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 2,
+            text: v2.as_str().into(),
+        });
+        h.settle().await;
+        assert_eq!(h.state.jobs_of(URI).len(), 1);
+        // A new last line of the proof belongs to the declaration: the job goes.
+        let v3 = v2.replace("  sorry\n", "  sorry\n  simp\n");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 3,
+            text: v3.as_str().into(),
+        });
+        h.settle().await;
+        assert!(h.state.jobs_of(URI).is_empty());
     }
 }
