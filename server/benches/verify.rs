@@ -26,6 +26,12 @@ const CHECKS_PER_WORKER: usize = 20;
 /// Candidates in flight per shadow worker: the pipeline keeps more candidates waiting than
 /// there are workers, so a worker never idles while the next candidate is spliced.
 const SUBMITTERS_PER_WORKER: usize = 2;
+const CANDIDATE_FORMS: [&str; 4] = [
+    "omega",
+    "exact Nat.le_succ_of_le h",
+    "have h2 : b ≤ b + 1 := Nat.le_succ b\nexact Nat.le_trans h h2",
+    "apply Nat.le_trans h\nexact Nat.le_succ b",
+];
 const ROOT: &str = "file:///bench/project";
 const SOURCE_URI: &str = "file:///bench/project/Bench.lean";
 
@@ -169,7 +175,9 @@ async fn run(sim: &Path, workers: usize, decl_ms: u64) -> Run {
             let job = job.clone();
             tokio::spawn(async move {
                 for i in 0..CHECKS_PER_WORKER / SUBMITTERS_PER_WORKER {
-                    let proof = format!("exact Nat.le_succ_of_le (le_trans h (le_refl {w}_{i}))");
+                    // Candidates differ as a model's samples do, not only in one digit.
+                    let form = CANDIDATE_FORMS[i % CANDIDATE_FORMS.len()];
+                    let proof = format!("{form} -- sample {w}.{i}");
                     job.clone().check(checker.clone(), proof).await;
                 }
             })

@@ -580,24 +580,37 @@ async fn checking_many_candidates_elaborates_the_header_once_and_only_the_target
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_checks_wait_while_the_users_document_is_elaborated() {
-    let mut session = Session::start(&["--decl-ms", "200"]).await;
+    let mut session = Session::start(&[]).await;
     session.open(SOURCE).await;
-    let checker = session.checker(settings(1, WAIT));
+    // The editor session says the user's documents are busy.
+    let (busy, user_busy) = watch::channel(true);
+    let shadow = ShadowChecker::new(
+        session.lean.clone(),
+        ROOT,
+        settings(1, WAIT),
+        user_busy,
+        session.documents.version_source(),
+    )
+    .expect("the router runs");
+    let checker = LeanChecker::new(shadow, session.documents.clone());
     let target = session.target(0);
-    // Version 2 takes Lean 400 ms: the check for version 1 waits for it, then is stale.
-    session
-        .change(2, &SOURCE.replace("helper", "helper'"))
-        .await;
-    let started = tokio::time::Instant::now();
-    let verdict = check(&checker, &target, "omega").await;
+    let mut running = tokio::spawn({
+        let checker = checker.clone();
+        let target = target.clone();
+        async move { check(&checker, &target, "omega").await }
+    });
+    let waited = tokio::time::timeout(Duration::from_millis(300), &mut running).await;
     assert!(
-        rejected_with(&verdict, RejectKind::Stale, ""),
-        "{verdict:?}"
+        waited.is_err(),
+        "the check ran while the user's file was busy"
     );
-    session.settle(2).await;
-    let target = session.target(0);
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
-    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(
+        session.stats_of(&session.shadow_uri(0)).await,
+        Value::Null,
+        "Lean saw the shadow document while the user's file was busy"
+    );
+    busy.send(false).expect("the checker listens");
+    assert_eq!(running.await.expect("no panic"), Verdict::verified());
     session.finish().await;
 }
 
