@@ -34,7 +34,6 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
         Some(path) => tracing::info!(path = %path.display(), "configuration loaded"),
         None => tracing::info!("no sorryfill.toml: defaults"),
     }
-    tracing::info!("{}", config.summary());
     let (program, arguments) = options
         .server_command
         .split_first()
