@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::state::EditorState;
 use crate::holes::{Hole, HoleIndex, HoleKind, HolePosition};
 use crate::pipeline::JobState;
-use crate::router::{CodeActionProvider, CodeActionQuery};
+use crate::router::{CodeActionProvider, CodeActionQuery, EditorHandle};
 use crate::verify::{self, splice};
 
 /// Title of the action that fills a hole with a verified proof.
@@ -23,12 +23,37 @@ pub const STATUS_TITLE: &str = "sorryfill: status of this hole";
 #[derive(Debug, Clone)]
 pub struct HoleActions {
     state: EditorState,
+    editor: Option<EditorHandle>,
 }
+
+/// The command behind the status action.
+pub const STATUS_COMMAND: &str = "sorryfill.status";
 
 impl HoleActions {
     /// A provider reading `state`.
     pub fn new(state: EditorState) -> Self {
-        Self { state }
+        Self {
+            state,
+            editor: None,
+        }
+    }
+
+    /// Shows the status command's answer in the editor (`window/showMessage`).
+    pub fn with_editor(mut self, editor: EditorHandle) -> Self {
+        self.editor = Some(editor);
+        self
+    }
+
+    /// The current status of a hole, in words.
+    fn status_of(&self, uri: &str, hole: &str) -> String {
+        let state = self
+            .state
+            .jobs_of(uri)
+            .into_iter()
+            .find(|slot| slot.hole.to_string() == hole)
+            .map(|slot| describe(&slot.state))
+            .unwrap_or_else(|| "not being worked on".to_owned());
+        format!("sorryfill: {hole}: {state}")
     }
 }
 
@@ -139,13 +164,27 @@ impl CodeActionProvider for HoleActions {
                 "title": format!("{STATUS_TITLE}: {status}"),
                 "command": {
                     "title": STATUS_TITLE,
-                    "command": "sorryfill.status",
+                    "command": STATUS_COMMAND,
                     "arguments": [{"uri": query.uri, "hole": hole.id.to_string(), "status": status}],
                 },
                 "data": {"sorryfill": {"status": tag}},
             }));
         }
         actions
+    }
+
+    fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
+        if command != STATUS_COMMAND {
+            return None;
+        }
+        let argument = arguments.first()?;
+        let uri = argument.get("uri")?.as_str()?;
+        let hole = argument.get("hole")?.as_str()?;
+        let message = self.status_of(uri, hole);
+        if let Some(editor) = &self.editor {
+            editor.notify("window/showMessage", json!({"type": 3, "message": message}));
+        }
+        Some(json!({"message": message}))
     }
 }
 

@@ -20,8 +20,8 @@ mod session;
 mod settings;
 mod state;
 
-pub use actions::{FILL_TITLE, HoleActions, STATUS_TITLE};
-pub use serve::{ServeOptions, UncheckedChecker, run_serve};
+pub use actions::{FILL_TITLE, HoleActions, STATUS_COMMAND, STATUS_TITLE};
+pub use serve::{ServeOptions, run_serve};
 pub use session::{Session, goal_spec, is_declaration_sorry_warning};
 pub use settings::EditorConfig;
 pub use state::{EditorState, JobSlot};

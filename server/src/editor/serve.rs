@@ -3,19 +3,16 @@
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::watch;
 
 use super::{EditorState, HoleActions, Session};
 use crate::config::Config;
-use crate::pipeline::{
-    CheckMode, Checker, HoleBudget, NoDecomposer, NoProver, NoStore, Pipeline, Portfolio,
-    RejectKind, Target, Verdict, WorkspaceLimits,
-};
+use crate::engine::Engine;
 use crate::router::{Proxy, ProxyConfig};
 use crate::transport::stdio;
+use crate::verify::checker::{LeanChecker, SourceDocuments, file_uri};
 
 /// What `sorryfill serve` was asked to do.
 #[derive(Debug, Clone)]
@@ -28,33 +25,6 @@ pub struct ServeOptions {
     pub proxy: ProxyConfig,
 }
 
-/// The checker of a build without Lean verification: it refuses every candidate, so
-/// nothing unverified can ever be offered.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UncheckedChecker;
-
-impl Checker for UncheckedChecker {
-    async fn check(&self, _target: &Target, _proof: &str, _mode: CheckMode) -> Verdict {
-        Verdict::rejected(RejectKind::Gate, "no Lean checker is wired into this build")
-    }
-}
-
-/// The per-hole budget and workspace limits a configuration asks for.
-pub fn budgets(config: &Config) -> (HoleBudget, WorkspaceLimits) {
-    let budget = HoleBudget {
-        use_models: !config.is_model_free(),
-        samples: config.budget.samples_per_hole as usize,
-        decomposition_depth: config.budget.decomposition_depth as usize,
-        wall_time: Duration::from_secs(config.budget.wall_time_per_hole_s.max(1)),
-        ..HoleBudget::default()
-    };
-    let limits = WorkspaceLimits {
-        concurrent_holes: config.budget.concurrent_holes,
-        concurrent_model_requests: config.budget.concurrent_model_requests,
-    };
-    (budget, limits)
-}
-
 /// Runs the proxy with the editor session on stdin/stdout in front of the Lean server, and
 /// returns Lean's exit status.
 pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
@@ -63,11 +33,6 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
     match &loaded.source {
         Some(path) => tracing::info!(path = %path.display(), "configuration loaded"),
         None => tracing::info!("no sorryfill.toml: defaults"),
-    }
-    if config.is_model_free() {
-        tracing::info!("model-free: {}", config.summary());
-    } else {
-        tracing::info!("{}", config.summary());
     }
     let (program, arguments) = options
         .server_command
@@ -78,22 +43,27 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
 
     let mut proxy = Proxy::new(options.proxy);
     let lean = proxy.lean_handle();
+    let editor = proxy.editor_handle();
     let documents = proxy.observe_documents();
     let state = EditorState::new();
-    proxy.set_code_action_provider(HoleActions::new(state.clone()));
+    proxy.set_code_action_provider(HoleActions::new(state.clone()).with_editor(editor.clone()));
     // The checker waits on this while the user's own documents elaborate.
-    let (busy, _busy_for_checker) = watch::channel(false);
-    let (budget, limits) = budgets(&config);
-    let pipeline = Arc::new(Pipeline::new(
-        UncheckedChecker,
-        NoProver,
-        NoDecomposer,
-        NoStore,
-        Portfolio::new(config.tactics.list.clone()),
-        budget,
-        limits,
-    ));
-    let session = Session::new(pipeline, lean, state, busy);
+    let (busy, user_busy) = watch::channel(false);
+    let sources = SourceDocuments::new();
+    let checker = LeanChecker::from_config(
+        lean.clone(),
+        &file_uri(&options.project_root),
+        &config.verify,
+        user_busy,
+        sources.clone(),
+    )
+    .context("could not set up the Lean checker")?;
+    let engine = Engine::build(&config, &options.project_root, checker)
+        .context("sorryfill.toml needs fixing")?;
+    let pipeline = Arc::new(engine.pipeline);
+    let session = Session::new(pipeline, lean, state, busy)
+        .with_editor(editor, config.editor.clone())
+        .with_source_documents(sources);
     let session = tokio::spawn(session.run(documents));
     let status = proxy.serve(stdio::stdin(), stdio::stdout(), server).await?;
     session.abort();

@@ -14,12 +14,16 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::actions::{describe, hole_edit, versioned_edit};
+use super::settings::EditorConfig;
 use super::state::{DocumentEntry, EditorState, JobSlot};
 use crate::holes::{Goal, Hole, HoleId, HoleIndex, HoleKind, HolePosition, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
 };
+use crate::router::EditorHandle;
+use crate::verify::checker::SourceDocuments;
 use lean_syntax::CommandKind;
 
 /// Whether `message` is Lean's sorry warning in any of its spellings:
@@ -135,6 +139,12 @@ pub struct Session<C, P, D, A> {
     next_slot: u64,
     goals_tx: mpsc::UnboundedSender<GoalReply>,
     goals_rx: mpsc::UnboundedReceiver<GoalReply>,
+    editor: Option<EditorHandle>,
+    settings: EditorConfig,
+    /// Whether the editor accepts `$/progress` from the server.
+    work_done_progress: bool,
+    next_progress: u64,
+    sources: Option<SourceDocuments>,
 }
 
 impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
@@ -157,7 +167,29 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             next_slot: 1,
             goals_tx,
             goals_rx,
+            editor: None,
+            settings: EditorConfig::default(),
+            work_done_progress: false,
+            next_progress: 1,
+            sources: None,
         }
+    }
+
+    /// Lets the session talk to the editor itself: `$/progress` per job (when the editor
+    /// declares `window.workDoneProgress`) and, with `settings.apply_on_save`,
+    /// `workspace/applyEdit` of every verified proof when a document is saved.
+    pub fn with_editor(mut self, editor: EditorHandle, settings: EditorConfig) -> Self {
+        self.editor = Some(editor);
+        self.settings = settings;
+        self
+    }
+
+    /// Keeps `sources` (the checker's view of the editor's documents) up to date, before
+    /// the session itself reacts to each event, so a re-anchored job never checks against
+    /// a version the checker has not seen yet.
+    pub fn with_source_documents(mut self, sources: SourceDocuments) -> Self {
+        self.sources = Some(sources);
+        self
     }
 
     /// Runs until the router stops sending events; then cancels every job.
@@ -179,6 +211,9 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
 
     /// Handles one document event.
     pub fn on_event(&mut self, event: DocumentEvent) {
+        if let Some(sources) = &self.sources {
+            sources.apply(&event);
+        }
         match event {
             DocumentEvent::Opened { uri, version, text } => {
                 let index = Arc::new(HoleIndex::new(&text.to_string()));
@@ -202,6 +237,10 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 version,
                 diagnostics,
             } => self.elaborated(&uri, version, &diagnostics),
+            DocumentEvent::Saved { uri, version } => self.saved(&uri, version),
+            DocumentEvent::EditorReady { work_done_progress } => {
+                self.work_done_progress = work_done_progress;
+            }
             DocumentEvent::Failed { uri, version } => {
                 if let Some(doc) = self.documents.get_mut(&uri)
                     && doc.version == version
@@ -260,6 +299,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         new_index.update(&new_text);
         let new_index = Arc::new(new_index);
         let old_outline = old_index.outline();
+        let new_outline = new_index.outline();
         let mut moved = Vec::new();
         let mut cancelled = Vec::new();
         for id in doc.jobs.keys() {
@@ -287,10 +327,17 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 continue;
             };
             let new_start = old_hole.span.start.checked_add_signed(shift);
-            let new_hole = new_index
-                .holes()
-                .iter()
-                .find(|hole| Some(hole.span.start) == new_start && hole.kind == old_hole.kind);
+            // Text added right after the declaration can still belong to it (a new tactic
+            // line): the declaration must read the same in the new text.
+            let new_hole = new_index.holes().iter().find(|hole| {
+                Some(hole.span.start) == new_start
+                    && hole.kind == old_hole.kind
+                    && new_outline
+                        .commands
+                        .get(hole.command)
+                        .and_then(|command| new_index.text().get(command.span.clone()))
+                        .is_some_and(|text| text.trim_end() == declaration)
+            });
             match new_hole {
                 Some(new_hole) => moved.push(Moved {
                     from: id.clone(),
@@ -324,7 +371,15 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             // A re-check starts a new run of the job: follow that one from now on.
             job.watcher.abort();
             let watcher = match self.pipeline.watch(uri, &m.to) {
-                Some(receiver) => spawn_watcher(self.state.clone(), job.slot, receiver),
+                Some(receiver) => {
+                    let progress = progress_for(
+                        self.editor.as_ref().filter(|_| self.work_done_progress),
+                        &mut self.next_progress,
+                        uri,
+                        &m.to,
+                    );
+                    spawn_watcher(self.state.clone(), job.slot, receiver, progress)
+                }
                 None => continue,
             };
             if let Some(slot) = self.state.lock().jobs.get_mut(&job.slot) {
@@ -345,6 +400,44 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         doc.jobs = jobs;
     }
 
+    /// With `apply_on_save`, applies every proof verified for the saved version in one
+    /// versioned `workspace/applyEdit`.
+    fn saved(&mut self, uri: &str, version: i32) {
+        if !self.settings.apply_on_save {
+            return;
+        }
+        let (Some(editor), Some(doc)) = (&self.editor, self.documents.get(uri)) else {
+            return;
+        };
+        if doc.version != version {
+            return;
+        }
+        let jobs = self.state.jobs_of(uri);
+        let edits: Vec<(Range, String)> = doc
+            .index
+            .holes()
+            .iter()
+            .filter_map(|hole| {
+                let slot = jobs.iter().find(|slot| slot.hole == hole.id)?;
+                match &slot.state {
+                    JobState::Verified {
+                        proof,
+                        version: checked,
+                    } if *checked == version => hole_edit(&doc.index, hole, proof),
+                    _ => None,
+                }
+            })
+            .collect();
+        if edits.is_empty() {
+            return;
+        }
+        tracing::info!(%uri, version, holes = edits.len(), "applying verified proofs on save");
+        editor.request(
+            "workspace/applyEdit",
+            json!({"label": "sorryfill: fill verified holes", "edit": versioned_edit(uri, version, &edits)}),
+        );
+    }
+
     fn elaborated(&mut self, uri: &str, version: i32, diagnostics: &[LeanDiagnostic]) {
         let Some(doc) = self.documents.get_mut(uri) else {
             return;
@@ -354,6 +447,27 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         }
         doc.elaborated = true;
+        // A job whose check raced with an edit (the checker saw the new version before the
+        // job was re-anchored) ended as stale; its hole is still here, so it starts again.
+        let stale: Vec<HoleId> = {
+            let state = self.state.lock();
+            doc.jobs
+                .iter()
+                .filter(|(_, job)| {
+                    state.jobs.get(&job.slot).is_some_and(|slot| {
+                        matches!(&slot.state, JobState::Failed { reason } if reason.contains("no longer current"))
+                    })
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for id in stale {
+            self.pipeline.cancel(uri, &id);
+            if let Some(job) = doc.jobs.remove(&id) {
+                job.watcher.abort();
+                self.state.lock().jobs.remove(&job.slot);
+            }
+        }
         let index = Arc::clone(&doc.index);
         let outline = index.outline();
         let pairs: Vec<(Range, String)> = diagnostics
@@ -450,20 +564,96 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 state: receiver.borrow().clone(),
             },
         );
-        let watcher = spawn_watcher(self.state.clone(), slot, receiver);
+        let progress = progress_for(
+            self.editor.as_ref().filter(|_| self.work_done_progress),
+            &mut self.next_progress,
+            &reply.uri,
+            &reply.hole.id,
+        );
+        let watcher = spawn_watcher(self.state.clone(), slot, receiver, progress);
         doc.jobs.insert(reply.hole.id, LiveJob { slot, watcher });
     }
 }
 
-/// Follows a job's state into its slot of the shared state.
+/// A job's `$/progress` in the editor: begun at the first state, reported on each change,
+/// ended at the final state or when the watcher is dropped (the job was cancelled or
+/// restarted), so the editor never keeps a spinner for a job that is gone.
+struct Progress {
+    editor: EditorHandle,
+    token: String,
+    title: String,
+    begun: bool,
+    ended: bool,
+}
+
+impl Progress {
+    fn send(&self, value: Value) {
+        self.editor
+            .notify("$/progress", json!({"token": self.token, "value": value}));
+    }
+
+    fn update(&mut self, state: &JobState) {
+        if self.ended {
+            return;
+        }
+        let message = describe(state);
+        if !self.begun {
+            self.editor.request(
+                "window/workDoneProgress/create",
+                json!({"token": self.token}),
+            );
+            self.send(json!({"kind": "begin", "title": self.title, "message": message, "cancellable": false}));
+            self.begun = true;
+        } else if !state.is_final() {
+            self.send(json!({"kind": "report", "message": message}));
+        }
+        if state.is_final() {
+            self.send(json!({"kind": "end", "message": message}));
+            self.ended = true;
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if self.begun && !self.ended {
+            self.send(json!({"kind": "end", "message": "stopped"}));
+        }
+    }
+}
+
+fn progress_for(
+    editor: Option<&EditorHandle>,
+    next: &mut u64,
+    uri: &str,
+    hole: &HoleId,
+) -> Option<Progress> {
+    let editor = editor?.clone();
+    let token = format!("sorryfill:progress:{next}");
+    *next += 1;
+    let file = uri.rsplit('/').next().unwrap_or(uri);
+    Some(Progress {
+        editor,
+        token,
+        title: format!("sorryfill: {hole} in {file}"),
+        begun: false,
+        ended: false,
+    })
+}
+
+/// Follows a job's state into its slot of the shared state (and the editor's progress).
 fn spawn_watcher(
     state: EditorState,
     slot: u64,
     mut receiver: watch::Receiver<JobState>,
+    mut progress: Option<Progress>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let current = receiver.borrow_and_update().clone();
+            if let Some(progress) = &mut progress {
+                progress.update(&current);
+            }
             if let Some(entry) = state.lock().jobs.get_mut(&slot) {
                 entry.state = current;
             }
@@ -537,5 +727,279 @@ mod tests {
         assert_eq!(spec.binders, ["(x : ℕ)", "[Group G]", "(h₀ a_h : 0 < x)"]);
         assert_eq!(spec.target, "x ≠ 0");
         assert_eq!(imports(&index), ["Mathlib"]);
+    }
+
+    use crate::lean::LeanCommand;
+    use crate::pipeline::RejectKind;
+    use crate::pipeline::{
+        HoleBudget, NoDecomposer, NoProver, NoStore, Portfolio, WorkspaceLimits,
+    };
+    use crate::router::Event;
+    use std::time::Duration;
+
+    const URI: &str = "file:///a.lean";
+
+    /// Refuses everything with one kind of rejection: these tests look at goals and jobs.
+    struct Refuse(RejectKind);
+
+    impl Checker for Refuse {
+        async fn check(
+            &self,
+            _target: &crate::pipeline::Target,
+            _proof: &str,
+            _mode: crate::pipeline::CheckMode,
+        ) -> crate::pipeline::Verdict {
+            crate::pipeline::Verdict::rejected(self.0, "refused")
+        }
+    }
+
+    fn warning_on_t() -> Vec<LeanDiagnostic> {
+        let diagnostic = json!({
+            "range": {"start": {"line": 0, "character": 8}, "end": {"line": 0, "character": 9}},
+            "severity": 2,
+            "message": "declaration `t` uses `sorry`",
+        });
+        vec![serde_json::from_value(diagnostic).expect("a valid diagnostic")]
+    }
+
+    struct Harness {
+        documents: mpsc::UnboundedSender<DocumentEvent>,
+        lean: mpsc::UnboundedReceiver<Event>,
+        state: EditorState,
+        busy: watch::Receiver<bool>,
+    }
+
+    fn harness() -> Harness {
+        harness_refusing(RejectKind::Lean)
+    }
+
+    fn harness_refusing(kind: RejectKind) -> Harness {
+        let (router_tx, lean) = mpsc::unbounded_channel();
+        let state = EditorState::new();
+        let (busy_tx, busy) = watch::channel(false);
+        let pipeline = Arc::new(Pipeline::new(
+            Refuse(kind),
+            NoProver,
+            NoDecomposer,
+            NoStore,
+            Portfolio::default(),
+            HoleBudget::default(),
+            WorkspaceLimits::default(),
+        ));
+        let session = Session::new(pipeline, LeanHandle::new(router_tx), state.clone(), busy_tx);
+        let (documents, events) = mpsc::unbounded_channel();
+        tokio::spawn(session.run(events));
+        Harness {
+            documents,
+            lean,
+            state,
+            busy,
+        }
+    }
+
+    impl Harness {
+        fn send(&self, event: DocumentEvent) {
+            self.documents.send(event).expect("the session runs");
+        }
+
+        /// The next goal request the session sends to Lean, with its reply channel.
+        async fn goal_request(
+            &mut self,
+        ) -> (
+            String,
+            tokio::sync::oneshot::Sender<Result<Value, crate::lean::LeanError>>,
+        ) {
+            loop {
+                let event = tokio::time::timeout(Duration::from_secs(5), self.lean.recv())
+                    .await
+                    .expect("the session asks Lean in time")
+                    .expect("the session keeps its handle");
+                if let Event::Lean(LeanCommand::Request { method, reply, .. }) = event {
+                    return (method, reply);
+                }
+            }
+        }
+
+        async fn settle(&self) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn goal(target: &str) -> Value {
+        json!({"goals": [format!("x : Nat\n⊢ {target}")], "rendered": ""})
+    }
+
+    #[tokio::test]
+    async fn a_goal_for_an_old_version_is_never_used() {
+        let mut h = harness();
+        let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: v1.into(),
+        });
+        h.settle().await;
+        assert!(*h.busy.borrow(), "the user's document is elaborating");
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (method, reply) = h.goal_request().await;
+        assert_eq!(method, "$/lean/plainGoal");
+        assert!(!*h.busy.borrow());
+        // The user types before Lean answers: the answer belongs to version 1 and is dropped.
+        let v2 = v1.replace("x + 0 = x", "0 + x = x");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 2,
+            text: v2.as_str().into(),
+        });
+        h.settle().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        assert!(h.state.jobs_of(URI).is_empty());
+        assert!(*h.busy.borrow());
+
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 2,
+            diagnostics: warning_on_t(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("0 + x = x")));
+        h.settle().await;
+        let jobs = h.state.jobs_of(URI);
+        assert_eq!(jobs.len(), 1, "{jobs:?}");
+        assert_eq!(jobs[0].hole.to_string(), "t#0");
+    }
+
+    #[tokio::test]
+    async fn term_holes_ask_for_the_term_goal_and_erroneous_declarations_are_skipped() {
+        let mut h = harness();
+        let text = "theorem t (x : Nat) : x + 0 = x := sorry\n\ntheorem u : False := by\n  exact foo\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: text.into(),
+        });
+        let error = json!({
+            "range": {"start": {"line": 3, "character": 8}, "end": {"line": 3, "character": 11}},
+            "severity": 1,
+            "message": "Unknown identifier `foo`",
+        });
+        let mut diagnostics = warning_on_t();
+        diagnostics.push(serde_json::from_value(error).expect("a valid diagnostic"));
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics,
+        });
+        let (method, _reply) = h.goal_request().await;
+        assert_eq!(method, "$/lean/plainTermGoal");
+        h.settle().await;
+        assert!(
+            h.lean.try_recv().is_err(),
+            "no goal asked in the failing `u`"
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_the_document_drops_its_jobs() {
+        let mut h = harness();
+        let text = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: text.into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        assert_eq!(h.state.jobs_of(URI).len(), 1);
+        h.send(DocumentEvent::Closed { uri: URI.into() });
+        h.settle().await;
+        assert!(h.state.jobs_of(URI).is_empty());
+        assert_eq!(h.state.current_version(URI), None);
+    }
+
+    #[tokio::test]
+    async fn a_job_that_ended_stale_starts_again_at_the_next_elaboration() {
+        let mut h = harness_refusing(RejectKind::Stale);
+        let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: v1.into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        let jobs = h.state.jobs_of(URI);
+        assert!(
+            matches!(&jobs[0].state, JobState::Failed { reason } if reason.contains("no longer current")),
+            "{jobs:?}"
+        );
+        let v2 = format!("{v1}\ntheorem u : True := trivial\n");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 2,
+            text: v2.as_str().into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 2,
+            diagnostics: warning_on_t(),
+        });
+        let (method, _reply) = h.goal_request().await;
+        assert_eq!(method, "$/lean/plainGoal");
+    }
+
+    #[tokio::test]
+    async fn a_line_added_to_the_end_of_the_proof_cancels_its_job() {
+        let mut h = harness();
+        let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n\ntheorem u : True := trivial\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: v1.into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        assert_eq!(h.state.jobs_of(URI).len(), 1);
+        // Below the declaration: the job stays.
+        let v2 = v1.replace("trivial", "by trivial");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 2,
+            text: v2.as_str().into(),
+        });
+        h.settle().await;
+        assert_eq!(h.state.jobs_of(URI).len(), 1);
+        // A new last line of the proof belongs to the declaration: the job goes.
+        let v3 = v2.replace("  sorry\n", "  sorry\n  simp\n");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 3,
+            text: v3.as_str().into(),
+        });
+        h.settle().await;
+        assert!(h.state.jobs_of(URI).is_empty());
     }
 }

@@ -44,6 +44,19 @@ pub enum DocumentEvent {
         /// Every diagnostic Lean published for that version.
         diagnostics: Vec<LeanDiagnostic>,
     },
+    /// The editor saved the document (`didSave`) at the proxy's current `version` of it.
+    Saved {
+        /// The document.
+        uri: String,
+        /// The version the proxy had when the save arrived.
+        version: i32,
+    },
+    /// The editor's `initialized` went through: from now on the proxy may send the editor
+    /// messages of its own (through [`crate::router::EditorHandle`]).
+    EditorReady {
+        /// Whether the editor declared `window.workDoneProgress` (server-initiated progress).
+        work_done_progress: bool,
+    },
     /// Lean stopped elaborating `version` for good (`fileProgress` kind 2: a failed header
     /// or a crashed worker); no `Elaborated` will follow for it.
     Failed {

@@ -29,6 +29,14 @@ pub struct CodeActionQuery<'a> {
 pub trait CodeActionProvider: Send {
     /// The actions (LSP `CodeAction` objects) to append to Lean's answer.
     fn code_actions(&mut self, query: &CodeActionQuery<'_>) -> Vec<Value>;
+
+    /// Runs one of the proxy's own commands (`workspace/executeCommand` whose command starts
+    /// with `sorryfill.`); `Some(result)` answers the editor, and Lean never sees the
+    /// request. `None`: the request goes to Lean as usual.
+    fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
+        let _ = (command, arguments);
+        None
+    }
 }
 
 /// The provider that adds nothing: Lean's answers pass through unchanged.

@@ -15,9 +15,11 @@
 //! - The proxy sends nothing of its own before the editor's `initialized` has been
 //!   forwarded (it is queued) and nothing after the editor's `shutdown`.
 
+mod editor_handle;
 mod intercept;
 mod serve;
 
+pub use editor_handle::{EditorCommand, EditorHandle};
 pub use intercept::{CodeActionProvider, CodeActionQuery, NoCodeActions};
 pub use serve::{Proxy, ProxyConfig, ServeError, exit_code};
 
@@ -50,6 +52,8 @@ pub enum Event {
     ServerClosed,
     /// A command from a [`crate::lean::LeanHandle`].
     Lean(LeanCommand),
+    /// A message of the proxy's own for the editor, from an [`EditorHandle`].
+    Editor(EditorCommand),
 }
 
 /// Why the router stopped.
@@ -105,6 +109,10 @@ pub struct Router {
     initialize_id: Option<String>,
     pending_code_actions: HashMap<String, PendingCodeAction>,
     exit_forwarded: bool,
+    /// Whether the editor declared `window.workDoneProgress` in `initialize`.
+    work_done_progress: bool,
+    /// Number of the proxy's next request to the editor.
+    next_editor_request: u64,
 }
 
 #[derive(Deserialize)]
@@ -164,6 +172,8 @@ impl Router {
             initialize_id: None,
             pending_code_actions: HashMap::new(),
             exit_forwarded: false,
+            work_done_progress: false,
+            next_editor_request: 1,
         }
     }
 
@@ -194,6 +204,7 @@ impl Router {
                 tracing::warn!(?malformed, "dropped malformed input from Lean");
             }
             Event::Lean(command) => self.command(command),
+            Event::Editor(command) => self.editor_command(command),
             Event::ClientClosed => {
                 if !self.exit_forwarded {
                     self.send_to_server(Bytes::from_static(
@@ -278,7 +289,30 @@ impl Router {
         drop(envelope);
         let mut after_forward = None;
         match (kind, method.as_deref()) {
-            (MessageKind::Request, Some("initialize")) => self.initialize_id = id,
+            (MessageKind::Response, _) if id.as_deref().and_then(parse_private_id).is_some() => {
+                // The editor's answer to one of the proxy's own requests: Lean never asked.
+                tracing::debug!(?id, "the editor answered the proxy's request");
+                return;
+            }
+            (MessageKind::Request, Some("initialize")) => {
+                self.initialize_id = id;
+                self.work_done_progress = params_of(&frame)
+                    .and_then(|raw| serde_json::from_slice::<Value>(raw).ok())
+                    .and_then(|params| {
+                        params
+                            .pointer("/capabilities/window/workDoneProgress")
+                            .and_then(Value::as_bool)
+                    })
+                    .unwrap_or(false);
+            }
+            (MessageKind::Notification, Some("textDocument/didSave")) => self.did_save(&frame),
+            (MessageKind::Request, Some("workspace/executeCommand")) => {
+                if let Some(id) = &id
+                    && self.own_command(id, &frame)
+                {
+                    return;
+                }
+            }
             (MessageKind::Notification, Some("initialized")) => {
                 after_forward = Some(Phase::Running)
             }
@@ -307,6 +341,86 @@ impl Router {
             for queued in std::mem::take(&mut self.queued) {
                 self.send_to_server(queued.body);
             }
+            self.emit(DocumentEvent::EditorReady {
+                work_done_progress: self.work_done_progress,
+            });
+        }
+    }
+
+    /// Answers a `workspace/executeCommand` for one of the proxy's own commands; returns
+    /// whether it did (then the request is not forwarded).
+    fn own_command(&mut self, id_text: &str, frame: &Frame) -> bool {
+        let Some(params) =
+            params_of(frame).and_then(|raw| serde_json::from_slice::<Value>(raw).ok())
+        else {
+            return false;
+        };
+        let Some(command) = params.get("command").and_then(Value::as_str) else {
+            return false;
+        };
+        if !command.starts_with("sorryfill.") {
+            return false;
+        }
+        let arguments = params
+            .get("arguments")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let Some(result) = self.code_actions.execute_command(command, arguments) else {
+            return false;
+        };
+        let Ok(id) = serde_json::from_str::<Value>(id_text) else {
+            return false;
+        };
+        match serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": result})) {
+            Ok(body) => {
+                self.send_to_client(Bytes::from(body));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn did_save(&mut self, frame: &Frame) {
+        let uri = params_of(frame)
+            .and_then(|raw| serde_json::from_slice::<Value>(raw).ok())
+            .and_then(|params| {
+                params
+                    .pointer("/textDocument/uri")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        if let Some(uri) = uri
+            && let Some(doc) = self.documents.get(&uri)
+        {
+            let version = doc.version;
+            self.emit(DocumentEvent::Saved { uri, version });
+        }
+    }
+
+    /// Sends one of the proxy's own messages to the editor: only between the editor's
+    /// `initialized` and its `shutdown`.
+    fn editor_command(&mut self, command: EditorCommand) {
+        if self.phase != Phase::Running {
+            tracing::debug!(
+                ?command,
+                "dropped a message for the editor outside the session"
+            );
+            return;
+        }
+        let body = match command {
+            EditorCommand::Request { method, params } => {
+                let id = crate::lean::private_request_id(self.next_editor_request);
+                self.next_editor_request += 1;
+                json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+            }
+            EditorCommand::Notify { method, params } => {
+                json!({"jsonrpc": "2.0", "method": method, "params": params})
+            }
+        };
+        match serde_json::to_vec(&body) {
+            Ok(body) => self.send_to_client(Bytes::from(body)),
+            Err(error) => tracing::error!(%error, "could not serialise a message for the editor"),
         }
     }
 

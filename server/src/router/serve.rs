@@ -84,6 +84,11 @@ impl Proxy {
         self.lean.clone()
     }
 
+    /// The handle through which tasks send their own messages to the editor.
+    pub fn editor_handle(&self) -> super::EditorHandle {
+        super::EditorHandle::new(self.events_tx.clone())
+    }
+
     /// Subscribes to the editor documents' events (one subscriber; a second call
     /// replaces the first).
     pub fn observe_documents(&mut self) -> mpsc::UnboundedReceiver<DocumentEvent> {

@@ -267,6 +267,8 @@ fn document_sync_is_applied_before_forwarding_and_reported_in_order() {
             DocumentEvent::Elaborated { version, .. } => format!("elaborated {version}"),
             DocumentEvent::Failed { version, .. } => format!("failed {version}"),
             DocumentEvent::Closed { .. } => "closed".to_owned(),
+            DocumentEvent::Saved { version, .. } => format!("saved {version}"),
+            DocumentEvent::EditorReady { .. } => continue,
         });
     }
     assert_eq!(
@@ -372,6 +374,66 @@ async fn editor_eof_sends_exit_and_fails_pending_requests() {
 }
 
 #[test]
+fn the_proxys_own_editor_messages_go_out_only_in_session_and_their_answers_stay_inside() {
+    let mut h = Harness::new();
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let editor = EditorHandle::new(events_tx);
+    h.client(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"capabilities":{"window":{"workDoneProgress":true}}}}"#);
+    editor.notify(
+        "$/progress",
+        json!({"token": "sorryfill:1", "value": {"kind": "begin"}}),
+    );
+    while let Ok(event) = events.try_recv() {
+        assert!(h.router.handle(event).is_none());
+    }
+    h.server(r#"{"id":0,"jsonrpc":"2.0","result":{"capabilities":{}}}"#);
+    assert_eq!(
+        h.sent_to_client().len(),
+        1,
+        "only Lean's answer before `initialized`"
+    );
+    h.client(r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#);
+    let ready: Vec<bool> = std::iter::from_fn(|| h.documents.try_recv().ok())
+        .filter_map(|event| match event {
+            DocumentEvent::EditorReady { work_done_progress } => Some(work_done_progress),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ready, [true]);
+    editor.request("workspace/applyEdit", json!({"edit": {}}));
+    while let Ok(event) = events.try_recv() {
+        assert!(h.router.handle(event).is_none());
+    }
+    let sent = h.sent_to_client();
+    assert_eq!(sent.len(), 1);
+    let request: Value = serde_json::from_str(&sent[0]).expect("JSON");
+    assert_eq!(request["method"], "workspace/applyEdit");
+    let id = request["id"].as_str().expect("a private string id");
+    assert!(id.starts_with(PRIVATE_ID_PREFIX));
+    h.sent_to_server();
+    h.client(&format!(
+        r#"{{"jsonrpc":"2.0","id":"{id}","result":{{"applied":true}}}}"#
+    ));
+    assert!(h.sent_to_server().is_empty(), "Lean never sees the answer");
+}
+
+#[test]
+fn did_save_reports_the_current_version() {
+    let mut h = Harness::new();
+    h.start();
+    h.client(r#"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///A.lean","languageId":"lean4","version":3,"text":"x"}}}"#);
+    h.client(r#"{"jsonrpc":"2.0","method":"textDocument/didSave","params":{"textDocument":{"uri":"file:///A.lean"}}}"#);
+    let saved: Vec<i32> = std::iter::from_fn(|| h.documents.try_recv().ok())
+        .filter_map(|event| match event {
+            DocumentEvent::Saved { version, .. } => Some(version),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(saved, [3]);
+    assert_eq!(h.sent_to_server().len(), 2, "both frames were forwarded");
+}
+
+#[test]
 fn a_reopened_private_document_starts_its_versions_afresh() {
     let mut h = Harness::new();
     h.start();
@@ -411,4 +473,32 @@ fn a_reopened_private_document_starts_its_versions_afresh() {
         2,
         "both notifications went to Lean"
     );
+}
+
+#[test]
+fn only_the_proxys_own_commands_are_answered_by_the_proxy() {
+    struct Echo;
+    impl CodeActionProvider for Echo {
+        fn code_actions(&mut self, _query: &CodeActionQuery<'_>) -> Vec<Value> {
+            Vec::new()
+        }
+        fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
+            Some(json!({"ran": command, "arguments": arguments.len()}))
+        }
+    }
+    let mut h = Harness::with_provider(Box::new(Echo));
+    h.start();
+    h.sent_to_server();
+    let own = r#"{"jsonrpc":"2.0","id":7,"method":"workspace/executeCommand","params":{"command":"sorryfill.status","arguments":[{}]}}"#;
+    h.client(own);
+    assert!(h.sent_to_server().is_empty());
+    let answer: Value = serde_json::from_str(&h.sent_to_client()[0]).expect("JSON");
+    assert_eq!(answer["id"], 7);
+    assert_eq!(
+        answer["result"],
+        json!({"ran": "sorryfill.status", "arguments": 1})
+    );
+    let lean = r#"{"jsonrpc":"2.0","id":8,"method":"workspace/executeCommand","params":{"command":"lean.restartFile","arguments":[]}}"#;
+    h.client(lean);
+    assert_eq!(h.sent_to_server(), [lean.to_owned()]);
 }

@@ -739,7 +739,10 @@ impl SourceDocuments {
                 self.update(uri, *version, text.clone());
             }
             DocumentEvent::Closed { uri } => self.close(uri),
-            DocumentEvent::Elaborated { .. } | DocumentEvent::Failed { .. } => {}
+            DocumentEvent::Elaborated { .. }
+            | DocumentEvent::Failed { .. }
+            | DocumentEvent::Saved { .. }
+            | DocumentEvent::EditorReady { .. } => {}
         }
     }
 

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sorryfill::editor::{EditorState, FILL_TITLE, HoleActions, Session};
+use sorryfill::editor::{
+    EditorConfig, EditorState, FILL_TITLE, HoleActions, STATUS_TITLE, Session,
+};
 use sorryfill::holes::HolePosition;
 use sorryfill::lean::{LeanHandle, PrivateEvent};
 use sorryfill::pipeline::{
@@ -17,10 +19,10 @@ use sorryfill::pipeline::{
 };
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::support::{fresh_dir, lean_sim_bin};
+use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
 
 const SHADOW_PREFIX: &str = "file:///sorryfill-test-shadow/";
 const WAIT: Duration = Duration::from_secs(30);
@@ -127,8 +129,9 @@ impl Checker for ShadowChecker {
 
 /// The scripted editor: writes frames, reads every frame the proxy sends.
 struct Editor {
-    to_proxy: DuplexStream,
+    to_proxy: Box<dyn AsyncWrite + Unpin + Send>,
     frames: mpsc::UnboundedReceiver<Value>,
+    backlog: Vec<Value>,
     raw: Arc<Mutex<Vec<String>>>,
     next_id: i64,
     checks: CheckLog,
@@ -136,6 +139,42 @@ struct Editor {
 }
 
 impl Editor {
+    fn connect(
+        to_proxy: Box<dyn AsyncWrite + Unpin + Send>,
+        from_proxy: impl AsyncRead + Unpin + Send + 'static,
+        checks: CheckLog,
+        state: EditorState,
+    ) -> Self {
+        let (frames_tx, frames) = mpsc::unbounded_channel();
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        tokio::spawn(read_frames(from_proxy, frames_tx, Arc::clone(&raw)));
+        Editor {
+            to_proxy,
+            frames,
+            backlog: Vec::new(),
+            raw,
+            next_id: 0,
+            checks,
+            state,
+        }
+    }
+
+    async fn initialize(&mut self, capabilities: Value, uri: &str, text: &str) {
+        self.request(
+            "initialize",
+            json!({"processId": null, "rootUri": "file:///project", "capabilities": capabilities}),
+        )
+        .await;
+        self.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
+            .await;
+        self.send(
+            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+                "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
+            }}),
+        )
+        .await;
+    }
+
     async fn send(&mut self, message: Value) {
         let body = serde_json::to_vec(&message).expect("JSON serialises");
         let header = format!("Content-Length: {}\r\n\r\n", body.len());
@@ -158,13 +197,17 @@ impl Editor {
             .await
     }
 
+    /// The first frame, among those not yet taken, that `wanted` accepts.
     async fn wait_for(&mut self, mut wanted: impl FnMut(&Value) -> bool) -> Value {
+        if let Some(at) = self.backlog.iter().position(&mut wanted) {
+            return self.backlog.remove(at);
+        }
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.frames.recv()).await {
                 Ok(Some(frame)) if wanted(&frame) => return frame,
-                Ok(Some(_)) => {}
+                Ok(Some(frame)) => self.backlog.push(frame),
                 Ok(None) | Err(_) => panic!("the expected frame never came"),
             }
         }
@@ -225,7 +268,7 @@ impl Editor {
 }
 
 async fn read_frames(
-    from_proxy: DuplexStream,
+    from_proxy: impl AsyncRead + Unpin,
     frames: mpsc::UnboundedSender<Value>,
     raw: Arc<Mutex<Vec<String>>>,
 ) {
@@ -260,6 +303,16 @@ async fn read_frames(
 
 /// Starts the proxy, the session and lean-sim with `oracle`, initialises and opens `text`.
 async fn start(oracle: &str, text: &str) -> (Editor, tempfile::TempDir) {
+    start_with(oracle, text, false, json!({})).await
+}
+
+/// [`start`] with `[editor] apply_on_save` and the editor's `capabilities`.
+async fn start_with(
+    oracle: &str,
+    text: &str,
+    apply_on_save: bool,
+    capabilities: Value,
+) -> (Editor, tempfile::TempDir) {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env(
@@ -274,9 +327,12 @@ async fn start(oracle: &str, text: &str) -> (Editor, tempfile::TempDir) {
 
     let mut proxy = Proxy::new(ProxyConfig::default());
     let lean = proxy.lean_handle();
+    let editor_handle = proxy.editor_handle();
     let documents = proxy.observe_documents();
     let state = EditorState::new();
-    proxy.set_code_action_provider(HoleActions::new(state.clone()));
+    proxy.set_code_action_provider(
+        HoleActions::new(state.clone()).with_editor(proxy.editor_handle()),
+    );
     let checker = ShadowChecker::new(lean.clone(), state.clone());
     let checks = Arc::clone(&checker.log);
     let (busy, _) = watch::channel(false);
@@ -293,38 +349,16 @@ async fn start(oracle: &str, text: &str) -> (Editor, tempfile::TempDir) {
         },
         WorkspaceLimits::default(),
     ));
-    tokio::spawn(Session::new(pipeline, lean, state.clone(), busy).run(documents));
+    let settings = EditorConfig { apply_on_save };
+    let session =
+        Session::new(pipeline, lean, state.clone(), busy).with_editor(editor_handle, settings);
+    tokio::spawn(session.run(documents));
 
     let (to_proxy, proxy_in) = tokio::io::duplex(1 << 20);
     let (proxy_out, from_proxy) = tokio::io::duplex(1 << 20);
     tokio::spawn(proxy.serve(proxy_in, proxy_out, server));
-    let (frames_tx, frames) = mpsc::unbounded_channel();
-    let raw = Arc::new(Mutex::new(Vec::new()));
-    tokio::spawn(read_frames(from_proxy, frames_tx, Arc::clone(&raw)));
-    let mut editor = Editor {
-        to_proxy,
-        frames,
-        raw,
-        next_id: 0,
-        checks,
-        state,
-    };
-    editor
-        .request(
-            "initialize",
-            json!({"processId": null, "rootUri": "file:///project", "capabilities": {}}),
-        )
-        .await;
-    editor
-        .send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-        .await;
-    editor
-        .send(
-            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-                "textDocument": {"uri": URI, "languageId": "lean4", "version": 1, "text": text},
-            }}),
-        )
-        .await;
+    let mut editor = Editor::connect(Box::new(to_proxy), from_proxy, checks, state);
+    editor.initialize(capabilities, URI, text).await;
     (editor, dir)
 }
 
@@ -435,4 +469,159 @@ async fn edits_above_below_and_inside_the_declaration() {
         "{rechecked:?}"
     );
     assert!(editor.state.jobs_of(URI).len() == 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_is_reported_when_declared_and_verified_proofs_are_applied_on_save() {
+    let capabilities = json!({"window": {"workDoneProgress": true}});
+    let (mut editor, _dir) = start_with(ORACLE, TEXT, true, capabilities).await;
+    let fill = editor.fill_action(1, 1).await;
+    let end = editor
+        .wait_for(|f| f["method"] == "$/progress" && f["params"]["value"]["kind"] == "end")
+        .await;
+    assert_eq!(end["params"]["value"]["message"], "verified");
+    let token = end["params"]["token"].as_str().expect("a string token");
+    assert!(token.starts_with("sorryfill:"), "{token}");
+    let raw = editor.raw.lock().expect("not poisoned").clone();
+    let create = raw
+        .iter()
+        .position(|f| f.contains("window/workDoneProgress/create") && f.contains(token));
+    let begin = raw
+        .iter()
+        .position(|f| f.contains("\"begin\"") && f.contains(token));
+    assert!(create.is_some() && create < begin, "create before begin");
+
+    editor
+        .send(json!({"jsonrpc": "2.0", "method": "textDocument/didSave", "params": {"textDocument": {"uri": URI}}}))
+        .await;
+    let apply = editor
+        .wait_for(|f| f["method"] == "workspace/applyEdit")
+        .await;
+    assert_eq!(apply["params"]["edit"], fill["edit"]);
+    let id = apply["id"].clone();
+    editor
+        .send(json!({"jsonrpc": "2.0", "id": id, "result": {"applied": true}}))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_capability_or_the_setting_the_proxy_sends_nothing_of_its_own() {
+    let (mut editor, _dir) = start(ORACLE, TEXT).await;
+    editor.fill_action(1, 1).await;
+    editor
+        .send(json!({"jsonrpc": "2.0", "method": "textDocument/didSave", "params": {"textDocument": {"uri": URI}}}))
+        .await;
+    // A round trip after the save: anything the save caused has been sent by then.
+    editor.code_actions(0).await;
+    let raw = editor.raw.lock().expect("not poisoned").clone();
+    for frame in raw {
+        assert!(!frame.contains("$/progress"), "{frame}");
+        assert!(!frame.contains("workspace/applyEdit"), "{frame}");
+    }
+}
+
+/// The real `sorryfill serve` binary in front of lean-sim: model-free, the portfolio's
+/// proof is checked by the real `LeanChecker` and offered with a versioned edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
+    let dir = fresh_dir();
+    let oracle = dir.path().join("oracle.toml");
+    std::fs::write(&oracle, ORACLE).expect("the temp dir is writable");
+    let log = dir.path().join("proxy.log");
+    let mut child = tokio::process::Command::new(sorryfill_bin())
+        .arg("serve")
+        .arg("--log-file")
+        .arg(&log)
+        .arg("--")
+        .arg(lean_sim_bin())
+        .arg("--oracle")
+        .arg(&oracle)
+        .current_dir(dir.path())
+        // No user-level sorryfill.toml may change what runs.
+        .env("XDG_CONFIG_HOME", dir.path())
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sorryfill starts");
+    let stdin = child.stdin.take().expect("piped");
+    let stdout = child.stdout.take().expect("piped");
+    let root = dir.path().canonicalize().expect("the temp dir exists");
+    let uri = format!("file://{}/Main.lean", root.display());
+    let mut editor = Editor::connect(
+        Box::new(stdin),
+        stdout,
+        CheckLog::default(),
+        EditorState::new(),
+    );
+    editor.initialize(json!({}), &uri, TEXT).await;
+
+    let deadline = Instant::now() + WAIT;
+    let fill = loop {
+        let answer = editor
+            .request(
+                "textDocument/codeAction",
+                json!({
+                    "textDocument": {"uri": uri},
+                    "range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}},
+                    "context": {"diagnostics": []},
+                }),
+            )
+            .await;
+        let actions = answer["result"].as_array().cloned().unwrap_or_default();
+        if let Some(fill) = actions.iter().find(|a| a["title"] == FILL_TITLE) {
+            break fill.clone();
+        }
+        assert!(Instant::now() < deadline, "no fill action: {actions:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let change = &fill["edit"]["documentChanges"][0];
+    assert_eq!(change["textDocument"]["version"], 1);
+    assert_eq!(change["textDocument"]["uri"], uri.as_str());
+    assert_eq!(apply(TEXT, &fill), TEXT.replace("sorry", "omega"));
+
+    let raw = editor.raw.lock().expect("not poisoned").clone();
+    for frame in raw {
+        assert!(!frame.contains(".lake/sorryfill/shadow"), "{frame}");
+    }
+    editor.request("shutdown", Value::Null).await;
+    editor
+        .send(json!({"jsonrpc": "2.0", "method": "exit"}))
+        .await;
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("sorryfill exits after `exit`")
+        .expect("waitable");
+    assert!(status.success(), "{status}");
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log.contains("model-free"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_action_answers_from_the_proxy_and_shows_a_message() {
+    let (mut editor, _dir) = start(ORACLE, TEXT).await;
+    editor.fill_action(1, 1).await;
+    let actions = editor.code_actions(1).await;
+    let status = actions
+        .iter()
+        .find(|a| {
+            a["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(STATUS_TITLE))
+        })
+        .expect("a status action on the hole");
+    let command = status["command"].clone();
+    let answer = editor
+        .request(
+            "workspace/executeCommand",
+            json!({"command": command["command"], "arguments": command["arguments"]}),
+        )
+        .await;
+    assert!(answer.get("error").is_none(), "Lean never saw it: {answer}");
+    assert_eq!(answer["result"]["message"], "sorryfill: t#0: verified");
+    let shown = editor
+        .wait_for(|f| f["method"] == "window/showMessage")
+        .await;
+    assert_eq!(shown["params"]["message"], "sorryfill: t#0: verified");
 }

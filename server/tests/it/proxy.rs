@@ -23,6 +23,8 @@ struct Session {
 
 fn start(dir: &Path, proxy_args: &[&str], recorder_args: &[&str]) -> Session {
     let mut proxy = Command::new(sorryfill_bin())
+        // `serve` keeps its store in the project (the working folder): never the repository.
+        .current_dir(dir)
         .arg("serve")
         .arg("--log-file")
         .arg(dir.join("proxy.log"))
@@ -416,6 +418,7 @@ fn a_socket_pair_as_stdio_works_like_pipes() {
     let (editor, proxy_end) = UnixStream::pair().expect("a socket pair");
     let proxy_out = proxy_end.try_clone().expect("a socket can be duplicated");
     let mut proxy = Command::new(sorryfill_bin())
+        .current_dir(dir.path())
         .arg("serve")
         .arg("--log-file")
         .arg(dir.path().join("proxy.log"))

@@ -144,6 +144,7 @@ impl Session {
                             }
                         }
                         DocumentEvent::Closed { .. } => documents.apply(&event),
+                        DocumentEvent::Saved { .. } | DocumentEvent::EditorReady { .. } => {}
                     }
                 }
             }
