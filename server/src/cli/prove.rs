@@ -10,15 +10,14 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::edits::{self, Replacement, SourceFile};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, RunError};
-use crate::cli::virtual_editor::{EditorError, VirtualEditor};
+use crate::cli::virtual_editor::VirtualEditor;
 use crate::engine::Engine;
-use crate::holes::{self, Hole, HoleKind, HolePosition};
-use crate::lean::DocumentEvent;
+use crate::holes::{self, Hole, HolePosition};
+use crate::lean::{DocumentEvent, LeanHandle, goal_at};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
 };
@@ -102,6 +101,7 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
 
     let mut proxy = Proxy::new(ProxyConfig::default());
     let lean = proxy.lean_handle();
+    let lean_for_goals = lean.clone();
     let mut documents = proxy.observe_documents();
     let (editor, session) = VirtualEditor::connect(proxy, server);
     let root_uri = file_uri(&root);
@@ -132,6 +132,7 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
 
     let mut run = Session {
         editor: &editor,
+        lean: &lean_for_goals,
         documents: &mut documents,
         sources: &sources,
         pipeline: &engine.pipeline,
@@ -159,6 +160,8 @@ where
 {
     /// The in-process editor in front of the proxy.
     pub editor: &'a VirtualEditor,
+    /// The proxy's own channel to Lean, for goals.
+    pub lean: &'a LeanHandle,
     /// Editor-document events from the router.
     pub documents: &'a mut mpsc::UnboundedReceiver<DocumentEvent>,
     /// The checker's view of the editor documents, fed from `documents`.
@@ -226,7 +229,7 @@ where
         self.editor.open(&uri, &text);
         let elaborated = self.wait_elaborated(&uri).await;
         let mut pending = Vec::with_capacity(holes.len());
-        let imports = imported_modules(&text);
+        let imports = holes::imported_modules(&text);
         for hole in holes {
             let mut entry = Pending {
                 hole,
@@ -261,7 +264,7 @@ where
 
     /// Asks Lean for the goal at `entry`'s hole and submits its job.
     async fn submit(&self, uri: &str, text: &str, imports: &[String], entry: &mut Pending) {
-        let goal = match goal_at(self.editor, uri, &entry.hole).await {
+        let goal = match goal_at(self.lean, uri, &entry.hole).await {
             Ok(Some(goal)) => goal,
             Ok(None) => {
                 entry.skipped = Some("Lean reported no goal at this hole".to_owned());
@@ -273,12 +276,7 @@ where
             }
         };
         let context = holes::context(text, &entry.hole);
-        let header = context
-            .as_ref()
-            .map(|context| context.prefix.clone())
-            .unwrap_or_default();
-        let name = lemma_name(&entry.hole);
-        let parsed = holes::parse_goal(&goal);
+        let spec = GoalSpec::for_hole(&holes::parse_goal(&goal), context.as_ref(), &entry.hole.id);
         entry.goal = Some(goal);
         let request = JobRequest {
             key: JobKey {
@@ -286,7 +284,7 @@ where
                 hole: entry.hole.id.clone(),
                 version: 1,
             },
-            goal: GoalSpec::from_goal(&parsed, &header, &name),
+            goal: spec,
             imports: imports.to_vec(),
         };
         entry.started = Instant::now();
@@ -415,68 +413,4 @@ fn splice_kind(hole: &Hole) -> crate::verify::HoleKind {
         HolePosition::Tactic => crate::verify::HoleKind::Tactic,
         HolePosition::Term => crate::verify::HoleKind::Term,
     }
-}
-
-/// Lean's goal at a hole: `$/lean/plainGoal` before a tactic `sorry`, `$/lean/plainTermGoal`
-/// at a term `sorry`. `None` when Lean has no goal there.
-pub async fn goal_at(
-    editor: &VirtualEditor,
-    uri: &str,
-    hole: &Hole,
-) -> Result<Option<String>, EditorError> {
-    let position = json!({"line": hole.range.start.line, "character": hole.range.start.character});
-    let params = json!({"textDocument": {"uri": uri}, "position": position});
-    let limit = Duration::from_secs(60);
-    let goal = match (hole.kind, hole.position) {
-        (_, HolePosition::Tactic) | (HoleKind::Admit, _) => {
-            let result = editor.request("$/lean/plainGoal", params, limit).await?;
-            result
-                .get("goals")
-                .and_then(Value::as_array)
-                .and_then(|goals| goals.first())
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        }
-        (_, HolePosition::Term) => {
-            let result = editor
-                .request("$/lean/plainTermGoal", params, limit)
-                .await?;
-            result
-                .get("goal")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        }
-    };
-    Ok(goal)
-}
-
-/// A lemma name for the model's eyes: the declaration's last component and the ordinal.
-fn lemma_name(hole: &Hole) -> String {
-    let base: String = hole
-        .id
-        .declaration
-        .rsplit('.')
-        .next()
-        .unwrap_or("hole")
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{base}_hole_{}", hole.id.ordinal)
-}
-
-/// The modules a file imports (`import Mathlib.Tactic` gives `Mathlib.Tactic`).
-pub fn imported_modules(text: &str) -> Vec<String> {
-    let outline = lean_syntax::outline(text);
-    text[outline.header]
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("import "))
-        .flat_map(str::split_whitespace)
-        .map(str::to_owned)
-        .collect()
 }

@@ -22,6 +22,6 @@ mod state;
 
 pub use actions::{FILL_TITLE, HoleActions, STATUS_COMMAND, STATUS_TITLE};
 pub use serve::{ServeOptions, run_serve};
-pub use session::{Session, goal_spec, is_declaration_sorry_warning};
+pub use session::Session;
 pub use settings::EditorConfig;
 pub use state::{EditorState, JobSlot};

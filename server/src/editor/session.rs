@@ -17,96 +17,13 @@ use tokio::task::JoinHandle;
 use super::actions::{describe, hole_edit, versioned_edit};
 use super::settings::EditorConfig;
 use super::state::{DocumentEntry, EditorState, JobSlot};
-use crate::holes::{Goal, Hole, HoleId, HoleIndex, HoleKind, HolePosition, parse_goal};
+use crate::holes::{Goal, Hole, HoleId, HoleIndex, HoleKind, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
 };
 use crate::router::EditorHandle;
 use crate::verify::checker::SourceDocuments;
-use lean_syntax::CommandKind;
-
-/// Whether `message` is Lean's sorry warning in any of its spellings:
-/// ``declaration uses 'sorry'``, ``declaration uses `sorry` `` and the newest
-/// ``declaration `NAME` uses `sorry` ``.
-pub fn is_declaration_sorry_warning(message: &str) -> bool {
-    let message = message.trim();
-    if crate::holes::is_sorry_warning(message) {
-        return true;
-    }
-    message
-        .strip_prefix("declaration `")
-        .and_then(|rest| rest.strip_suffix("` uses `sorry`"))
-        .is_some_and(|name| !name.is_empty())
-}
-
-/// The hole's goal as a standalone lemma: the file's `import`s and `open`s, the goal's
-/// hypotheses as binders, its target as the type.
-pub fn goal_spec(index: &HoleIndex, hole: &Hole, goal: &Goal) -> GoalSpec {
-    let context = index.context(hole);
-    let header: String = context
-        .as_ref()
-        .map(|ctx| {
-            ctx.prefix
-                .lines()
-                .filter(|line| line.starts_with("import ") || line.starts_with("open "))
-                .map(|line| format!("{line}\n"))
-                .collect()
-        })
-        .unwrap_or_default();
-    let name = context
-        .and_then(|ctx| ctx.name)
-        .map(|name| format!("{}_hole_{}", name.replace('.', "_"), hole.id.ordinal))
-        .unwrap_or_else(|| format!("sorryfill_hole_{}", hole.id.ordinal));
-    let mut binders = Vec::new();
-    for hypothesis in &goal.hypotheses {
-        let ty = hypothesis
-            .ty
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let (instances, named): (Vec<&String>, Vec<&String>) = hypothesis
-            .names
-            .iter()
-            .partition(|name| name.starts_with("inst") && name.contains('✝'));
-        for _ in instances {
-            binders.push(format!("[{ty}]"));
-        }
-        if !named.is_empty() {
-            // Inaccessible names (`x✝`) cannot be written back; give them plain names.
-            let names: Vec<String> = named
-                .iter()
-                .map(|name| name.replace('✝', "_h").replace(char::is_whitespace, ""))
-                .collect();
-            binders.push(format!("({} : {ty})", names.join(" ")));
-        }
-    }
-    GoalSpec {
-        header,
-        name,
-        binders,
-        target: goal.target.split_whitespace().collect::<Vec<_>>().join(" "),
-    }
-}
-
-/// The modules a file imports (`import A B` lists two).
-fn imports(index: &HoleIndex) -> Vec<String> {
-    let text = index.text();
-    index
-        .outline()
-        .commands
-        .iter()
-        .filter(|command| command.kind == CommandKind::Import)
-        .flat_map(|command| {
-            text.get(command.span.clone())
-                .unwrap_or("")
-                .split_whitespace()
-                .filter(|word| !matches!(*word, "import" | "public" | "meta" | "all"))
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
 
 struct LiveJob {
     slot: u64,
@@ -475,7 +392,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             .map(|d| {
                 // The newest spelling names the declaration; fold it into the older form the
                 // hole index matches.
-                let message = if is_declaration_sorry_warning(&d.message) {
+                let message = if crate::holes::is_sorry_warning(&d.message) {
                     "declaration uses 'sorry'".to_owned()
                 } else {
                     d.message.clone()
@@ -517,7 +434,13 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             let uri = uri.to_owned();
             let hole = hole.clone();
             tokio::spawn(async move {
-                let goal = ask_goal(&lean, &uri, &hole).await;
+                let goal = match crate::lean::goal_at(&lean, &uri, &hole).await {
+                    Ok(goal) => goal.map(|goal| parse_goal(&goal)),
+                    Err(error) => {
+                        tracing::info!(%uri, hole = %hole.id, %error, "no goal from Lean");
+                        None
+                    }
+                };
                 let _ = replies.send(GoalReply {
                     uri,
                     version,
@@ -549,8 +472,12 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 hole: reply.hole.id.clone(),
                 version: reply.version,
             },
-            goal: goal_spec(&doc.index, &reply.hole, &goal),
-            imports: imports(&doc.index),
+            goal: GoalSpec::for_hole(
+                &goal,
+                doc.index.context(&reply.hole).as_ref(),
+                &reply.hole.id,
+            ),
+            imports: crate::holes::imported_modules(doc.index.text()),
         };
         tracing::info!(uri = %reply.uri, hole = %reply.hole.id, version = reply.version, "job submitted");
         let receiver = self.pipeline.submit(request);
@@ -664,30 +591,6 @@ fn spawn_watcher(
     })
 }
 
-/// Asks Lean for the goal at a hole: `$/lean/plainGoal` for tactic holes (the first goal),
-/// `$/lean/plainTermGoal` for term holes.
-async fn ask_goal(lean: &LeanHandle, uri: &str, hole: &Hole) -> Option<Goal> {
-    let params = json!({
-        "textDocument": {"uri": uri},
-        "position": hole.range.start,
-    });
-    let (method, pointer) = match hole.position {
-        HolePosition::Tactic => ("$/lean/plainGoal", "/goals/0"),
-        HolePosition::Term => ("$/lean/plainTermGoal", "/goal"),
-    };
-    match lean.request(method, params).await {
-        Ok(result) => result
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .map(parse_goal)
-            .filter(|goal| !goal.target.is_empty()),
-        Err(error) => {
-            tracing::info!(%uri, hole = %hole.id, %error, "no goal from Lean");
-            None
-        }
-    }
-}
-
 fn common_prefix(a: &str, b: &str) -> usize {
     a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
 }
@@ -705,29 +608,6 @@ fn common_suffix(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_spelling_of_the_sorry_warning_is_recognised() {
-        assert!(is_declaration_sorry_warning("declaration uses 'sorry'"));
-        assert!(is_declaration_sorry_warning("declaration uses `sorry`"));
-        assert!(is_declaration_sorry_warning(
-            "declaration `Foo.bar` uses `sorry`"
-        ));
-        assert!(!is_declaration_sorry_warning("declaration `` uses `sorry`"));
-        assert!(!is_declaration_sorry_warning("unsolved goals"));
-    }
-
-    #[test]
-    fn goal_spec_states_the_hole_as_a_lemma() {
-        let text = "import Mathlib\nopen Real\nnamespace N\ntheorem t (x : ℕ) [inst : Group G] (h : 0 < x) : x ≠ 0 := by\n  sorry\nend N\n";
-        let index = HoleIndex::new(text);
-        let goal = parse_goal("x : ℕ\ninst✝ : Group G\nh₀ a✝ : 0 < x\n⊢ x ≠ 0");
-        let spec = goal_spec(&index, &index.holes()[0], &goal);
-        assert_eq!(spec.header, "import Mathlib\nopen Real\n");
-        assert_eq!(spec.binders, ["(x : ℕ)", "[Group G]", "(h₀ a_h : 0 < x)"]);
-        assert_eq!(spec.target, "x ≠ 0");
-        assert_eq!(imports(&index), ["Mathlib"]);
-    }
 
     use crate::lean::LeanCommand;
     use crate::pipeline::RejectKind;

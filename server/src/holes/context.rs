@@ -88,6 +88,24 @@ fn strip_leading_doc(body: &str) -> &str {
     body
 }
 
+/// The modules a file imports (`import A B` lists two; the module system's `public`, `meta`
+/// and `all` are not modules). They decide which tactics the portfolio may try.
+pub fn imported_modules(text: &str) -> Vec<String> {
+    lean_syntax::outline(text)
+        .commands
+        .iter()
+        .filter(|command| command.kind == lean_syntax::CommandKind::Import)
+        .flat_map(|command| {
+            text.get(command.span.clone())
+                .unwrap_or("")
+                .split_whitespace()
+                .filter(|word| !matches!(*word, "import" | "public" | "meta" | "all"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,7 @@ mod index;
 mod scanner;
 mod warnings;
 
-pub use context::{HoleContext, context};
+pub use context::{HoleContext, context, imported_modules};
 pub use goal::{Goal, Hypothesis, LemmaParts, parse_goal, parse_rendered_goals};
 pub use index::{HoleIndex, UpdateStats};
 pub use warnings::{is_sorry_warning, sorry_warning_declarations};

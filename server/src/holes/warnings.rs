@@ -1,16 +1,24 @@
 //! Correlating holes with Lean's `declaration uses 'sorry'` warnings.
 //!
-//! Lean (≤ v4.23) says ``declaration uses 'sorry'``, newer Lean ``declaration uses `sorry` ``;
-//! both are matched. The warning's range is on the declaration name (for `example`, on the
+//! Lean (≤ v4.23) says ``declaration uses 'sorry'``, newer Lean ``declaration uses `sorry` ``,
+//! and the newest ``declaration `NAME` uses `sorry` ``; all are matched. The warning's range is on the declaration name (for `example`, on the
 //! keyword), one per declaration, and only when the declaration has no errors.
 
 use super::HoleIndex;
 use lsp_types::Range;
 
-/// Whether a diagnostic message is Lean's "declaration uses sorry" warning (either quoting).
+/// Whether a diagnostic message is Lean's "declaration uses sorry" warning, in any of its
+/// spellings. The soundness gate relies on this too, so it errs on the side of matching.
 pub fn is_sorry_warning(message: &str) -> bool {
     let message = message.trim();
-    message == "declaration uses 'sorry'" || message == "declaration uses `sorry`"
+    if message.contains("declaration uses 'sorry'") || message.contains("declaration uses `sorry`")
+    {
+        return true;
+    }
+    message
+        .strip_prefix("declaration `")
+        .and_then(|rest| rest.strip_suffix("` uses `sorry`"))
+        .is_some_and(|name| !name.is_empty())
 }
 
 /// The ranges of every "declaration uses sorry" warning among `diagnostics`
@@ -51,6 +59,15 @@ impl HoleIndex {
 mod tests {
     use super::*;
     use lsp_types::Position;
+
+    #[test]
+    fn every_spelling_of_the_sorry_warning_is_recognised() {
+        assert!(is_sorry_warning("declaration uses 'sorry'"));
+        assert!(is_sorry_warning("declaration uses `sorry`"));
+        assert!(is_sorry_warning("declaration `Foo.bar` uses `sorry`"));
+        assert!(!is_sorry_warning("declaration `` uses `sorry`"));
+        assert!(!is_sorry_warning("unsolved goals"));
+    }
 
     #[test]
     fn both_quotings_map_to_the_declaration() {

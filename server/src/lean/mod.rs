@@ -42,6 +42,7 @@
 
 mod diagnostics;
 mod events;
+mod goals;
 mod handle;
 
 pub use diagnostics::{
@@ -49,6 +50,7 @@ pub use diagnostics::{
     PublishDiagnosticsParams, VersionDiagnostics, VersionedUri,
 };
 pub use events::{DocumentEvent, PrivateEvent};
+pub use goals::goal_at;
 pub use handle::{
     LeanCommand, LeanError, LeanHandle, LeanResponseError, PRIVATE_ID_PREFIX, private_request_id,
 };

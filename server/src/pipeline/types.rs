@@ -175,6 +175,23 @@ pub struct GoalSpec {
     pub target: String,
 }
 
+/// A lemma name for a hole: the declaration's last component made an identifier, and the
+/// hole's ordinal inside it.
+fn lemma_name(hole: &HoleId) -> String {
+    let last = hole.declaration.rsplit('.').next().unwrap_or("hole");
+    let base: String = last
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{base}_hole_{}", hole.ordinal)
+}
+
 impl GoalSpec {
     /// The lemma statement with a `sorry` proof, as the prover prompt shows it.
     pub fn lemma(&self) -> String {
@@ -189,24 +206,38 @@ impl GoalSpec {
         out
     }
 
-    /// The header followed by the lemma: the whole text a prover prompt completes.
-    /// The goal Lean printed at a hole, as a standalone lemma named `name` under `header`
-    /// (the file's imports and scoping commands): what the models see.
-    pub fn from_goal(goal: &crate::holes::Goal, header: &str, name: &str) -> Self {
+    /// The goal Lean printed at `hole` as the standalone lemma the models see: the file's
+    /// imports and `open`s (from the hole's `context`), the goal's hypotheses as binders
+    /// (inaccessible names renamed, anonymous instances as `[…]`), its target as the type.
+    pub fn for_hole(
+        goal: &crate::holes::Goal,
+        context: Option<&crate::holes::HoleContext>,
+        hole: &HoleId,
+    ) -> Self {
+        let header: String = context
+            .map(|context| {
+                context
+                    .prefix
+                    .lines()
+                    .filter(|line| line.starts_with("import ") || line.starts_with("open "))
+                    .map(|line| format!("{line}\n"))
+                    .collect()
+            })
+            .unwrap_or_default();
         let parts = goal.lemma_parts();
-        let name = if parts.universes.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{name}.{{{}}}", parts.universes.join(", "))
-        };
+        let mut name = lemma_name(hole);
+        if !parts.universes.is_empty() {
+            name.push_str(&format!(".{{{}}}", parts.universes.join(", ")));
+        }
         GoalSpec {
-            header: header.to_owned(),
+            header,
             name,
             binders: parts.binders,
             target: parts.target,
         }
     }
 
+    /// The header followed by the lemma: the whole text a prover prompt completes.
     pub fn standalone(&self) -> String {
         if self.header.trim().is_empty() {
             self.lemma()
@@ -286,4 +317,38 @@ pub struct AttemptRecord {
     pub verdict: Verdict,
     /// How long the check took.
     pub elapsed: Duration,
+}
+
+#[cfg(test)]
+mod goal_spec_tests {
+    use super::*;
+    use crate::holes::{HoleIndex, parse_goal};
+
+    #[test]
+    fn a_hole_becomes_a_lemma_under_the_files_imports_and_opens() {
+        let text = "import Mathlib\nopen Real\nnamespace N\ntheorem t (x : ℕ) [inst : Group G] (h : 0 < x) : x ≠ 0 := by\n  sorry\nend N\n";
+        let index = HoleIndex::new(text);
+        let hole = &index.holes()[0];
+        let goal = parse_goal("x : ℕ\ninst✝ : Group G\nh₀ a✝ : 0 < x\n⊢ x ≠ 0");
+        let spec = GoalSpec::for_hole(&goal, index.context(hole).as_ref(), &hole.id);
+        assert_eq!(spec.header, "import Mathlib\nopen Real\n");
+        assert_eq!(spec.name, "t_hole_0");
+        assert_eq!(spec.binders, ["(x : ℕ)", "[Group G]", "(h₀ a_1 : 0 < x)"]);
+        assert_eq!(spec.target, "x ≠ 0");
+        assert_eq!(crate::holes::imported_modules(text), ["Mathlib"]);
+    }
+
+    #[test]
+    fn shared_hypothesis_lines_stay_one_binder() {
+        let goal = parse_goal("x y : ℕ\ninst✝ : Foo x\nh₀ : x ≠ 0\n⊢ x + 0 = x");
+        let id = HoleId {
+            declaration: "Ns.t".to_owned(),
+            ordinal: 2,
+        };
+        let spec = GoalSpec::for_hole(&goal, None, &id);
+        assert_eq!(spec.binders, ["(x y : ℕ)", "[Foo x]", "(h₀ : x ≠ 0)"]);
+        assert_eq!(spec.target, "x + 0 = x");
+        assert_eq!(spec.name, "t_hole_2");
+        assert_eq!(spec.header, "");
+    }
 }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use lean_syntax::{Binder, BinderKind, TokenKind, lex, outline, parse_declaration};
+use lean_syntax::{TokenKind, lex};
 use lsp_types::{Diagnostic, DiagnosticSeverity, Position};
 use ropey::Rope;
 use serde_json::{Value, json};
@@ -793,7 +793,6 @@ struct LocatedHole {
     span: Range<usize>,
     kind: HoleKind,
     declaration: Range<usize>,
-    position: Position,
     /// Other holes of the user's stay `sorry` in the same declaration while this one is
     /// checked, so Lean's sorry warning for it says nothing about this proof.
     shares_declaration: bool,
@@ -870,7 +869,6 @@ impl LeanChecker {
             .any(|other| other.command == hole.command && other.id != hole.id);
         Ok(LocatedHole {
             span: hole.span.clone(),
-            position: hole.range.start,
             kind,
             declaration,
             shares_declaration,
@@ -926,78 +924,20 @@ impl Checker for LeanChecker {
             return None;
         }
         let located = self.locate(target).ok()?;
-        let position = position_json(located.position);
-        let params = json!({"textDocument": {"uri": target.doc}, "position": position});
-        let lean = &self.shadow.inner.lean;
-        let goal_text = match located.kind {
-            HoleKind::Tactic => {
-                let answer = lean.request("$/lean/plainGoal", params).await.ok()?;
-                answer.get("goals")?.get(0)?.as_str()?.to_owned()
-            }
-            HoleKind::Term => {
-                let answer = lean.request("$/lean/plainTermGoal", params).await.ok()?;
-                answer.get("goal")?.as_str()?.to_owned()
-            }
-        };
         let hole = located
             .index
             .holes()
             .iter()
             .find(|hole| hole.id == target.hole)?;
-        let header = located
-            .index
-            .context(hole)
-            .map(|context| context.prefix)
-            .unwrap_or_default();
-        let name = lemma_name(&target.hole.declaration, target.hole.ordinal);
-        goal_spec(&parse_goal(&goal_text), header, name)
-    }
-}
-
-/// A standalone lemma name for a hole: the declaration's last component, made an identifier.
-fn lemma_name(declaration: &str, ordinal: u32) -> String {
-    let last = declaration.rsplit('.').next().unwrap_or(declaration);
-    let mut name: String = last
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if ordinal > 0 {
-        name.push_str(&format!("_{ordinal}"));
-    }
-    name
-}
-
-/// The [`GoalSpec`] of a goal Lean printed: its lemma statement, split into binders and type.
-fn goal_spec(goal: &crate::holes::Goal, header: String, name: String) -> Option<GoalSpec> {
-    let statement = format!("{} := sorry\n", goal.to_lemma(&name));
-    let commands = outline(&statement).commands;
-    let declaration = parse_declaration(&statement, commands.first()?)?;
-    Some(GoalSpec {
-        header,
-        name,
-        binders: declaration.binders.iter().map(render_binder).collect(),
-        target: declaration.type_text?,
-    })
-}
-
-fn render_binder(binder: &Binder) -> String {
-    let names = binder.names.join(" ");
-    let inner = match (&binder.ty, names.is_empty()) {
-        (Some(ty), true) => ty.clone(),
-        (Some(ty), false) => format!("{names} : {ty}"),
-        (None, _) => names,
-    };
-    match binder.kind {
-        BinderKind::Explicit => format!("({inner})"),
-        BinderKind::Implicit => format!("{{{inner}}}"),
-        BinderKind::StrictImplicit => format!("⦃{inner}⦄"),
-        BinderKind::Instance => format!("[{inner}]"),
+        let goal = crate::lean::goal_at(&self.shadow.inner.lean, &target.doc, hole)
+            .await
+            .ok()??;
+        let context = located.index.context(hole);
+        Some(GoalSpec::for_hole(
+            &parse_goal(&goal),
+            context.as_ref(),
+            &target.hole,
+        ))
     }
 }
 
@@ -1168,14 +1108,6 @@ mod tests {
             Some("exact h")
         );
         assert_eq!(try_this("unsolved goals"), None);
-    }
-
-    #[test]
-    fn goals_become_binders_and_a_target() {
-        let goal = parse_goal("x y : ℕ\ninst✝ : Foo x\nh₀ : x ≠ 0\n⊢ x + 0 = x");
-        let spec = goal_spec(&goal, "import A\n".into(), "t".into()).expect("parses");
-        assert_eq!(spec.binders, ["(x y : ℕ)", "[Foo x]", "(h₀ : x ≠ 0)"]);
-        assert_eq!(spec.target, "x + 0 = x");
     }
 
     #[test]

@@ -595,10 +595,8 @@ fn position_at_or_after(position: Position, start: Position) -> bool {
     (position.line, position.character) >= (start.line, start.character)
 }
 
-/// Lean's "declaration uses sorry" warning, in both spellings.
-pub fn is_sorry_warning(message: &str) -> bool {
-    message.contains("declaration uses 'sorry'") || message.contains("declaration uses `sorry`")
-}
+/// Lean's "declaration uses sorry" warning, in every spelling (one matcher for the project).
+pub use crate::holes::is_sorry_warning;
 
 /// Rejects axioms outside `allowed`, and always [`ALWAYS_REJECTED_AXIOMS`]. A `sorryAx` is
 /// reported before any other axiom because it is the most telling.

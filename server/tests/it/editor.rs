@@ -117,7 +117,7 @@ impl Checker for ShadowChecker {
         let error = diagnostics.iter().find(|d| d.is_error());
         let sorry = diagnostics
             .iter()
-            .any(|d| sorryfill::editor::is_declaration_sorry_warning(&d.message));
+            .any(|d| sorryfill::holes::is_sorry_warning(&d.message));
         tracing::debug!(?diagnostics, proof, "test check");
         match (error, mode) {
             (Some(error), _) => Verdict::rejected(RejectKind::Lean, error.message.clone()),

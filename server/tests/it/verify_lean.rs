@@ -345,12 +345,12 @@ async fn a_proof_lean_accepts_is_verified_and_a_wrong_one_is_rejected_with_leans
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sorry_warning_rejects_in_both_spellings() {
+async fn the_sorry_warning_rejects_in_every_spelling() {
     // Two holes in one declaration: a full check of one with the other still `sorry` leaves
     // Lean's sorry warning on the declaration, which the full gate rejects.
     let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
     let first = source.find("sorry").expect("a hole");
-    for style in ["quote", "backtick"] {
+    for style in ["quote", "backtick", "named"] {
         let mut session = Session::start(&["--accept-all", "--sorry-style", style]).await;
         session.open(source).await;
         let checker = session.checker(settings(1, WAIT));
