@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::edits::{self, Replacement, SourceFile};
-use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, RunError};
+use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSource, RunError};
 use crate::cli::virtual_editor::VirtualEditor;
 use crate::engine::Engine;
 use crate::holes::{self, Hole, HolePosition};
@@ -248,7 +248,17 @@ where
         let mut reports = Vec::with_capacity(pending.len());
         let mut replacements = Vec::new();
         for entry in pending {
-            let report = finish(entry, &text, &mut replacements).await;
+            let hole = entry.hole.id.clone();
+            let mut report = finish(entry, &text, &mut replacements).await;
+            if let Some(tally) = self.pipeline.tally(&uri, &hole) {
+                report.attempts = tally.checks;
+                if report.proof.is_some() {
+                    report.source = match report.status {
+                        HoleStatus::Partial => Some(ReportSource::Decomposition),
+                        _ => tally.found_by.as_ref().and_then(ReportSource::from_stage),
+                    };
+                }
+            }
             reports.push(report);
         }
         self.editor.close(&uri);

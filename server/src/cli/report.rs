@@ -156,6 +156,21 @@ impl From<Source> for ReportSource {
     }
 }
 
+impl ReportSource {
+    /// The report's name for the pipeline stage that found a proof (`None` for the stages
+    /// that only confirm or polish one).
+    pub fn from_stage(stage: &crate::pipeline::Source) -> Option<Self> {
+        use crate::pipeline::Source as Stage;
+        match stage {
+            Stage::Tactic => Some(Self::Tactic),
+            Stage::Prover { .. } | Stage::Repair => Some(Self::Prover),
+            Stage::Assembled | Stage::Sketch => Some(Self::Decomposition),
+            Stage::Cache => Some(Self::Cache),
+            Stage::Recheck | Stage::Replacement | Stage::Cleanup => None,
+        }
+    }
+}
+
 /// A problem that kept a file (or the whole run) from being processed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunError {

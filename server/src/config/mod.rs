@@ -211,22 +211,11 @@ fn default_true() -> bool {
     true
 }
 fn default_tactics() -> Vec<String> {
-    [
-        "rfl",
-        "norm_num",
-        "simp",
-        "omega",
-        "decide",
-        "linarith",
-        "nlinarith",
-        "positivity",
-        "ring",
-        "field_simp",
-        "tauto",
-        "aesop",
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    // One default list for the project: the portfolio's, cheapest first.
+    crate::pipeline::portfolio::DEFAULT_TACTICS
+        .iter()
+        .map(|tactic| (*tactic).to_owned())
+        .collect()
 }
 fn default_samples_per_hole() -> u32 {
     16

@@ -22,8 +22,8 @@ use super::portfolio::Portfolio;
 use super::sketch::Sketch;
 use super::traits::{Attempts, Checker, Decomposer, Prover};
 use super::types::{
-    AttemptRecord, Candidate, CheckMode, GoalSpec, JobKey, ModelError, RejectKind, Repair, Source,
-    Target, Verdict, Version,
+    AttemptRecord, Candidate, CheckMode, GoalSpec, JobKey, JobTally, ModelError, RejectKind,
+    Repair, Source, Target, Verdict, Version,
 };
 
 /// The pipeline's stages with the outside world plugged in.
@@ -59,6 +59,8 @@ pub(crate) struct JobContext {
     pub state: Arc<watch::Sender<JobState>>,
     /// Cancelled when Lean says the version is gone, which ends the job.
     pub stale: CancellationToken,
+    /// Checks made and the stage that found the proof, for reports.
+    pub tally: Arc<std::sync::Mutex<JobTally>>,
 }
 
 impl JobContext {
@@ -177,6 +179,10 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
             }
             break (verdict, current);
         };
+        ctx.tally
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .count(&source, target.depth(), mode, verdict.is_verified());
         self.store.record(AttemptRecord {
             job: ctx.key.clone(),
             goal: goal.clone(),

@@ -17,7 +17,7 @@ use super::budget::{HoleBudget, WorkspaceLimits};
 use super::engine::{Engine, JobContext, Place};
 use super::portfolio::Portfolio;
 use super::traits::{Attempts, Checker, Decomposer, Prover};
-use super::types::{CheckMode, GoalSpec, HoleId, JobKey, Source, Target, Version};
+use super::types::{CheckMode, GoalSpec, HoleId, JobKey, JobTally, Source, Target, Version};
 
 /// Where a job currently points: the version its checks run against and the hole's
 /// identity in it.
@@ -133,6 +133,7 @@ struct JobEntry {
     token: CancellationToken,
     anchor: watch::Sender<Anchor>,
     state: Arc<watch::Sender<JobState>>,
+    tally: Arc<std::sync::Mutex<JobTally>>,
 }
 
 /// The pipeline of a workspace: runs jobs under the workspace's limits.
@@ -204,6 +205,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
         });
         let token = CancellationToken::new();
         let map_key = (request.key.doc.clone(), request.key.hole.clone());
+        let tally = Arc::default();
         let ctx = JobContext {
             key: request.key.clone(),
             goal: request.goal.clone(),
@@ -211,6 +213,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
             anchor: anchor_rx,
             state: Arc::clone(&state_tx),
             stale: CancellationToken::new(),
+            tally: Arc::clone(&tally),
         };
         tokio::spawn(run_job(
             Arc::clone(&self.engine),
@@ -224,6 +227,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
             token,
             anchor: anchor_tx,
             state: state_tx,
+            tally,
         };
         if let Some(replaced) = self.jobs().insert(map_key, entry) {
             replaced.token.cancel();
@@ -262,6 +266,19 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
         self.jobs()
             .get(&(doc.to_owned(), hole.clone()))
             .map(|entry| entry.state.borrow().clone())
+    }
+
+    /// How many checks a hole's job made and which stage found its proof.
+    pub fn tally(&self, doc: &str, hole: &HoleId) -> Option<JobTally> {
+        self.jobs()
+            .get(&(doc.to_owned(), hole.clone()))
+            .map(|entry| {
+                entry
+                    .tally
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            })
     }
 
     /// A receiver following a hole's job.

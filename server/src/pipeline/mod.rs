@@ -33,6 +33,6 @@ pub use portfolio::Portfolio;
 pub use sketch::{Sketch, SketchError, SketchStep};
 pub use traits::{Attempts, Checker, Decomposer, NoDecomposer, NoProver, NoStore, Prover};
 pub use types::{
-    AttemptRecord, Candidate, CheckMode, Frame, GoalSpec, HoleId, JobKey, ModelError, RejectKind,
-    Rejection, Repair, Source, Target, Verdict, Version,
+    AttemptRecord, Candidate, CheckMode, Frame, GoalSpec, HoleId, JobKey, JobTally, ModelError,
+    RejectKind, Rejection, Repair, Source, Target, Verdict, Version,
 };

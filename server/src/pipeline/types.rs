@@ -270,6 +270,31 @@ pub struct Candidate {
 #[error("model request failed: {0}")]
 pub struct ModelError(pub String);
 
+/// What a job has done so far: how many candidates Lean checked, and which stage found the
+/// proof it offers (the first verified `Full` check of the hole itself; Lean's replacements,
+/// cleanups and re-checks after edits keep the stage that found it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobTally {
+    /// Checks sent to Lean for this job, at every depth.
+    pub checks: u32,
+    /// The stage whose candidate first passed the whole gate at the hole.
+    pub found_by: Option<Source>,
+}
+
+impl JobTally {
+    /// Counts one check and remembers the stage of the first verified proof at the hole.
+    pub(crate) fn count(&mut self, source: &Source, depth: usize, mode: CheckMode, verified: bool) {
+        self.checks = self.checks.saturating_add(1);
+        let finds = !matches!(
+            source,
+            Source::Replacement | Source::Recheck | Source::Cleanup | Source::Sketch
+        );
+        if verified && depth == 0 && mode == CheckMode::Full && finds && self.found_by.is_none() {
+            self.found_by = Some(source.clone());
+        }
+    }
+}
+
 /// Where a checked candidate came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {

@@ -145,6 +145,15 @@ fn prove_json_report_follows_the_documented_schema() {
     assert_eq!(proved["goal"], "x : Nat\nh₀ : x ≠ 0\n⊢ x + 0 = x");
     assert_eq!(proved["status"], "verified");
     assert_eq!(proved["proof"], "omega");
+    assert_eq!(proved["source"], "tactic", "the portfolio found it");
+    assert!(
+        proved["attempts"].as_u64().is_some_and(|n| n >= 1),
+        "{proved}"
+    );
+    assert!(
+        holes[1]["attempts"].as_u64().is_some_and(|n| n >= 5),
+        "every tactic was tried"
+    );
     for key in ["source", "reason", "attempts", "elapsed_ms"] {
         assert!(proved.get(key).is_some(), "{key} is always present");
     }
