@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::edits::{self, Replacement, SourceFile};
+use crate::cli::progress::{HoleLabel, HoleState, Progress};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSource, RunError};
 use crate::cli::virtual_editor::VirtualEditor;
 use crate::engine::Engine;
@@ -130,7 +131,9 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
     let engine = Engine::build(&config, &root, checker)
         .map_err(|error| ProveError::Lean(error.to_string()))?;
 
+    let progress = Progress::for_stderr(0);
     let mut run = Session {
+        progress: &progress,
         editor: &editor,
         lean: &lean_for_goals,
         documents: &mut documents,
@@ -138,6 +141,7 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
         pipeline: &engine.pipeline,
     };
     let outcome = run.prove_files(&options.files, options.write).await;
+    progress.finish();
     editor.shutdown().await;
     drop(editor);
     if let Ok(Err(error)) = session.await {
@@ -168,6 +172,8 @@ where
     pub sources: &'a SourceDocuments,
     /// The pipeline that proves holes.
     pub pipeline: &'a Pipeline<C, P, D, A>,
+    /// Where hole states are shown as they change.
+    pub progress: &'a Progress,
 }
 
 /// One hole of a file on its way through the pipeline.
@@ -245,11 +251,16 @@ where
             }
             pending.push(entry);
         }
+        self.progress.add_holes(pending.len() as u64);
         let mut reports = Vec::with_capacity(pending.len());
         let mut replacements = Vec::new();
         for entry in pending {
             let hole = entry.hole.id.clone();
-            let mut report = finish(entry, &text, &mut replacements).await;
+            let label = HoleLabel::new(path, entry.hole.range.start, &hole.declaration);
+            let mut report = finish(entry, &text, &mut replacements, |state| {
+                self.progress.update(&label, state);
+            })
+            .await;
             if let Some(tally) = self.pipeline.tally(&uri, &hole) {
                 report.attempts = tally.checks;
                 if report.proof.is_some() {
@@ -344,7 +355,12 @@ where
 
 /// Waits for a hole's job to end and turns it into its report line, collecting the edit a
 /// verified (or partial) proof makes.
-async fn finish(entry: Pending, text: &str, replacements: &mut Vec<Replacement>) -> HoleReport {
+async fn finish(
+    entry: Pending,
+    text: &str,
+    replacements: &mut Vec<Replacement>,
+    show: impl Fn(HoleState),
+) -> HoleReport {
     let mut report = HoleReport {
         range: entry.hole.range,
         kind: entry.hole.kind.into(),
@@ -358,10 +374,12 @@ async fn finish(entry: Pending, text: &str, replacements: &mut Vec<Replacement>)
         elapsed_ms: 0,
     };
     let Some(mut state) = entry.state else {
+        show(HoleState::Skipped);
         return report;
     };
     let final_state = loop {
         let current = state.borrow_and_update().clone();
+        show(progress_state(&current));
         if current.is_final() {
             break current;
         }
@@ -416,6 +434,26 @@ async fn finish(entry: Pending, text: &str, replacements: &mut Vec<Replacement>)
         }
     }
     report
+}
+
+/// How a job's state reads on the progress line.
+fn progress_state(state: &JobState) -> HoleState {
+    match state {
+        JobState::Queued => HoleState::Queued,
+        JobState::Tactics => HoleState::Proving("tactics".to_owned()),
+        JobState::Prover { received, samples } => {
+            HoleState::Proving(format!("prover {received}/{samples}"))
+        }
+        JobState::Decomposing => HoleState::Proving("decomposing".to_owned()),
+        JobState::Subgoals { proved, total } => {
+            HoleState::Proving(format!("subgoals {proved}/{total}"))
+        }
+        JobState::Reverifying => HoleState::Proving("re-checking".to_owned()),
+        JobState::Verified { .. } => HoleState::Verified,
+        JobState::Partial { .. } => HoleState::Partial,
+        JobState::Failed { .. } => HoleState::Failed,
+        JobState::Cancelled => HoleState::Skipped,
+    }
 }
 
 fn splice_kind(hole: &Hole) -> crate::verify::HoleKind {
