@@ -13,16 +13,21 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::cli::edits::{self, Replacement, SourceFile};
-use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, RunError};
+use crate::cli::lean_process::{LeanProcess, start_lean, wait_elaborated};
+use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSource, RunError};
 use crate::cli::virtual_editor::{EditorError, VirtualEditor};
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::holes::{self, Hole, HoleKind, HolePosition};
 use crate::lean::DocumentEvent;
 use crate::pipeline::{
-    Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
+    Attempts, CheckMode, Checker, Decomposer, GoalSpec, HoleId, JobKey, JobRequest, JobState,
+    Pipeline, Prover, RejectKind, Target, Verdict,
 };
-use crate::router::{Proxy, ProxyConfig};
 use crate::verify::checker::{
     CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments, file_uri,
 };
@@ -69,84 +74,226 @@ pub enum ProveError {
     Lean(String),
 }
 
+/// What the command line may change in the configuration found.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Tactics only: no prover, no decomposer.
+    pub no_model: bool,
+    /// Holes proved at the same time.
+    pub jobs: Option<usize>,
+    /// Wall time per hole.
+    pub budget: Option<Duration>,
+    /// First-round prover samples per hole.
+    pub samples: Option<u32>,
+}
+
+/// The configuration of a run: `config_file` or the `sorryfill.toml` found for `root`, with
+/// the command line's `overrides` applied.
+pub fn effective_config(
+    root: &Path,
+    config_file: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<Config, ProveError> {
+    let loaded = match config_file {
+        Some(file) => Config::load_first(&[file.to_path_buf()])?,
+        None => Config::load(root)?,
+    };
+    let mut config = loaded.config;
+    if overrides.no_model {
+        config.prover = None;
+        config.decomposer = None;
+    }
+    if let Some(jobs) = overrides.jobs {
+        config.budget.concurrent_holes = jobs.max(1);
+    }
+    if let Some(budget) = overrides.budget {
+        config.budget.wall_time_per_hole_s = budget.as_secs().max(1);
+    }
+    if let Some(samples) = overrides.samples {
+        config.budget.samples_per_hole = samples;
+    }
+    Ok(config)
+}
+
 /// Runs `prove`: starts Lean behind an in-process proxy in the project, proves every hole of
 /// every file, shuts Lean down, and returns the report and diffs.
 pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
     let root = std::path::absolute(&options.project_root)
         .map_err(|error| ProveError::Lean(format!("no project folder: {error}")))?;
-    let loaded = match &options.config_file {
-        Some(file) => crate::config::Config::load_first(std::slice::from_ref(file))?,
-        None => crate::config::Config::load(&root)?,
+    let overrides = Overrides {
+        no_model: options.no_model,
+        jobs: options.jobs,
+        budget: options.budget,
+        samples: None,
     };
-    let mut config = loaded.config;
-    if options.no_model {
-        config.prover = None;
-        config.decomposer = None;
-    }
-    if let Some(jobs) = options.jobs {
-        config.budget.concurrent_holes = jobs.max(1);
-    }
-    if let Some(budget) = options.budget {
-        config.budget.wall_time_per_hole_s = budget.as_secs().max(1);
-    }
-
-    let command_line = options
-        .lean_cmd
-        .clone()
-        .unwrap_or_else(|| vec!["lake".to_owned(), "serve".to_owned()]);
-    let Some((program, args)) = command_line.split_first() else {
-        return Err(ProveError::Lean("the Lean command is empty".to_owned()));
+    let config = effective_config(&root, options.config_file.as_deref(), &overrides)?;
+    let mut lean = start_lean(&root, options.lean_cmd.as_deref())
+        .await
+        .map_err(|error| ProveError::Lean(error.0))?;
+    let outcome = match ProveEngine::new(&lean, &config, &root) {
+        Ok(engine) => Ok(engine
+            .prove_files(&mut lean, &options.files, options.write)
+            .await),
+        Err(error) => Err(error),
     };
-    let mut server = tokio::process::Command::new(program);
-    server.args(args).current_dir(&root);
-
-    let mut proxy = Proxy::new(ProxyConfig::default());
-    let lean = proxy.lean_handle();
-    let mut documents = proxy.observe_documents();
-    let (editor, session) = VirtualEditor::connect(proxy, server);
-    let root_uri = file_uri(&root);
-    if let Err(error) = editor.initialize(&root_uri).await {
-        drop(editor);
-        let status = session.await;
-        let detail = match status {
-            Ok(Err(serve_error)) => serve_error.to_string(),
-            _ => error.to_string(),
-        };
-        return Err(ProveError::Lean(detail));
-    }
-
-    // Nothing else edits documents during a run, so checks never wait for the user.
-    let (_user_busy, user_busy_rx) = watch::channel(false);
-    let sources = SourceDocuments::new();
-    let shadow = ShadowChecker::new(
-        lean,
-        &root_uri,
-        CheckerSettings::from_config(&config.verify),
-        user_busy_rx,
-        sources.version_source(),
-    )
-    .map_err(|error| ProveError::Lean(error.to_string()))?;
-    let checker = LeanChecker::new(shadow, sources.clone());
-    let engine = Engine::build(&config, &root, checker)
-        .map_err(|error| ProveError::Lean(error.to_string()))?;
-
-    let mut run = Session {
-        editor: &editor,
-        documents: &mut documents,
-        sources: &sources,
-        pipeline: &engine.pipeline,
-    };
-    let outcome = run.prove_files(&options.files, options.write).await;
-    editor.shutdown().await;
-    drop(editor);
-    if let Ok(Err(error)) = session.await {
-        tracing::warn!(%error, "the Lean session ended with an error");
-    }
-    Ok(outcome)
+    lean.stop().await;
+    outcome
 }
 
-/// How long Lean may take to elaborate one file before its holes are given up.
-const ELABORATION_LIMIT: Duration = Duration::from_secs(600);
+/// The pipeline as `prove` wires it to a running Lean: the configured models and store, Lean
+/// checks through the shadow checker, and a [`Tally`] of how each hole was proved.
+pub struct ProveEngine {
+    sources: SourceDocuments,
+    engine: Engine<TallyChecker<LeanChecker>>,
+    tally: Tally,
+}
+
+impl ProveEngine {
+    /// Builds the engine for `lean` under `config`; the cache and attempt records live in
+    /// `store_root`'s database (the project's, or a scratch folder's for a benchmark).
+    pub fn new(lean: &LeanProcess, config: &Config, store_root: &Path) -> Result<Self, ProveError> {
+        // Nothing else edits documents during a run, so checks never wait for the user.
+        let (user_busy, user_busy_rx) = watch::channel(false);
+        // The receiver only needs a value; the sender may go.
+        drop(user_busy);
+        let sources = SourceDocuments::new();
+        let shadow = ShadowChecker::new(
+            lean.lean.clone(),
+            &lean.root_uri,
+            CheckerSettings::from_config(&config.verify),
+            user_busy_rx,
+            sources.version_source(),
+        )
+        .map_err(|error| ProveError::Lean(error.to_string()))?;
+        let tally = Tally::default();
+        let checker = TallyChecker {
+            inner: LeanChecker::new(shadow, sources.clone()),
+            tally: tally.clone(),
+        };
+        let engine = Engine::build(config, store_root, checker)
+            .map_err(|error| ProveError::Lean(error.to_string()))?;
+        Ok(Self {
+            sources,
+            engine,
+            tally,
+        })
+    }
+
+    /// Proves every hole of `files` with `lean` (see [`Session::prove_files`]).
+    pub async fn prove_files(
+        &self,
+        lean: &mut LeanProcess,
+        files: &[PathBuf],
+        write: bool,
+    ) -> ProveOutcome {
+        let mut session = Session {
+            editor: &lean.editor,
+            documents: &mut lean.documents,
+            sources: &self.sources,
+            pipeline: &self.engine.pipeline,
+            tally: Some(&self.tally),
+        };
+        session.prove_files(files, write).await
+    }
+
+    /// Whether no model is configured (the tactic portfolio only).
+    pub fn is_model_free(&self) -> bool {
+        self.engine.is_model_free()
+    }
+}
+
+/// How each hole's job went, as seen from the checker: how many candidates Lean checked and
+/// which stage the first verified proof came from. Keyed by document and hole.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    holes: Arc<Mutex<HashMap<(String, HoleId), HoleTally>>>,
+}
+
+#[derive(Debug, Default)]
+struct HoleTally {
+    checks: u32,
+    found_by: Option<ReportSource>,
+    state: Option<watch::Receiver<JobState>>,
+}
+
+impl Tally {
+    fn holes(&self) -> std::sync::MutexGuard<'_, HashMap<(String, HoleId), HoleTally>> {
+        // A panic while counting cannot leave a count inconsistent: take the lock anyway.
+        self.holes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Starts following the job of a hole; its state tells which stage a proof came from.
+    pub fn follow(&self, doc: &str, hole: &HoleId, state: watch::Receiver<JobState>) {
+        self.holes().insert(
+            (doc.to_owned(), hole.clone()),
+            HoleTally {
+                state: Some(state),
+                ..HoleTally::default()
+            },
+        );
+    }
+
+    /// Candidates Lean checked for a hole, and the stage of its first verified proof.
+    pub fn outcome(&self, doc: &str, hole: &HoleId) -> (u32, Option<ReportSource>) {
+        self.holes()
+            .get(&(doc.to_owned(), hole.clone()))
+            .map_or((0, None), |tally| (tally.checks, tally.found_by))
+    }
+
+    fn checked(&self, target: &Target, mode: CheckMode, verdict: &Verdict) {
+        // A check refused because the version moved on never reached Lean.
+        if matches!(verdict, Verdict::Rejected(rejection) if rejection.kind == RejectKind::Stale) {
+            return;
+        }
+        let mut holes = self.holes();
+        let tally = holes
+            .entry((target.doc.clone(), target.hole.clone()))
+            .or_default();
+        tally.checks = tally.checks.saturating_add(1);
+        let complete_at_hole =
+            target.depth() == 0 && mode == CheckMode::Full && verdict.is_verified();
+        if complete_at_hole && tally.found_by.is_none() {
+            // The pipeline publishes each stage before running it and the final state only
+            // after the proof is accepted, so the state now is the stage that found it.
+            tally.found_by = tally
+                .state
+                .as_ref()
+                .and_then(|state| stage_source(&state.borrow()));
+        }
+    }
+}
+
+/// The report's `source` for a proof found while the job was in `state`: before any stage is
+/// published the only check is the cache's.
+fn stage_source(state: &JobState) -> Option<ReportSource> {
+    match state {
+        JobState::Queued => Some(ReportSource::Cache),
+        JobState::Tactics => Some(ReportSource::Tactic),
+        JobState::Prover { .. } => Some(ReportSource::Prover),
+        JobState::Decomposing | JobState::Subgoals { .. } => Some(ReportSource::Decomposition),
+        _ => None,
+    }
+}
+
+/// A [`Checker`] that counts for a [`Tally`] and otherwise defers to `inner`.
+pub struct TallyChecker<C> {
+    inner: C,
+    tally: Tally,
+}
+
+impl<C: Checker> Checker for TallyChecker<C> {
+    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> Verdict {
+        let verdict = self.inner.check(target, proof, mode).await;
+        self.tally.checked(target, mode, &verdict);
+        verdict
+    }
+
+    async fn goal_at(&self, target: &Target) -> Option<GoalSpec> {
+        self.inner.goal_at(target).await
+    }
+}
 
 /// Everything `prove` needs from a running session, generic over the pipeline's parts so
 /// tests and the binary share the same code.
@@ -165,6 +312,8 @@ where
     pub sources: &'a SourceDocuments,
     /// The pipeline that proves holes.
     pub pipeline: &'a Pipeline<C, P, D, A>,
+    /// Follows each job for the report's `attempts` and `source`, when the checker counts.
+    pub tally: Option<&'a Tally>,
 }
 
 /// One hole of a file on its way through the pipeline.
@@ -245,7 +394,17 @@ where
         let mut reports = Vec::with_capacity(pending.len());
         let mut replacements = Vec::new();
         for entry in pending {
-            let report = finish(entry, &text, &mut replacements).await;
+            let hole_id = entry.hole.id.clone();
+            let mut report = finish(entry, &text, &mut replacements).await;
+            if let Some(tally) = self.tally
+                && report.status != HoleStatus::Skipped
+            {
+                let (attempts, source) = tally.outcome(&uri, &hole_id);
+                report.attempts = attempts;
+                if report.proof.is_some() {
+                    report.source = source;
+                }
+            }
             reports.push(report);
         }
         self.editor.close(&uri);
@@ -290,26 +449,19 @@ where
             imports: imports.to_vec(),
         };
         entry.started = Instant::now();
-        entry.state = Some(self.pipeline.submit(request));
+        let state = self.pipeline.submit(request);
+        if let Some(tally) = self.tally {
+            tally.follow(uri, &entry.hole.id, state.clone());
+        }
+        entry.state = Some(state);
     }
 
     /// Waits until Lean has elaborated the opened version of `uri`.
     async fn wait_elaborated(&mut self, uri: &str) -> Result<(), String> {
-        let deadline = tokio::time::sleep(ELABORATION_LIMIT);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                event = self.documents.recv() => match event.inspect(|event| self.sources.apply(event)) {
-                    Some(DocumentEvent::Elaborated { uri: done, .. }) if done == uri => return Ok(()),
-                    Some(DocumentEvent::Failed { uri: failed, .. }) if failed == uri => {
-                        return Err("Lean could not elaborate the file (header or worker failure)".to_owned());
-                    }
-                    Some(_) => {}
-                    None => return Err("the Lean server stopped".to_owned()),
-                },
-                () = &mut deadline => return Err("Lean did not finish elaborating the file in time".to_owned()),
-            }
-        }
+        let sources = self.sources;
+        wait_elaborated(self.documents, uri, |event| sources.apply(event))
+            .await
+            .map(drop)
     }
 
     fn apply(
