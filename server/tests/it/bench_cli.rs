@@ -233,23 +233,21 @@ fn bench_minif2f_measures_pass_rate_and_how_each_proof_was_found() {
         })
         .collect();
     let lean = lean_cmd(dir.path(), &oracle);
-    let output = sorryfill(
-        dir.path(),
-        &[
-            "bench",
-            "minif2f",
-            "--data",
-            "minif2f.jsonl",
-            "--limit",
-            "4",
-            "--samples",
-            "3",
-            "--json",
-            "bench.json",
-            "--lean-cmd",
-            &lean,
-        ],
-    );
+    let bench_args = [
+        "bench",
+        "minif2f",
+        "--data",
+        "minif2f.jsonl",
+        "--limit",
+        "4",
+        "--samples",
+        "3",
+        "--json",
+        "bench.json",
+        "--lean-cmd",
+        &lean,
+    ];
+    let output = sorryfill(dir.path(), &bench_args);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let report: Value = serde_json::from_str(
@@ -300,6 +298,16 @@ fn bench_minif2f_measures_pass_rate_and_how_each_proof_was_found() {
     assert!(table.contains("pass@0: 2/4 (50.0%)"), "{table}");
     assert!(table.contains("2 by tactic"), "{table}");
 
+    // A second run starts from an empty cache: the proofs are found again, not remembered.
+    let again = sorryfill(dir.path(), &bench_args);
+    assert_eq!(again.status.code(), Some(0));
+    let again: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("bench.json")).expect("report written"),
+    )
+    .expect("the report is JSON");
+    assert_eq!(again["by_source"]["tactic"], 2, "{again}");
+    assert_eq!(again["by_source"]["cache"], 0, "{again}");
+
     let scratch = dir.path().join(".lake/sorryfill/bench");
     let first = std::fs::read_to_string(scratch.join(format!("{}.lean", expected[0])))
         .expect("the scratch file of the first problem");
@@ -307,4 +315,44 @@ fn bench_minif2f_measures_pass_rate_and_how_each_proof_was_found() {
         first.ends_with(":= by\n  sorry\n"),
         "the statement gets one sorry: {first}"
     );
+}
+
+#[test]
+fn prove_reports_how_each_proof_was_found_and_a_second_run_uses_the_cache() {
+    let dir = fresh_dir();
+    std::fs::write(
+        dir.path().join("Foo.lean"),
+        "theorem add_zero2 (x : Nat) (h : x ≠ 0) : x + 0 = x := by\n  sorry\n",
+    )
+    .expect("write");
+    let lean = lean_cmd(
+        dir.path(),
+        "[[theorem]]\nstatement = \"(x : Nat) (h : x ≠ 0) : x + 0 = x\"\naccept = [\"omega\"]\n",
+    );
+    let hole_of = |report: &str| -> Value {
+        let output = sorryfill(
+            dir.path(),
+            &["prove", "Foo.lean", "--json", report, "--lean-cmd", &lean],
+        );
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = std::fs::read_to_string(dir.path().join(report)).expect("report written");
+        let report: Value = serde_json::from_str(&text).expect("JSON");
+        report["files"][0]["holes"][0].clone()
+    };
+    let first = hole_of("first.json");
+    assert_eq!(first["source"], "tactic", "{first}");
+    assert!(
+        first["attempts"].as_u64().is_some_and(|n| n >= 1),
+        "{first}"
+    );
+    // Without --write the hole is still there; its proof now comes from the cache, re-checked.
+    let second = hole_of("second.json");
+    assert_eq!(second["source"], "cache", "{second}");
+    assert_eq!(second["proof"], "omega");
+    assert_eq!(second["attempts"], 1, "one re-check of the cached proof");
 }
