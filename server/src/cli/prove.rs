@@ -146,16 +146,16 @@ pub struct ProveEngine {
     sources: SourceDocuments,
     engine: Engine<TallyChecker<LeanChecker>>,
     tally: Tally,
+    _user_busy: watch::Sender<bool>,
 }
 
 impl ProveEngine {
     /// Builds the engine for `lean` under `config`; the cache and attempt records live in
     /// `store_root`'s database (the project's, or a scratch folder's for a benchmark).
     pub fn new(lean: &LeanProcess, config: &Config, store_root: &Path) -> Result<Self, ProveError> {
-        // Nothing else edits documents during a run, so checks never wait for the user.
+        // Nothing else edits documents during a run, so checks never wait for the user; the
+        // sender is kept so the checker sees a live, never-busy signal.
         let (user_busy, user_busy_rx) = watch::channel(false);
-        // The receiver only needs a value; the sender may go.
-        drop(user_busy);
         let sources = SourceDocuments::new();
         let shadow = ShadowChecker::new(
             lean.lean.clone(),
@@ -176,6 +176,7 @@ impl ProveEngine {
             sources,
             engine,
             tally,
+            _user_busy: user_busy,
         })
     }
 
