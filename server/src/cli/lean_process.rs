@@ -57,17 +57,27 @@ pub async fn start_lean(
     let mut proxy = Proxy::new(ProxyConfig::default());
     let lean = proxy.lean_handle();
     let documents = proxy.observe_documents();
-    let (editor, session) = VirtualEditor::connect(proxy, server);
+    let (editor, mut session) = VirtualEditor::connect(proxy, server);
     let root_uri = file_uri(&root);
-    if let Err(error) = editor.initialize(&root_uri).await {
-        drop(editor);
-        // The proxy's own error (the program is missing, Lean exited) says more than the
-        // editor's "no answer".
-        let detail = match session.await {
-            Ok(Err(serve_error)) => serve_error.to_string(),
-            _ => error.to_string(),
-        };
-        return Err(StartError(detail));
+    // The proxy may end (a missing program, Lean exiting at once) before the editor's request
+    // is even registered; waiting on both never leaves the request waiting for its time limit.
+    let failure = tokio::select! {
+        answer = editor.initialize(&root_uri) => answer.err().map(|error| Err(error.to_string())),
+        ended = &mut session => Some(Ok(session_failure(ended))),
+    };
+    match failure {
+        None => {}
+        Some(Ok(detail)) => return Err(StartError(detail)),
+        Some(Err(editor_error)) => {
+            drop(editor);
+            // The proxy's own error (the program is missing, Lean exited) says more than the
+            // editor's "no answer".
+            let detail = match session.await {
+                Ok(Err(serve_error)) => serve_error.to_string(),
+                _ => editor_error,
+            };
+            return Err(StartError(detail));
+        }
     }
     Ok(LeanProcess {
         editor,
@@ -77,6 +87,19 @@ pub async fn start_lean(
         root_uri,
         session,
     })
+}
+
+/// Why the proxy session ended before Lean initialised, in words.
+fn session_failure(
+    ended: Result<Result<ExitStatus, ServeError>, tokio::task::JoinError>,
+) -> String {
+    match ended {
+        Ok(Err(serve_error)) => serve_error.to_string(),
+        Ok(Ok(status)) => {
+            format!("the Lean server exited ({status}) before answering `initialize`")
+        }
+        Err(join_error) => format!("the proxy stopped: {join_error}"),
+    }
 }
 
 /// How long Lean may take to elaborate one file before it is given up.
