@@ -1,4 +1,4 @@
-//! The shell subcommands (`prove`, `audit`, `doctor`, `dataset`): argument parsing and output.
+//! The shell subcommands (`prove`, `audit`, `bench`, `doctor`, `dataset`): argument parsing and output.
 //! The work itself lives in the library (`sorryfill::cli`, `sorryfill::store`); this is the
 //! `anyhow` edge. Exit codes: 0 all proved or nothing to do, 1 holes or findings left, 2 error.
 
@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use sorryfill::cli::{audit, doctor, files, prove as prove_run, report};
+use sorryfill::cli::{audit_lean, bench, doctor, files, prove as prove_run, report};
 use sorryfill::store;
 
 /// Arguments of `sorryfill prove`.
@@ -50,6 +50,61 @@ pub struct AuditArgs {
     /// Print the JSON report (schema in docs/cli-report.md) instead of text.
     #[arg(long)]
     json: bool,
+    /// Read the sources only: never start Lean (no `#print axioms`).
+    #[arg(long = "static", conflicts_with = "lean_cmd")]
+    static_only: bool,
+    /// The Lean server command, split as a shell would (default `lake serve`).
+    #[arg(long, value_name = "CMD ARGS…")]
+    lean_cmd: Option<String>,
+    /// Use this configuration file (its `[verify] allowed_axioms`) instead of the one found.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// Arguments of `sorryfill bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    command: BenchCommand,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// miniF2F-style statements from a JSONL file (`name`, `formal_statement`, optional
+    /// `header` and `split`), each proved in a scratch file with the engine of `prove`.
+    Minif2f(Minif2fArgs),
+}
+
+/// Arguments of `sorryfill bench minif2f`.
+#[derive(Args)]
+struct Minif2fArgs {
+    /// The JSONL data set (the Goedel-Prover-V2 miniF2F layout).
+    #[arg(long, value_name = "FILE.jsonl")]
+    data: PathBuf,
+    /// First-round prover samples per problem (default `[budget] samples_per_hole`).
+    #[arg(long, value_name = "K")]
+    samples: Option<u32>,
+    /// At most N problems, in file order.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Only rows whose `split` field is this.
+    #[arg(long)]
+    split: Option<String>,
+    /// Also write the JSON report (schema in docs/cli-report.md) to this file.
+    #[arg(long, value_name = "OUT")]
+    json: Option<PathBuf>,
+    /// The Lean server command, split as a shell would (default `lake serve`).
+    #[arg(long, value_name = "CMD ARGS…")]
+    lean_cmd: Option<String>,
+    /// Use this configuration file instead of the `sorryfill.toml` found.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Wall time per problem, in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    budget: Option<u64>,
+    /// Use Lean's tactics only, even when models are configured.
+    #[arg(long)]
+    no_model: bool,
 }
 
 /// Arguments of `sorryfill doctor`.
@@ -164,20 +219,92 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
 pub fn audit(args: AuditArgs) -> anyhow::Result<report::ExitStatus> {
     let paths = default_paths(args.paths);
     let found = files::discover(&paths).context("could not list the files to audit")?;
-    let mut audit_report = audit::AuditReport::default();
-    for path in found {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("could not read {}", path.display()))?;
-        let findings = audit::static_findings(&text);
-        audit_report.files.push(audit::AuditFile { path, findings });
+    let options = audit_lean::AuditOptions {
+        files: found,
+        lean_cmd: args.lean_cmd.as_deref().map(split_command).transpose()?,
+        config_file: args.config,
+        project_root: std::env::current_dir().context("no current folder")?,
+        static_only: args.static_only,
+    };
+    let outcome = if args.static_only {
+        // The static half needs no async runtime and no Lean.
+        futures::executor::block_on(audit_lean::run(options))?
+    } else {
+        let runtime = runtime()?;
+        let outcome = runtime.block_on(async {
+            tokio::select! {
+                outcome = audit_lean::run(options) => Some(outcome),
+                _ = tokio::signal::ctrl_c() => None,
+            }
+        });
+        runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+        let Some(outcome) = outcome else {
+            eprintln!("sorryfill: interrupted");
+            return Ok(report::ExitStatus::Error);
+        };
+        outcome?
+    };
+    if let Some(reason) = &outcome.lean_unavailable {
+        eprintln!("sorryfill: {reason}; audited the sources only (static findings)");
+    }
+    for (path, reason) in &outcome.incomplete {
+        eprintln!(
+            "sorryfill: {}: {reason}; only its static findings are reported",
+            path.display()
+        );
     }
     let rendered = if args.json {
-        audit_report.to_json()
+        outcome.report.to_json()
     } else {
-        audit_report.render_text()
+        outcome.report.render_text()
     };
     write_stdout(&rendered)?;
-    Ok(audit_report.exit_status())
+    let status = outcome.report.exit_status();
+    // An audit that could not ask Lean about a file is not a clean bill of health.
+    if status == report::ExitStatus::Success && !outcome.incomplete.is_empty() {
+        return Ok(report::ExitStatus::Error);
+    }
+    Ok(status)
+}
+
+pub fn bench(args: BenchArgs) -> anyhow::Result<report::ExitStatus> {
+    let BenchCommand::Minif2f(args) = args.command;
+    let options = bench::BenchOptions {
+        data: args.data,
+        split: args.split,
+        limit: args.limit,
+        samples: args.samples,
+        budget: args.budget.map(std::time::Duration::from_secs),
+        no_model: args.no_model,
+        lean_cmd: args.lean_cmd.as_deref().map(split_command).transpose()?,
+        config_file: args.config,
+        project_root: std::env::current_dir().context("no current folder")?,
+    };
+    let runtime = runtime()?;
+    let outcome = runtime.block_on(async {
+        let progress = |done: usize, total: usize, result: &bench::ProblemResult| {
+            eprintln!(
+                "sorryfill: [{done}/{total}] {}: {}",
+                result.name, result.status
+            );
+        };
+        tokio::select! {
+            outcome = bench::run(options, progress) => Some(outcome),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    let Some(outcome) = outcome else {
+        eprintln!("sorryfill: interrupted; no report written");
+        return Ok(report::ExitStatus::Error);
+    };
+    let bench_report = outcome?;
+    if let Some(path) = &args.json {
+        std::fs::write(path, bench_report.to_json())
+            .with_context(|| format!("could not write the report to {}", path.display()))?;
+    }
+    write_stdout(&bench_report.render_text())?;
+    Ok(report::ExitStatus::Success)
 }
 
 pub fn doctor(args: DoctorArgs) -> anyhow::Result<report::ExitStatus> {

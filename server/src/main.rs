@@ -33,6 +33,8 @@ enum Commands {
     Prove(commands::ProveArgs),
     /// Report declarations that rely on `sorry`, `native_decide` or non-standard axioms.
     Audit(commands::AuditArgs),
+    /// Measure sorryfill on a benchmark (`bench minif2f --data FILE.jsonl`).
+    Bench(commands::BenchArgs),
     /// Check what is installed and reachable: Lean, Lake, the configuration, the models.
     Doctor(commands::DoctorArgs),
     /// Work with the data set of verified proofs and attempts.
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         },
         Commands::Prove(args) => commands::report_errors(commands::prove(args)),
         Commands::Audit(args) => commands::report_errors(commands::audit(args)),
+        Commands::Bench(args) => commands::report_errors(commands::bench(args)),
         Commands::Doctor(args) => commands::report_errors(commands::doctor(args)),
         Commands::Dataset(args) => commands::report_errors(commands::dataset(args)),
     }

@@ -6,9 +6,12 @@
 //! writes); a user's file is only ever replaced atomically and only when unchanged since read.
 
 pub mod audit;
+pub mod audit_lean;
+pub mod bench;
 pub mod doctor;
 pub mod edits;
 pub mod files;
+pub mod lean_process;
 pub mod progress;
 pub mod prove;
 pub mod report;

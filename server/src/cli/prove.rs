@@ -13,16 +13,17 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::edits::{self, Replacement, SourceFile};
+use crate::cli::lean_process::{LeanProcess, start_lean, wait_elaborated};
 use crate::cli::progress::{HoleLabel, HoleState, Progress};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSource, RunError};
 use crate::cli::virtual_editor::VirtualEditor;
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::holes::{self, Hole, HolePosition};
 use crate::lean::{DocumentEvent, LeanHandle, goal_at};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
 };
-use crate::router::{Proxy, ProxyConfig};
 use crate::verify::checker::{
     CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments, file_uri,
 };
@@ -69,89 +70,133 @@ pub enum ProveError {
     Lean(String),
 }
 
+/// What the command line may change in the configuration found.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Tactics only: no prover, no decomposer.
+    pub no_model: bool,
+    /// Holes proved at the same time.
+    pub jobs: Option<usize>,
+    /// Wall time per hole.
+    pub budget: Option<Duration>,
+    /// First-round prover samples per hole.
+    pub samples: Option<u32>,
+}
+
+/// The configuration of a run: `config_file` or the `sorryfill.toml` found for `root`, with
+/// the command line's `overrides` applied.
+pub fn effective_config(
+    root: &Path,
+    config_file: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<Config, ProveError> {
+    let loaded = match config_file {
+        Some(file) => Config::load_first(&[file.to_path_buf()])?,
+        None => Config::load(root)?,
+    };
+    let mut config = loaded.config;
+    if overrides.no_model {
+        config.prover = None;
+        config.decomposer = None;
+    }
+    if let Some(jobs) = overrides.jobs {
+        config.budget.concurrent_holes = jobs.max(1);
+    }
+    if let Some(budget) = overrides.budget {
+        config.budget.wall_time_per_hole_s = budget.as_secs().max(1);
+    }
+    if let Some(samples) = overrides.samples {
+        config.budget.samples_per_hole = samples;
+    }
+    Ok(config)
+}
+
 /// Runs `prove`: starts Lean behind an in-process proxy in the project, proves every hole of
 /// every file, shuts Lean down, and returns the report and diffs.
 pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
     let root = std::path::absolute(&options.project_root)
         .map_err(|error| ProveError::Lean(format!("no project folder: {error}")))?;
-    let loaded = match &options.config_file {
-        Some(file) => crate::config::Config::load_first(std::slice::from_ref(file))?,
-        None => crate::config::Config::load(&root)?,
+    let overrides = Overrides {
+        no_model: options.no_model,
+        jobs: options.jobs,
+        budget: options.budget,
+        samples: None,
     };
-    let mut config = loaded.config;
-    if options.no_model {
-        config.prover = None;
-        config.decomposer = None;
-    }
-    if let Some(jobs) = options.jobs {
-        config.budget.concurrent_holes = jobs.max(1);
-    }
-    if let Some(budget) = options.budget {
-        config.budget.wall_time_per_hole_s = budget.as_secs().max(1);
-    }
-
-    let command_line = options
-        .lean_cmd
-        .clone()
-        .unwrap_or_else(|| vec!["lake".to_owned(), "serve".to_owned()]);
-    let Some((program, args)) = command_line.split_first() else {
-        return Err(ProveError::Lean("the Lean command is empty".to_owned()));
-    };
-    let mut server = tokio::process::Command::new(program);
-    server.args(args).current_dir(&root);
-
-    let mut proxy = Proxy::new(ProxyConfig::default());
-    let lean = proxy.lean_handle();
-    let lean_for_goals = lean.clone();
-    let mut documents = proxy.observe_documents();
-    let (editor, session) = VirtualEditor::connect(proxy, server);
-    let root_uri = file_uri(&root);
-    if let Err(error) = editor.initialize(&root_uri).await {
-        drop(editor);
-        let status = session.await;
-        let detail = match status {
-            Ok(Err(serve_error)) => serve_error.to_string(),
-            _ => error.to_string(),
-        };
-        return Err(ProveError::Lean(detail));
-    }
-
-    // Nothing else edits documents during a run, so checks never wait for the user.
-    let (_user_busy, user_busy_rx) = watch::channel(false);
-    let sources = SourceDocuments::new();
-    let shadow = ShadowChecker::new(
-        lean,
-        &root_uri,
-        CheckerSettings::from_config(&config.verify),
-        user_busy_rx,
-        sources.version_source(),
-    )
-    .map_err(|error| ProveError::Lean(error.to_string()))?;
-    let checker = LeanChecker::new(shadow, sources.clone());
-    let engine = Engine::build(&config, &root, checker)
-        .map_err(|error| ProveError::Lean(error.to_string()))?;
-
+    let config = effective_config(&root, options.config_file.as_deref(), &overrides)?;
+    let mut lean = start_lean(&root, options.lean_cmd.as_deref())
+        .await
+        .map_err(|error| ProveError::Lean(error.0))?;
     let progress = Progress::for_stderr(0);
-    let mut run = Session {
-        progress: &progress,
-        editor: &editor,
-        lean: &lean_for_goals,
-        documents: &mut documents,
-        sources: &sources,
-        pipeline: &engine.pipeline,
+    let outcome = match ProveEngine::new(&lean, &config, &root) {
+        Ok(engine) => Ok(engine
+            .prove_files(&mut lean, &options.files, options.write, &progress)
+            .await),
+        Err(error) => Err(error),
     };
-    let outcome = run.prove_files(&options.files, options.write).await;
     progress.finish();
-    editor.shutdown().await;
-    drop(editor);
-    if let Ok(Err(error)) = session.await {
-        tracing::warn!(%error, "the Lean session ended with an error");
-    }
-    Ok(outcome)
+    lean.stop().await;
+    outcome
 }
 
-/// How long Lean may take to elaborate one file before its holes are given up.
-const ELABORATION_LIMIT: Duration = Duration::from_secs(600);
+/// The pipeline as `prove` wires it to a running Lean: the configured models and store, and
+/// Lean checks through the shadow checker.
+pub struct ProveEngine {
+    sources: SourceDocuments,
+    engine: Engine<LeanChecker>,
+    _user_busy: watch::Sender<bool>,
+}
+
+impl ProveEngine {
+    /// Builds the engine for `lean` under `config`; the cache and attempt records live in
+    /// `store_root`'s database (the project's, or a scratch folder's for a benchmark).
+    pub fn new(lean: &LeanProcess, config: &Config, store_root: &Path) -> Result<Self, ProveError> {
+        // Nothing else edits documents during a run, so checks never wait for the user; the
+        // sender is kept so the checker sees a live, never-busy signal.
+        let (user_busy, user_busy_rx) = watch::channel(false);
+        let sources = SourceDocuments::new();
+        let shadow = ShadowChecker::new(
+            lean.lean.clone(),
+            &lean.root_uri,
+            CheckerSettings::from_config(&config.verify),
+            user_busy_rx,
+            sources.version_source(),
+        )
+        .map_err(|error| ProveError::Lean(error.to_string()))?;
+        let checker = LeanChecker::new(shadow, sources.clone());
+        let engine = Engine::build(config, store_root, checker)
+            .map_err(|error| ProveError::Lean(error.to_string()))?;
+        Ok(Self {
+            sources,
+            engine,
+            _user_busy: user_busy,
+        })
+    }
+
+    /// Proves every hole of `files` with `lean` (see [`Session::prove_files`]), showing each
+    /// hole's state on `progress`.
+    pub async fn prove_files(
+        &self,
+        lean: &mut LeanProcess,
+        files: &[PathBuf],
+        write: bool,
+        progress: &Progress,
+    ) -> ProveOutcome {
+        let mut session = Session {
+            editor: &lean.editor,
+            lean: &lean.lean,
+            documents: &mut lean.documents,
+            sources: &self.sources,
+            pipeline: &self.engine.pipeline,
+            progress,
+        };
+        session.prove_files(files, write).await
+    }
+
+    /// Whether no model is configured (the tactic portfolio only).
+    pub fn is_model_free(&self) -> bool {
+        self.engine.is_model_free()
+    }
+}
 
 /// Everything `prove` needs from a running session, generic over the pipeline's parts so
 /// tests and the binary share the same code.
@@ -314,21 +359,10 @@ where
 
     /// Waits until Lean has elaborated the opened version of `uri`.
     async fn wait_elaborated(&mut self, uri: &str) -> Result<(), String> {
-        let deadline = tokio::time::sleep(ELABORATION_LIMIT);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                event = self.documents.recv() => match event.inspect(|event| self.sources.apply(event)) {
-                    Some(DocumentEvent::Elaborated { uri: done, .. }) if done == uri => return Ok(()),
-                    Some(DocumentEvent::Failed { uri: failed, .. }) if failed == uri => {
-                        return Err("Lean could not elaborate the file (header or worker failure)".to_owned());
-                    }
-                    Some(_) => {}
-                    None => return Err("the Lean server stopped".to_owned()),
-                },
-                () = &mut deadline => return Err("Lean did not finish elaborating the file in time".to_owned()),
-            }
-        }
+        let sources = self.sources;
+        wait_elaborated(self.documents, uri, |event| sources.apply(event))
+            .await
+            .map(drop)
     }
 
     fn apply(

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod bench_cli;
 mod cli;
 mod editor;
 mod engine;

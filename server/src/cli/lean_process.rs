@@ -1,0 +1,145 @@
+//! Lean behind an in-process proxy, for the shell commands (`prove`, `audit`, `bench`): one
+//! function starts the Lean server in the project, puts the same [`Proxy`] the editor uses in
+//! front of it and connects a [`VirtualEditor`]; [`LeanProcess::stop`] shuts it down.
+//!
+//! Invariants: the server runs in the project folder (so `lake serve` finds the toolchain and
+//! Mathlib); a [`LeanProcess`] is returned only after Lean answered `initialize`; dropping it
+//! without `stop` still ends Lean, because the proxy task owns the child and kills it on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::cli::virtual_editor::VirtualEditor;
+use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
+use crate::router::{Proxy, ProxyConfig, ServeError};
+use crate::verify::checker::file_uri;
+
+/// Why Lean could not be started or did not initialise.
+#[derive(Debug, thiserror::Error)]
+#[error("could not start Lean: {0}")]
+pub struct StartError(pub String);
+
+/// A running Lean server behind an in-process proxy.
+pub struct LeanProcess {
+    /// The in-process editor in front of the proxy.
+    pub editor: VirtualEditor,
+    /// Editor-document events from the router (open, change, elaborated, failed).
+    pub documents: mpsc::UnboundedReceiver<DocumentEvent>,
+    /// The proxy's own channel to Lean (private requests and shadow documents).
+    pub lean: LeanHandle,
+    /// The project folder, absolute.
+    pub root: PathBuf,
+    /// The project folder as a `file://` URI.
+    pub root_uri: String,
+    session: JoinHandle<Result<ExitStatus, ServeError>>,
+}
+
+/// Starts `command_line` (default `lake serve`) in `project_root` behind a proxy and waits
+/// until Lean has answered `initialize`.
+pub async fn start_lean(
+    project_root: &Path,
+    command_line: Option<&[String]>,
+) -> Result<LeanProcess, StartError> {
+    let root = std::path::absolute(project_root)
+        .map_err(|error| StartError(format!("no project folder: {error}")))?;
+    let default_command = ["lake".to_owned(), "serve".to_owned()];
+    let command_line = command_line.unwrap_or(&default_command);
+    let Some((program, args)) = command_line.split_first() else {
+        return Err(StartError("the Lean command is empty".to_owned()));
+    };
+    let mut server = tokio::process::Command::new(program);
+    server.args(args).current_dir(&root);
+
+    let mut proxy = Proxy::new(ProxyConfig::default());
+    let lean = proxy.lean_handle();
+    let documents = proxy.observe_documents();
+    let (editor, mut session) = VirtualEditor::connect(proxy, server);
+    let root_uri = file_uri(&root);
+    // The proxy may end (a missing program, Lean exiting at once) before the editor's request
+    // is even registered; waiting on both never leaves the request waiting for its time limit.
+    let failure = tokio::select! {
+        answer = editor.initialize(&root_uri) => answer.err().map(|error| Err(error.to_string())),
+        ended = &mut session => Some(Ok(session_failure(ended))),
+    };
+    match failure {
+        None => {}
+        Some(Ok(detail)) => return Err(StartError(detail)),
+        Some(Err(editor_error)) => {
+            drop(editor);
+            // The proxy's own error (the program is missing, Lean exited) says more than the
+            // editor's "no answer".
+            let detail = match session.await {
+                Ok(Err(serve_error)) => serve_error.to_string(),
+                _ => editor_error,
+            };
+            return Err(StartError(detail));
+        }
+    }
+    Ok(LeanProcess {
+        editor,
+        documents,
+        lean,
+        root,
+        root_uri,
+        session,
+    })
+}
+
+/// Why the proxy session ended before Lean initialised, in words.
+fn session_failure(
+    ended: Result<Result<ExitStatus, ServeError>, tokio::task::JoinError>,
+) -> String {
+    match ended {
+        Ok(Err(serve_error)) => serve_error.to_string(),
+        Ok(Ok(status)) => {
+            format!("the Lean server exited ({status}) before answering `initialize`")
+        }
+        Err(join_error) => format!("the proxy stopped: {join_error}"),
+    }
+}
+
+/// How long Lean may take to elaborate one file before it is given up.
+pub const ELABORATION_LIMIT: Duration = Duration::from_secs(600);
+
+/// Waits until Lean has elaborated `uri` and returns the diagnostics it published for that
+/// version. Every event received on the way is passed to `seen` first (the checker's view of
+/// the documents follows them). `Err` says why in words: a failed header or worker, a stopped
+/// server, or [`ELABORATION_LIMIT`].
+pub async fn wait_elaborated(
+    documents: &mut mpsc::UnboundedReceiver<DocumentEvent>,
+    uri: &str,
+    mut seen: impl FnMut(&DocumentEvent),
+) -> Result<Vec<LeanDiagnostic>, String> {
+    let deadline = tokio::time::sleep(ELABORATION_LIMIT);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            event = documents.recv() => match event.inspect(&mut seen) {
+                Some(DocumentEvent::Elaborated { uri: done, diagnostics, .. }) if done == uri => {
+                    return Ok(diagnostics);
+                }
+                Some(DocumentEvent::Failed { uri: failed, .. }) if failed == uri => {
+                    return Err("Lean could not elaborate the file (header or worker failure)".to_owned());
+                }
+                Some(_) => {}
+                None => return Err("the Lean server stopped".to_owned()),
+            },
+            () = &mut deadline => return Err("Lean did not finish elaborating the file in time".to_owned()),
+        }
+    }
+}
+
+impl LeanProcess {
+    /// `shutdown` and `exit`, then waits for the proxy (and so Lean) to end.
+    pub async fn stop(self) {
+        self.editor.shutdown().await;
+        drop(self.editor);
+        if let Ok(Err(error)) = self.session.await {
+            tracing::warn!(%error, "the Lean session ended with an error");
+        }
+    }
+}
