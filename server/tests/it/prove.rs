@@ -263,14 +263,14 @@ fn is_zombie(pid: u32) -> bool {
 }
 
 #[test]
-fn audit_reports_native_decide_and_sorry_with_exit_1() {
+fn static_audit_reports_native_decide_and_sorry_with_exit_1() {
     let dir = fresh_dir();
     std::fs::write(
         dir.path().join("A.lean"),
         "theorem a : 2 + 2 = 4 := by native_decide\n\ntheorem b : True := by\n  sorry\n",
     )
     .expect("write");
-    let output = sorryfill(dir.path(), &["audit", "--json"]);
+    let output = sorryfill(dir.path(), &["audit", "--static", "--json"]);
     assert_eq!(output.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON");
     let text = report.to_string();
@@ -279,7 +279,7 @@ fn audit_reports_native_decide_and_sorry_with_exit_1() {
 
     let clean = fresh_dir();
     std::fs::write(clean.path().join("B.lean"), "theorem b : True := trivial\n").expect("write");
-    assert_eq!(sorryfill(clean.path(), &["audit"]).status.code(), Some(0));
+    assert_eq!(sorryfill(clean.path(), &["audit", "--static"]).status.code(), Some(0));
 }
 
 #[test]
