@@ -279,7 +279,12 @@ fn static_audit_reports_native_decide_and_sorry_with_exit_1() {
 
     let clean = fresh_dir();
     std::fs::write(clean.path().join("B.lean"), "theorem b : True := trivial\n").expect("write");
-    assert_eq!(sorryfill(clean.path(), &["audit", "--static"]).status.code(), Some(0));
+    assert_eq!(
+        sorryfill(clean.path(), &["audit", "--static"])
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
