@@ -6,6 +6,8 @@ mod support;
 mod bench_cli;
 mod cli;
 mod editor;
+#[cfg(unix)]
+mod editors;
 mod engine;
 mod holes;
 mod models;
