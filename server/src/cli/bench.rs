@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::cli::lean_process::start_lean;
 use crate::cli::progress::Progress;
 use crate::cli::prove::{Overrides, ProveEngine, ProveError, effective_config};
-use crate::cli::report::{FileReport, HoleStatus, ReportSource};
+use crate::cli::report::{FileReport, HoleStatus, ReportSource, format_duration, source_name};
 
 /// The version written in every benchmark report. Bumped only for an incompatible change.
 pub const BENCH_SCHEMA_VERSION: u32 = 1;
@@ -261,7 +261,7 @@ impl BenchReport {
                 result.status,
                 source,
                 result.attempts,
-                format_ms(result.elapsed_ms)
+                format_duration(result.elapsed_ms)
             );
         }
         let percent = self.pass_rate * 100.0;
@@ -271,7 +271,7 @@ impl BenchReport {
             self.samples_per_problem,
             self.proved,
             self.problems,
-            format_ms(self.mean_ms)
+            format_duration(self.mean_ms)
         );
         let counts = self.by_source;
         let found: Vec<String> = [
@@ -294,23 +294,6 @@ impl BenchReport {
             None => out.push_str("; model tokens not reported\n"),
         }
         out
-    }
-}
-
-fn source_name(source: ReportSource) -> &'static str {
-    match source {
-        ReportSource::Tactic => "tactic",
-        ReportSource::Prover => "prover",
-        ReportSource::Decomposition => "decomposition",
-        ReportSource::Cache => "cache",
-    }
-}
-
-fn format_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
     }
 }
 

@@ -329,7 +329,8 @@ impl Report {
     }
 }
 
-fn source_name(source: ReportSource) -> &'static str {
+/// The report's word for a stage, as in the JSON (`tactic`, `prover`, …).
+pub fn source_name(source: ReportSource) -> &'static str {
     match source {
         ReportSource::Tactic => "tactic",
         ReportSource::Prover => "prover",
@@ -338,7 +339,8 @@ fn source_name(source: ReportSource) -> &'static str {
     }
 }
 
-fn format_duration(ms: u64) -> String {
+/// Milliseconds as a person reads them: `420 ms`, `3.2 s`.
+pub fn format_duration(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
     } else {

@@ -12,19 +12,31 @@ pub fn sorryfill_bin() -> PathBuf {
 /// `LEAN_SIM` overrides the path.
 #[allow(dead_code)]
 pub fn lean_sim_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("LEAN_SIM") {
+    workspace_bin("lean-sim", "LEAN_SIM")
+}
+
+/// The `lsp-recorder` test server (tests/lsp-recorder), built by `cargo test --workspace`
+/// next to this test binary. `LSP_RECORDER` overrides the path.
+#[allow(dead_code)]
+pub fn lsp_recorder_bin() -> PathBuf {
+    workspace_bin("lsp-recorder", "LSP_RECORDER")
+}
+
+/// A binary of another workspace member: `target/<profile>/<name>`, next to this test
+/// binary's `deps/` folder, unless `override_var` names another path.
+fn workspace_bin(name: &str, override_var: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(override_var) {
         return PathBuf::from(path);
     }
     let exe = std::env::current_exe().expect("the test binary knows its own path");
-    // target/<profile>/deps/it-<hash> -> target/<profile>/lean-sim
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("test binary lives in target/<profile>/deps");
-    let bin = profile_dir.join(format!("lean-sim{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "lean-sim is not built at {}: run the tests with `cargo test --workspace`",
+        "{name} is not built at {}: run the tests with `cargo test --workspace`",
         bin.display()
     );
     bin
@@ -61,25 +73,4 @@ pub fn fresh_dir() -> tempfile::TempDir {
         .prefix("sorryfill-test-")
         .tempdir()
         .expect("a temporary folder can be made")
-}
-
-/// The `lsp-recorder` test server (tests/lsp-recorder), built by `cargo test --workspace`
-/// next to this test binary. `LSP_RECORDER` overrides the path.
-#[allow(dead_code)]
-pub fn lsp_recorder_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("LSP_RECORDER") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("the test binary knows its own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test binary lives in target/<profile>/deps");
-    let bin = profile_dir.join(format!("lsp-recorder{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "lsp-recorder is not built at {}: run the tests with `cargo test --workspace`",
-        bin.display()
-    );
-    bin
 }
