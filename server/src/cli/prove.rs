@@ -141,6 +141,9 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
         pipeline: &engine.pipeline,
     };
     let outcome = run.prove_files(&options.files, options.write).await;
+    // The store writes on a thread of its own that the process does not wait for: without
+    // this the last attempts (and the cache a second run relies on) could be lost at exit.
+    engine.flush().await;
     progress.finish();
     editor.shutdown().await;
     drop(editor);
