@@ -8,6 +8,7 @@ mod editor;
 mod engine;
 mod holes;
 mod models;
+mod pipeline_e2e;
 mod prove;
 mod proxy;
 mod real_lean;
