@@ -189,7 +189,11 @@ impl ProveEngine {
             pipeline: &self.engine.pipeline,
             progress,
         };
-        session.prove_files(files, write).await
+        let outcome = session.prove_files(files, write).await;
+        // The store writes on its own thread, which the process does not wait for: without
+        // this the last attempts, and the cache the next run relies on, could be lost.
+        self.engine.flush().await;
+        outcome
     }
 
     /// Whether no model is configured (the tactic portfolio only).

@@ -129,7 +129,19 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
         let target = Target::hole(&ctx.key);
         match self.prove(ctx, target.clone(), ctx.goal.clone()).await {
             Found::Proved { proof, version } => {
-                let (proof, version) = self.cleanup(ctx, &target, proof, version).await;
+                // A cached proof was cleaned up when it was first found: its one re-check is
+                // all a cache hit may cost.
+                let from_cache = ctx
+                    .tally
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .found_by
+                    == Some(Source::Cache);
+                let (proof, version) = if from_cache {
+                    (proof, version)
+                } else {
+                    self.cleanup(ctx, &target, proof, version).await
+                };
                 JobState::Verified { proof, version }
             }
             Found::Partial {

@@ -778,6 +778,37 @@ async fn a_cached_proof_is_rechecked_and_used_without_other_work() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_cached_proof_of_several_steps_is_not_cleaned_up_again() {
+    let cached = "have h : Q := by simp\ncached proof";
+    let lean = FakeLean::new(move |_, proof, _| verdict(proof == cached));
+    let store = FakeStore {
+        cache: Arc::new(HashMap::from([("P".to_owned(), cached.to_owned())])),
+        ..FakeStore::default()
+    };
+    let pipeline = Pipeline::new(
+        lean.clone(),
+        FakeProver::new(|_, _, _| None),
+        NoDecomposer,
+        store,
+        Portfolio::default(),
+        HoleBudget {
+            cleanup_checks: 6,
+            ..budget()
+        },
+        WorkspaceLimits::default(),
+    );
+    let mut rx = pipeline.submit(request("h1", "P", &["Mathlib"]));
+    assert!(
+        matches!(final_state(&mut rx).await, JobState::Verified { proof, .. } if proof == cached)
+    );
+    assert_eq!(
+        lean.calls().len(),
+        1,
+        "one Lean check for the cache hit, no shorter variants"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn every_check_is_recorded_as_an_attempt() {
     let lean = FakeLean::new(|_, proof, _| verdict(proof == "sample 1"));
     let store = FakeStore::default();

@@ -11,6 +11,7 @@ mod editors;
 mod engine;
 mod holes;
 mod models;
+mod pipeline_e2e;
 mod prove;
 mod proxy;
 mod real_lean;

@@ -1,0 +1,702 @@
+//! Issue 7's acceptance, end to end: the real `sorryfill prove` binary in a fresh project,
+//! lean-sim standing in for `lake serve` (its oracle decides what Lean accepts, `have` steps
+//! included), and a mock OpenAI-compatible server on 127.0.0.1 named in the project's
+//! `sorryfill.toml`. Each scenario asserts what a user sees: the diff, the JSON report, the
+//! requests the model server received (and dropped), the data set exported afterwards.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
+
+// ---- A mock model server --------------------------------------------------------------------
+
+/// How the mock answers one request.
+enum Reply {
+    /// Streams `text` in two chunks after `delay`.
+    Answer { delay: Duration, text: String },
+    /// Streams a first token, then stalls until the client drops the connection.
+    Hang,
+}
+
+type Replier = dyn Fn(&Value) -> Reply + Send + Sync;
+
+/// An OpenAI-compatible server on 127.0.0.1 with its own runtime, so the tests can block on
+/// the `sorryfill` process while it answers. Dropping it stops the server.
+struct MockModel {
+    url: String,
+    bodies: Arc<Mutex<Vec<Value>>>,
+    dropped: Arc<AtomicUsize>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// Counts a stalled stream dropped by the client (axum drops the body with the connection).
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn sse(content: &str) -> String {
+    format!(
+        "data: {}\n\n",
+        json!({"choices": [{"index": 0, "delta": {"content": content}}]})
+    )
+}
+
+fn event_stream(body: axum::body::Body) -> axum::response::Response {
+    axum::response::Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(body)
+        .expect("a valid response")
+}
+
+impl MockModel {
+    fn start(reply: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Self {
+        let reply: Arc<Replier> = Arc::new(reply);
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (bodies2, dropped2) = (bodies.clone(), dropped.clone());
+        let app = axum::Router::new().route(
+            "/v1/chat/completions",
+            axum::routing::post(move |raw: axum::body::Bytes| {
+                let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+                bodies2.lock().expect("test lock").push(body.clone());
+                let reply = reply(&body);
+                let dropped = dropped2.clone();
+                async move {
+                    match reply {
+                        Reply::Answer { delay, text } => {
+                            tokio::time::sleep(delay).await;
+                            let middle = text.char_indices().nth(text.chars().count() / 2);
+                            let (first, second) = text.split_at(middle.map_or(0, |(at, _)| at));
+                            let chunks: Vec<Result<String, std::io::Error>> = vec![
+                                Ok(sse(first)),
+                                Ok(sse(second)),
+                                Ok("data: [DONE]\n\n".into()),
+                            ];
+                            event_stream(axum::body::Body::from_stream(futures::stream::iter(
+                                chunks,
+                            )))
+                        }
+                        Reply::Hang => {
+                            let guard = DropCounter(dropped);
+                            let first = futures::stream::once(async { Ok(sse("Let me think")) });
+                            let stall = futures::stream::once(async move {
+                                let _guard = guard;
+                                std::future::pending::<()>().await;
+                                Ok::<_, std::io::Error>(String::new())
+                            });
+                            event_stream(axum::body::Body::from_stream(futures::StreamExt::chain(
+                                first, stall,
+                            )))
+                        }
+                    }
+                }
+            }),
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the mock server");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind 127.0.0.1");
+        let address = listener.local_addr().expect("a local address");
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        MockModel {
+            url: format!("http://{address}/v1"),
+            bodies,
+            dropped,
+            _runtime: runtime,
+        }
+    }
+
+    fn bodies(&self) -> Vec<Value> {
+        self.bodies.lock().expect("test lock").clone()
+    }
+
+    fn requests(&self) -> usize {
+        self.bodies.lock().expect("test lock").len()
+    }
+
+    fn requests_for(&self, model: &str) -> usize {
+        self.bodies()
+            .iter()
+            .filter(|body| body["model"] == model)
+            .count()
+    }
+}
+
+/// The user message of a request.
+fn user_text(body: &Value) -> String {
+    body["messages"]
+        .as_array()
+        .and_then(|messages| messages.last())
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Whether the request asks for a lemma whose type is `target`.
+fn asks_for(body: &Value, target: &str) -> bool {
+    user_text(body).contains(&format!(" : {target} := by\n  sorry"))
+}
+
+/// An answer as a model writes it: a line of reasoning, then the Lean it was shown with
+/// `proof` (tactic lines, indented under the theorem) in place of the `sorry`.
+fn answer(body: &Value, proof: &str) -> String {
+    let user = user_text(body);
+    let lean = user
+        .split_once("```lean4\n")
+        .and_then(|(_, rest)| rest.split_once("\n```"))
+        .map_or("", |(lean, _)| lean);
+    let lean = lean.strip_suffix("sorry").unwrap_or(lean);
+    let proof = proof.replace('\n', "\n  ");
+    format!("The goal follows from these steps.\n\n```lean4\n{lean}{proof}\n```\n")
+}
+
+fn after(millis: u64, text: String) -> Reply {
+    Reply::Answer {
+        delay: Duration::from_millis(millis),
+        text,
+    }
+}
+
+// ---- A project ------------------------------------------------------------------------------
+
+/// A lemma every file starts with: part of the user's file the model must never be shown.
+const HELPER: &str = "theorem helper_lemma (n : ℕ) : n + 0 = n := by\n  simp\n";
+
+/// The oracle entry that keeps `HELPER` accepted.
+const HELPER_ORACLE: &str =
+    "[[theorem]]\nstatement = \"(n : ℕ) : n + 0 = n\"\naccept = [\"simp\"]\n";
+
+/// A fresh project folder with `Foo.lean`, lean-sim's oracle and a `sorryfill.toml`.
+struct Project {
+    dir: tempfile::TempDir,
+    lean_cmd: String,
+    log: std::path::PathBuf,
+}
+
+impl Project {
+    fn new(lean: &str, oracle: &str, config: &str) -> Self {
+        let dir = fresh_dir();
+        std::fs::write(dir.path().join("Foo.lean"), lean).expect("write Foo.lean");
+        let oracle_path = dir.path().join("oracle.toml");
+        std::fs::write(&oracle_path, format!("{HELPER_ORACLE}\n{oracle}")).expect("oracle");
+        std::fs::write(dir.path().join("sorryfill.toml"), config).expect("sorryfill.toml");
+        let log = dir.path().join("lean-sim.log");
+        let lean_cmd = format!(
+            "{} --oracle {} --log {}",
+            lean_sim_bin().display(),
+            oracle_path.display(),
+            log.display()
+        );
+        Project { dir, lean_cmd, log }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(sorryfill_bin());
+        command
+            .current_dir(self.path())
+            .args(args)
+            .env("HOME", self.path())
+            .env("XDG_CONFIG_HOME", self.path().join(".config"));
+        command
+    }
+
+    /// `sorryfill prove Foo.lean --json report.json`: the process output and the report.
+    fn prove(&self) -> (Output, Value) {
+        let output = self
+            .command(&self.prove_args())
+            .output()
+            .expect("sorryfill runs");
+        (output, self.report())
+    }
+
+    fn prove_args(&self) -> Vec<&str> {
+        vec![
+            "prove",
+            "Foo.lean",
+            "--lean-cmd",
+            &self.lean_cmd,
+            "--json",
+            "report.json",
+        ]
+    }
+
+    fn report(&self) -> Value {
+        let text = std::fs::read_to_string(self.path().join("report.json")).expect("a report");
+        serde_json::from_str(&text).expect("the report is JSON")
+    }
+
+    /// `sorryfill dataset export --format FORMAT`: every line parsed as JSON.
+    fn export(&self, format: &str) -> Vec<Value> {
+        let out = format!("{format}.jsonl");
+        let output = self
+            .command(&["dataset", "export", "--format", format, "--out", &out])
+            .output()
+            .expect("sorryfill runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read_to_string(self.path().join(out))
+            .expect("the export is written")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("every line is JSON"))
+            .collect()
+    }
+
+    /// lean-sim's `elaborate` log lines for declaration `name`.
+    fn elaborations_of(&self, name: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| {
+                line.starts_with("elaborate ") && line.ends_with(&format!("decl={name}"))
+            })
+            .count()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The report's line for the hole of declaration `name`.
+fn hole<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["files"][0]["holes"]
+        .as_array()
+        .and_then(|holes| holes.iter().find(|hole| hole["declaration"] == name))
+        .unwrap_or_else(|| panic!("no hole of {name} in the report: {report}"))
+}
+
+fn prover_and_decomposer(url: &str, extra: &str) -> String {
+    format!(
+        "[prover]\nbase_url = \"{url}\"\nmodel = \"mock-prover\"\nconcurrency = 8\n\n\
+         [decomposer]\nbase_url = \"{url}\"\nmodel = \"mock-decomposer\"\n\n{extra}"
+    )
+}
+
+// ---- The portfolio --------------------------------------------------------------------------
+
+#[test]
+fn the_portfolio_proves_a_hole_without_asking_the_configured_model() {
+    let model = MockModel::start(|body| after(0, answer(body, "omega")));
+    let lean = format!(
+        "import Mathlib\n\n{HELPER}\ntheorem add_zero' (x : ℕ) (h₀ : x ≠ 0) : x + 0 = x := by\n  sorry\n"
+    );
+    let oracle =
+        "[[theorem]]\nstatement = \"(x : ℕ) (h₀ : x ≠ 0) : x + 0 = x\"\naccept = [\"omega\"]\n";
+    let project = Project::new(
+        &lean,
+        oracle,
+        &prover_and_decomposer(&model.url, "[tactics]\nlist = [\"rfl\", \"omega\"]\n"),
+    );
+    let (output, report) = project.prove();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("-  sorry\n+  omega\n"),
+        "{}",
+        stdout(&output)
+    );
+    let proved = hole(&report, "add_zero'");
+    assert_eq!(proved["status"], "verified");
+    assert_eq!(proved["source"], "tactic");
+    assert_eq!(
+        model.requests(),
+        0,
+        "no model request: {:?}",
+        model.bodies()
+    );
+}
+
+// ---- Prover samples -------------------------------------------------------------------------
+
+const AMGM_PROOF: &str = "nlinarith [sq_nonneg (a - b)]";
+
+#[test]
+fn the_prover_wins_at_sample_three_of_eight_and_the_rest_are_dropped_while_the_run_goes_on() {
+    // amgm's samples: two wrong answers, the right one third, five that stay in flight.
+    // slow_one's model answers are slow and wrong, so the run outlives amgm's job: the
+    // drops the server sees are cancellations, not the process ending.
+    let amgm_arrivals = Arc::new(AtomicUsize::new(0));
+    let model = MockModel::start(move |body| {
+        if !user_text(body).contains("theorem amgm") {
+            return after(1200, answer(body, "linarith"));
+        }
+        match amgm_arrivals.fetch_add(1, Ordering::SeqCst) {
+            0 => after(20, answer(body, "linarith")),
+            1 => after(40, answer(body, "positivity")),
+            2 => after(150, answer(body, AMGM_PROOF)),
+            _ => Reply::Hang,
+        }
+    });
+    let lean = format!(
+        "import Mathlib\n\nopen Real\n\n{HELPER}\n\
+         theorem amgm (a b : ℝ) : a * b ≤ (a ^ 2 + b ^ 2) / 2 := by\n  sorry\n\n\
+         theorem slow_one (x : ℝ) (hx : 0 < x) : x ≤ x ^ 2 + 1 := by\n  sorry\n"
+    );
+    let oracle = format!(
+        "[[theorem]]\nstatement = \"(a b : ℝ) : a * b ≤ (a ^ 2 + b ^ 2) / 2\"\naccept = [\"{AMGM_PROOF}\"]\n"
+    );
+    let config = format!(
+        "[prover]\nbase_url = \"{}\"\nmodel = \"mock-prover\"\nconcurrency = 8\n\n\
+         [tactics]\nlist = [\"rfl\"]\n\n\
+         [budget]\nsamples_per_hole = 8\nconcurrent_holes = 1\nconcurrent_model_requests = 8\n",
+        model.url
+    );
+    let project = Project::new(&lean, &oracle, &config);
+    let mut child = project
+        .command(&project.prove_args())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sorryfill starts");
+    let started = Instant::now();
+    while model.dropped.load(Ordering::SeqCst) < 5 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let still_running = child.try_wait().expect("the child can be polled").is_none();
+    let output = child.wait_with_output().expect("sorryfill ends");
+    assert_eq!(
+        model.dropped.load(Ordering::SeqCst),
+        5,
+        "the five samples in flight are dropped: {}",
+        stderr(&output)
+    );
+    assert!(
+        still_running,
+        "the samples were dropped when amgm was proved, not when the process ended"
+    );
+    assert_eq!(output.status.code(), Some(1), "slow_one is left");
+    let diff = stdout(&output);
+    assert!(
+        diff.contains(&format!("-  sorry\n+  {AMGM_PROOF}\n")),
+        "{diff}"
+    );
+
+    let report = project.report();
+    let proved = hole(&report, "amgm");
+    assert_eq!(proved["status"], "verified", "{report}");
+    assert_eq!(proved["source"], "prover");
+    assert_eq!(proved["proof"], AMGM_PROOF);
+    assert_eq!(hole(&report, "slow_one")["status"], "failed");
+
+    let amgm_requests: Vec<String> = model
+        .bodies()
+        .iter()
+        .map(user_text)
+        .filter(|text| text.contains("theorem amgm"))
+        .collect();
+    assert_eq!(amgm_requests.len(), 8, "all eight samples were asked for");
+    // The model sees the hole as a standalone lemma under the file's header, nothing else.
+    let prompt = &amgm_requests[0];
+    assert!(prompt.contains("import Mathlib"), "{prompt}");
+    assert!(prompt.contains("open Real"), "{prompt}");
+    assert!(
+        prompt.contains("theorem amgm")
+            && prompt.contains(" (a b : ℝ) : a * b ≤ (a ^ 2 + b ^ 2) / 2 := by\n  sorry"),
+        "{prompt}"
+    );
+    assert!(
+        !prompt.contains("helper_lemma") && !prompt.contains("slow_one"),
+        "the rest of the file is not shown: {prompt}"
+    );
+}
+
+// ---- Decomposition --------------------------------------------------------------------------
+
+const SUM_SIX: &str = "theorem sum_six (a b c : ℕ) (ha : a = 1) (hb : b = 2) (hc : c = 3) : a + b + c = 6 := by\n  sorry\n";
+const SUM_SIX_BINDERS: &str = "(a b c : ℕ) (ha : a = 1) (hb : b = 2) (hc : c = 3)";
+
+/// The decomposer's plan for `sum_six`, and for its third step when asked.
+const TOP_SKETCH: &str = "have h1 : a + b = 3 := by sorry\nhave h2 : c = 3 := by sorry\nhave h3 : a + b + c = 3 + 3 := by sorry\nomega";
+const STEP3_SKETCH: &str =
+    "have k1 : a + b + c = 3 + c := by sorry\nhave k2 : 3 + c = 3 + 3 := by sorry\nomega";
+
+/// One model server for every decomposition scenario: the decomposer plans, the prover
+/// answers each step with the proof a person would write and anything else with a proof the
+/// oracle never accepts. What Lean accepts is each test's oracle.
+fn decomposition_model() -> MockModel {
+    MockModel::start(|body| {
+        if body["model"] == "mock-decomposer" {
+            let plan = if asks_for(body, "a + b + c = 6") {
+                TOP_SKETCH
+            } else if asks_for(body, "a + b + c = 3 + 3") {
+                STEP3_SKETCH
+            } else {
+                "omega"
+            };
+            return after(20, answer(body, plan));
+        }
+        let proof = [
+            ("c = 3", "exact hc"),
+            ("a + b + c = 3 + 3", "rw [h1, h2]"),
+            ("a + b + c = 3 + c", "rw [h1]"),
+            ("3 + c = 3 + 3", "rw [h2]"),
+        ]
+        .iter()
+        .find(|(target, _)| asks_for(body, target))
+        .map_or("norm_num [ha, hb, hc]", |(_, proof)| proof);
+        after(20, answer(body, proof))
+    })
+}
+
+/// The oracle for `sum_six`: its plan's skeleton closes the goal, `h1` falls to `omega` (the
+/// portfolio), `h2` to the prover's `exact hc`, and `h3` as `extra` says.
+fn sum_six_oracle(extra: &str) -> String {
+    let b = SUM_SIX_BINDERS;
+    format!(
+        "[[theorem]]\nstatement = \"{b} : a + b + c = 6\"\n\
+         accept = [\"\"\"{}\"\"\"]\n\n\
+         [[theorem]]\nstatement = \"{b} : a + b = 3\"\naccept = [\"omega\"]\n\n\
+         [[theorem]]\nstatement = \"{b} (h1 : a + b = 3) : c = 3\"\naccept = [\"exact hc\"]\n\n{extra}",
+        TOP_SKETCH.replace(":= by sorry", ":= sorry")
+    )
+}
+
+fn sum_six_project(model: &MockModel, h3_oracle: &str, depth: u32) -> Project {
+    let config = prover_and_decomposer(
+        &model.url,
+        &format!(
+            "[tactics]\nlist = [\"rfl\", \"omega\"]\n\n\
+             [budget]\nsamples_per_hole = 2\ndecomposition_depth = {depth}\n"
+        ),
+    );
+    Project::new(
+        &format!("import Mathlib\n\n{HELPER}\n{SUM_SIX}"),
+        &sum_six_oracle(h3_oracle),
+        &config,
+    )
+}
+
+const H3_BY_PROVER: &str = "[[theorem]]\nstatement = \"(a b c : ℕ) (ha : a = 1) (hb : b = 2) (hc : c = 3) (h1 : a + b = 3) (h2 : c = 3) : a + b + c = 3 + 3\"\naccept = [\"rw [h1, h2]\"]\n";
+
+/// The added lines of a unified diff, without their `+`.
+fn added_lines(diff: &str) -> Vec<&str> {
+    diff.lines()
+        .filter(|line| line.starts_with('+') && !line.starts_with("+++"))
+        .map(|line| &line[1..])
+        .collect()
+}
+
+#[test]
+fn the_prover_fails_the_decomposer_plans_three_steps_and_the_assembled_proof_is_written() {
+    let model = decomposition_model();
+    let project = sum_six_project(&model, H3_BY_PROVER, 1);
+    let (output, report) = project.prove();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let proved = hole(&report, "sum_six");
+    assert_eq!(proved["status"], "verified", "{report}");
+    assert_eq!(proved["source"], "decomposition");
+    let proof = proved["proof"].as_str().expect("a proof");
+    for part in [
+        "have h1 : a + b = 3",
+        "omega",
+        "have h2 : c = 3",
+        "exact hc",
+        "have h3 : a + b + c = 3 + 3",
+        "rw [h1, h2]",
+    ] {
+        assert!(proof.contains(part), "{part} is in the proof:\n{proof}");
+    }
+    assert!(!proof.contains("sorry"), "{proof}");
+    let diff = stdout(&output);
+    let added = added_lines(&diff).join("\n");
+    assert!(
+        added.contains("have h2 : c = 3") && added.contains("exact hc"),
+        "the diff has the assembled proof:\n{diff}"
+    );
+    assert!(!added.contains("sorry"), "{diff}");
+    assert_eq!(model.requests_for("mock-decomposer"), 1);
+    // The prover was asked for the steps Lean's tactics did not close, as standalone lemmas.
+    let step_prompts: Vec<String> = model
+        .bodies()
+        .iter()
+        .filter(|body| body["model"] == "mock-prover" && asks_for(body, "c = 3"))
+        .map(user_text)
+        .collect();
+    assert!(!step_prompts.is_empty(), "h2 went to the prover");
+    assert!(
+        step_prompts[0].contains("(h1 : a + b = 3) : c = 3 := by\n  sorry")
+            && !step_prompts[0].contains("helper_lemma"),
+        "{}",
+        step_prompts[0]
+    );
+    assert!(
+        model
+            .bodies()
+            .iter()
+            .all(|body| !asks_for(body, "a + b = 3")),
+        "h1 was closed by the portfolio, so the prover never saw it"
+    );
+}
+
+#[test]
+fn a_step_the_prover_cannot_close_is_decomposed_again() {
+    let model = decomposition_model();
+    let step3 = "(a b c : ℕ) (ha : a = 1) (hb : b = 2) (hc : c = 3) (h1 : a + b = 3) (h2 : c = 3)";
+    let h3_by_plan = format!(
+        "[[theorem]]\nstatement = \"{step3} : a + b + c = 3 + 3\"\naccept = [\"\"\"{}\"\"\"]\n\n\
+         [[theorem]]\nstatement = \"{step3} : a + b + c = 3 + c\"\naccept = [\"rw [h1]\"]\n\n\
+         [[theorem]]\nstatement = \"{step3} (k1 : a + b + c = 3 + c) : 3 + c = 3 + 3\"\naccept = [\"rw [h2]\"]\n",
+        STEP3_SKETCH.replace(":= by sorry", ":= sorry")
+    );
+    let project = sum_six_project(&model, &h3_by_plan, 2);
+    let (output, report) = project.prove();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let proved = hole(&report, "sum_six");
+    assert_eq!(proved["status"], "verified", "{report}");
+    assert_eq!(proved["source"], "decomposition");
+    let proof = proved["proof"].as_str().expect("a proof");
+    for part in [
+        "have h3 : a + b + c = 3 + 3",
+        "have k1 : a + b + c = 3 + c",
+        "rw [h1]",
+        "have k2 : 3 + c = 3 + 3",
+        "rw [h2]",
+    ] {
+        assert!(proof.contains(part), "{part} is in the proof:\n{proof}");
+    }
+    assert!(!proof.contains("sorry"), "{proof}");
+    assert!(
+        added_lines(&stdout(&output)).join("\n").contains("have k2"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        model.requests_for("mock-decomposer"),
+        2,
+        "one plan for the hole, one for its third step"
+    );
+}
+
+#[test]
+fn two_of_three_steps_proved_is_offered_as_a_partial_proof() {
+    let model = decomposition_model();
+    // No oracle entry for h3: Lean rejects every proof of it.
+    let project = sum_six_project(&model, "", 1);
+    let (output, report) = project.prove();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let partial = hole(&report, "sum_six");
+    assert_eq!(partial["status"], "partial", "{report}");
+    assert_eq!(partial["source"], "decomposition");
+    assert!(
+        partial["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("2 of 3")),
+        "{partial}"
+    );
+    let diff = stdout(&output);
+    let added = added_lines(&diff);
+    let with_sorry: Vec<&&str> = added.iter().filter(|line| line.contains("sorry")).collect();
+    assert_eq!(
+        with_sorry.len(),
+        1,
+        "only the third step keeps sorry:\n{diff}"
+    );
+    assert!(with_sorry[0].contains("have h3"), "{diff}");
+    let added = added.join("\n");
+    assert!(
+        added.contains("exact hc") && added.contains("have h1"),
+        "{diff}"
+    );
+}
+
+// ---- The cache and the data set -------------------------------------------------------------
+
+#[test]
+fn a_second_run_is_served_from_the_cache_and_the_data_set_has_every_attempt() {
+    let model = decomposition_model();
+    let project = sum_six_project(&model, H3_BY_PROVER, 1);
+    let (first, first_report) = project.prove();
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let first_hole = hole(&first_report, "sum_six").clone();
+    let requests = model.requests();
+    assert!(requests > 0);
+    let elaborated_before = project.elaborations_of("sum_six");
+
+    let (second, second_report) = project.prove();
+    assert_eq!(second.status.code(), Some(0), "{}", stderr(&second));
+    assert_eq!(stdout(&second), stdout(&first), "the same proof is offered");
+    let second_hole = hole(&second_report, "sum_six");
+    assert_eq!(second_hole["source"], "cache", "{second_report}");
+    assert_eq!(
+        second_hole["attempts"], 1,
+        "one Lean check: {second_report}"
+    );
+    assert_eq!(second_hole["proof"], first_hole["proof"]);
+    assert_eq!(
+        model.requests(),
+        requests,
+        "no model request on a cache hit"
+    );
+    // lean-sim elaborated the user's file once and the cached proof once, in a shadow copy.
+    assert_eq!(
+        project.elaborations_of("sum_six") - elaborated_before,
+        2,
+        "{}",
+        std::fs::read_to_string(&project.log).unwrap_or_default()
+    );
+
+    let attempts = first_hole["attempts"].as_u64().expect("attempts") + 1;
+    let rl = project.export("rl");
+    assert_eq!(
+        rl.len() as u64,
+        attempts,
+        "one record per attempt of both runs"
+    );
+    assert!(rl.iter().any(|record| record["reward"] == 1));
+    assert!(rl.iter().any(|record| record["reward"] == 0));
+    for record in &rl {
+        let prompt = record["prompt"][0]["content"].as_str().unwrap_or_default();
+        assert!(
+            prompt.contains("sorry") && !prompt.contains("helper_lemma"),
+            "{record}"
+        );
+    }
+
+    let sft = project.export("sft");
+    let completions: Vec<&str> = sft
+        .iter()
+        .filter_map(|pair| pair["completion"].as_str())
+        .collect();
+    assert_eq!(completions.len(), sft.len(), "every pair has a completion");
+    let assembled = first_hole["proof"].as_str().expect("a proof");
+    let assembled_first_line = assembled.lines().next().unwrap_or_default();
+    assert!(
+        completions.iter().any(|c| c.contains("theorem")
+            && c.contains(assembled_first_line)
+            && c.contains("rw [h1, h2]")),
+        "the hole's verified proof is a pair: {sft:?}"
+    );
+    assert!(
+        completions.iter().any(|c| c.contains("exact hc")),
+        "the prover's verified step is a pair: {sft:?}"
+    );
+    assert!(
+        sft.iter().all(|pair| pair["source"] != "cache"),
+        "a cache hit's re-check is no new pair"
+    );
+}
