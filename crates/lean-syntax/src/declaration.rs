@@ -225,7 +225,11 @@ fn parse_binder(open: &str, inner: &str) -> Binder {
     }
     match colon {
         Some(c) => {
-            let ty_end = default.map_or(inner.len(), |d| tokens[d].span.start);
+            // A `:=` before the colon (`(x := v : T)` is not a binder Lean accepts, but the
+            // parser must not trust its input) cannot end the type.
+            let ty_end = default
+                .filter(|&d| d > c)
+                .map_or(inner.len(), |d| tokens[d].span.start);
             let names = tokens[..c]
                 .iter()
                 .map(|t| t.text(inner).to_owned())
@@ -252,6 +256,14 @@ fn parse_binder(open: &str, inner: &str) -> Binder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_default_before_the_colon_does_not_panic() {
+        let src = "theorem t (x := 1 : Nat) : True := trivial";
+        let outline = crate::outline(src);
+        let declaration = parse_declaration(src, &outline.commands[0]).expect("parses");
+        assert_eq!(declaration.name.as_deref(), Some("t"));
+    }
     use crate::outline::outline;
 
     fn first_decl(src: &str) -> Declaration {

@@ -134,3 +134,42 @@ proptest! {
         }
     }
 }
+
+/// Declaration-shaped text: keywords, binders, colons and `:=` in any order.
+fn declaration_like() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            Just("theorem t ".to_owned()),
+            Just("\nexample ".to_owned()),
+            Just("\ndef f ".to_owned()),
+            Just("(".to_owned()),
+            Just(")".to_owned()),
+            Just("{".to_owned()),
+            Just("}".to_owned()),
+            Just("[".to_owned()),
+            Just("]".to_owned()),
+            Just("⦃".to_owned()),
+            Just("⦄".to_owned()),
+            Just(" : ".to_owned()),
+            Just(" := ".to_owned()),
+            Just(" where ".to_owned()),
+            Just("\n| ".to_owned()),
+            Just(" by\n  ".to_owned()),
+            Just("x".to_owned()),
+            Just("ℕ".to_owned()),
+            "\\PC{0,3}",
+        ],
+        0..30,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+proptest! {
+    /// The declaration parser reads text straight from the editor: it must never panic.
+    #[test]
+    fn parsing_declarations_never_panics(text in prop_oneof![declaration_like(), lean_like()]) {
+        for command in outline(&text).commands {
+            let _ = lean_syntax::parse_declaration(&text, &command);
+        }
+    }
+}
