@@ -161,10 +161,11 @@ fn prove_json_report_follows_the_documented_schema() {
     assert!(holes[1]["reason"].is_string());
 }
 
+#[cfg(unix)]
 #[test]
 fn prove_refuses_to_write_a_file_changed_during_the_run() {
-    // lean-sim takes two seconds to load the imports: time enough to edit the file.
-    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "--import-ms 2000");
+    // lean-sim takes five seconds to load the imports: time enough to edit the file.
+    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "--import-ms 5000");
     let child = Command::new(sorryfill_bin())
         .current_dir(dir.path())
         .args(["prove", "--write", "Foo.lean", "--lean-cmd", &lean_cmd])
@@ -173,7 +174,9 @@ fn prove_refuses_to_write_a_file_changed_during_the_run() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("sorryfill starts");
-    std::thread::sleep(Duration::from_millis(700));
+    // Once Lean runs, sorryfill has read the file and opens it right after `initialize`.
+    wait_for_children(child.id());
+    std::thread::sleep(Duration::from_millis(500));
     let edited = format!("{ONE_PROVABLE_ONE_NOT}\n-- the user's edit\n");
     std::fs::write(dir.path().join("Foo.lean"), &edited).expect("edit");
     let output = child.wait_with_output().expect("sorryfill ends");
@@ -200,9 +203,8 @@ fn ctrl_c_mid_run_leaves_files_untouched_and_no_process_behind() {
         .spawn()
         .expect("sorryfill starts");
     let pid = child.id();
-    std::thread::sleep(Duration::from_millis(700));
-    let lean_sim = children_of(pid);
-    assert!(!lean_sim.is_empty(), "lean-sim was started");
+    let lean_sim = wait_for_children(pid);
+    std::thread::sleep(Duration::from_millis(300));
     let signal = Command::new("kill")
         .args(["-INT", &pid.to_string()])
         .status()
@@ -223,6 +225,23 @@ fn ctrl_c_mid_run_leaves_files_untouched_and_no_process_behind() {
             !Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid),
             "lean-sim {pid} is still running"
         );
+    }
+}
+
+/// The children of `pid` once there is one (at most ten seconds: a loaded machine is slow).
+#[cfg(unix)]
+fn wait_for_children(pid: u32) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let children = children_of(pid);
+        if !children.is_empty() {
+            return children;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sorryfill started no Lean server"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
