@@ -555,7 +555,9 @@ mod tests {
             "/../../shared/lean-protocol/samples/plainGoal.lean.expected.out"
         );
         let Ok(text) = std::fs::read_to_string(path) else {
-            eprintln!("skipped: ../shared/lean-protocol is absent ({path})");
+            crate::test_support::skip_line(format_args!(
+                "skipped: ../shared/lean-protocol is absent ({path})"
+            ));
             return None;
         };
         let goals = serde_json::Deserializer::from_str(&text)

@@ -35,9 +35,9 @@ fn real_lake() -> Option<PathBuf> {
     match lake {
         Some(lake) if opted_in => Some(lake),
         _ => {
-            eprintln!(
+            crate::support::skip_line(format_args!(
                 "skipped: set SORRYFILL_REAL_LEAN=1 with lake on PATH to run against real Lean"
-            );
+            ));
             None
         }
     }

@@ -61,7 +61,9 @@ fn shared_dir(name: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipped: ../shared/{name} is absent (it is only on the developers' machines)");
+        skip_line(format_args!(
+            "skipped: ../shared/{name} is absent (it is only on the developers' machines)"
+        ));
         None
     }
 }
@@ -73,4 +75,11 @@ pub fn fresh_dir() -> tempfile::TempDir {
         .prefix("sorryfill-test-")
         .tempdir()
         .expect("a temporary folder can be made")
+}
+
+/// Prints a skip notice straight to stderr: the test harness captures `eprintln!`, and a skip
+/// must be seen in the test log, never silent.
+pub fn skip_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

@@ -36,7 +36,9 @@ pub fn shared_dir() -> Option<PathBuf> {
 pub fn shared_or_skip(what: &str) -> Option<PathBuf> {
     let dir = shared_dir();
     if dir.is_none() {
-        eprintln!("skipped: ../shared is absent ({what} needs it)");
+        skip_line(format_args!(
+            "skipped: ../shared is absent ({what} needs it)"
+        ));
     }
     dir
 }
@@ -256,4 +258,11 @@ pub fn expected_records(text: &str) -> Vec<Value> {
         }
     }
     records
+}
+
+/// Prints a skip notice straight to stderr: the test harness captures `eprintln!`, and a skip
+/// must be seen in the test log, never silent.
+fn skip_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
