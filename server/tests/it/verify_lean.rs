@@ -587,6 +587,45 @@ async fn goals_come_from_lean_at_the_hole() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goals_inside_a_have_step_after_it_and_at_a_term_hole_carry_their_context() {
+    let source = "import Demo.Prelude\nopen Nat\n\n\
+theorem with_have (x : ℕ) (h₀ : x ≠ 0) : x + 0 = x := by
+  have h₁ : 0 < x := by
+    sorry
+  sorry
+
+theorem term_hole (a b : ℕ) (h : a ≤ b) : a ≤ b + 1 := sorry
+";
+    let mut session = Session::start(&[]).await;
+    session.open(source).await;
+    let checker = session.checker(settings(1, WAIT));
+
+    let inside = checker
+        .goal_at(&session.target(0))
+        .await
+        .expect("a goal in the have");
+    assert_eq!(inside.binders, ["(x : ℕ)", "(h₀ : x ≠ 0)"]);
+    assert_eq!(inside.target, "0 < x");
+    assert_eq!(inside.header, "import Demo.Prelude\nopen Nat\n");
+
+    let after = checker
+        .goal_at(&session.target(1))
+        .await
+        .expect("a goal after the have");
+    assert_eq!(after.binders, ["(x : ℕ)", "(h₀ : x ≠ 0)", "(h₁ : 0 < x)"]);
+    assert_eq!(after.target, "x + 0 = x");
+
+    let term = checker
+        .goal_at(&session.target(2))
+        .await
+        .expect("a term goal");
+    assert_eq!(term.binders, ["(a b : ℕ)", "(h : a ≤ b)"]);
+    assert_eq!(term.target, "a ≤ b + 1");
+    assert_eq!(term.name, "term_hole_hole_0");
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checking_many_candidates_elaborates_the_header_once_and_only_the_target_each_time() {
     let mut source = String::from("import Demo.Prelude\n\n");
     for k in 0..299 {
