@@ -7,6 +7,7 @@
 
 mod codec;
 mod envelope;
+mod json;
 pub mod stdio;
 
 pub use codec::{
