@@ -15,6 +15,11 @@ pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
 /// A header line longer than this cannot be a real LSP header; it is skipped as garbage.
 const MAX_HEADER_LINE_BYTES: usize = 8 * 1024;
 
+/// Bodies at least this large are not reserved in the read buffer: `read_frames` reads
+/// them into recycled buffers of their own (a plain `FramedRead` still gets them, its
+/// buffer growing as bytes arrive).
+pub(super) const LARGE_BODY_BYTES: usize = 64 * 1024;
+
 /// How many body bytes of a skipped over-cap frame are kept to find its `id` and `method`.
 const SNIFF_PREFIX_BYTES: usize = 4 * 1024;
 
@@ -96,6 +101,33 @@ impl LspCodec {
         }
     }
 
+    /// The length of the body the codec is waiting for, once its header has been read.
+    pub fn awaited_body_len(&self) -> Option<usize> {
+        match self.state {
+            State::Body { len } => Some(len),
+            _ => None,
+        }
+    }
+
+    /// Tells the codec that the awaited body was read by the caller, straight from the
+    /// stream, so the next bytes it sees start a new header.
+    pub fn body_read_elsewhere(&mut self) {
+        if matches!(self.state, State::Body { .. }) {
+            self.reset_header();
+        }
+    }
+
+    /// True when no frame is partly read: end of input here loses nothing.
+    pub fn is_between_frames(&self) -> bool {
+        matches!(
+            self.state,
+            State::Header {
+                content_length: None,
+                saw_line: false,
+            }
+        )
+    }
+
     fn reset_header(&mut self) {
         self.state = State::Header {
             content_length: None,
@@ -146,7 +178,9 @@ impl Decoder for LspCodec {
                                 };
                             }
                             Some(Ok(len)) => {
-                                src.reserve(len.saturating_sub(src.len()));
+                                if len < LARGE_BODY_BYTES {
+                                    src.reserve(len.saturating_sub(src.len()));
+                                }
                                 self.state = State::Body { len };
                             }
                             Some(Err(())) => {
