@@ -11,6 +11,8 @@ mod editors;
 mod engine;
 mod holes;
 mod models;
+#[cfg(unix)]
+mod nvim;
 mod pipeline_e2e;
 mod prove;
 mod proxy;
