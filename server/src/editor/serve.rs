@@ -5,11 +5,13 @@ use std::process::ExitStatus;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::watch;
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
 
 use super::{EditorState, HoleActions, Session};
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::lean::DocumentEvent;
 use crate::router::{Proxy, ProxyConfig};
 use crate::transport::stdio;
 use crate::verify::checker::{LeanChecker, SourceDocuments, file_uri};
@@ -27,13 +29,19 @@ pub struct ServeOptions {
 
 /// Runs the proxy with the editor session on stdin/stdout in front of the Lean server, and
 /// returns Lean's exit status.
+///
+/// The engine is built once the editor's `initialize` has gone through, so its
+/// `initializationOptions.sorryfill` settings apply over `sorryfill.toml`. A configuration that
+/// cannot be used never stops Lean: the editor is told once, and Lean runs as if sorryfill were
+/// not there.
 pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
-    let loaded = Config::load(&options.project_root).context("could not load sorryfill.toml")?;
-    let config = loaded.config;
-    match &loaded.source {
-        Some(path) => tracing::info!(path = %path.display(), "configuration loaded"),
-        None => tracing::info!("no sorryfill.toml: defaults"),
-    }
+    let file_config = Config::load(&options.project_root).map(|loaded| {
+        match &loaded.source {
+            Some(path) => tracing::info!(path = %path.display(), "configuration loaded"),
+            None => tracing::info!("no sorryfill.toml: defaults"),
+        }
+        loaded.config
+    });
     let (program, arguments) = options
         .server_command
         .split_first()
@@ -47,25 +55,109 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
     let documents = proxy.observe_documents();
     let state = EditorState::new();
     proxy.set_code_action_provider(HoleActions::new(state.clone()).with_editor(editor.clone()));
+    let parts = SessionParts {
+        lean,
+        editor,
+        state,
+        root: options.project_root.clone(),
+    };
+    let session = tokio::spawn(start_session(file_config, parts, documents));
+    let status = proxy.serve(stdio::stdin(), stdio::stdout(), server).await?;
+    session.abort();
+    Ok(status)
+}
+
+/// What the editor session is built from once the editor is ready.
+struct SessionParts {
+    lean: crate::lean::LeanHandle,
+    editor: crate::router::EditorHandle,
+    state: EditorState,
+    root: PathBuf,
+}
+
+/// Waits for the editor's `initialized` (and its settings), builds the engine and runs the
+/// session over the rest of the document events.
+async fn start_session(
+    file_config: Result<Config, crate::config::ConfigError>,
+    parts: SessionParts,
+    mut documents: mpsc::UnboundedReceiver<DocumentEvent>,
+) {
+    // The router sends `EditorReady` before any document event.
+    let first = documents.recv().await;
+    let settings = match &first {
+        Some(DocumentEvent::EditorReady { settings, .. }) => settings.clone(),
+        _ => None,
+    };
+    let config = file_config.and_then(|config| match &settings {
+        Some(settings) => config.with_editor_settings(settings),
+        None => Ok(config),
+    });
+    let built = match config {
+        Ok(config) => build_session(&config, &parts).map(|session| (config, session)),
+        Err(error) => Err(anyhow::Error::new(error)),
+    };
+    let session = match built {
+        Ok((config, session)) => {
+            if config.is_model_free() {
+                tracing::info!("model-free: {}", config.summary());
+            } else {
+                tracing::info!("{}", config.summary());
+            }
+            session
+        }
+        Err(error) => {
+            tracing::error!("sorryfill is off for this session: {error:#}");
+            parts.editor.notify(
+                "window/showMessage",
+                json!({"type": 1, "message": format!("sorryfill is off: {error:#}. Lean runs as usual.")}),
+            );
+            // Keep draining so the router never holds events for nobody.
+            while documents.recv().await.is_some() {}
+            return;
+        }
+    };
+    let (events, session_events) = mpsc::unbounded_channel();
+    if let Some(first) = first {
+        let _ = events.send(first);
+    }
+    tokio::spawn(async move {
+        while let Some(event) = documents.recv().await {
+            if events.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    session.run(session_events).await;
+}
+
+fn build_session(
+    config: &Config,
+    parts: &SessionParts,
+) -> anyhow::Result<
+    Session<
+        LeanChecker,
+        crate::engine::ConfiguredProver,
+        crate::engine::ConfiguredDecomposer,
+        crate::engine::ConfiguredStore,
+    >,
+> {
     // The checker waits on this while the user's own documents elaborate.
     let (busy, user_busy) = watch::channel(false);
     let sources = SourceDocuments::new();
     let checker = LeanChecker::from_config(
-        lean.clone(),
-        &file_uri(&options.project_root),
+        parts.lean.clone(),
+        &file_uri(&parts.root),
         &config.verify,
         user_busy,
         sources.clone(),
     )
     .context("could not set up the Lean checker")?;
-    let engine = Engine::build(&config, &options.project_root, checker)
-        .context("sorryfill.toml needs fixing")?;
+    let engine =
+        Engine::build(config, &parts.root, checker).context("sorryfill.toml needs fixing")?;
     let pipeline = Arc::new(engine.pipeline);
-    let session = Session::new(pipeline, lean, state, busy)
-        .with_editor(editor, config.editor.clone())
-        .with_source_documents(sources);
-    let session = tokio::spawn(session.run(documents));
-    let status = proxy.serve(stdio::stdin(), stdio::stdout(), server).await?;
-    session.abort();
-    Ok(status)
+    Ok(
+        Session::new(pipeline, parts.lean.clone(), parts.state.clone(), busy)
+            .with_editor(parts.editor.clone(), config.editor.clone())
+            .with_source_documents(sources),
+    )
 }

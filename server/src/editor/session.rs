@@ -155,7 +155,9 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 diagnostics,
             } => self.elaborated(&uri, version, &diagnostics),
             DocumentEvent::Saved { uri, version } => self.saved(&uri, version),
-            DocumentEvent::EditorReady { work_done_progress } => {
+            DocumentEvent::EditorReady {
+                work_done_progress, ..
+            } => {
                 self.work_done_progress = work_done_progress;
             }
             DocumentEvent::Failed { uri, version } => {

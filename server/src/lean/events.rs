@@ -56,6 +56,8 @@ pub enum DocumentEvent {
     EditorReady {
         /// Whether the editor declared `window.workDoneProgress` (server-initiated progress).
         work_done_progress: bool,
+        /// The editor's `initializationOptions.sorryfill`: settings over `sorryfill.toml`.
+        settings: Option<serde_json::Value>,
     },
     /// Lean stopped elaborating `version` for good (`fileProgress` kind 2: a failed header
     /// or a crashed worker); no `Elaborated` will follow for it.

@@ -111,6 +111,8 @@ pub struct Router {
     exit_forwarded: bool,
     /// Whether the editor declared `window.workDoneProgress` in `initialize`.
     work_done_progress: bool,
+    /// The editor's `initializationOptions.sorryfill`, settings over `sorryfill.toml`.
+    editor_settings: Option<Value>,
     /// Number of the proxy's next request to the editor.
     next_editor_request: u64,
 }
@@ -173,6 +175,7 @@ impl Router {
             pending_code_actions: HashMap::new(),
             exit_forwarded: false,
             work_done_progress: false,
+            editor_settings: None,
             next_editor_request: 1,
         }
     }
@@ -296,14 +299,17 @@ impl Router {
             }
             (MessageKind::Request, Some("initialize")) => {
                 self.initialize_id = id;
-                self.work_done_progress = params_of(&frame)
-                    .and_then(|raw| serde_json::from_slice::<Value>(raw).ok())
-                    .and_then(|params| {
-                        params
-                            .pointer("/capabilities/window/workDoneProgress")
-                            .and_then(Value::as_bool)
-                    })
+                let params =
+                    params_of(&frame).and_then(|raw| serde_json::from_slice::<Value>(raw).ok());
+                self.work_done_progress = params
+                    .as_ref()
+                    .and_then(|params| params.pointer("/capabilities/window/workDoneProgress"))
+                    .and_then(Value::as_bool)
                     .unwrap_or(false);
+                self.editor_settings = params
+                    .as_ref()
+                    .and_then(|params| params.pointer("/initializationOptions/sorryfill"))
+                    .cloned();
             }
             (MessageKind::Notification, Some("textDocument/didSave")) => self.did_save(&frame),
             (MessageKind::Request, Some("workspace/executeCommand")) => {
@@ -341,8 +347,10 @@ impl Router {
             for queued in std::mem::take(&mut self.queued) {
                 self.send_to_server(queued.body);
             }
+            let settings = self.editor_settings.take();
             self.emit(DocumentEvent::EditorReady {
                 work_done_progress: self.work_done_progress,
+                settings,
             });
         }
     }

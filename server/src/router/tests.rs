@@ -395,7 +395,9 @@ fn the_proxys_own_editor_messages_go_out_only_in_session_and_their_answers_stay_
     h.client(r#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#);
     let ready: Vec<bool> = std::iter::from_fn(|| h.documents.try_recv().ok())
         .filter_map(|event| match event {
-            DocumentEvent::EditorReady { work_done_progress } => Some(work_done_progress),
+            DocumentEvent::EditorReady {
+                work_done_progress, ..
+            } => Some(work_done_progress),
             _ => None,
         })
         .collect();

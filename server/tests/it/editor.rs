@@ -160,9 +160,26 @@ impl Editor {
     }
 
     async fn initialize(&mut self, capabilities: Value, uri: &str, text: &str) {
+        self.initialize_with(capabilities, Value::Null, uri, text)
+            .await;
+    }
+
+    /// `initialize` with `initializationOptions`, `initialized`, then `didOpen`.
+    async fn initialize_with(
+        &mut self,
+        capabilities: Value,
+        options: Value,
+        uri: &str,
+        text: &str,
+    ) {
         self.request(
             "initialize",
-            json!({"processId": null, "rootUri": "file:///project", "capabilities": capabilities}),
+            json!({
+                "processId": null,
+                "rootUri": "file:///project",
+                "capabilities": capabilities,
+                "initializationOptions": options,
+            }),
         )
         .await;
         self.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
@@ -520,14 +537,15 @@ async fn without_the_capability_or_the_setting_the_proxy_sends_nothing_of_its_ow
     }
 }
 
-/// The real `sorryfill serve` binary in front of lean-sim: model-free, the portfolio's
-/// proof is checked by the real `LeanChecker` and offered with a versioned edit.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
-    let dir = fresh_dir();
-    let oracle = dir.path().join("oracle.toml");
-    std::fs::write(&oracle, ORACLE).expect("the temp dir is writable");
-    let log = dir.path().join("proxy.log");
+/// The real `sorryfill serve` in `dir` in front of lean-sim with `oracle`, with no user-level
+/// configuration; returns the child, a connected editor, the document URI and the log path.
+fn serve_binary(
+    dir: &std::path::Path,
+    oracle: &str,
+) -> (tokio::process::Child, Editor, String, std::path::PathBuf) {
+    let oracle_path = dir.join("oracle.toml");
+    std::fs::write(&oracle_path, oracle).expect("the temp dir is writable");
+    let log = dir.join("proxy.log");
     let mut child = tokio::process::Command::new(sorryfill_bin())
         .arg("serve")
         .arg("--log-file")
@@ -535,11 +553,11 @@ async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
         .arg("--")
         .arg(lean_sim_bin())
         .arg("--oracle")
-        .arg(&oracle)
-        .current_dir(dir.path())
+        .arg(&oracle_path)
+        .current_dir(dir)
         // No user-level sorryfill.toml may change what runs.
-        .env("XDG_CONFIG_HOME", dir.path())
-        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir)
+        .env("HOME", dir)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -547,18 +565,21 @@ async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
         .expect("sorryfill starts");
     let stdin = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");
-    let root = dir.path().canonicalize().expect("the temp dir exists");
+    let root = dir.canonicalize().expect("the temp dir exists");
     let uri = format!("file://{}/Main.lean", root.display());
-    let mut editor = Editor::connect(
+    let editor = Editor::connect(
         Box::new(stdin),
         stdout,
         CheckLog::default(),
         EditorState::new(),
     );
-    editor.initialize(json!({}), &uri, TEXT).await;
+    (child, editor, uri, log)
+}
 
+/// Asks for code actions at the hole of `TEXT` until the fill action comes.
+async fn wait_for_fill(editor: &mut Editor, uri: &str) -> Value {
     let deadline = Instant::now() + WAIT;
-    let fill = loop {
+    loop {
         let answer = editor
             .request(
                 "textDocument/codeAction",
@@ -571,11 +592,22 @@ async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
             .await;
         let actions = answer["result"].as_array().cloned().unwrap_or_default();
         if let Some(fill) = actions.iter().find(|a| a["title"] == FILL_TITLE) {
-            break fill.clone();
+            return fill.clone();
         }
         assert!(Instant::now() < deadline, "no fill action: {actions:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
+}
+
+/// The real `sorryfill serve` binary in front of lean-sim: model-free, the portfolio's
+/// proof is checked by the real `LeanChecker` and offered with a versioned edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
+    let dir = fresh_dir();
+    let (mut child, mut editor, uri, log) = serve_binary(dir.path(), ORACLE);
+    editor.initialize(json!({}), &uri, TEXT).await;
+
+    let fill = wait_for_fill(&mut editor, &uri).await;
     let change = &fill["edit"]["documentChanges"][0];
     assert_eq!(change["textDocument"]["version"], 1);
     assert_eq!(change["textDocument"]["uri"], uri.as_str());
@@ -624,4 +656,56 @@ async fn the_status_action_answers_from_the_proxy_and_shows_a_message() {
         .wait_for(|f| f["method"] == "window/showMessage")
         .await;
     assert_eq!(shown["params"]["message"], "sorryfill: t#0: verified");
+}
+
+/// Settings in the editor's `initializationOptions.sorryfill` apply over `sorryfill.toml`: the
+/// file allows only `simp` (which Lean rejects here), the editor asks for `omega`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editor_settings_apply_over_sorryfill_toml() {
+    let dir = fresh_dir();
+    std::fs::write(
+        dir.path().join("sorryfill.toml"),
+        "[tactics]\nlist = [\"simp\"]\n",
+    )
+    .expect("write sorryfill.toml");
+    let (mut child, mut editor, uri, _log) = serve_binary(dir.path(), ORACLE);
+    let options = json!({"sorryfill": {"tactics": {"list": ["omega"]}}});
+    editor.initialize_with(json!({}), options, &uri, TEXT).await;
+    let fill = wait_for_fill(&mut editor, &uri).await;
+    assert_eq!(apply(TEXT, &fill), TEXT.replace("sorry", "omega"));
+    child.kill().await.expect("the proxy stops");
+}
+
+/// A `sorryfill.toml` that cannot be used turns sorryfill off, says so once, and Lean keeps
+/// working for the editor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_sorryfill_toml_leaves_lean_working_and_says_so() {
+    let dir = fresh_dir();
+    std::fs::write(
+        dir.path().join("sorryfill.toml"),
+        "[prover]\nbase_urll = 1\n",
+    )
+    .expect("write sorryfill.toml");
+    let (mut child, mut editor, uri, _log) = serve_binary(dir.path(), ORACLE);
+    editor.initialize(json!({}), &uri, TEXT).await;
+    let shown = editor
+        .wait_for(|frame| frame["method"] == "window/showMessage")
+        .await;
+    let message = shown["params"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("sorryfill is off"), "{message}");
+    assert!(
+        message.contains("base_urll"),
+        "the message names the bad key: {message}"
+    );
+    // Lean's own traffic still flows: its sorry warning reaches the editor.
+    let published = editor
+        .wait_for(|frame| {
+            frame["method"] == "textDocument/publishDiagnostics"
+                && frame["params"]["diagnostics"]
+                    .as_array()
+                    .is_some_and(|diagnostics| !diagnostics.is_empty())
+        })
+        .await;
+    assert_eq!(published["params"]["uri"], uri.as_str());
+    child.kill().await.expect("the proxy stops");
 }

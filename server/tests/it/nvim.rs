@@ -103,7 +103,15 @@ fn neovim_gets_leans_diagnostics_and_applies_sorryfills_verified_proof() {
     let snippet = Path::new(env!("CARGO_MANIFEST_DIR")).join("../editors/nvim/sorryfill.lua");
 
     let output = Command::new("nvim")
-        .args(["--headless", "-u", "NONE", "-i", "NONE", "-c", "luafile test.lua"])
+        .args([
+            "--headless",
+            "-u",
+            "NONE",
+            "-i",
+            "NONE",
+            "-c",
+            "luafile test.lua",
+        ])
         .current_dir(root)
         .env("PATH", path)
         .env("HOME", root)
