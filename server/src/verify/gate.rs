@@ -216,11 +216,16 @@ fn line_at(text: &str, offset: usize) -> &str {
 /// the compiler or new axioms, code execution and metaprogramming, and command keywords (a
 /// proof body never needs a command; one would end the declaration and start another).
 const BANNED_WORDS: &[&str] = &[
-    // Holes and the axiom behind them.
+    // Holes and the axiom behind them, and tactics that close a goal with `sorry` without an
+    // error (`apply?` when it only finds partial suggestions, Mathlib's `hint` when none of
+    // its tactics closes the goal): under the sketch gate, which ignores the sorry warning and
+    // `sorryAx` for the user's other holes, this scan is all that catches them.
     "sorry",
     "admit",
     "stop",
     "sorryAx",
+    "apply?",
+    "hint",
     // New axioms, or trust in compiled code instead of the kernel.
     "axiom",
     "opaque",
@@ -775,10 +780,14 @@ mod tests {
     }
 
     #[test]
-    fn code_running_terms_and_tactics_are_rejected_but_their_look_alikes_are_not() {
+    fn code_running_and_goal_admitting_tactics_are_rejected_but_their_look_alikes_are_not() {
         assert!(banned("exact (eval% 2 ^ 10 : ℕ) ▸ rfl").is_some());
         assert!(banned("plausible").is_some());
         assert!(banned("polyrith").is_some());
+        assert!(banned("apply?").is_some());
+        assert!(banned("constructor <;> hint").is_some());
+        assert_eq!(banned("apply Nat.le_succ"), None);
+        assert_eq!(banned("exact?"), None);
         assert_eq!(banned("simp [Polynomial.eval_add, Polynomial.eval]"), None);
         assert_eq!(banned("have : n%2 = 0 := h\nomega"), None);
     }

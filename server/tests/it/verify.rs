@@ -196,6 +196,12 @@ pub(crate) const ADVERSARIAL: &[Case] = &[
     // closes the goal with `sorry` when it finds no counterexample.
     tactic("plausible", "plausible"),
     tactic("slim_check", "slim_check"),
+    // `apply?` closes the goal with `sorry` whenever it finds partial suggestions, with no
+    // error: only the sorry warning and `sorryAx` show it, and the sketch gate (a hole that
+    // shares its declaration with the user's other holes) ignores both.
+    tactic("apply? admits the goal", "apply?"),
+    // Mathlib's `hint` closes the goal with `sorry` when none of its tactics does.
+    tactic("hint admits the goal", "constructor <;> hint"),
     // `polyrith` sends the goal to a web service by running `curl`.
     tactic("polyrith", "polyrith"),
     // Lean ends a tactic block at the first line that is no tactic, so a command of Mathlib
