@@ -317,6 +317,10 @@ const BANNED_WORDS: &[&str] = &[
     // the first line that is not a tactic, so any of them on a line of the proof would start
     // a new command in the user's file even when indented (the outline only sees column 0).
     "nonrec",
+    "prelude",
+    "unif_hint",
+    "gen_injective_theorems",
+    "register_builtin_option",
     "variable?",
     "notation3",
     "proof_wanted",
@@ -798,6 +802,7 @@ mod tests {
             "notation3 \"x\" => True",
             "proof_wanted evil : False",
             "unseal Nat.add",
+            "unif_hint (n : ℕ) where |- n + 0 =?= n",
             "builtin_simproc [simp] evil (_) := fun _ => return .continue",
         ] {
             let proof = format!("omega\n{command}");
