@@ -894,6 +894,85 @@ async fn cleanup_keeps_the_shortest_variant_that_verifies() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn cache_hits_replacements_and_shorter_variants_must_pass_the_full_gate() {
+    // A Lean that accepts anything as a sketch (sorries allowed) and only the honest proof
+    // in full: every proof that would pass only as a sketch is a `sorry` in disguise.
+    let honest = "have h : 0 ≤ x := Nat.zero_le x\nomega";
+    let lean = FakeLean::new(move |_, proof, mode| match (proof, mode) {
+        (_, CheckMode::Sketch) => Verdict::verified(),
+        ("exact?", CheckMode::Full) => Verdict::Verified {
+            replacement: Some("sorry".into()),
+        },
+        (proof, CheckMode::Full) => verdict(proof == honest),
+    });
+    let store = FakeStore {
+        cache: Arc::new(HashMap::from([("P".to_owned(), "sorry".to_owned())])),
+        ..FakeStore::default()
+    };
+    let prover = FakeProver::new(move |_, _, _| Some(honest.to_owned()));
+    let pipeline = Pipeline::new(
+        lean.clone(),
+        prover,
+        NoDecomposer,
+        store,
+        Portfolio::new(["exact?".into()]),
+        HoleBudget {
+            samples: 1,
+            cleanup_checks: 6,
+            ..budget()
+        },
+        WorkspaceLimits::default(),
+    );
+    let mut rx = pipeline.submit(request("h1", "P", &[]));
+    // The portfolio's `exact?` verifies, but its replacement does not, so `exact?` stays.
+    assert!(
+        matches!(final_state(&mut rx).await, JobState::Verified { proof, .. } if proof == "exact?")
+    );
+    let depth_zero: Vec<Call> = lean.calls().into_iter().filter(|c| c.depth == 0).collect();
+    assert!(
+        depth_zero.iter().all(|call| call.mode == CheckMode::Full),
+        "{depth_zero:?}"
+    );
+    assert!(depth_zero.iter().any(|call| call.proof == "sorry"));
+
+    // Without the portfolio, the prover's proof is cleaned up: no shorter variant passes
+    // in full, so the whole proof stays, although each would pass as a sketch.
+    let cleaning = verified_pipeline_with_prover(lean.clone(), honest);
+    let mut rx = cleaning.submit(request("h2", "Q", &[]));
+    let state = final_state(&mut rx).await;
+    assert!(
+        matches!(&state, JobState::Verified { proof, .. } if proof == honest),
+        "{state:?}"
+    );
+    let variants = lean
+        .calls()
+        .into_iter()
+        .filter(|call| call.hole == hole("h2") && call.proof != honest)
+        .count();
+    assert!(variants > 0, "cleanup tried no shorter variant");
+    assert!(lean.calls().iter().all(|call| call.mode == CheckMode::Full));
+}
+
+fn verified_pipeline_with_prover(
+    lean: FakeLean,
+    proof: &'static str,
+) -> Pipeline<FakeLean, FakeProver, NoDecomposer, NoStore> {
+    Pipeline::new(
+        lean,
+        FakeProver::new(move |_, _, _| Some(proof.to_owned())),
+        NoDecomposer,
+        NoStore,
+        Portfolio::new([]),
+        HoleBudget {
+            samples: 1,
+            cleanup_checks: 6,
+            ..budget()
+        },
+        WorkspaceLimits::default(),
+    )
+}
+
 fn verified_pipeline(lean: FakeLean) -> Pipeline<FakeLean, NoProver, NoDecomposer, NoStore> {
     Pipeline::new(
         lean,

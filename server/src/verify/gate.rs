@@ -216,11 +216,16 @@ fn line_at(text: &str, offset: usize) -> &str {
 /// the compiler or new axioms, code execution and metaprogramming, and command keywords (a
 /// proof body never needs a command; one would end the declaration and start another).
 const BANNED_WORDS: &[&str] = &[
-    // Holes and the axiom behind them.
+    // Holes and the axiom behind them, and tactics that close a goal with `sorry` without an
+    // error (`apply?` when it only finds partial suggestions, Mathlib's `hint` when none of
+    // its tactics closes the goal): under the sketch gate, which ignores the sorry warning and
+    // `sorryAx` for the user's other holes, this scan is all that catches them.
     "sorry",
     "admit",
     "stop",
     "sorryAx",
+    "apply?",
+    "hint",
     // New axioms, or trust in compiled code instead of the kernel.
     "axiom",
     "opaque",
@@ -262,6 +267,18 @@ const BANNED_WORDS: &[&str] = &[
     "dsimproc",
     "initialize",
     "builtin_initialize",
+    "declare_config_elab",
+    "declare_command_config_elab",
+    // Tactics that compile and run the goal (`plausible` also closes it with `sorry` when
+    // testing finds no counterexample), or that run other programs or reach the network
+    // (`polyrith` runs `curl`; the rest ask a language model).
+    "plausible",
+    "slim_check",
+    "polyrith",
+    "llmstep",
+    "suggest_tactics",
+    "search_proof",
+    "select_premises",
     // Commands and command modifiers.
     "import",
     "theorem",
@@ -296,6 +313,42 @@ const BANNED_WORDS: &[&str] = &[
     "add_decl_doc",
     "register_option",
     "register_simp_attr",
+    // Commands of Lean, Batteries and Mathlib that are no tactic: Lean ends a tactic block at
+    // the first line that is not a tactic, so any of them on a line of the proof would start
+    // a new command in the user's file even when indented (the outline only sees column 0).
+    "nonrec",
+    "prelude",
+    "unif_hint",
+    "gen_injective_theorems",
+    "register_builtin_option",
+    "variable?",
+    "notation3",
+    "proof_wanted",
+    "recall",
+    "seal",
+    "unseal",
+    "grind_pattern",
+    "init_quot",
+    "recommended_spelling",
+    "library_note",
+    "assert_not_exists",
+    "assert_not_imported",
+    "count_heartbeats",
+    "whatsnew",
+    "suppress_compilation",
+    "unsuppress_compilation",
+    "compile_inductive",
+    "compile_def",
+    "initialize_simps_projections",
+    "add_aesop_rules",
+    "erase_aesop_rules",
+    "declare_aesop_rule_sets",
+    "register_label_attr",
+    "register_error_explanation",
+    "declare_simp_like_tactic",
+    "register_tactic_tag",
+    "tactic_extension",
+    "set_premise_selector",
 ];
 
 /// Words banned unless the policy allows native evaluation: each makes the proof trust the
@@ -369,6 +422,18 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
                     check_set_option(proof, &code[index + 1..], offset)?;
                     continue;
                 }
+                // Mathlib's `eval% t` (one token for Lean) runs `t` in the interpreter.
+                if text == "eval"
+                    && code.get(index + 1).is_some_and(|next| {
+                        next.span.start == token.span.end && next.text(proof) == "%"
+                    })
+                {
+                    return Err(Rejection::banned(
+                        proof,
+                        "`eval%` (runs code while elaborating)",
+                        offset,
+                    ));
+                }
                 check_name(proof, text, offset, policy)?;
             }
             TokenKind::NameLiteral => {
@@ -430,7 +495,8 @@ fn check_name(
 ) -> Result<(), Rejection> {
     for component in name_components(name) {
         let bare = component.trim_start_matches('«').trim_end_matches('»');
-        if BANNED_WORDS.contains(&bare) {
+        // `builtin_simproc`, `builtin_grind_propagator`, …: commands of Lean's own sources.
+        if BANNED_WORDS.contains(&bare) || bare.starts_with("builtin_") {
             return Err(Rejection::banned(proof, format!("`{bare}`"), offset));
         }
         if !policy.allow_native_decide && NATIVE_WORDS.contains(&bare) {
@@ -715,6 +781,33 @@ mod tests {
         assert_eq!(banned("simp -- no sorry here\nomega"), None);
         assert_eq!(banned("/- sorry /- nested sorry -/ -/ omega"), None);
         assert_eq!(banned("exact (\"sorry\" : String).length_pos"), None);
+    }
+
+    #[test]
+    fn code_running_and_goal_admitting_tactics_are_rejected_but_their_look_alikes_are_not() {
+        assert!(banned("exact (eval% 2 ^ 10 : ℕ) ▸ rfl").is_some());
+        assert!(banned("plausible").is_some());
+        assert!(banned("polyrith").is_some());
+        assert!(banned("apply?").is_some());
+        assert!(banned("constructor <;> hint").is_some());
+        assert_eq!(banned("apply Nat.le_succ"), None);
+        assert_eq!(banned("exact?"), None);
+        assert_eq!(banned("simp [Polynomial.eval_add, Polynomial.eval]"), None);
+        assert_eq!(banned("have : n%2 = 0 := h\nomega"), None);
+    }
+
+    #[test]
+    fn commands_that_are_no_tactic_are_rejected_anywhere_in_the_proof() {
+        for command in [
+            "notation3 \"x\" => True",
+            "proof_wanted evil : False",
+            "unseal Nat.add",
+            "unif_hint (n : ℕ) where |- n + 0 =?= n",
+            "builtin_simproc [simp] evil (_) := fun _ => return .continue",
+        ] {
+            let proof = format!("omega\n{command}");
+            assert!(banned(&proof).is_some(), "{command}");
+        }
     }
 
     #[test]

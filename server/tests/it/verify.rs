@@ -186,6 +186,46 @@ pub(crate) const ADVERSARIAL: &[Case] = &[
         "close and reopen",
         "hp, hq⟩\n\ntheorem evil : False := ⟨sorry",
     ),
+    // Mathlib's `eval% t` runs `t` in the interpreter while elaborating: model-written code
+    // executed on the user's machine, with no command and no banned name in sight.
+    tactic(
+        "eval% runs the interpreter",
+        "have : (10 : ℕ) = eval% (List.range 10).length := rfl\nomega",
+    ),
+    // `plausible` (formerly `slim_check`) compiles and runs the proposition to test it, and
+    // closes the goal with `sorry` when it finds no counterexample.
+    tactic("plausible", "plausible"),
+    tactic("slim_check", "slim_check"),
+    // `apply?` closes the goal with `sorry` whenever it finds partial suggestions, with no
+    // error: only the sorry warning and `sorryAx` show it, and the sketch gate (a hole that
+    // shares its declaration with the user's other holes) ignores both.
+    tactic("apply? admits the goal", "apply?"),
+    // Mathlib's `hint` closes the goal with `sorry` when none of its tactics does.
+    tactic("hint admits the goal", "constructor <;> hint"),
+    // `polyrith` sends the goal to a web service by running `curl`.
+    tactic("polyrith", "polyrith"),
+    // Lean ends a tactic block at the first line that is no tactic, so a command of Mathlib
+    // (unknown to the outline, which only splits at column 0) indented at the hole's column
+    // starts a new top-level command in the user's file: here a notation for the rest of it.
+    tactic(
+        "indented notation3 after a closing tactic",
+        "omega\nnotation3 \"trust_me\" => True",
+    ),
+    // The same with another Mathlib command, which records a statement without a proof.
+    tactic(
+        "indented proof_wanted after a closing tactic",
+        "omega\nproof_wanted evil : False",
+    ),
+    // The same with a core command that changes how later declarations unfold.
+    tactic(
+        "indented unseal after a closing tactic",
+        "omega\nunseal Nat.add",
+    ),
+    // The same with a core command that registers `grind` patterns for the rest of the file.
+    tactic(
+        "indented grind_pattern after a closing tactic",
+        "omega\ngrind_pattern Nat.le_succ => Nat.succ a",
+    ),
 ];
 
 const KNOWN_GOOD: &[Case] = &[

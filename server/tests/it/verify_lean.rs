@@ -513,6 +513,33 @@ async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adversarial_suite_verifies_nothing_under_the_sketch_gate_either() {
+    // The user's second `sorry` stays in the declaration, so the hole is judged by the sketch
+    // gate, which ignores the sorry warning and `sorryAx`: the static scan is all that stands
+    // between a tactic that quietly admits the goal and the user.
+    let source = "theorem target (a b : ℕ) (h : a ≤ b) (h' : b < b + 1) : a ≤ b + 1 := by
+  have h2 : b ≤ b + 1 := by
+    sorry
+  sorry
+";
+    let mut session = Session::start(&["--accept-all"]).await;
+    session.open(source).await;
+    let checker = session.checker(settings(2, WAIT));
+    let target = session.target(0);
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    for case in ADVERSARIAL.iter().filter(|c| c.kind == HoleKind::Tactic) {
+        let verdict = check(&checker, &target, case.proof).await;
+        assert!(
+            !verdict.is_verified(),
+            "{} was verified: {:?}",
+            case.name,
+            case.proof
+        );
+    }
+    session.finish().await;
+}
+
 /// Runs the same editor script with or without checks and returns what the editor received.
 /// The user edits the file while the checks run.
 async fn transcript(with_checks: bool) -> Vec<String> {
