@@ -271,7 +271,8 @@ where
         let absolute = std::path::absolute(path).map_err(|error| error.to_string())?;
         let uri = file_uri(&absolute);
         let text = source.text.clone();
-        let holes = holes::scan(&text);
+        let index = holes::HoleIndex::new(&text);
+        let holes = index.holes().to_vec();
         if holes.is_empty() {
             return Ok((
                 FileReport {
@@ -286,6 +287,7 @@ where
         let mut pending = Vec::with_capacity(holes.len());
         let imports = holes::imported_modules(&text);
         for hole in holes {
+            let role = index.role(&hole);
             let mut entry = Pending {
                 hole,
                 goal: None,
@@ -293,7 +295,9 @@ where
                 state: None,
                 skipped: None,
             };
-            if let Err(reason) = &elaborated {
+            if let Some(reason) = role.reason() {
+                entry.skipped = Some(reason.to_owned());
+            } else if let Err(reason) = &elaborated {
                 entry.skipped = Some(reason.clone());
             } else {
                 self.submit(&uri, &text, &imports, &mut entry).await;

@@ -424,6 +424,11 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             {
                 continue;
             }
+            // A `sorry` in a statement or a definition's value is not a proof to find.
+            if let Some(reason) = index.role(hole).reason() {
+                tracing::debug!(%uri, hole = %hole.id, reason, "hole left alone");
+                continue;
+            }
             // Lean drops the sorry warning of a declaration with errors: a proof there could
             // not pass the gate anyway.
             if errored.contains(&hole.command) && !warned.contains(&hole.command) {

@@ -14,12 +14,14 @@
 mod context;
 mod goal;
 mod index;
+mod role;
 mod scanner;
 mod warnings;
 
 pub use context::{HoleContext, context, imported_modules};
 pub use goal::{Goal, Hypothesis, LemmaParts, parse_goal, parse_rendered_goals};
 pub use index::{HoleIndex, UpdateStats};
+pub use role::{HoleRole, role};
 pub use warnings::{is_sorry_warning, sorry_warning_declarations};
 
 use lsp_types::Range as LspRange;

@@ -849,6 +849,19 @@ impl LeanChecker {
                     detail: format!("the hole {} is not in the document", target.hole),
                 })
             })?;
+        // Defence in depth: the session and `prove` only submit proof holes, but a candidate
+        // for a hole in a statement would change the theorem.
+        match index.role(&hole) {
+            crate::holes::HoleRole::Proof => {}
+            crate::holes::HoleRole::Statement => {
+                return Err(Rejection::new(RejectReason::StatementChanged));
+            }
+            role => {
+                return Err(Rejection::new(RejectReason::StructureChanged {
+                    detail: role.reason().unwrap_or("not a proof").to_owned(),
+                }));
+            }
+        }
         let commands = index.outline().commands;
         let declaration = hole
             .declaration

@@ -333,3 +333,58 @@ fn dataset_export_after_a_run_has_one_line_per_attempt() {
     );
     assert!(lines.iter().any(|line| line["reward"] == 0));
 }
+
+#[test]
+fn holes_in_statements_and_definitions_are_never_filled() {
+    // lean-sim accepts every sorry-free proof here: only sorryfill's own rule keeps these
+    // holes as they are, since filling them would change the theorem or choose the user's data.
+    let text = "\
+theorem answer_pinned (n : Nat) : n = sorry ↔ n = n := by
+  sorry
+
+def answer : Nat := sorry
+";
+    let dir = fresh_dir();
+    std::fs::write(dir.path().join("Foo.lean"), text).expect("write Foo.lean");
+    let lean_cmd = format!("{} --accept-all", lean_sim_bin().display());
+    let output = sorryfill(
+        dir.path(),
+        &[
+            "prove",
+            "--write",
+            "Foo.lean",
+            "--lean-cmd",
+            &lean_cmd,
+            "--json",
+            "r.json",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("report"))
+            .expect("JSON");
+    let holes = report["files"][0]["holes"].as_array().expect("holes");
+    let statuses: Vec<(&str, &str)> = holes
+        .iter()
+        .map(|hole| {
+            (
+                hole["status"].as_str().unwrap_or(""),
+                hole["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(statuses[0].0, "skipped");
+    assert!(statuses[0].1.contains("statement"), "{statuses:?}");
+    assert_eq!(
+        statuses[1].0, "verified",
+        "the proof hole is proved: {statuses:?}"
+    );
+    assert_eq!(statuses[2].0, "skipped");
+    assert!(statuses[2].1.contains("definition"), "{statuses:?}");
+    let written = std::fs::read_to_string(dir.path().join("Foo.lean")).expect("read");
+    assert!(
+        written.contains("n = sorry ↔"),
+        "the statement is untouched:\n{written}"
+    );
+    assert!(written.contains("def answer : Nat := sorry"), "{written}");
+}

@@ -1,0 +1,115 @@
+//! Which holes sorryfill may fill: only a `sorry` that stands for a *proof*. A `sorry` in a
+//! theorem's statement is part of what is claimed (`answer(sorry)`, `↔ sorry`): filling it
+//! would change the theorem, which the ground rules forbid. A `sorry` that is a definition's
+//! value is data the user has yet to choose; any term of the type would "verify".
+
+use super::{Hole, HoleIndex};
+
+/// What a hole stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoleRole {
+    /// Inside the proof of a `theorem`, `lemma` or `example`: sorryfill proves it.
+    Proof,
+    /// Inside a theorem's statement (its binders or type).
+    Statement,
+    /// The value of a `def`, `abbrev`, `instance`, structure field or the like.
+    Definition,
+    /// Not inside a declaration at all (`#check sorry`, a `macro`).
+    Outside,
+}
+
+impl HoleRole {
+    /// Why sorryfill leaves such a hole alone, for reports and logs (`None` for proofs).
+    pub fn reason(self) -> Option<&'static str> {
+        match self {
+            HoleRole::Proof => None,
+            HoleRole::Statement => Some(
+                "the hole is in the theorem's statement: filling it would change what is proved",
+            ),
+            HoleRole::Definition => {
+                Some("the hole is a definition's value, not a proof: sorryfill only fills proofs")
+            }
+            HoleRole::Outside => Some("the hole is not inside a theorem"),
+        }
+    }
+}
+
+/// Keywords whose value is a proof.
+const PROOF_KEYWORDS: &[&str] = &["theorem", "lemma", "example"];
+
+impl HoleIndex {
+    /// What `hole` (one of this index's holes) stands for.
+    pub fn role(&self, hole: &Hole) -> HoleRole {
+        let outline = self.outline();
+        let Some(command) = hole.declaration.and_then(|at| outline.commands.get(at)) else {
+            return HoleRole::Outside;
+        };
+        if !PROOF_KEYWORDS.contains(&command.keyword.as_str()) {
+            return HoleRole::Definition;
+        }
+        let text = self.text();
+        match lean_syntax::parse_declaration(text, command).and_then(|d| d.value) {
+            Some(value) if hole.span.start >= value.start => HoleRole::Proof,
+            _ => HoleRole::Statement,
+        }
+    }
+}
+
+/// What `hole` of `text` stands for (see [`HoleIndex::role`]).
+pub fn role(text: &str, hole: &Hole) -> HoleRole {
+    HoleIndex::new(text).role(hole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roles(text: &str) -> Vec<HoleRole> {
+        let index = HoleIndex::new(text);
+        index.holes().iter().map(|hole| index.role(hole)).collect()
+    }
+
+    #[test]
+    fn only_proofs_of_theorems_are_proofs() {
+        let text = "\
+theorem a (x : Nat) : x + 0 = x := by
+  sorry
+
+theorem b : (∃ n : Nat, n = sorry) ↔ sorry := by sorry
+
+lemma c : True := sorry
+
+example : 1 = 1 := by
+  have h : 0 = 0 := by sorry
+  sorry
+
+def d : Nat := sorry
+
+instance : Inhabited Nat := sorry
+
+#check (sorry : Nat)
+";
+        assert_eq!(
+            roles(text),
+            [
+                HoleRole::Proof,
+                HoleRole::Statement,
+                HoleRole::Statement,
+                HoleRole::Proof,
+                HoleRole::Proof,
+                HoleRole::Proof,
+                HoleRole::Proof,
+                HoleRole::Definition,
+                HoleRole::Definition,
+                HoleRole::Outside,
+            ]
+        );
+    }
+
+    #[test]
+    fn the_corpus_statement_holes_are_never_proofs() {
+        // analysis_Appendix_A_1.lean, line 197: `↔ sorry` in the statement, then `by sorry`.
+        let text = "theorem Exercise (P Q : Prop) : (P → Q) ↔ sorry := by sorry\n";
+        assert_eq!(roles(text), [HoleRole::Statement, HoleRole::Proof]);
+    }
+}
