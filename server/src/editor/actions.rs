@@ -186,6 +186,10 @@ impl CodeActionProvider for HoleActions {
         }
         Some(json!({"message": message}))
     }
+
+    fn commands(&self) -> Vec<String> {
+        vec![STATUS_COMMAND.to_owned()]
+    }
 }
 
 #[cfg(test)]
@@ -289,5 +293,27 @@ mod tests {
         );
         let actions = ask(&state, 2, 1);
         assert_eq!(actions[0]["title"], "Insert partial proof (1/2 steps)");
+    }
+
+    /// Editors run the status action's command only if the server announced it, and
+    /// resolve an action without an edit first: the router answers that resolve only for
+    /// actions whose `data` carries its marker.
+    #[test]
+    fn every_action_is_marked_as_the_proxys_and_the_status_command_is_announced() {
+        let verified = JobState::Verified {
+            proof: "omega".into(),
+            version: 1,
+        };
+        let state = state_with(TEXT, 1, verified);
+        let actions = ask(&state, 1, 1);
+        assert_eq!(actions.len(), 2, "the fill and the status: {actions:?}");
+        for action in &actions {
+            assert!(action["data"][crate::router::OWN_ACTION_DATA_KEY].is_object());
+            if let Some(command) = action["command"]["command"].as_str() {
+                let provider = HoleActions::new(state.clone());
+                assert!(provider.commands().iter().any(|c| c == command));
+            }
+        }
+        assert!(actions.iter().any(|a| a["command"].is_object()));
     }
 }
