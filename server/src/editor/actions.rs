@@ -24,9 +24,13 @@ pub const STATUS_TITLE: &str = "sorryfill: status of this hole";
 pub struct HoleActions {
     state: EditorState,
     editor: Option<EditorHandle>,
+    /// This session's status command, announced in the `initialize` result.
+    status_command: String,
 }
 
-/// The command behind the status action.
+/// The command behind the status action; each session announces it with its process id
+/// appended (`sorryfill.status.<pid>`), because VS Code refuses a second registration of
+/// a command id, and one window runs a Lean server per project.
 pub const STATUS_COMMAND: &str = "sorryfill.status";
 
 impl HoleActions {
@@ -35,6 +39,7 @@ impl HoleActions {
         Self {
             state,
             editor: None,
+            status_command: format!("{STATUS_COMMAND}.{}", std::process::id()),
         }
     }
 
@@ -164,7 +169,7 @@ impl CodeActionProvider for HoleActions {
                 "title": format!("{STATUS_TITLE}: {status}"),
                 "command": {
                     "title": STATUS_TITLE,
-                    "command": STATUS_COMMAND,
+                    "command": self.status_command,
                     "arguments": [{"uri": query.uri, "hole": hole.id.to_string(), "status": status}],
                 },
                 "data": {"sorryfill": {"status": tag}},
@@ -174,7 +179,7 @@ impl CodeActionProvider for HoleActions {
     }
 
     fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
-        if command != STATUS_COMMAND {
+        if command != self.status_command {
             return None;
         }
         let argument = arguments.first()?;
@@ -188,7 +193,7 @@ impl CodeActionProvider for HoleActions {
     }
 
     fn commands(&self) -> Vec<String> {
-        vec![STATUS_COMMAND.to_owned()]
+        vec![self.status_command.clone()]
     }
 }
 
