@@ -662,3 +662,25 @@ fn nothing_of_the_proxy_is_sent_after_an_exit_without_shutdown() {
         "only the editor's exit went out"
     );
 }
+
+#[test]
+fn bodies_with_surrounding_whitespace_pass_unchanged_and_a_bom_is_answered_as_unreadable() {
+    let mut h = Harness::new();
+    h.start();
+    let spaced = " \r\n{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"textDocument/hover\",\"params\":{}}\r\n\t ";
+    h.client(spaced);
+    assert_eq!(h.sent_to_server(), [spaced.to_owned()]);
+    let leans = "{\"id\":3,\"jsonrpc\":\"2.0\",\"result\":null}\n";
+    h.server(leans);
+    assert_eq!(h.sent_to_client(), [leans.to_owned()]);
+
+    // JSON has no byte order mark; Lean could not read it either, so the editor hears why.
+    h.client(
+        "\u{feff}{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"textDocument/hover\",\"params\":{}}",
+    );
+    assert!(h.sent_to_server().is_empty());
+    let replies: Vec<Value> = h.sent_to_client().iter().map(|b| json_of(b)).collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0]["id"], 4);
+    assert_eq!(replies[0]["error"]["code"], -32700);
+}

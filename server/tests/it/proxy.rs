@@ -542,3 +542,26 @@ fn a_broken_sorryfill_toml_leaves_lean_working_and_says_why_once() {
     assert_eq!(record[0], initialize.to_vec());
     assert_eq!(record[2], hover.to_vec());
 }
+
+/// Lean dies halfway through writing a frame: the complete frames before it still arrive,
+/// the cut one is dropped, and the proxy exits promptly with Lean's status, silently.
+#[test]
+fn lean_crashing_mid_frame_ends_the_session_with_its_status() {
+    let dir = fresh_dir();
+    let mut session = start(dir.path(), &[], &[]);
+    let whole = br#"{"jsonrpc":"2.0","method":"$/lean/ileanInfoFinal","params":{}}"#.to_vec();
+    session.send(&emit(std::slice::from_ref(&whole)));
+    let cut = json!({"jsonrpc":"2.0","method":"$/recorder/raw","params":{"bytes":"Content-Length: 500\r\n\r\n{\"jsonrpc\":\"2.0\",\"method\":\"half"}});
+    session.send(cut.to_string().as_bytes());
+    session.send(br#"{"jsonrpc":"2.0","method":"$/recorder/exit","params":{"code":134}}"#);
+    assert_eq!(session.receive(), whole);
+    assert_eq!(session.wait(), 134);
+    assert!(
+        session
+            .frames
+            .recv_timeout(Duration::from_millis(200))
+            .is_err(),
+        "nothing of the cut frame reached the editor"
+    );
+    assert!(session.stderr().is_empty());
+}
