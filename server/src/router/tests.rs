@@ -684,3 +684,45 @@ fn bodies_with_surrounding_whitespace_pass_unchanged_and_a_bom_is_answered_as_un
     assert_eq!(replies[0]["id"], 4);
     assert_eq!(replies[0]["error"]["code"], -32700);
 }
+
+#[tokio::test]
+async fn a_shutdown_with_private_requests_in_flight_sends_no_cancel_and_leaks_no_answer() {
+    let mut h = Harness::new();
+    h.start();
+    let lean = h.lean.clone();
+    let waiting = tokio::spawn(async move { lean.request("$/lean/plainGoal", json!({})).await });
+    let lean = h.lean.clone();
+    let dropped = tokio::spawn(async move { lean.request("$/lean/plainGoal", json!({})).await });
+    tokio::task::yield_now().await;
+    h.pump_commands();
+    let ids: Vec<Value> = h
+        .sent_to_server()
+        .iter()
+        .map(|body| json_of(body)["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let shutdown = r#"{"jsonrpc":"2.0","id":50,"method":"shutdown"}"#;
+    h.client(shutdown);
+    dropped.abort();
+    let _ = dropped.await;
+    h.pump_commands();
+    assert_eq!(
+        h.sent_to_server(),
+        [shutdown.to_owned()],
+        "no $/cancelRequest after shutdown"
+    );
+    // Lean answers everything while it shuts down; only the editor's answer reaches it.
+    for id in &ids {
+        h.server(&format!(
+            r#"{{"error":{{"code":-32801,"message":"terminated"}},"id":{id},"jsonrpc":"2.0"}}"#
+        ));
+    }
+    let done = r#"{"id":50,"jsonrpc":"2.0","result":null}"#;
+    h.server(done);
+    assert_eq!(h.sent_to_client(), [done.to_owned()]);
+    let error = waiting
+        .await
+        .expect("no panic")
+        .expect_err("Lean failed it");
+    assert_eq!(error.code(), Some(-32801));
+}
