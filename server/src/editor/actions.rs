@@ -24,9 +24,13 @@ pub const STATUS_TITLE: &str = "sorryfill: status of this hole";
 pub struct HoleActions {
     state: EditorState,
     editor: Option<EditorHandle>,
+    /// This session's status command, announced in the `initialize` result.
+    status_command: String,
 }
 
-/// The command behind the status action.
+/// The command behind the status action; each session announces it with its process id
+/// appended (`sorryfill.status.<pid>`), because VS Code refuses a second registration of
+/// a command id, and one window runs a Lean server per project.
 pub const STATUS_COMMAND: &str = "sorryfill.status";
 
 impl HoleActions {
@@ -35,6 +39,7 @@ impl HoleActions {
         Self {
             state,
             editor: None,
+            status_command: format!("{STATUS_COMMAND}.{}", std::process::id()),
         }
     }
 
@@ -164,7 +169,7 @@ impl CodeActionProvider for HoleActions {
                 "title": format!("{STATUS_TITLE}: {status}"),
                 "command": {
                     "title": STATUS_TITLE,
-                    "command": STATUS_COMMAND,
+                    "command": self.status_command,
                     "arguments": [{"uri": query.uri, "hole": hole.id.to_string(), "status": status}],
                 },
                 "data": {"sorryfill": {"status": tag}},
@@ -174,7 +179,7 @@ impl CodeActionProvider for HoleActions {
     }
 
     fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
-        if command != STATUS_COMMAND {
+        if command != self.status_command {
             return None;
         }
         let argument = arguments.first()?;
@@ -185,6 +190,10 @@ impl CodeActionProvider for HoleActions {
             editor.notify("window/showMessage", json!({"type": 3, "message": message}));
         }
         Some(json!({"message": message}))
+    }
+
+    fn commands(&self) -> Vec<String> {
+        vec![self.status_command.clone()]
     }
 }
 
@@ -289,5 +298,27 @@ mod tests {
         );
         let actions = ask(&state, 2, 1);
         assert_eq!(actions[0]["title"], "Insert partial proof (1/2 steps)");
+    }
+
+    /// Editors run the status action's command only if the server announced it, and
+    /// resolve an action without an edit first: the router answers that resolve only for
+    /// actions whose `data` carries its marker.
+    #[test]
+    fn every_action_is_marked_as_the_proxys_and_the_status_command_is_announced() {
+        let verified = JobState::Verified {
+            proof: "omega".into(),
+            version: 1,
+        };
+        let state = state_with(TEXT, 1, verified);
+        let actions = ask(&state, 1, 1);
+        assert_eq!(actions.len(), 2, "the fill and the status: {actions:?}");
+        for action in &actions {
+            assert!(action["data"][crate::router::OWN_ACTION_DATA_KEY].is_object());
+            if let Some(command) = action["command"]["command"].as_str() {
+                let provider = HoleActions::new(state.clone());
+                assert!(provider.commands().iter().any(|c| c == command));
+            }
+        }
+        assert!(actions.iter().any(|a| a["command"].is_object()));
     }
 }

@@ -1,4 +1,9 @@
 //! `sorryfill serve`: configuration, pipeline, editor session and proxy wired together.
+//!
+//! Invariant: a sorryfill problem never costs the user their Lean server. When the
+//! configuration or the engine cannot be set up, Lean still runs behind a transparent proxy
+//! and the editor is told once, after its `initialized`, why sorryfill is off (a message, not
+//! a stderr line, so both VS Code and Neovim show it the same way).
 
 use std::path::PathBuf;
 use std::process::ExitStatus;

@@ -20,10 +20,10 @@ mod intercept;
 mod serve;
 
 pub use editor_handle::{EditorCommand, EditorHandle};
-pub use intercept::{CodeActionProvider, CodeActionQuery, NoCodeActions};
+pub use intercept::{CodeActionProvider, CodeActionQuery, NoCodeActions, OWN_ACTION_DATA_KEY};
 pub use serve::{Proxy, ProxyConfig, ServeError, exit_code};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -37,7 +37,7 @@ use crate::lean::{
     PRIVATE_ID_PREFIX, PrivateEvent, ProgressOutcome, PublishDiagnosticsParams,
 };
 use crate::transport::{Frame, Incoming, Malformed, MessageKind};
-use intercept::{PendingCodeAction, merge_code_actions};
+use intercept::{PendingCodeAction, announce_commands, merge_code_actions};
 
 /// Everything the router reacts to. The set is closed: tasks report back through it.
 #[derive(Debug)]
@@ -115,6 +115,11 @@ pub struct Router {
     editor_settings: Option<Value>,
     /// Number of the proxy's next request to the editor.
     next_editor_request: u64,
+    /// Ids of the editor's requests to Lean that happen to have the proxy's private form:
+    /// Lean's answers to them go to the editor, not to the proxy.
+    editor_ids_of_private_form: HashSet<String>,
+    /// The same for Lean's requests to the editor, whose answers go to Lean.
+    lean_ids_of_private_form: HashSet<String>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +182,8 @@ impl Router {
             work_done_progress: false,
             editor_settings: None,
             next_editor_request: 1,
+            editor_ids_of_private_form: HashSet::new(),
+            lean_ids_of_private_form: HashSet::new(),
         }
     }
 
@@ -272,6 +279,21 @@ impl Router {
         }
     }
 
+    /// Answers the editor's request `id_text` (its id as JSON text) with `result`; returns
+    /// whether the answer went out.
+    fn reply_to_client(&self, id_text: &str, result: &Value) -> bool {
+        let Ok(id) = serde_json::from_str::<Value>(id_text) else {
+            return false;
+        };
+        match serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": result})) {
+            Ok(body) => {
+                self.send_to_client(Bytes::from(body));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     fn on_client_frame(&mut self, frame: Frame) {
         let envelope = match frame.envelope() {
             Ok(envelope) => envelope,
@@ -293,9 +315,32 @@ impl Router {
         let mut after_forward = None;
         match (kind, method.as_deref()) {
             (MessageKind::Response, _) if id.as_deref().and_then(parse_private_id).is_some() => {
-                // The editor's answer to one of the proxy's own requests: Lean never asked.
-                tracing::debug!(?id, "the editor answered the proxy's request");
-                return;
+                let asked_by_lean = id
+                    .as_deref()
+                    .is_some_and(|id| self.lean_ids_of_private_form.remove(id));
+                if !asked_by_lean {
+                    // The editor's answer to one of the proxy's own requests: Lean never asked.
+                    tracing::debug!(?id, "the editor answered the proxy's request");
+                    return;
+                }
+            }
+            (MessageKind::Request, _) if id.as_deref().and_then(parse_private_id).is_some() => {
+                if let Some(id) = &id {
+                    self.editor_ids_of_private_form.insert(id.clone());
+                }
+                if method.as_deref() == Some("codeAction/resolve")
+                    && let Some(id) = &id
+                    && self.resolve_own_action(id, &frame)
+                {
+                    return;
+                }
+            }
+            (MessageKind::Request, Some("codeAction/resolve")) => {
+                if let Some(id) = &id
+                    && self.resolve_own_action(id, &frame)
+                {
+                    return;
+                }
             }
             (MessageKind::Request, Some("initialize")) => {
                 self.initialize_id = id;
@@ -330,7 +375,11 @@ impl Router {
                     }
                 }
             }
-            (MessageKind::Notification, Some("exit")) => self.exit_forwarded = true,
+            (MessageKind::Notification, Some("exit")) => {
+                // An editor may exit without `shutdown`; the proxy stays silent from here on.
+                self.phase = Phase::ShutDown;
+                self.exit_forwarded = true;
+            }
             (MessageKind::Notification, Some("textDocument/didOpen")) => self.did_open(&frame),
             (MessageKind::Notification, Some("textDocument/didChange")) => self.did_change(&frame),
             (MessageKind::Notification, Some("textDocument/didClose")) => self.did_close(&frame),
@@ -377,16 +426,23 @@ impl Router {
         let Some(result) = self.code_actions.execute_command(command, arguments) else {
             return false;
         };
-        let Ok(id) = serde_json::from_str::<Value>(id_text) else {
+        self.reply_to_client(id_text, &result)
+    }
+
+    /// Answers a `codeAction/resolve` for one of the proxy's own actions with the action
+    /// itself (it is complete when offered); returns whether it did. Lean would route the
+    /// resolve by `data.params.textDocument.uri`, which the proxy's actions do not have.
+    fn resolve_own_action(&mut self, id_text: &str, frame: &Frame) -> bool {
+        let Some(action) =
+            params_of(frame).and_then(|raw| serde_json::from_slice::<Value>(raw).ok())
+        else {
             return false;
         };
-        match serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": result})) {
-            Ok(body) => {
-                self.send_to_client(Bytes::from(body));
-                true
-            }
-            Err(_) => false,
-        }
+        let own = action
+            .get("data")
+            .and_then(|data| data.get(OWN_ACTION_DATA_KEY))
+            .is_some();
+        own && self.reply_to_client(id_text, &action)
     }
 
     fn did_save(&mut self, frame: &Frame) {
@@ -519,6 +575,10 @@ impl Router {
         drop(envelope);
         match (kind, method.as_deref(), id) {
             (MessageKind::Response, _, Some(id)) => self.response_from_server(frame, &id),
+            (MessageKind::Request, _, Some(id)) if parse_private_id(&id).is_some() => {
+                self.lean_ids_of_private_form.insert(id);
+                self.send_to_client(frame.into_bytes());
+            }
             (MessageKind::Notification, Some("textDocument/publishDiagnostics"), _) => {
                 self.publish_diagnostics(frame);
             }
@@ -530,7 +590,9 @@ impl Router {
     }
 
     fn response_from_server(&mut self, frame: Frame, id: &str) {
-        if let Some(n) = parse_private_id(id) {
+        if let Some(n) = parse_private_id(id)
+            && !self.editor_ids_of_private_form.remove(id)
+        {
             let result = match serde_json::from_slice::<ResponseBody>(frame.body()) {
                 Ok(ResponseBody {
                     error: Some(error), ..
@@ -559,6 +621,13 @@ impl Router {
         if self.initialize_id.as_deref() == Some(id) {
             self.initialize_id = None;
             self.read_initialize_result(&frame);
+            let commands = self.code_actions.commands();
+            if !commands.is_empty()
+                && let Some(announced) = announce_commands(frame.body(), &commands)
+            {
+                self.send_to_client(Bytes::from(announced));
+                return;
+            }
         }
         if let Some(pending) = self.pending_code_actions.remove(id) {
             let query = CodeActionQuery {
@@ -601,6 +670,28 @@ impl Router {
             .map(|(_, events)| events)
     }
 
+    /// Forwards a document notification the proxy's types could not read, unless the
+    /// document (its URI at `uri_pointer` in the params) is a private one: nothing about a
+    /// shadow document may reach the editor, readable or not.
+    fn forward_unreadable(&self, frame: Frame, uri_pointer: &str) {
+        let uri = params_of(&frame)
+            .and_then(|raw| serde_json::from_slice::<Value>(raw).ok())
+            .and_then(|params| {
+                params
+                    .pointer(uri_pointer)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        if let Some(uri) = uri
+            && self.private_subscriber(&uri).is_some()
+        {
+            tracing::warn!(%uri, "dropped an unreadable notification about a private document");
+            return;
+        }
+        tracing::warn!("unreadable document notification from Lean; forwarded as is");
+        self.send_to_client(frame.into_bytes());
+    }
+
     fn publish_diagnostics(&mut self, frame: Frame) {
         let parsed = params_of(&frame)
             .map(serde_json::from_slice::<PublishDiagnosticsParams>)
@@ -608,8 +699,7 @@ impl Router {
         let params = match parsed {
             Ok(Some(params)) => params,
             Ok(None) | Err(_) => {
-                tracing::warn!("unreadable publishDiagnostics; forwarded as is");
-                self.send_to_client(frame.into_bytes());
+                self.forward_unreadable(frame, "/uri");
                 return;
             }
         };
@@ -639,8 +729,7 @@ impl Router {
         let params = match parsed {
             Ok(Some(params)) => params,
             Ok(None) | Err(_) => {
-                tracing::warn!("unreadable fileProgress; forwarded as is");
-                self.send_to_client(frame.into_bytes());
+                self.forward_unreadable(frame, "/textDocument/uri");
                 return;
             }
         };

@@ -504,3 +504,227 @@ fn only_the_proxys_own_commands_are_answered_by_the_proxy() {
     h.client(lean);
     assert_eq!(h.sent_to_server(), [lean.to_owned()]);
 }
+
+/// The status action carries a command and no edit, so editors ask the server to resolve it
+/// first; Lean routes a resolve by `data.params.textDocument.uri`, which the proxy's actions
+/// do not have, so Lean must never see it.
+#[test]
+fn resolving_one_of_the_proxys_own_actions_is_answered_without_lean() {
+    let mut h = Harness::with_provider(Box::new(OneAction));
+    h.start();
+    let own = r#"{"jsonrpc":"2.0","id":12,"method":"codeAction/resolve","params":{"title":"sorryfill: status of this hole: running","command":{"title":"s","command":"sorryfill.status","arguments":[]},"data":{"sorryfill":{"status":{"hole":"h#1"}}}}}"#;
+    h.client(own);
+    assert!(h.sent_to_server().is_empty(), "Lean never sees it");
+    let answer = json_of(&h.sent_to_client()[0]);
+    assert_eq!(answer["id"], 12);
+    assert_eq!(answer["result"], json_of(own)["params"]);
+
+    let leans = r#"{"jsonrpc":"2.0","id":13,"method":"codeAction/resolve","params":{"title":"Lean's","data":{"params":{"textDocument":{"uri":"file:///A.lean"}},"providerName":"p","providerResultIndex":0}}}"#;
+    h.client(leans);
+    assert_eq!(h.sent_to_server(), [leans.to_owned()]);
+    assert!(h.sent_to_client().is_empty());
+}
+
+struct StatusCommand;
+
+impl CodeActionProvider for StatusCommand {
+    fn code_actions(&mut self, _query: &CodeActionQuery<'_>) -> Vec<Value> {
+        Vec::new()
+    }
+
+    fn commands(&self) -> Vec<String> {
+        vec!["sorryfill.status".to_owned()]
+    }
+}
+
+/// Editors run a code action's command only when the server announced it
+/// (`executeCommandProvider.commands`); Lean announces none, so the proxy adds its own.
+#[test]
+fn the_initialize_result_announces_the_proxys_commands_and_keeps_everything_else() {
+    let lean_result = r#"{"id":0,"jsonrpc":"2.0","result":{"capabilities":{"codeActionProvider":{"resolveProvider":true},"experimental":{"rpcProvider":{"rpcWireFormat":"v1"}},"executeCommandProvider":{"commands":["lean.x"]}},"serverInfo":{"name":"Lean 4 Server","version":"0.3.0"}}}"#;
+    let initialize = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#;
+
+    let mut plain = Harness::new();
+    plain.client(initialize);
+    plain.server(lean_result);
+    assert_eq!(plain.sent_to_client(), [lean_result.to_owned()]);
+
+    let mut own = Harness::with_provider(Box::new(StatusCommand));
+    own.client(initialize);
+    own.server(lean_result);
+    let got = json_of(&own.sent_to_client()[0]);
+    let mut expected = json_of(lean_result);
+    expected["result"]["capabilities"]["executeCommandProvider"]["commands"] =
+        json!(["lean.x", "sorryfill.status"]);
+    assert_eq!(got, expected);
+
+    let mut bare = Harness::with_provider(Box::new(StatusCommand));
+    bare.client(initialize);
+    bare.server(r#"{"id":0,"jsonrpc":"2.0","result":{"capabilities":{"hoverProvider":true}}}"#);
+    let got = json_of(&bare.sent_to_client()[0]);
+    assert_eq!(
+        got["result"]["capabilities"],
+        json!({"hoverProvider": true, "executeCommandProvider": {"commands": ["sorryfill.status"]}})
+    );
+}
+
+#[test]
+fn a_merged_code_action_answer_keeps_leans_own_actions_byte_for_byte() {
+    let request = r#"{"jsonrpc":"2.0","id":5,"method":"textDocument/codeAction","params":{"textDocument":{"uri":"file:///A.lean"},"range":{"start":{"line":1,"character":0},"end":{"line":1,"character":0}},"context":{"diagnostics":[]}}}"#;
+    let leans_action = r#"{"title":"Try this: simp only [foo, \u2019bar\u2019]","kind":"quickfix","data":{"providerResultIndex":0,"weight":1.0e2,"z":"a\/b","a":[]}}"#;
+    let answer = format!(r#"{{"id":5,"jsonrpc":"2.0","result":[{leans_action}, {leans_action}]}}"#);
+    let mut h = Harness::with_provider(Box::new(OneAction));
+    h.start();
+    h.client(request);
+    h.server(&answer);
+    let merged = h.sent_to_client().remove(0);
+    assert_eq!(
+        merged.matches(leans_action).count(),
+        2,
+        "Lean's actions were rewritten: {merged}"
+    );
+    let merged = json_of(&merged);
+    assert_eq!(merged["id"], 5);
+    assert_eq!(merged["result"].as_array().map(Vec::len), Some(3));
+    assert_eq!(merged["result"][2]["title"], "sorryfill: fill at line 1");
+}
+
+#[test]
+fn unreadable_notifications_about_a_private_document_still_never_reach_the_editor() {
+    let mut h = Harness::new();
+    h.start();
+    let _private = h
+        .lean
+        .register_private(PRIVATE_PREFIX)
+        .expect("router alive");
+    h.pump_commands();
+    let uri = format!("{PRIVATE_PREFIX}S.lean");
+    // LSP 3.18 allows a markup message; the proxy's types do not read it.
+    h.server(&format!(
+        r#"{{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{{"uri":"{uri}","version":1,"diagnostics":[{{"range":{{"start":{{"line":0,"character":0}},"end":{{"line":0,"character":1}}}},"message":{{"kind":"markdown","value":"x"}}}}]}}}}"#
+    ));
+    h.server(&format!(
+        r#"{{"jsonrpc":"2.0","method":"$/lean/fileProgress","params":{{"textDocument":{{"uri":"{uri}","version":1}},"processing":"soon"}}}}"#
+    ));
+    assert!(h.sent_to_client().is_empty());
+
+    // The same unreadable publish about an editor document is still forwarded as it came.
+    let public = r#"{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{"uri":"file:///p/A.lean","version":1,"diagnostics":[{"message":{"kind":"markdown","value":"x"}}]}}"#;
+    h.server(public);
+    assert_eq!(h.sent_to_client(), [public.to_owned()]);
+}
+
+#[tokio::test]
+async fn ids_that_only_look_private_are_forwarded_in_both_directions() {
+    let mut h = Harness::new();
+    h.start();
+    // The editor happens to use an id of the proxy's form for its own request.
+    let lean = h.lean.clone();
+    let own = tokio::spawn(async move { lean.request("$/lean/plainGoal", json!({})).await });
+    tokio::task::yield_now().await;
+    h.pump_commands();
+    let own_id = json_of(&h.sent_to_server()[0])["id"].clone();
+    let editors =
+        r#"{"jsonrpc":"2.0","id":"sorryfill:900","method":"textDocument/hover","params":{}}"#;
+    h.client(editors);
+    assert_eq!(h.sent_to_server(), [editors.to_owned()]);
+    let answer = r#"{"id":"sorryfill:900","jsonrpc":"2.0","result":{"contents":"x"}}"#;
+    h.server(answer);
+    assert_eq!(h.sent_to_client(), [answer.to_owned()]);
+
+    // Lean's server-to-client request with such an id gets the editor's answer.
+    let leans =
+        r#"{"id":"sorryfill:901","jsonrpc":"2.0","method":"workspace/semanticTokens/refresh"}"#;
+    h.server(leans);
+    assert_eq!(h.sent_to_client(), [leans.to_owned()]);
+    let reply = r#"{"jsonrpc":"2.0","id":"sorryfill:901","result":null}"#;
+    h.client(reply);
+    assert_eq!(h.sent_to_server(), [reply.to_owned()]);
+
+    // The proxy's own request is still answered from its own id.
+    h.server(&format!(
+        r#"{{"id":{own_id},"jsonrpc":"2.0","result":{{"goals":[]}}}}"#
+    ));
+    assert_eq!(own.await.expect("no panic"), Ok(json!({"goals": []})));
+    assert!(h.sent_to_client().is_empty());
+}
+
+#[test]
+fn nothing_of_the_proxy_is_sent_after_an_exit_without_shutdown() {
+    let mut h = Harness::new();
+    h.start();
+    h.client(r#"{"jsonrpc":"2.0","method":"exit"}"#);
+    h.lean
+        .notify("textDocument/didClose", json!({}))
+        .expect("router alive");
+    h.pump_commands();
+    assert_eq!(
+        h.sent_to_server().len(),
+        1,
+        "only the editor's exit went out"
+    );
+}
+
+#[test]
+fn bodies_with_surrounding_whitespace_pass_unchanged_and_a_bom_is_answered_as_unreadable() {
+    let mut h = Harness::new();
+    h.start();
+    let spaced = " \r\n{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"textDocument/hover\",\"params\":{}}\r\n\t ";
+    h.client(spaced);
+    assert_eq!(h.sent_to_server(), [spaced.to_owned()]);
+    let leans = "{\"id\":3,\"jsonrpc\":\"2.0\",\"result\":null}\n";
+    h.server(leans);
+    assert_eq!(h.sent_to_client(), [leans.to_owned()]);
+
+    // JSON has no byte order mark; Lean could not read it either, so the editor hears why.
+    h.client(
+        "\u{feff}{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"textDocument/hover\",\"params\":{}}",
+    );
+    assert!(h.sent_to_server().is_empty());
+    let replies: Vec<Value> = h.sent_to_client().iter().map(|b| json_of(b)).collect();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0]["id"], 4);
+    assert_eq!(replies[0]["error"]["code"], -32700);
+}
+
+#[tokio::test]
+async fn a_shutdown_with_private_requests_in_flight_sends_no_cancel_and_leaks_no_answer() {
+    let mut h = Harness::new();
+    h.start();
+    let lean = h.lean.clone();
+    let waiting = tokio::spawn(async move { lean.request("$/lean/plainGoal", json!({})).await });
+    let lean = h.lean.clone();
+    let dropped = tokio::spawn(async move { lean.request("$/lean/plainGoal", json!({})).await });
+    tokio::task::yield_now().await;
+    h.pump_commands();
+    let ids: Vec<Value> = h
+        .sent_to_server()
+        .iter()
+        .map(|body| json_of(body)["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let shutdown = r#"{"jsonrpc":"2.0","id":50,"method":"shutdown"}"#;
+    h.client(shutdown);
+    dropped.abort();
+    let _ = dropped.await;
+    h.pump_commands();
+    assert_eq!(
+        h.sent_to_server(),
+        [shutdown.to_owned()],
+        "no $/cancelRequest after shutdown"
+    );
+    // Lean answers everything while it shuts down; only the editor's answer reaches it.
+    for id in &ids {
+        h.server(&format!(
+            r#"{{"error":{{"code":-32801,"message":"terminated"}},"id":{id},"jsonrpc":"2.0"}}"#
+        ));
+    }
+    let done = r#"{"id":50,"jsonrpc":"2.0","result":null}"#;
+    h.server(done);
+    assert_eq!(h.sent_to_client(), [done.to_owned()]);
+    let error = waiting
+        .await
+        .expect("no panic")
+        .expect_err("Lean failed it");
+    assert_eq!(error.code(), Some(-32801));
+}

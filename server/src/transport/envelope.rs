@@ -150,9 +150,16 @@ impl SniffedEnvelope {
 /// requiring the rest to be valid or present: used to answer requests the proxy cannot
 /// forward (over the cap, invalid JSON). Nested keys are never mistaken for top-level ones.
 pub fn sniff_envelope(body: &[u8]) -> SniffedEnvelope {
+    // JSON has no byte order mark, but a request sent with one still deserves its error
+    // answer: skipping it here lets the id be found.
+    let start = if body.starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
     let mut scanner = Scanner {
         bytes: body,
-        pos: 0,
+        pos: start,
     };
     let mut found = SniffedEnvelope::default();
     scanner.skip_ws();

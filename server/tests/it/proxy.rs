@@ -183,7 +183,18 @@ fn a_long_mixed_session_is_forwarded_byte_for_byte_in_order() {
     }
     let emit_frame = emit(&server_frames);
     session.send(&emit_frame);
-    for expected in &server_frames {
+    // The initialize result is the one frame the proxy extends: it announces its status
+    // command, and every other byte stays Lean's.
+    let announced = format!(
+        r#"{{"id":1,"jsonrpc":"2.0","result":{{"capabilities":{{"experimental":{{"rpcProvider":{{}}}},"executeCommandProvider":{{"commands":["sorryfill.status.{}"]}}}},"serverInfo":{{"name":"Lean 4 Server","version":"0.3.0"}}}}}}"#,
+        session.proxy.id()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&session.receive()),
+        announced,
+        "the initialize result"
+    );
+    for expected in &server_frames[1..] {
         let got = session.receive();
         assert!(
             got == *expected,
@@ -237,7 +248,7 @@ fn malformed_input_from_either_side_is_answered_or_dropped_and_the_session_goes_
     assert_eq!(errors[1]["error"]["code"], -32700);
 
     // Lean's side: broken framing and broken JSON are dropped, the good frame arrives.
-    let good = br#"{"id":1,"jsonrpc":"2.0","result":{"capabilities":{}}}"#.to_vec();
+    let good = br#"{"jsonrpc":"2.0","method":"$/lean/ileanInfoUpdate","params":{}}"#.to_vec();
     let raw = json!({"jsonrpc":"2.0","method":"$/recorder/raw","params":{"bytes":"garbage\r\nContent-Length: nope\r\n\r\nContent-Length: 3\r\n\r\n{{{"}});
     session.send(raw.to_string().as_bytes());
     session.send(&emit(std::slice::from_ref(&good)));
@@ -491,4 +502,66 @@ fn real_lean_diagnostics_keep_every_field_through_the_proxys_types() {
         checked >= 10,
         "only {checked} diagnostics samples were found"
     );
+}
+
+/// A typo in `sorryfill.toml` must not cost the user their Lean server: Lean runs behind a
+/// plain proxy, and the editor is told once, after `initialized`, why sorryfill is off.
+#[test]
+fn a_broken_sorryfill_toml_leaves_lean_working_and_says_why_once() {
+    let dir = fresh_dir();
+    std::fs::write(
+        dir.path().join("sorryfill.toml"),
+        "[prover]\nmodle = \"x\"\n",
+    )
+    .expect("the temp dir is writable");
+    let mut session = start(dir.path(), &[], &["--echo"]);
+    let initialize =
+        br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"capabilities":{}}}"#;
+    session.send(initialize);
+    let answer: Value = serde_json::from_slice(&session.receive()).expect("JSON");
+    assert_eq!(answer["id"], 0, "Lean answered initialize");
+    session.send(br#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#);
+    let hover = br#"{"jsonrpc":"2.0","id":1,"method":"textDocument/hover","params":{"n":1}}"#;
+    session.send(hover);
+    let mut frames: Vec<Value> = (0..2)
+        .map(|_| serde_json::from_slice(&session.receive()).expect("JSON"))
+        .collect();
+    frames.sort_by_key(|frame| frame["id"].is_null());
+    assert_eq!(frames[0]["id"], 1, "Lean still answers requests");
+    assert_eq!(frames[1]["method"], "window/showMessage");
+    let message = frames[1]["params"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("sorryfill.toml"), "{message}");
+    assert!(
+        message.contains("modle"),
+        "the message names the bad key: {message}"
+    );
+    session.close_stdin();
+    assert_eq!(session.wait(), 0);
+    assert!(session.stderr().is_empty(), "nothing on stderr");
+    let record = recorded(dir.path());
+    assert_eq!(record[0], initialize.to_vec());
+    assert_eq!(record[2], hover.to_vec());
+}
+
+/// Lean dies halfway through writing a frame: the complete frames before it still arrive,
+/// the cut one is dropped, and the proxy exits promptly with Lean's status, silently.
+#[test]
+fn lean_crashing_mid_frame_ends_the_session_with_its_status() {
+    let dir = fresh_dir();
+    let mut session = start(dir.path(), &[], &[]);
+    let whole = br#"{"jsonrpc":"2.0","method":"$/lean/ileanInfoFinal","params":{}}"#.to_vec();
+    session.send(&emit(std::slice::from_ref(&whole)));
+    let cut = json!({"jsonrpc":"2.0","method":"$/recorder/raw","params":{"bytes":"Content-Length: 500\r\n\r\n{\"jsonrpc\":\"2.0\",\"method\":\"half"}});
+    session.send(cut.to_string().as_bytes());
+    session.send(br#"{"jsonrpc":"2.0","method":"$/recorder/exit","params":{"code":134}}"#);
+    assert_eq!(session.receive(), whole);
+    assert_eq!(session.wait(), 134);
+    assert!(
+        session
+            .frames
+            .recv_timeout(Duration::from_millis(200))
+            .is_err(),
+        "nothing of the cut frame reached the editor"
+    );
+    assert!(session.stderr().is_empty());
 }
