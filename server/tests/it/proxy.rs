@@ -565,3 +565,52 @@ fn lean_crashing_mid_frame_ends_the_session_with_its_status() {
     );
     assert!(session.stderr().is_empty());
 }
+
+/// Lean bursts far more than the pipes hold while the editor reads nothing for a while:
+/// once the editor reads, every frame arrives whole and in order. (The proxy reads ahead
+/// at a paced rate, at most 100 ms per large body once 4 MiB are unwritten, so it never
+/// deadlocks a peer that writes before it reads.)
+#[test]
+fn a_burst_from_lean_to_a_stalled_editor_arrives_whole_and_in_order() {
+    let dir = fresh_dir();
+    let mut proxy = Command::new(sorryfill_bin())
+        .current_dir(dir.path())
+        .arg("serve")
+        .arg("--log-file")
+        .arg(dir.path().join("proxy.log"))
+        .arg("--")
+        .arg(lsp_recorder_bin())
+        .arg("--record")
+        .arg(dir.path().join("record"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sorryfill starts");
+    let mut stdin = proxy.stdin.take().expect("stdin is piped");
+    let stdout = proxy.stdout.take().expect("stdout is piped");
+    let pad = "x".repeat(256 * 1024);
+    let bodies: Vec<Vec<u8>> = (0..48)
+        .map(|i| {
+            json!({"jsonrpc": "2.0", "method": "$/burst", "params": {"i": i, "pad": pad}})
+                .to_string()
+                .into_bytes()
+        })
+        .collect();
+    for body in &bodies {
+        let control = emit(std::slice::from_ref(body));
+        write!(stdin, "Content-Length: {}\r\n\r\n", control.len()).expect("the proxy reads");
+        stdin.write_all(&control).expect("the proxy reads");
+    }
+    stdin.flush().expect("the proxy reads");
+    // Nobody has read the proxy's stdout yet.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut reader = BufReader::new(stdout);
+    for (i, expected) in bodies.iter().enumerate() {
+        let got = read_frame(&mut reader).expect("the proxy forwards the burst");
+        assert!(got == *expected, "frame {i} changed or moved");
+    }
+    drop(stdin);
+    let status = proxy.wait().expect("waitable");
+    assert!(status.success(), "{status}");
+}
