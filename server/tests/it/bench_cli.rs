@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{corpus_dir, fresh_dir, lean_sim_bin, sorryfill_bin};
+use crate::support::{corpus_dir, fresh_dir, lean_sim_bin, sorryfill, sorryfill_bin};
 
 const MIXED: &str = "theorem with_sorry : 1 + 1 = 2 := by
   sorry
@@ -27,16 +27,6 @@ accept = ["native_decide"]
 statement = "(x : Nat) : x + 0 = x"
 accept = ["simp"]
 "#;
-
-fn sorryfill(dir: &Path, args: &[&str]) -> Output {
-    Command::new(sorryfill_bin())
-        .current_dir(dir)
-        .args(args)
-        .env("HOME", dir)
-        .env("XDG_CONFIG_HOME", dir.join(".config"))
-        .output()
-        .expect("sorryfill runs")
-}
 
 fn json_stdout(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
+use crate::support::{fresh_dir, lean_sim_bin, sorryfill, sorryfill_bin};
 
 const ONE_PROVABLE_ONE_NOT: &str = "theorem add_zero' (x : Nat) (h₀ : x ≠ 0) : x + 0 = x := by
   sorry
@@ -32,16 +32,6 @@ fn project(text: &str, extra_sim_flags: &str) -> (tempfile::TempDir, String) {
         oracle.display()
     );
     (dir, lean_cmd)
-}
-
-fn sorryfill(dir: &Path, args: &[&str]) -> Output {
-    Command::new(sorryfill_bin())
-        .current_dir(dir)
-        .args(args)
-        .env("HOME", dir)
-        .env("XDG_CONFIG_HOME", dir.join(".config"))
-        .output()
-        .expect("sorryfill runs")
 }
 
 fn stdout(output: &Output) -> String {

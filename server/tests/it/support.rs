@@ -68,6 +68,19 @@ fn shared_dir(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// Runs `sorryfill ARGS` in `dir` to the end, with `dir` as its home so no user-level
+/// configuration or cache is read.
+#[allow(dead_code)]
+pub fn sorryfill(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(sorryfill_bin())
+        .current_dir(dir)
+        .args(args)
+        .env("HOME", dir)
+        .env("XDG_CONFIG_HOME", dir.join(".config"))
+        .output()
+        .expect("sorryfill runs")
+}
+
 /// A fresh temporary folder for one test, removed when dropped.
 #[allow(dead_code)]
 pub fn fresh_dir() -> tempfile::TempDir {
