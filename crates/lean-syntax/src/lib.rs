@@ -16,5 +16,5 @@ pub use declaration::{Binder, BinderKind, Declaration, parse_declaration};
 pub use lexer::{Lexer, Token, TokenKind, is_id_rest, is_id_start, lex};
 pub use line_index::{LineIndex, Position, floor_char_boundary};
 pub use outline::{
-    Command, CommandKind, Outline, SplitCommands, outline, outline_tokens, split_commands,
+    Command, CommandKind, Outline, Scopes, SplitCommands, outline, outline_tokens, split_commands,
 };

@@ -144,15 +144,63 @@ pub fn outline(src: &str) -> Outline {
 
 /// Like [`outline`], reusing tokens already produced by [`lex`] for `src`.
 pub fn outline_tokens(src: &str, tokens: &[Token]) -> Outline {
-    let commands = split_commands(src, tokens).commands;
-    let header_end = commands
-        .iter()
-        .take_while(|c| c.kind == CommandKind::Import)
-        .last()
-        .map_or(0, |c| c.span.end);
-    Outline {
-        header: 0..header_end,
-        commands,
+    Outline::from_commands(split_commands(src, tokens).commands)
+}
+
+impl Outline {
+    /// The outline of a file's commands, in source order: the header is the leading run of
+    /// `import`-like commands.
+    pub fn from_commands(commands: Vec<Command>) -> Self {
+        let header_end = commands
+            .iter()
+            .take_while(|c| c.kind == CommandKind::Import)
+            .last()
+            .map_or(0, |c| c.span.end);
+        Outline {
+            header: 0..header_end,
+            commands,
+        }
+    }
+}
+
+/// The namespaces open while walking a file's commands in order, to name declarations as
+/// Lean does (`namespace A` … `theorem b` is `A.b`).
+#[derive(Debug, Clone, Default)]
+pub struct Scopes {
+    /// One entry per open scope: the namespace's name, or `None` for a section or a
+    /// `mutual … end` block.
+    open: Vec<Option<String>>,
+}
+
+impl Scopes {
+    /// Enters or leaves the scope that `command` opens or closes.
+    pub fn step(&mut self, command: &Command) {
+        match command.kind {
+            CommandKind::Namespace => self
+                .open
+                .push(command.name.as_ref().map(|(name, _)| name.clone())),
+            // `mutual … end` is a scope without a name, like a section.
+            CommandKind::Section => self.open.push(None),
+            _ if command.keyword == "mutual" => self.open.push(None),
+            CommandKind::End => {
+                self.open.pop();
+            }
+            _ => {}
+        }
+    }
+
+    /// `name`, declared here, qualified by the open namespaces (`_root_.x` is just `x`).
+    pub fn qualify(&self, name: &str) -> String {
+        if let Some(root) = name.strip_prefix("_root_.") {
+            return root.to_owned();
+        }
+        let mut qualified = String::new();
+        for scope in self.open.iter().flatten() {
+            qualified.push_str(scope);
+            qualified.push('.');
+        }
+        qualified.push_str(name);
+        qualified
     }
 }
 

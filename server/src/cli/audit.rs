@@ -192,8 +192,8 @@ pub fn static_findings_with(text: &str, policy: &AuditPolicy) -> Vec<Finding> {
     let lines = LineIndex::new(text);
     let range_of = |span: std::ops::Range<usize>| {
         lsp_types::Range::new(
-            to_lsp(lines.position(span.start)),
-            to_lsp(lines.position(span.end)),
+            crate::holes::to_lsp(lines.position(span.start)),
+            crate::holes::to_lsp(lines.position(span.end)),
         )
     };
     let scopes = Scopes::of(text);
@@ -306,8 +306,8 @@ pub fn audit_declarations(text: &str) -> Vec<AuditDeclaration> {
             Some(AuditDeclaration {
                 name,
                 range: lsp_types::Range::new(
-                    to_lsp(lines.position(span.start)),
-                    to_lsp(lines.position(span.end)),
+                    crate::holes::to_lsp(lines.position(span.start)),
+                    crate::holes::to_lsp(lines.position(span.end)),
                 ),
             })
         })
@@ -427,26 +427,19 @@ struct ScopedDeclaration {
 
 impl Scopes {
     fn of(text: &str) -> Self {
-        let mut scopes: Vec<Option<String>> = Vec::new();
+        let mut scopes = lean_syntax::Scopes::default();
         let mut declarations = Vec::new();
         for command in lean_syntax::outline(text).commands {
-            match command.kind {
-                CommandKind::Namespace => {
-                    scopes.push(command.name.as_ref().map(|(name, _)| name.clone()));
-                }
-                CommandKind::Section => scopes.push(None),
-                CommandKind::End => {
-                    scopes.pop();
-                }
-                CommandKind::Declaration => declarations.push(ScopedDeclaration {
+            scopes.step(&command);
+            if command.kind == CommandKind::Declaration {
+                declarations.push(ScopedDeclaration {
                     name: command
                         .name
                         .as_ref()
-                        .map(|(name, span)| (qualified(&scopes, name), span.clone())),
+                        .map(|(name, span)| (scopes.qualify(name), span.clone())),
                     keyword: command.keyword,
                     span: command.span,
-                }),
-                _ => {}
+                });
             }
         }
         Self { declarations }
@@ -458,23 +451,6 @@ impl Scopes {
             .find(|d| d.span.contains(&offset))
             .and_then(|d| d.name.as_ref().map(|(name, _)| name.clone()))
     }
-}
-
-fn qualified(scopes: &[Option<String>], name: &str) -> String {
-    if let Some(root) = name.strip_prefix("_root_.") {
-        return root.to_owned();
-    }
-    let mut qualified = String::new();
-    for scope in scopes.iter().flatten() {
-        qualified.push_str(scope);
-        qualified.push('.');
-    }
-    qualified.push_str(name);
-    qualified
-}
-
-fn to_lsp(position: lean_syntax::Position) -> lsp_types::Position {
-    lsp_types::Position::new(position.line, position.character)
 }
 
 #[cfg(test)]
@@ -574,6 +550,17 @@ theorem unchecked : True := by admit
                 "unchecked"
             ]
         );
+    }
+
+    #[test]
+    fn a_mutual_block_does_not_close_the_namespace_around_it() {
+        let text = "namespace A\nmutual\ntheorem x : True := trivial\nend\ntheorem y : True := trivial\nend A\n";
+        let names: Vec<String> = audit_declarations(text)
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        // The hole scanner names them the same way (one `Scopes` walk for both).
+        assert_eq!(names, ["A.x", "A.y"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use super::scanner::{LocalHole, scan_command};
 use super::{Hole, HoleId};
-use lean_syntax::{Command, CommandKind, Lexer, LineIndex, Outline, Token, split_commands};
+use lean_syntax::{Command, CommandKind, Lexer, LineIndex, Outline, Scopes, Token, split_commands};
 use std::sync::Arc;
 
 /// One command and the holes found in it (relative to its start).
@@ -78,16 +78,7 @@ impl HoleIndex {
 
     /// The outline (header and commands) of the current text.
     pub fn outline(&self) -> Outline {
-        let commands: Vec<Command> = self.commands.iter().map(|c| c.command.clone()).collect();
-        let header_end = commands
-            .iter()
-            .take_while(|c| c.kind == CommandKind::Import)
-            .last()
-            .map_or(0, |c| c.span.end);
-        Outline {
-            header: 0..header_end,
-            commands,
-        }
+        Outline::from_commands(self.commands.iter().map(|c| c.command.clone()).collect())
     }
 
     /// Re-indexes after the document became `new_text`, re-lexing only the changed region.
@@ -180,24 +171,13 @@ impl HoleIndex {
     /// Recomputes absolute holes, names and ordinals from the per-command results.
     fn rebuild_holes(&mut self) {
         let mut holes = Vec::new();
-        let mut scopes: Vec<Option<String>> = Vec::new();
+        let mut scopes = Scopes::default();
         let mut anonymous_counts: std::collections::HashMap<&str, usize> = Default::default();
         for (command_index, scanned) in self.commands.iter().enumerate() {
             let command = &scanned.command;
-            match command.kind {
-                CommandKind::Namespace => scopes.push(command.name.as_ref().map(|n| n.0.clone())),
-                // `mutual … end` is a scope without a name, like a section.
-                CommandKind::Section => scopes.push(None),
-                _ if command.keyword == "mutual" => scopes.push(None),
-                CommandKind::End => {
-                    scopes.pop();
-                }
-                _ => {}
-            }
+            scopes.step(command);
             let declaration_name = match &command.name {
-                Some((name, _)) if command.kind == CommandKind::Declaration => {
-                    qualified(&scopes, name)
-                }
+                Some((name, _)) if command.kind == CommandKind::Declaration => scopes.qualify(name),
                 _ => {
                     let count = anonymous_counts
                         .entry(command.keyword.as_str())
@@ -248,19 +228,6 @@ fn scan_region(src: &str, tokens: &[Token]) -> Vec<ScannedCommand> {
             }
         })
         .collect()
-}
-
-fn qualified(scopes: &[Option<String>], name: &str) -> String {
-    if let Some(root) = name.strip_prefix("_root_.") {
-        return root.to_owned();
-    }
-    let mut qualified = String::new();
-    for scope in scopes.iter().flatten() {
-        qualified.push_str(scope);
-        qualified.push('.');
-    }
-    qualified.push_str(name);
-    qualified
 }
 
 pub(crate) fn to_lsp(position: lean_syntax::Position) -> lsp_types::Position {
