@@ -101,7 +101,7 @@ async fn start_session(
         Ok(config) => build_session(&config, &parts).map(|session| (config, session)),
         Err(error) => Err(anyhow::Error::new(error)),
     };
-    let session = match built {
+    let mut session = match built {
         Ok((config, session)) => {
             if config.is_model_free() {
                 tracing::info!("model-free: {}", config.summary());
@@ -121,18 +121,10 @@ async fn start_session(
             return;
         }
     };
-    let (events, session_events) = mpsc::unbounded_channel();
     if let Some(first) = first {
-        let _ = events.send(first);
+        session.on_event(first);
     }
-    tokio::spawn(async move {
-        while let Some(event) = documents.recv().await {
-            if events.send(event).is_err() {
-                break;
-            }
-        }
-    });
-    session.run(session_events).await;
+    session.run(documents).await;
 }
 
 fn build_session(
