@@ -76,6 +76,11 @@ impl HoleIndex {
         self.stats
     }
 
+    /// The `index`-th command of the current text, without building the whole outline.
+    pub fn command(&self, index: usize) -> Option<&Command> {
+        self.commands.get(index).map(|scanned| &scanned.command)
+    }
+
     /// The outline (header and commands) of the current text.
     pub fn outline(&self) -> Outline {
         Outline::from_commands(self.commands.iter().map(|c| c.command.clone()).collect())

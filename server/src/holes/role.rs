@@ -40,8 +40,7 @@ const PROOF_KEYWORDS: &[&str] = &["theorem", "lemma", "example"];
 impl HoleIndex {
     /// What `hole` (one of this index's holes) stands for.
     pub fn role(&self, hole: &Hole) -> HoleRole {
-        let outline = self.outline();
-        let Some(command) = hole.declaration.and_then(|at| outline.commands.get(at)) else {
+        let Some(command) = hole.declaration.and_then(|at| self.command(at)) else {
             return HoleRole::Outside;
         };
         if !PROOF_KEYWORDS.contains(&command.keyword.as_str()) {

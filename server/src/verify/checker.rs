@@ -862,10 +862,9 @@ impl LeanChecker {
                 }));
             }
         }
-        let commands = index.outline().commands;
         let declaration = hole
             .declaration
-            .and_then(|at| commands.get(at))
+            .and_then(|at| index.command(at))
             .map(|command| command.span.clone())
             .ok_or_else(|| {
                 Rejection::new(RejectReason::StructureChanged {
