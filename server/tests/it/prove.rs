@@ -299,8 +299,27 @@ fn static_audit_reports_native_decide_and_sorry_with_exit_1() {
 #[test]
 fn dataset_export_after_a_run_has_one_line_per_attempt() {
     let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "");
-    let output = sorryfill(dir.path(), &["prove", "Foo.lean", "--lean-cmd", &lean_cmd]);
+    let output = sorryfill(
+        dir.path(),
+        &[
+            "prove",
+            "Foo.lean",
+            "--lean-cmd",
+            &lean_cmd,
+            "--json",
+            "r.json",
+        ],
+    );
     assert_eq!(output.status.code(), Some(1));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("report"))
+            .expect("JSON");
+    let attempts: u64 = report["files"][0]["holes"]
+        .as_array()
+        .expect("holes")
+        .iter()
+        .map(|hole| hole["attempts"].as_u64().expect("a count"))
+        .sum();
     let out: PathBuf = dir.path().join("rl.jsonl");
     let export = sorryfill(
         dir.path(),
@@ -322,6 +341,11 @@ fn dataset_export_after_a_run_has_one_line_per_attempt() {
         "the verified omega attempt is there: {lines:?}"
     );
     assert!(lines.iter().any(|line| line["reward"] == 0));
+    assert_eq!(
+        lines.len() as u64,
+        attempts,
+        "one record per check the report counted"
+    );
 }
 
 #[test]
