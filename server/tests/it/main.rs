@@ -19,3 +19,5 @@ mod proxy;
 mod real_lean;
 mod verify;
 mod verify_lean;
+#[cfg(unix)]
+mod vscode;

@@ -55,6 +55,12 @@ pub fn protocol_dir() -> Option<PathBuf> {
     shared_dir("lean-protocol")
 }
 
+/// The VS Code material (`../shared/vscode`: vscode-lean4's `.vsix`), or `None` with one line.
+#[allow(dead_code)]
+pub fn vscode_shared_dir() -> Option<PathBuf> {
+    shared_dir("vscode")
+}
+
 fn shared_dir(name: &str) -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = root.join("..").join("shared").join(name);
