@@ -78,7 +78,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
-    let _log_guard = init_logging(args.log_file, &args.log_level);
+    let log_file = args.log_file.or_else(default_log_file);
+    let _log_guard = init_logging(log_file.clone(), &args.log_level);
     let mut command_line = args.server_command;
     if command_line.is_empty() {
         command_line = vec!["lake".into(), "serve".into()];
@@ -94,6 +95,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             max_frame_bytes: args.max_frame_bytes,
             ..ProxyConfig::default()
         },
+        log_file,
     };
     let status = runtime.block_on(run_serve(options));
     // A read from stdin may still block a runtime thread; do not wait for it.
@@ -103,13 +105,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     Ok(exit_code(status))
 }
 
+/// `<cache dir>/sorryfill/serve.log`.
+fn default_log_file() -> Option<PathBuf> {
+    dirs::cache_dir().map(|dir| dir.join("sorryfill").join("serve.log"))
+}
+
 /// Logs to a file only; without a usable file the proxy stays silent.
 fn init_logging(
     log_file: Option<PathBuf>,
     filter: &str,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let path = log_file
-        .or_else(|| dirs::cache_dir().map(|dir| dir.join("sorryfill").join("serve.log")))?;
+    let path = log_file?;
     let dir = path.parent()?;
     std::fs::create_dir_all(dir).ok()?;
     let file = std::fs::OpenOptions::new()

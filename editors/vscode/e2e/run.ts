@@ -98,11 +98,15 @@ esac
         JSON.stringify(
             {
                 'lean4.showSetupWarnings': false,
+                // Where this "user" keeps Lean: the consent must keep it when it adds sorryfill.
+                'lean4.envPathExtensions': [tools],
                 'security.workspace.trust.enabled': false,
                 'workbench.startupEditor': 'none',
                 'workbench.tips.enabled': false,
                 'extensions.ignoreRecommendations': true,
                 'telemetry.telemetryLevel': 'off',
+                'chat.disableAIFeatures': true,
+                'workbench.secondarySideBar.defaultVisibility': 'hidden',
                 'sorryfill.binaryPath': env.sorryfill,
                 'sorryfill.onSave': 'apply',
                 'sorryfill.tactics': ['rfl', 'simp_arith'],
@@ -250,10 +254,7 @@ async function scenario(page: Page, port: number, project: string): Promise<void
         }
 
         await check('the Lean file opens', async () => {
-            await page.keyboard.press('Control+P')
-            await page.keyboard.type('Demo.lean')
-            await page.waitForTimeout(500)
-            await page.keyboard.press('Enter')
+            await page.locator('.explorer-viewlet .monaco-list-row', { hasText: 'Demo.lean' }).first().dblclick()
             await waitFor('the editor to show the file', 30_000, async () => (await editorText(page)).includes('zero_add'))
         }, page)
 
@@ -297,11 +298,11 @@ async function scenario(page: Page, port: number, project: string): Promise<void
             await page.keyboard.type('2:4')
             await page.keyboard.press('Enter')
             await page.keyboard.press('Control+.')
-            await page.locator('.action-widget', { hasText: 'sorryfill' }).waitFor({ timeout: 20_000 })
+            await page.locator('.action-widget', { hasText: 'Lean-checked proof' }).waitFor({ timeout: 20_000 })
         }, page)
 
         await check('applying it writes the verified proof', async () => {
-            await page.locator('.action-widget .monaco-list-row', { hasText: 'sorryfill' }).first().click()
+            await page.locator('.action-widget .monaco-list-row', { hasText: 'Lean-checked proof' }).first().click()
             await waitFor('the proof in place of the first sorry', 15_000, async () => {
                 const text = await editorText(page)
                 return /x \+ 0 = x := by\s+simp_arith/.test(text) && /0 \+ x = x := by\s+sorry/.test(text)

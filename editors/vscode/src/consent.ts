@@ -51,7 +51,13 @@ export async function runConsent(deps: ConsentDeps, force = false): Promise<Cons
     const answer = await deps.ask(deps.hasWorkspace)
     if (answer === 'workspace' || answer === 'user') {
         const scope = answer === 'workspace' && !deps.hasWorkspace ? 'user' : answer
-        await deps.setting.set(scope, withWrapperFolder(deps.setting.get(scope), deps.folder))
+        // A workspace value replaces the user's list rather than adding to it, so the user's
+        // own entries (where their real `lake` may be) are carried over.
+        const base =
+            scope === 'workspace'
+                ? (deps.setting.get('workspace') ?? deps.setting.get('user'))
+                : deps.setting.get('user')
+        await deps.setting.set(scope, withWrapperFolder(base, deps.folder))
         await deps.answers.set(scope)
         return { enabled: scope }
     }

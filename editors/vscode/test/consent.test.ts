@@ -49,6 +49,13 @@ test('yes for this workspace puts the wrapper first on the workspace setting, ke
     assert.deepEqual(calls, [true])
 })
 
+test('a new workspace list keeps the user\'s own entries, since it replaces the user list', async () => {
+    const setting = fakeSetting({ user: ['/home/u/lean-tools'] })
+    await runConsent({ folder: FOLDER, setting, ask: asker('workspace').ask, answers: fakeAnswers(), hasWorkspace: true })
+    assert.deepEqual(setting.values.workspace, [FOLDER, '/home/u/lean-tools'])
+    assert.deepEqual(setting.values.user, ['/home/u/lean-tools'])
+})
+
 test('yes for all workspaces writes the user setting', async () => {
     const setting = fakeSetting()
     const outcome = await runConsent({ folder: FOLDER, setting, ask: asker('user').ask, answers: fakeAnswers(), hasWorkspace: true })

@@ -358,9 +358,18 @@ impl Config {
     /// `sorryfill` object of the editor settings, e.g. `{"prover": {"baseUrl": "…"}}`;
     /// camelCase keys are accepted, `null` values are ignored.
     pub fn with_editor_settings(&self, settings: &serde_json::Value) -> Result<Self, ConfigError> {
-        const ORIGIN: &str = "the editor settings";
+        self.with_settings_from(settings, "the editor settings")
+    }
+
+    /// [`Config::with_editor_settings`] for settings from `origin` (named in errors), e.g.
+    /// the `SORRYFILL_SETTINGS` environment variable.
+    pub fn with_settings_from(
+        &self,
+        settings: &serde_json::Value,
+        origin: &str,
+    ) -> Result<Self, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
-            origin: ORIGIN.to_owned(),
+            origin: origin.to_owned(),
             message,
         };
         let mut base = toml::Value::try_from(self).map_err(|e| invalid(e.to_string()))?;
@@ -371,7 +380,7 @@ impl Config {
         let merged: Self = base
             .try_into()
             .map_err(|e: toml::de::Error| invalid(e.to_string().trim().to_owned()))?;
-        merged.check(ORIGIN)?;
+        merged.check(origin)?;
         Ok(merged)
     }
 

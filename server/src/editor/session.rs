@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::actions::{describe, hole_edit, versioned_edit};
+use super::commands::SessionCommand;
 use super::settings::EditorConfig;
 use super::state::{DocumentEntry, EditorState, JobSlot};
 use crate::holes::{Goal, Hole, HoleId, HoleIndex, HoleKind, parse_goal};
@@ -36,6 +37,8 @@ struct Document {
     elaborated: bool,
     /// Holes whose goal was asked for at this version.
     asked: HashSet<HoleId>,
+    /// Holes the user asked for (`sorryfill.prove`): their jobs skip the background queue.
+    urgent: HashSet<HoleId>,
     jobs: HashMap<HoleId, LiveJob>,
 }
 
@@ -62,6 +65,8 @@ pub struct Session<C, P, D, A> {
     work_done_progress: bool,
     next_progress: u64,
     sources: Option<SourceDocuments>,
+    /// The plugins' commands, from the router's code action hook.
+    commands: Option<mpsc::UnboundedReceiver<SessionCommand>>,
 }
 
 impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
@@ -89,7 +94,15 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             work_done_progress: false,
             next_progress: 1,
             sources: None,
+            commands: None,
         }
+    }
+
+    /// Runs the plugins' commands (`sorryfill.prove`, `sorryfill.cancel`, …) that the
+    /// router's code action hook hands over on `commands`.
+    pub fn with_commands(mut self, commands: mpsc::UnboundedReceiver<SessionCommand>) -> Self {
+        self.commands = Some(commands);
+        self
     }
 
     /// Lets the session talk to the editor itself: `$/progress` per job (when the editor
@@ -111,13 +124,21 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
 
     /// Runs until the router stops sending events; then cancels every job.
     pub async fn run(mut self, mut events: mpsc::UnboundedReceiver<DocumentEvent>) {
+        let mut commands = self.commands.take();
         loop {
+            let command = async {
+                match commands.as_mut() {
+                    Some(commands) => commands.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => self.on_event(event),
                     None => break,
                 },
                 Some(reply) = self.goals_rx.recv() => self.on_goal(reply),
+                Some(command) = command => self.on_command(command),
             }
         }
         let uris: Vec<String> = self.documents.keys().cloned().collect();
@@ -143,6 +164,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                         index,
                         elaborated: false,
                         asked: HashSet::new(),
+                        urgent: HashSet::new(),
                         jobs: HashMap::new(),
                     },
                 );
@@ -369,7 +391,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         // A job whose check raced with an edit (the checker saw the new version before the
         // job was re-anchored) ended as stale; its hole is still here, so it starts again.
         let stale: Vec<HoleId> = {
-            let state = self.state.lock();
+            let state = self.state.read();
             doc.jobs
                 .iter()
                 .filter(|(_, job)| {
@@ -436,25 +458,86 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 continue;
             }
             doc.asked.insert(hole.id.clone());
-            let lean = self.lean.clone();
-            let replies = self.goals_tx.clone();
-            let uri = uri.to_owned();
-            let hole = hole.clone();
-            tokio::spawn(async move {
-                let goal = match crate::lean::goal_at(&lean, &uri, &hole).await {
-                    Ok(goal) => goal.map(|goal| parse_goal(&goal)),
-                    Err(error) => {
-                        tracing::info!(%uri, hole = %hole.id, %error, "no goal from Lean");
-                        None
-                    }
+            ask_goal(&self.lean, &self.goals_tx, uri, version, hole.clone());
+        }
+    }
+
+    fn on_command(&mut self, command: SessionCommand) {
+        match command {
+            SessionCommand::Prove {
+                uri,
+                version,
+                holes,
+            } => {
+                for hole in holes {
+                    self.prove_now(&uri, version, hole);
+                }
+            }
+            SessionCommand::Cancel { uri } => {
+                let uris: Vec<String> = match uri {
+                    Some(uri) => vec![uri],
+                    None => self.documents.keys().cloned().collect(),
                 };
-                let _ = replies.send(GoalReply {
-                    uri,
-                    version,
-                    hole,
-                    goal,
-                });
-            });
+                for uri in uris {
+                    let Some(doc) = self.documents.get_mut(&uri) else {
+                        continue;
+                    };
+                    doc.urgent.clear();
+                    // The job's watcher stays and shows it as cancelled; an edit or
+                    // `sorryfill.prove` starts the hole again.
+                    for id in doc.jobs.keys() {
+                        if self
+                            .pipeline
+                            .state(&uri, id)
+                            .is_some_and(|state| !state.is_final())
+                        {
+                            tracing::info!(%uri, hole = %id, "job cancelled by the user");
+                            self.pipeline.cancel(&uri, id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Proves `hole` of `uri` ahead of the background queue: a queued or running job is let
+    /// through at once; a job that ended without a proof starts again; a hole without a
+    /// job gets one as soon as its goal is known.
+    fn prove_now(&mut self, uri: &str, version: i32, id: HoleId) {
+        let Some(doc) = self.documents.get_mut(uri) else {
+            return;
+        };
+        if doc.version != version {
+            tracing::debug!(%uri, version, "a prove command for an old version dropped");
+            return;
+        }
+        let Some(hole) = doc.index.holes().iter().find(|hole| hole.id == id).cloned() else {
+            return;
+        };
+        tracing::info!(%uri, hole = %id, version, "the user asked for this hole");
+        let finished = self.pipeline.state(uri, &id);
+        match finished {
+            Some(JobState::Verified { .. } | JobState::Partial { .. }) => return,
+            Some(state) if !state.is_final() => {
+                self.pipeline.prioritise(uri, &id);
+                return;
+            }
+            _ => {}
+        }
+        // Failed, cancelled or never started: forget the old job and ask for the goal; the
+        // job it gets skips the queue.
+        doc.urgent.insert(id.clone());
+        self.pipeline.cancel(uri, &id);
+        if let Some(job) = doc.jobs.remove(&id) {
+            job.watcher.abort();
+            self.state.lock().jobs.remove(&job.slot);
+        }
+        doc.asked.remove(&id);
+        // Before the version is elaborated Lean's goal would wait for it anyway; the
+        // elaboration asks for every hole, this one included.
+        if doc.elaborated {
+            doc.asked.insert(id);
+            ask_goal(&self.lean, &self.goals_tx, uri, version, hole);
         }
     }
 
@@ -488,6 +571,9 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         };
         tracing::info!(uri = %reply.uri, hole = %reply.hole.id, version = reply.version, "job submitted");
         let receiver = self.pipeline.submit(request);
+        if doc.urgent.remove(&reply.hole.id) {
+            self.pipeline.prioritise(&reply.uri, &reply.hole.id);
+        }
         let slot = self.next_slot;
         self.next_slot += 1;
         self.state.lock().jobs.insert(
@@ -507,6 +593,35 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         let watcher = spawn_watcher(self.state.clone(), slot, receiver, progress);
         doc.jobs.insert(reply.hole.id, LiveJob { slot, watcher });
     }
+}
+
+/// Asks Lean for the goal at `hole` of `uri` at `version`; the answer comes back to
+/// [`Session::on_goal`] through `replies`.
+fn ask_goal(
+    lean: &LeanHandle,
+    replies: &mpsc::UnboundedSender<GoalReply>,
+    uri: &str,
+    version: i32,
+    hole: Hole,
+) {
+    let lean = lean.clone();
+    let replies = replies.clone();
+    let uri = uri.to_owned();
+    tokio::spawn(async move {
+        let goal = match crate::lean::goal_at(&lean, &uri, &hole).await {
+            Ok(goal) => goal.map(|goal| parse_goal(&goal)),
+            Err(error) => {
+                tracing::info!(%uri, hole = %hole.id, %error, "no goal from Lean");
+                None
+            }
+        };
+        let _ = replies.send(GoalReply {
+            uri,
+            version,
+            hole,
+            goal,
+        });
+    });
 }
 
 /// A job's `$/progress` in the editor: begun at the first state, reported on each change,

@@ -484,8 +484,15 @@ fn only_the_proxys_own_commands_are_answered_by_the_proxy() {
         fn code_actions(&mut self, _query: &CodeActionQuery<'_>) -> Vec<Value> {
             Vec::new()
         }
-        fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
-            Some(json!({"ran": command, "arguments": arguments.len()}))
+        fn execute_command(
+            &mut self,
+            command: &str,
+            arguments: &[Value],
+        ) -> Option<Result<Value, CommandError>> {
+            match command {
+                "sorryfill.fail" => Some(Err(CommandError::invalid_params("nothing there"))),
+                _ => Some(Ok(json!({"ran": command, "arguments": arguments.len()}))),
+            }
         }
     }
     let mut h = Harness::with_provider(Box::new(Echo));
@@ -500,6 +507,16 @@ fn only_the_proxys_own_commands_are_answered_by_the_proxy() {
         answer["result"],
         json!({"ran": "sorryfill.status", "arguments": 1})
     );
+    let failing = r#"{"jsonrpc":"2.0","id":"f","method":"workspace/executeCommand","params":{"command":"sorryfill.fail"}}"#;
+    h.client(failing);
+    assert!(h.sent_to_server().is_empty());
+    let answer: Value = serde_json::from_str(&h.sent_to_client()[0]).expect("JSON");
+    assert_eq!(answer["id"], "f");
+    assert_eq!(
+        answer["error"],
+        json!({"code": -32602, "message": "nothing there"})
+    );
+    assert!(answer.get("result").is_none());
     let lean = r#"{"jsonrpc":"2.0","id":8,"method":"workspace/executeCommand","params":{"command":"lean.restartFile","arguments":[]}}"#;
     h.client(lean);
     assert_eq!(h.sent_to_server(), [lean.to_owned()]);

@@ -25,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
 
 const SHADOW_PREFIX: &str = "file:///sorryfill-test-shadow/";
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 const URI: &str = "file:///project/Main.lean";
 
 /// One check the test checker made: the version it was for and the proof text.
@@ -128,11 +128,11 @@ impl Checker for ShadowChecker {
 }
 
 /// The scripted editor: writes frames, reads every frame the proxy sends.
-struct Editor {
+pub(crate) struct Editor {
     to_proxy: Box<dyn AsyncWrite + Unpin + Send>,
     frames: mpsc::UnboundedReceiver<Value>,
     backlog: Vec<Value>,
-    raw: Arc<Mutex<Vec<String>>>,
+    pub(crate) raw: Arc<Mutex<Vec<String>>>,
     next_id: i64,
     checks: CheckLog,
     state: EditorState,
@@ -159,13 +159,13 @@ impl Editor {
         }
     }
 
-    async fn initialize(&mut self, capabilities: Value, uri: &str, text: &str) {
+    pub(crate) async fn initialize(&mut self, capabilities: Value, uri: &str, text: &str) {
         self.initialize_with(capabilities, Value::Null, uri, text)
             .await;
     }
 
     /// `initialize` with `initializationOptions`, `initialized`, then `didOpen`.
-    async fn initialize_with(
+    pub(crate) async fn initialize_with(
         &mut self,
         capabilities: Value,
         options: Value,
@@ -192,7 +192,7 @@ impl Editor {
         .await;
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         let body = serde_json::to_vec(&message).expect("JSON serialises");
         let header = format!("Content-Length: {}\r\n\r\n", body.len());
         self.to_proxy
@@ -205,7 +205,7 @@ impl Editor {
             .expect("the proxy reads");
     }
 
-    async fn request(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) async fn request(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
@@ -215,7 +215,7 @@ impl Editor {
     }
 
     /// The first frame, among those not yet taken, that `wanted` accepts.
-    async fn wait_for(&mut self, mut wanted: impl FnMut(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_for(&mut self, mut wanted: impl FnMut(&Value) -> bool) -> Value {
         if let Some(at) = self.backlog.iter().position(&mut wanted) {
             return self.backlog.remove(at);
         }
@@ -392,7 +392,7 @@ accept = ["trivial"]
 const TEXT: &str = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
 
 /// Applies a `TextDocumentEdit`'s single edit to `text` (UTF-16 columns are ASCII here).
-fn apply(text: &str, action: &Value) -> String {
+pub(crate) fn apply(text: &str, action: &Value) -> String {
     let edit = &action["edit"]["documentChanges"][0]["edits"][0];
     let offset = |position: &Value| {
         let line = position["line"].as_u64().expect("a line") as usize;
@@ -539,9 +539,20 @@ async fn without_the_capability_or_the_setting_the_proxy_sends_nothing_of_its_ow
 
 /// The real `sorryfill serve` in `dir` in front of lean-sim with `oracle`, with no user-level
 /// configuration; returns the child, a connected editor, the document URI and the log path.
-fn serve_binary(
+pub(crate) fn serve_binary(
     dir: &std::path::Path,
     oracle: &str,
+) -> (tokio::process::Child, Editor, String, std::path::PathBuf) {
+    serve_binary_with(dir, oracle, &[], &[])
+}
+
+/// [`serve_binary`] with extra environment variables for `sorryfill serve` and extra
+/// arguments for lean-sim.
+pub(crate) fn serve_binary_with(
+    dir: &std::path::Path,
+    oracle: &str,
+    env: &[(&str, &str)],
+    lean_args: &[&str],
 ) -> (tokio::process::Child, Editor, String, std::path::PathBuf) {
     let oracle_path = dir.join("oracle.toml");
     std::fs::write(&oracle_path, oracle).expect("the temp dir is writable");
@@ -554,10 +565,13 @@ fn serve_binary(
         .arg(lean_sim_bin())
         .arg("--oracle")
         .arg(&oracle_path)
+        .args(lean_args)
         .current_dir(dir)
         // No user-level sorryfill.toml may change what runs.
         .env("XDG_CONFIG_HOME", dir)
         .env("HOME", dir)
+        .env_remove("SORRYFILL_SETTINGS")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)

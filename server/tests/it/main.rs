@@ -6,6 +6,7 @@ mod support;
 mod bench_cli;
 mod cli;
 mod editor;
+mod editor_protocol;
 #[cfg(unix)]
 mod editors;
 mod engine;

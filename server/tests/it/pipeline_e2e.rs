@@ -17,7 +17,7 @@ use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
 // ---- A mock model server --------------------------------------------------------------------
 
 /// How the mock answers one request.
-enum Reply {
+pub(crate) enum Reply {
     /// Streams `text` in two chunks after `delay`.
     Answer { delay: Duration, text: String },
     /// Streams a first token, then stalls until the client drops the connection.
@@ -28,8 +28,8 @@ type Replier = dyn Fn(&Value) -> Reply + Send + Sync;
 
 /// An OpenAI-compatible server on 127.0.0.1 with its own runtime, so the tests can block on
 /// the `sorryfill` process while it answers. Dropping it stops the server.
-struct MockModel {
-    url: String,
+pub(crate) struct MockModel {
+    pub(crate) url: String,
     bodies: Arc<Mutex<Vec<Value>>>,
     dropped: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
@@ -59,7 +59,7 @@ fn event_stream(body: axum::body::Body) -> axum::response::Response {
 }
 
 impl MockModel {
-    fn start(reply: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Self {
+    pub(crate) fn start(reply: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Self {
         let reply: Arc<Replier> = Arc::new(reply);
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let dropped = Arc::new(AtomicUsize::new(0));
@@ -153,7 +153,7 @@ fn asks_for(body: &Value, target: &str) -> bool {
 
 /// An answer as a model writes it: a line of reasoning, then the Lean it was shown with
 /// `proof` (tactic lines, indented under the theorem) in place of the `sorry`.
-fn answer(body: &Value, proof: &str) -> String {
+pub(crate) fn answer(body: &Value, proof: &str) -> String {
     let user = user_text(body);
     let lean = user
         .split_once("```lean4\n")
@@ -164,7 +164,7 @@ fn answer(body: &Value, proof: &str) -> String {
     format!("The goal follows from these steps.\n\n```lean4\n{lean}{proof}\n```\n")
 }
 
-fn after(millis: u64, text: String) -> Reply {
+pub(crate) fn after(millis: u64, text: String) -> Reply {
     Reply::Answer {
         delay: Duration::from_millis(millis),
         text,

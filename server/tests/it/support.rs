@@ -55,15 +55,14 @@ pub fn protocol_dir() -> Option<PathBuf> {
     shared_dir("lean-protocol")
 }
 
-/// The VS Code material (`../shared/vscode`: vscode-lean4's `.vsix`), or `None` with one line.
-#[allow(dead_code)]
-pub fn vscode_shared_dir() -> Option<PathBuf> {
-    shared_dir("vscode")
-}
-
-fn shared_dir(name: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = root.join("..").join("shared").join(name);
+/// A folder of the shared reference material: `../shared/<name>` from the project root, or
+/// `$SORRYFILL_SHARED/<name>` (for a git worktree that is not next to `shared/`).
+pub fn shared_dir(name: &str) -> Option<PathBuf> {
+    let shared = match std::env::var_os("SORRYFILL_SHARED") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    };
+    let dir = shared.join(name);
     if dir.is_dir() {
         Some(dir)
     } else {

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{lean_sim_bin, skip_line, sorryfill_bin, vscode_shared_dir};
+use crate::support::{lean_sim_bin, shared_dir, skip_line, sorryfill_bin};
 
 /// Where `install-tools.sh` put Node 24 and code-server.
 fn tools_dir() -> PathBuf {
@@ -34,8 +34,8 @@ struct Tools {
 }
 
 fn find_tools() -> Result<Tools, Option<String>> {
-    // The shared folder first: its absence is reported by `vscode_shared_dir` itself.
-    let lean4_vsix = vscode_shared_dir()
+    // The shared folder first: its absence is reported by `shared_dir` itself.
+    let lean4_vsix = shared_dir("vscode")
         .ok_or(None)?
         .join("lean4-0.0.239.vsix");
     let tools = tools_dir();
