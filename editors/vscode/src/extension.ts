@@ -75,6 +75,11 @@ class Extension implements vscode.Disposable {
         await this.checkBinary()
         this.render()
         await this.connectToLean(keysChanged)
+        // The question waits for the user; activation does not.
+        void this.firstRun()
+    }
+
+    private async firstRun(): Promise<void> {
         const outcome = await runConsent(this.consentDeps())
         this.log.appendLine(`first run: ${JSON.stringify(outcome)}`)
         if (typeof outcome === 'object') {
