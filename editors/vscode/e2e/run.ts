@@ -322,7 +322,7 @@ async function scenario(page: Page, port: number, project: string): Promise<void
                     await goTo(page, 2, 3 + (tries % 2))
                 }
                 text = await infoviewText(page)
-                return /Tactic state/.test(text) && /⊢\s*x \+ 0 = x/.test(text)
+                return /Tactic state/.test(text) && /x\s*:\s*Nat\s*⊢\s*x \+ 0 = x/.test(text)
             }).catch(e => {
                 throw new Error(`${e instanceof Error ? e.message : e}; the infoview shows: ${JSON.stringify(text.slice(0, 300))}`)
             })

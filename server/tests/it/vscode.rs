@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 
 use crate::support::{lean_sim_bin, shared_dir, skip_line, sorryfill_bin};
 
@@ -22,6 +23,9 @@ fn tools_dir() -> PathBuf {
         .unwrap_or_default();
     home.join(".cache").join("sorryfill-e2e")
 }
+
+/// Both tests compile the extension into the same `out/` folder: one at a time.
+static BUILD: Mutex<()> = Mutex::new(());
 
 fn extension_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../editors/vscode")
@@ -70,6 +74,34 @@ fn find_tools() -> Result<Tools, Option<String>> {
     })
 }
 
+/// The extension's unit tests (Node's test runner): settings → what the proxy receives, the
+/// status bar, the first-run consent, the wrapper writer. They need only `npm ci`.
+#[test]
+fn extension_unit_tests_pass() {
+    let extension = extension_dir();
+    if !extension.join("node_modules/typescript").exists() {
+        skip_line(format_args!(
+            "skipped: editors/vscode/node_modules is absent (npm ci in editors/vscode)"
+        ));
+        return;
+    }
+    let _build = BUILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let output = Command::new("npm")
+        .args(["test", "--silent"])
+        .current_dir(&extension)
+        .output()
+        .expect("npm runs");
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the extension's unit tests failed:\n{report}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(report.contains("# fail 0"), "{report}");
+}
+
 #[test]
 fn real_vscode_with_vscode_lean4_shows_progress_and_applies_verified_proofs() {
     let tools = match find_tools() {
@@ -83,6 +115,9 @@ fn real_vscode_with_vscode_lean4_shows_progress_and_applies_verified_proofs() {
         }
     };
     let extension = extension_dir();
+    let _build = BUILD
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // The extension as a user installs it: compiled and packaged by @vscode/vsce on this Node.
     let package = Command::new("npm")
         .args(["run", "--silent", "package"])
