@@ -184,6 +184,11 @@ impl Editor {
         .await;
         self.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
             .await;
+        self.open(uri, text).await;
+    }
+
+    /// `didOpen` of `text` at version 1.
+    pub(crate) async fn open(&mut self, uri: &str, text: &str) {
         self.send(
             json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
                 "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
@@ -241,12 +246,23 @@ impl Editor {
     }
 
     async fn code_actions(&mut self, line: u32) -> Vec<Value> {
+        self.code_actions_in(URI, line, 0).await
+    }
+
+    /// The code actions of `uri` at `line`, `character`.
+    pub(crate) async fn code_actions_in(
+        &mut self,
+        uri: &str,
+        line: u32,
+        character: u32,
+    ) -> Vec<Value> {
+        let position = json!({"line": line, "character": character});
         let answer = self
             .request(
                 "textDocument/codeAction",
                 json!({
-                    "textDocument": {"uri": URI},
-                    "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
+                    "textDocument": {"uri": uri},
+                    "range": {"start": position, "end": position},
                     "context": {"diagnostics": []},
                 }),
             )
@@ -594,17 +610,7 @@ pub(crate) fn serve_binary_with(
 async fn wait_for_fill(editor: &mut Editor, uri: &str) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let answer = editor
-            .request(
-                "textDocument/codeAction",
-                json!({
-                    "textDocument": {"uri": uri},
-                    "range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}},
-                    "context": {"diagnostics": []},
-                }),
-            )
-            .await;
-        let actions = answer["result"].as_array().cloned().unwrap_or_default();
+        let actions = editor.code_actions_in(uri, 1, 2).await;
         if let Some(fill) = actions.iter().find(|a| a["title"] == FILL_TITLE) {
             return fill.clone();
         }
