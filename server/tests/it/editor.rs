@@ -187,6 +187,20 @@ impl Editor {
         self.open(uri, text).await;
     }
 
+    /// Waits for Lean's first non-empty publish and checks it is about `uri`: Lean's own
+    /// traffic flows, whatever sorryfill does.
+    pub(crate) async fn lean_still_publishes(&mut self, uri: &str) {
+        let published = self
+            .wait_for(|frame| {
+                frame["method"] == "textDocument/publishDiagnostics"
+                    && frame["params"]["diagnostics"]
+                        .as_array()
+                        .is_some_and(|diagnostics| !diagnostics.is_empty())
+            })
+            .await;
+        assert_eq!(published["params"]["uri"], uri);
+    }
+
     /// `didOpen` of `text` at version 1.
     pub(crate) async fn open(&mut self, uri: &str, text: &str) {
         self.send(
@@ -718,14 +732,6 @@ async fn a_broken_sorryfill_toml_leaves_lean_working_and_says_so() {
         "the message names the bad key: {message}"
     );
     // Lean's own traffic still flows: its sorry warning reaches the editor.
-    let published = editor
-        .wait_for(|frame| {
-            frame["method"] == "textDocument/publishDiagnostics"
-                && frame["params"]["diagnostics"]
-                    .as_array()
-                    .is_some_and(|diagnostics| !diagnostics.is_empty())
-        })
-        .await;
-    assert_eq!(published["params"]["uri"], uri.as_str());
+    editor.lean_still_publishes(&uri).await;
     child.kill().await.expect("the proxy stops");
 }
