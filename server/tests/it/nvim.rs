@@ -200,6 +200,21 @@ local ok, err = pcall(function()
   out:write(sorryfill.statusline())
   out:close()
   vim.cmd.write()
+  -- The other commands answer through vim.notify; the file has no hole left.
+  local said = {}
+  vim.notify = function(message) table.insert(said, message) end
+  for i, command in ipairs { 'prove-file', 'cancel all', 'status' } do
+    vim.cmd('Sorryfill ' .. command)
+    if not vim.wait(10000, function() return #said >= i end, 20) then fail('no answer to ' .. command) end
+  end
+  local expected = { 'sorryfill: proving 0 holes', 'sorryfill: cancelled 0 running jobs' }
+  if said[1] ~= expected[1] or said[2] ~= expected[2] or not said[3]:find('no holes', 1, true) then
+    fail('unexpected answers: ' .. vim.inspect(said))
+  end
+  vim.cmd 'Sorryfill log'
+  if not vim.api.nvim_buf_get_name(0):find('serve.log', 1, true) then
+    fail('the log did not open: ' .. vim.api.nvim_buf_get_name(0))
+  end
   vim.cmd 'checkhealth sorryfill'
   out = io.open(vim.env.HEALTH_OUT, 'w')
   out:write(table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n'))
