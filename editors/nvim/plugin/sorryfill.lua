@@ -11,8 +11,8 @@ local subcommands = {
   ['prove-file'] = function()
     require('sorryfill').prove_file()
   end,
-  cancel = function(bang)
-    require('sorryfill').cancel(bang)
+  cancel = function(argument)
+    require('sorryfill').cancel(argument == 'all')
   end,
   status = function()
     require('sorryfill').show_status()
@@ -29,11 +29,10 @@ vim.api.nvim_create_user_command('Sorryfill', function(command)
     vim.notify('sorryfill: unknown subcommand ' .. name, vim.log.levels.ERROR)
     return
   end
-  run(command.bang)
+  run(command.fargs[2])
 end, {
-  nargs = '?',
-  bang = true,
-  desc = 'sorryfill: prove | prove-file | cancel[!] | status | log',
+  nargs = '*',
+  desc = 'sorryfill: prove | prove-file | cancel [all] | status | log',
   complete = function(lead)
     return vim.tbl_filter(function(name)
       return vim.startswith(name, lead)

@@ -88,9 +88,8 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
         editor,
         state,
         root: options.project_root.clone(),
-        commands,
     };
-    let session = tokio::spawn(start_session(file_config, parts, documents));
+    let session = tokio::spawn(start_session(file_config, parts, documents, commands));
     let status = proxy.serve(stdio::stdin(), stdio::stdout(), server).await?;
     session.abort();
     Ok(status)
@@ -102,7 +101,6 @@ struct SessionParts {
     editor: crate::router::EditorHandle,
     state: EditorState,
     root: PathBuf,
-    commands: mpsc::UnboundedReceiver<SessionCommand>,
 }
 
 /// Waits for the editor's `initialized` (and its settings), builds the engine and runs the
@@ -111,6 +109,7 @@ async fn start_session(
     file_config: Result<Config, crate::config::ConfigError>,
     parts: SessionParts,
     mut documents: mpsc::UnboundedReceiver<DocumentEvent>,
+    commands: mpsc::UnboundedReceiver<SessionCommand>,
 ) {
     // The router sends `EditorReady` before any document event.
     let first = documents.recv().await;
@@ -128,30 +127,22 @@ async fn start_session(
                 .map_err(anyhow::Error::new),
             None => Ok(config),
         });
-    let SessionParts {
-        lean,
-        editor,
-        state,
-        root,
-        commands,
-    } = parts;
-    let built = config.and_then(|config| {
-        build_session(&config, &lean, &editor, &state, &root).map(|session| (config, session))
-    });
+    let built =
+        config.and_then(|config| build_session(&config, &parts).map(|session| (config, session)));
     let (config, session) = match built {
         Ok(built) => built,
         Err(error) => {
             tracing::error!("sorryfill is off for this session: {error:#}");
-            editor.notify(
+            parts.editor.notify(
                 "window/showMessage",
                 json!({"type": 1, "message": format!("sorryfill is off: {error:#}. Lean runs as usual.")}),
             );
-            state.set_off(format!("{error:#}"));
+            parts.state.set_off(format!("{error:#}"));
             // Keep draining so the router never holds events for nobody.
             let drain = async { while documents.recv().await.is_some() {} };
             tokio::select! {
                 () = drain => {}
-                () = report_status(state, editor.clone()) => {}
+                () = report_status(parts.state, parts.editor) => {}
             }
             return;
         }
@@ -168,9 +159,9 @@ async fn start_session(
     // The status lives as long as the session: both end when the router stops.
     tokio::select! {
         () = session.run(documents) => {}
-        () = report_status(state.clone(), editor) => {}
+        () = report_status(parts.state.clone(), parts.editor) => {}
         () = async {
-            watch_endpoints(state, &config).await;
+            watch_endpoints(parts.state, &config).await;
             std::future::pending::<()>().await
         } => {}
     }
@@ -190,10 +181,7 @@ fn with_environment_settings(config: Config, variable: Option<&str>) -> anyhow::
 
 fn build_session(
     config: &Config,
-    lean: &crate::lean::LeanHandle,
-    editor: &crate::router::EditorHandle,
-    state: &EditorState,
-    root: &std::path::Path,
+    parts: &SessionParts,
 ) -> anyhow::Result<
     Session<
         LeanChecker,
@@ -206,16 +194,19 @@ fn build_session(
     let (busy, user_busy) = watch::channel(false);
     let sources = SourceDocuments::new();
     let checker = LeanChecker::from_config(
-        lean.clone(),
-        &file_uri(root),
+        parts.lean.clone(),
+        &file_uri(&parts.root),
         &config.verify,
         user_busy,
         sources.clone(),
     )
     .context("could not set up the Lean checker")?;
-    let engine = Engine::build(config, root, checker).context("sorryfill.toml needs fixing")?;
+    let engine =
+        Engine::build(config, &parts.root, checker).context("sorryfill.toml needs fixing")?;
     let pipeline = Arc::new(engine.pipeline);
-    Ok(Session::new(pipeline, lean.clone(), state.clone(), busy)
-        .with_editor(editor.clone(), config.editor.clone())
-        .with_source_documents(sources))
+    Ok(
+        Session::new(pipeline, parts.lean.clone(), parts.state.clone(), busy)
+            .with_editor(parts.editor.clone(), config.editor.clone())
+            .with_source_documents(sources),
+    )
 }

@@ -507,11 +507,12 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         let Some(doc) = self.documents.get_mut(uri) else {
             return;
         };
-        if doc.version != version {
-            tracing::debug!(%uri, version, "a prove command for an old version dropped");
-            return;
-        }
+        // Hole ids survive edits elsewhere: a command that crossed an edit still names the
+        // hole, now at the current version.
+        let asked_at = version;
+        let version = doc.version;
         let Some(hole) = doc.index.holes().iter().find(|hole| hole.id == id).cloned() else {
+            tracing::debug!(%uri, hole = %id, asked_at, version, "the hole asked for is gone");
             return;
         };
         tracing::info!(%uri, hole = %id, version, "the user asked for this hole");

@@ -227,3 +227,118 @@ async fn probe(base_url: &str) -> Result<(), String> {
         Err(_) => Err("no connection within 5 s".to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::editor::state::{DocumentEntry, JobSlot};
+    use crate::holes::HoleIndex;
+    use crate::router::{EditorCommand, Event};
+    use std::sync::Arc;
+    use tokio::sync::mpsc;
+
+    const URI: &str = "file:///a.lean";
+    const TEXT: &str = "theorem t : 1 = 1 := by\n  sorry\n\ntheorem u : 2 = 2 := by\n  sorry\n\ntheorem s : (sorry : Prop) := trivial\n";
+
+    /// `TEXT` at version 3, with the jobs of `t` and `u` in these states.
+    fn state_with(t: JobState, u: JobState) -> EditorState {
+        let state = EditorState::new();
+        let index = HoleIndex::new(TEXT);
+        let ids: Vec<_> = index.holes().iter().map(|hole| hole.id.clone()).collect();
+        let mut inner = state.lock();
+        inner.documents.insert(
+            URI.into(),
+            DocumentEntry {
+                version: 3,
+                index: Arc::new(index),
+            },
+        );
+        for (slot, (hole, job)) in ids.into_iter().zip([t, u]).enumerate() {
+            let slot = u64::try_from(slot).unwrap_or_default();
+            inner.jobs.insert(
+                slot,
+                JobSlot {
+                    uri: URI.into(),
+                    hole,
+                    state: job,
+                },
+            );
+        }
+        drop(inner);
+        state
+    }
+
+    fn verified_at(version: i32) -> JobState {
+        JobState::Verified {
+            proof: "rfl".into(),
+            version,
+        }
+    }
+
+    #[test]
+    fn counts_cover_only_fillable_holes_and_the_state_follows_the_precedence() {
+        let state = state_with(verified_at(3), JobState::Tactics);
+        let status = state.status();
+        assert_eq!(
+            (status.holes, status.proving, status.ready, status.failed),
+            (2, 1, 1, 0),
+            "the statement's sorry is not counted"
+        );
+        assert_eq!(status.state, StatusState::Proving);
+        assert_eq!(status.message, "proving 1/2 holes, 1 ready");
+
+        let failed = JobState::Failed {
+            reason: "no".into(),
+        };
+        let state = state_with(verified_at(3), failed.clone());
+        assert_eq!(state.status().state, StatusState::Ready);
+        assert_eq!(state.status().message, "1 proof ready");
+        // A proof for another version is not ready.
+        let state = state_with(verified_at(2), failed);
+        assert_eq!(state.status().state, StatusState::Idle);
+        assert_eq!(state.status().message, "2 holes, 1 not proved");
+
+        state.set_unreachable(Some("unreachable: prover endpoint x".into()));
+        assert_eq!(state.status().state, StatusState::Unreachable);
+        state.set_off("bad key".into());
+        let status = state.status();
+        assert_eq!(status.state, StatusState::Off);
+        assert_eq!(status.message, "off: bad key");
+        assert_eq!(serde_json::to_value(&status).expect("JSON")["state"], "off");
+    }
+
+    /// Many changes in a burst make one notification with the latest status, not one each.
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_of_changes_is_one_notification_with_the_latest_status() {
+        let state = state_with(JobState::Queued, JobState::Queued);
+        let (events, mut received) = mpsc::unbounded_channel();
+        tokio::spawn(report_status(state.clone(), EditorHandle::new(events)));
+        let mut statuses = Vec::new();
+        let mut next = async || match received.recv().await {
+            Some(Event::Editor(EditorCommand::Notify { method, params })) => {
+                assert_eq!(method, STATUS_METHOD);
+                params
+            }
+            other => panic!("not a status: {other:?}"),
+        };
+        statuses.push(next().await);
+        // Each change differs from the one before, and the reporter gets to run in between.
+        for round in 0..20 {
+            let job = if round % 2 == 0 {
+                verified_at(3)
+            } else {
+                JobState::Queued
+            };
+            if let Some(slot) = state.lock().jobs.get_mut(&0) {
+                slot.state = job;
+            }
+            tokio::task::yield_now().await;
+        }
+        state.set_off("gone".into());
+        statuses.push(next().await);
+        tokio::time::sleep(MIN_INTERVAL * 5).await;
+        assert!(received.try_recv().is_err(), "nothing more: {statuses:?}");
+        assert_eq!(statuses[0]["state"], "proving");
+        assert_eq!(statuses[1]["state"], "off");
+    }
+}

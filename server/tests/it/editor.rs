@@ -184,6 +184,25 @@ impl Editor {
         .await;
         self.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
             .await;
+        self.open(uri, text).await;
+    }
+
+    /// Waits for Lean's first non-empty publish and checks it is about `uri`: Lean's own
+    /// traffic flows, whatever sorryfill does.
+    pub(crate) async fn lean_still_publishes(&mut self, uri: &str) {
+        let published = self
+            .wait_for(|frame| {
+                frame["method"] == "textDocument/publishDiagnostics"
+                    && frame["params"]["diagnostics"]
+                        .as_array()
+                        .is_some_and(|diagnostics| !diagnostics.is_empty())
+            })
+            .await;
+        assert_eq!(published["params"]["uri"], uri);
+    }
+
+    /// `didOpen` of `text` at version 1.
+    pub(crate) async fn open(&mut self, uri: &str, text: &str) {
         self.send(
             json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
                 "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
@@ -241,12 +260,23 @@ impl Editor {
     }
 
     async fn code_actions(&mut self, line: u32) -> Vec<Value> {
+        self.code_actions_in(URI, line, 0).await
+    }
+
+    /// The code actions of `uri` at `line`, `character`.
+    pub(crate) async fn code_actions_in(
+        &mut self,
+        uri: &str,
+        line: u32,
+        character: u32,
+    ) -> Vec<Value> {
+        let position = json!({"line": line, "character": character});
         let answer = self
             .request(
                 "textDocument/codeAction",
                 json!({
-                    "textDocument": {"uri": URI},
-                    "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
+                    "textDocument": {"uri": uri},
+                    "range": {"start": position, "end": position},
                     "context": {"diagnostics": []},
                 }),
             )
@@ -594,17 +624,7 @@ pub(crate) fn serve_binary_with(
 async fn wait_for_fill(editor: &mut Editor, uri: &str) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let answer = editor
-            .request(
-                "textDocument/codeAction",
-                json!({
-                    "textDocument": {"uri": uri},
-                    "range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}},
-                    "context": {"diagnostics": []},
-                }),
-            )
-            .await;
-        let actions = answer["result"].as_array().cloned().unwrap_or_default();
+        let actions = editor.code_actions_in(uri, 1, 2).await;
         if let Some(fill) = actions.iter().find(|a| a["title"] == FILL_TITLE) {
             return fill.clone();
         }
@@ -712,14 +732,6 @@ async fn a_broken_sorryfill_toml_leaves_lean_working_and_says_so() {
         "the message names the bad key: {message}"
     );
     // Lean's own traffic still flows: its sorry warning reaches the editor.
-    let published = editor
-        .wait_for(|frame| {
-            frame["method"] == "textDocument/publishDiagnostics"
-                && frame["params"]["diagnostics"]
-                    .as_array()
-                    .is_some_and(|diagnostics| !diagnostics.is_empty())
-        })
-        .await;
-    assert_eq!(published["params"]["uri"], uri.as_str());
+    editor.lean_still_publishes(&uri).await;
     child.kill().await.expect("the proxy stops");
 }

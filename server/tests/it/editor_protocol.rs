@@ -62,29 +62,9 @@ fn at(uri: &str, line: u32, character: u32) -> Value {
     json!([{"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}])
 }
 
-async fn open(editor: &mut Editor, uri: &str, text: &str) {
-    editor
-        .send(
-            json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
-                "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
-            }}),
-        )
-        .await;
-}
-
 /// The title of the proxy's status action on the hole at `line`, and the fill action if any.
 async fn hole_actions(editor: &mut Editor, uri: &str, line: u32) -> (String, Option<Value>) {
-    let answer = editor
-        .request(
-            "textDocument/codeAction",
-            json!({
-                "textDocument": {"uri": uri},
-                "range": {"start": {"line": line, "character": 2}, "end": {"line": line, "character": 2}},
-                "context": {"diagnostics": []},
-            }),
-        )
-        .await;
-    let actions = answer["result"].as_array().cloned().unwrap_or_default();
+    let actions = editor.code_actions_in(uri, line, 2).await;
     let status = actions
         .iter()
         .filter_map(|a| a["title"].as_str())
@@ -242,7 +222,7 @@ async fn prove_overtakes_the_background_queue_and_cancel_stops_running_jobs() {
     })
     .await;
     let uri = uri_of(dir.path(), "B.lean");
-    open(&mut editor, &uri, ONE_HOLE).await;
+    editor.open(&uri, ONE_HOLE).await;
     hole_actions_until(&mut editor, &uri, 1, |status, _| status.ends_with("queued")).await;
 
     // Errors first: nothing at the cursor, a document that is not open, an unknown command.
@@ -342,15 +322,7 @@ async fn a_bad_settings_variable_turns_sorryfill_off_and_the_status_says_why() {
     );
     let refused = execute(&mut editor, "sorryfill.prove", at(&uri, 1, 2)).await;
     assert_eq!(refused["error"]["code"], -32803, "{refused}");
-    let published = editor
-        .wait_for(|frame| {
-            frame["method"] == "textDocument/publishDiagnostics"
-                && frame["params"]["diagnostics"]
-                    .as_array()
-                    .is_some_and(|diagnostics| !diagnostics.is_empty())
-        })
-        .await;
-    assert_eq!(published["params"]["uri"], uri.as_str());
+    editor.lean_still_publishes(&uri).await;
     child.kill().await.expect("the proxy stops");
 }
 

@@ -192,7 +192,7 @@ function M.prove_file()
   end)
 end
 
---- `:Sorryfill cancel`: stops the buffer's running jobs (`cancel!`: every buffer's).
+--- `:Sorryfill cancel`: stops the buffer's running jobs (`cancel all`: every buffer's).
 function M.cancel(all)
   local bufnr = vim.api.nvim_get_current_buf()
   local arguments = all and {} or { { textDocument = document(bufnr) } }
