@@ -242,11 +242,9 @@ async function main(): Promise<void> {
             '--disable-workspace-trust', '--disable-getting-started-override', fixture.project],
         { env: childEnv, stdio: ['ignore', serverLog, serverLog], detached: true },
     )
-    const browser = await chromium.launch({ executablePath: env.chromium, args: ['--no-sandbox'] })
-    try {
-        await scenario(await browser.newPage({ viewport: { width: 1400, height: 900 } }), port, fixture.project)
-    } finally {
-        await browser.close().catch(() => undefined)
+    // code-server runs in its own process group with everything it starts (the extension host,
+    // sorryfill, lean-sim): end the group however this script ends.
+    const stopServer = () => {
         if (server.pid) {
             try {
                 process.kill(-server.pid, 'SIGTERM')
@@ -254,12 +252,28 @@ async function main(): Promise<void> {
                 // Already gone.
             }
         }
+    }
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+        process.once(signal, () => {
+            stopServer()
+            process.exit(1)
+        })
+    }
+    const browser = await chromium.launch({ executablePath: env.chromium, args: ['--no-sandbox'] })
+    try {
+        await scenario(await browser.newPage({ viewport: { width: 1400, height: 900 } }), port, fixture.project)
+    } finally {
+        await browser.close().catch(() => undefined)
+        stopServer()
         // sorryfill's own log, for whoever reads a failure.
         const logs = path.join(fixture.home, '.cache', 'sorryfill')
         if (fs.existsSync(logs)) {
             fs.cpSync(logs, path.join(env.output, 'sorryfill-cache'), { recursive: true })
         }
         fs.cpSync(path.join(fixture.project, 'Demo.lean'), path.join(env.output, 'Demo.lean.final'))
+        // Give the server group a moment to go before its folder does.
+        await new Promise(resolve => setTimeout(resolve, 1_000))
+        fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 })
     }
 }
 
