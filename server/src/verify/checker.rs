@@ -20,22 +20,20 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use lean_syntax::{TokenKind, lex};
-use lsp_types::{Diagnostic, DiagnosticSeverity, Position};
+use lsp_types::Position;
 use ropey::Rope;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-use super::gate::{
-    GatePolicy, RejectReason, Rejection, Verdict, axioms_from_diagnostics,
-    check_axioms_with_policy, diagnostics_verdict, is_sorry_warning, scan_candidate,
-};
-use super::splice::{HoleKind, shadow_text, splice};
+use super::gate::{GatePolicy, RejectReason, Rejection, Verdict, scan_candidate};
+pub use super::judgement::GateMode;
+use super::judgement::judge;
+use super::splice::{HoleKind, fresh_nonce, shadow_text, splice};
 use crate::config::VerifyConfig;
 use crate::holes::{HoleIndex, HolePosition, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
@@ -76,16 +74,6 @@ impl Default for CheckerSettings {
     fn default() -> Self {
         Self::from_config(&VerifyConfig::default())
     }
-}
-
-/// How strictly a shadow check judges Lean's report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GateMode {
-    /// The whole gate: no error, no sorry warning, only allowed axioms.
-    Full,
-    /// A sketch (or a proof inside one): its own `sorry`s are expected, so the sorry warning
-    /// and `sorryAx` are tolerated; any error still rejects and so does any other axiom.
-    Sketch,
 }
 
 /// One candidate to check: where the hole is and what goes into it.
@@ -180,9 +168,9 @@ struct Slot {
 struct OpenShadow {
     uri: String,
     text: String,
-    version: i32,
-    /// The diagnostics of `version`, once it finished: a check of the same text reuses them.
-    finished: Option<Vec<LeanDiagnostic>>,
+    /// The diagnostics and declaration symbols of `version`, once it finished: a check of the
+    /// same text reuses them.
+    finished: Option<(Vec<LeanDiagnostic>, Value)>,
 }
 
 /// A slot taken from the pool; it returns itself (and then its permit) when dropped, also
@@ -337,7 +325,12 @@ impl ShadowChecker {
             request.hole_kind,
             request.proof,
         )?;
-        let shadow = shadow_text(request.source_text, request.declaration.clone(), &spliced)?;
+        let shadow = shadow_text(
+            request.source_text,
+            request.declaration.clone(),
+            &spliced,
+            &fresh_nonce(),
+        )?;
 
         // The user's own documents come first: Lean elaborates them on the same cores.
         let mut busy = self.inner.user_busy.clone();
@@ -349,7 +342,7 @@ impl ShadowChecker {
         let started = Instant::now();
         let elaborated =
             tokio::time::timeout(limit, self.elaborate(lease.slot(), &uri, &shadow.text)).await;
-        let (version, diagnostics) = match elaborated {
+        let (diagnostics, symbols) = match elaborated {
             Ok(Ok(done)) => done,
             Ok(Err(rejection)) => {
                 if rejection.reason == RejectReason::WorkerCrashed {
@@ -364,16 +357,7 @@ impl ShadowChecker {
         };
         drop(lease);
         let elapsed = started.elapsed();
-        let judged = judge(
-            &shadow.text,
-            shadow.declaration_span.clone(),
-            shadow.proof_span.clone(),
-            &shadow.print_name,
-            version,
-            &diagnostics,
-            request.mode,
-            policy,
-        )?;
+        let judged = judge(&shadow, &diagnostics, &symbols, request.mode, policy)?;
         Ok((
             Verdict::Verified {
                 proof: spliced.inserted().to_owned(),
@@ -440,23 +424,23 @@ impl ShadowChecker {
         }
     }
 
-    /// Brings the slot's document to `text` and waits until Lean finished it. Returns the
-    /// version and its diagnostics.
+    /// Brings the slot's document to `text`, waits until Lean finished it, and asks Lean for
+    /// its declarations. Returns that version's diagnostics and Lean's `documentSymbol` answer.
     async fn elaborate(
         &self,
         slot: &mut Slot,
         uri: &str,
         text: &str,
-    ) -> Result<(i32, Vec<LeanDiagnostic>), Rejection> {
+    ) -> Result<(Vec<LeanDiagnostic>, Value), Rejection> {
         let lean = &self.inner.lean;
         if slot.open.as_ref().is_some_and(|open| open.uri != uri) {
             self.close(slot);
         }
         if let Some(open) = &slot.open
             && open.text == text
-            && let Some(diagnostics) = &open.finished
+            && let Some(finished) = &open.finished
         {
-            return Ok((open.version, diagnostics.clone()));
+            return Ok(finished.clone());
         }
         let version = slot.next_version;
         slot.next_version += 1;
@@ -494,14 +478,22 @@ impl ShadowChecker {
         slot.open = Some(OpenShadow {
             uri: uri.to_owned(),
             text: text.to_owned(),
-            version,
             finished: None,
         });
         let diagnostics = barrier(lean, &mut slot.events, uri, version).await?;
+        // Lean answers for the version it holds, and this slot sends nothing else meanwhile.
+        let symbols = lean
+            .request(
+                "textDocument/documentSymbol",
+                json!({"textDocument": {"uri": uri}}),
+            )
+            .await
+            .map_err(infrastructure)?;
+        let finished = (diagnostics, symbols);
         if let Some(open) = &mut slot.open {
-            open.finished = Some(diagnostics.clone());
+            open.finished = Some(finished.clone());
         }
-        Ok((version, diagnostics))
+        Ok(finished)
     }
 }
 
@@ -637,87 +629,6 @@ fn mask_sorries(proof: &str) -> String {
     masked
 }
 
-/// What the judge learned from a successful check.
-struct Judged {
-    axioms: Vec<String>,
-    suggestion: Option<String>,
-}
-
-/// The gate over Lean's report of `version` of a shadow document.
-#[allow(clippy::too_many_arguments)]
-fn judge(
-    text: &str,
-    declaration: Range<usize>,
-    proof: Range<usize>,
-    print_name: &str,
-    version: i32,
-    diagnostics: &[LeanDiagnostic],
-    mode: GateMode,
-    policy: &GatePolicy,
-) -> Result<Judged, Rejection> {
-    let lsp: Vec<Diagnostic> = diagnostics
-        .iter()
-        .filter(|d| mode == GateMode::Full || !is_sorry_warning(&d.message))
-        .map(|d| Diagnostic {
-            range: d.range,
-            severity: d.severity,
-            message: d.message.clone(),
-            ..Diagnostic::default()
-        })
-        .collect();
-    let published = lsp_types::PublishDiagnosticsParams {
-        uri: lsp_types::Uri::from_str("file:///sorryfill-shadow.lean")
-            .expect("a constant file URI parses"),
-        diagnostics: lsp.clone(),
-        version: Some(version),
-    };
-    let declaration_range = lsp_types::Range::new(
-        position_of(text, declaration.start),
-        position_of(text, declaration.end),
-    );
-    diagnostics_verdict(&published, declaration_range, version)?;
-
-    // Only a report placed on the appended `#print axioms` counts: a tactic such as `trace`
-    // could print a look-alike message inside the proof.
-    let print_at = text
-        .rfind("#print axioms ")
-        .map(|at| position_of(text, at))
-        .ok_or_else(|| Rejection::new(RejectReason::AxiomsUnknown))?;
-    let reports: Vec<Diagnostic> = lsp
-        .iter()
-        .filter(|d| {
-            (d.range.start.line, d.range.start.character) >= (print_at.line, print_at.character)
-        })
-        .filter(|d| d.severity != Some(DiagnosticSeverity::ERROR))
-        .cloned()
-        .collect();
-    let axioms = axioms_from_diagnostics(&reports, print_name)
-        .ok_or_else(|| Rejection::new(RejectReason::AxiomsUnknown))?;
-    let judged: Vec<String> = match mode {
-        GateMode::Full => axioms.clone(),
-        GateMode::Sketch => axioms.iter().filter(|a| *a != "sorryAx").cloned().collect(),
-    };
-    check_axioms_with_policy(&judged, policy)?;
-
-    let proof_range = (position_of(text, proof.start), position_of(text, proof.end));
-    let suggestion = lsp
-        .iter()
-        .filter(|d| {
-            let at = (d.range.start.line, d.range.start.character);
-            at >= (proof_range.0.line, proof_range.0.character)
-                && at <= (proof_range.1.line, proof_range.1.character)
-        })
-        .find_map(|d| try_this(&d.message));
-    Ok(Judged { axioms, suggestion })
-}
-
-/// The replacement of a `Try this: …` message (`Try this:\n  [apply] …` since Lean 4.25).
-fn try_this(message: &str) -> Option<String> {
-    let rest = message.trim().strip_prefix("Try this:")?.trim();
-    let rest = rest.strip_prefix("[apply]").unwrap_or(rest).trim();
-    (!rest.is_empty()).then(|| rest.to_owned())
-}
-
 /// The editor's documents as the checker sees them: the latest version and text of each open
 /// document. Cheap to clone; clones share the map. Feed it every [`DocumentEvent`].
 #[derive(Debug, Clone, Default)]
@@ -793,9 +704,6 @@ struct LocatedHole {
     span: Range<usize>,
     kind: HoleKind,
     declaration: Range<usize>,
-    /// Other holes of the user's stay `sorry` in the same declaration while this one is
-    /// checked, so Lean's sorry warning for it says nothing about this proof.
-    shares_declaration: bool,
     index: HoleIndex,
 }
 
@@ -875,15 +783,10 @@ impl LeanChecker {
             HolePosition::Tactic => HoleKind::Tactic,
             HolePosition::Term => HoleKind::Term,
         };
-        let shares_declaration = index
-            .holes()
-            .iter()
-            .any(|other| other.command == hole.command && other.id != hole.id);
         Ok(LocatedHole {
             span: hole.span.clone(),
             kind,
             declaration,
-            shares_declaration,
             text,
             index,
         })
@@ -896,10 +799,11 @@ impl Checker for LeanChecker {
             Ok(located) => located,
             Err(rejection) => return to_pipeline(&rejection.reason),
         };
-        // Inside a sketch the other steps keep their `sorry`, and so do the user's other holes
-        // of the same declaration: the proof itself gets the full static scan (no `sorry` of
-        // its own), the declaration the sketch gate (no error; only those holes' `sorryAx`).
-        let inside_sketch = !target.frames.is_empty() || located.shares_declaration;
+        // Inside a decomposer's sketch the other steps keep their `sorry`: the proof itself gets
+        // the full static scan (no `sorry` of its own), the declaration the sketch gate. The
+        // user's other holes of the declaration are no reason for that: the splicer focuses
+        // the candidate on its own goal and the shadow turns those holes into a nonce axiom.
+        let inside_sketch = !target.frames.is_empty();
         if mode == CheckMode::Full
             && inside_sketch
             && let Err(rejection) = scan_candidate(proof, &self.shadow.settings().policy)
@@ -1012,114 +916,6 @@ mod tests {
         assert!(scan_candidate(&masked, &GatePolicy::default()).is_ok());
         let masked = mask_sorries("have h : p := by native_decide\nsorry");
         assert!(scan_candidate(&masked, &GatePolicy::default()).is_err());
-    }
-
-    fn diagnostic(
-        text: &str,
-        at: &str,
-        severity: DiagnosticSeverity,
-        message: &str,
-    ) -> LeanDiagnostic {
-        let start = position_of(text, text.find(at).expect("the marker is in the text"));
-        LeanDiagnostic {
-            range: lsp_types::Range::new(start, start),
-            full_range: None,
-            severity: Some(severity),
-            message: message.to_owned(),
-            is_silent: None,
-            lean_tags: None,
-            extra: serde_json::Map::new(),
-        }
-    }
-
-    const SHADOW: &str = "theorem before : p := bad\n\ntheorem t : q := by\n  trace \"x\"\n  simp\n\n#print axioms t\n";
-
-    fn judge_shadow(diagnostics: &[LeanDiagnostic], mode: GateMode) -> Result<Judged, Rejection> {
-        let declaration = SHADOW.find("theorem t").expect("declared")
-            ..SHADOW.find("\n\n#print").expect("printed");
-        let proof =
-            SHADOW.find("trace").expect("proof")..SHADOW.find("\n\n#print").expect("printed");
-        judge(
-            SHADOW,
-            declaration,
-            proof,
-            "t",
-            3,
-            diagnostics,
-            mode,
-            &GatePolicy::default(),
-        )
-    }
-
-    fn reason(result: Result<Judged, Rejection>) -> Option<RejectReason> {
-        result.err().map(|rejection| rejection.reason)
-    }
-
-    #[test]
-    fn an_axioms_report_printed_by_the_proof_itself_does_not_count() {
-        let info = DiagnosticSeverity::INFORMATION;
-        let spoof = diagnostic(SHADOW, "trace", info, "'t' does not depend on any axioms");
-        assert_eq!(
-            reason(judge_shadow(std::slice::from_ref(&spoof), GateMode::Full)),
-            Some(RejectReason::AxiomsUnknown)
-        );
-        let real = diagnostic(SHADOW, "#print", info, "'t' depends on axioms: [propext]");
-        let judged = judge_shadow(&[spoof, real], GateMode::Full).expect("the real report passes");
-        assert_eq!(judged.axioms, ["propext"]);
-    }
-
-    #[test]
-    fn only_the_targets_problems_count_and_sketches_tolerate_their_sorries() {
-        let info = DiagnosticSeverity::INFORMATION;
-        let error_before = diagnostic(
-            SHADOW,
-            "bad",
-            DiagnosticSeverity::ERROR,
-            "unknown identifier 'bad'",
-        );
-        let sorry = diagnostic(
-            SHADOW,
-            "t :",
-            DiagnosticSeverity::WARNING,
-            "declaration uses `sorry`",
-        );
-        let with_sorry = diagnostic(
-            SHADOW,
-            "#print",
-            info,
-            "'t' depends on axioms: [sorryAx, propext]",
-        );
-        let report = diagnostic(SHADOW, "#print", info, "'t' depends on axioms: [propext]");
-        assert!(judge_shadow(&[error_before, report], GateMode::Full).is_ok());
-        let sketch = [sorry, with_sorry];
-        assert_eq!(
-            reason(judge_shadow(&sketch, GateMode::Full)),
-            Some(RejectReason::SorryWarning)
-        );
-        assert!(judge_shadow(&sketch, GateMode::Sketch).is_ok());
-        let error = diagnostic(
-            SHADOW,
-            "simp",
-            DiagnosticSeverity::ERROR,
-            "simp made no progress",
-        );
-        assert!(matches!(
-            reason(judge_shadow(&[error], GateMode::Sketch)),
-            Some(RejectReason::LeanError { .. })
-        ));
-    }
-
-    #[test]
-    fn try_this_in_both_spellings() {
-        assert_eq!(
-            try_this("Try this: exact Nat.le_refl n").as_deref(),
-            Some("exact Nat.le_refl n")
-        );
-        assert_eq!(
-            try_this("Try this:\n  [apply] exact h").as_deref(),
-            Some("exact h")
-        );
-        assert_eq!(try_this("unsolved goals"), None);
     }
 
     #[test]
