@@ -6,6 +6,7 @@
 
 pub mod checker;
 pub mod gate;
+pub mod shadow;
 pub mod splice;
 
 pub use checker::{
