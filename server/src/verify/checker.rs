@@ -7,8 +7,8 @@
 //!
 //! Invariants:
 //! - a candidate reaches Lean only after [`scan_candidate`] and [`splice`] accepted it;
-//! - a verdict is judged on the diagnostics of exactly the version that was sent (the pool
-//!   guarantees it);
+//! - a verdict is judged on the final diagnostics of exactly the version that was sent (the
+//!   pool guarantees it);
 //! - a verdict is `Stale` unless the hole's source version is still current when it is ready.
 
 use std::collections::HashMap;

@@ -10,8 +10,9 @@
 //! the gate); the pool only delivers the diagnostics of exactly the version it sent.
 //!
 //! Invariants:
-//! - diagnostics are returned for exactly the version that was sent, after both
-//!   `textDocument/waitForDiagnostics` answered and the private `Elaborated` event arrived;
+//! - the diagnostics returned are the final set of exactly the version that was sent: the
+//!   last set Lean published for it before answering `textDocument/waitForDiagnostics` (the
+//!   done notification is no barrier: real Lean's final publish may follow it);
 //! - a timed-out or crashed shadow document is closed and reopened on next use, never reused;
 //! - every shadow URI is registered private before the first document is opened, so nothing
 //!   about it reaches the editor.
@@ -380,9 +381,12 @@ fn infrastructure(error: LeanError) -> Rejection {
     })
 }
 
-/// Waits for Lean's completion barrier of `version`: `waitForDiagnostics` answered AND the
-/// private `Elaborated` event arrived. A fatal `fileProgress` or a crash code ends the wait as
-/// [`RejectReason::WorkerCrashed`].
+/// Waits for Lean's completion barrier of `version`, the `waitForDiagnostics` answer, and
+/// returns the version's final diagnostics: the last set published for it. Lean writes the
+/// answer after every publish of the version (the last one may come AFTER the done
+/// notification), and the router forwards Lean's frames in order, so when the answer arrives
+/// every event it covers is already queued. A fatal `fileProgress` or a crash code ends the
+/// wait as [`RejectReason::WorkerCrashed`].
 async fn barrier(
     lean: &LeanHandle,
     events: &mut mpsc::UnboundedReceiver<PrivateEvent>,
@@ -391,35 +395,52 @@ async fn barrier(
 ) -> Result<Vec<LeanDiagnostic>, Rejection> {
     let wait = lean.wait_for_diagnostics(uri, version);
     tokio::pin!(wait);
-    let mut waited = false;
-    let mut elaborated: Option<Vec<LeanDiagnostic>> = None;
+    let mut last = Vec::new();
     loop {
-        if waited && let Some(diagnostics) = elaborated.take() {
-            return Ok(diagnostics);
-        }
         tokio::select! {
-            answer = &mut wait, if !waited => {
+            answer = &mut wait => {
                 answer.map_err(infrastructure)?;
-                waited = true;
+                break;
             }
             event = events.recv() => match event {
                 None => return Err(infrastructure(LeanError::RouterGone)),
-                Some(PrivateEvent::Elaborated { uri: about, version: Some(done), diagnostics })
-                    if about == uri && done == version =>
-                {
-                    elaborated = Some(diagnostics);
-                }
-                Some(PrivateEvent::Progress { uri: about, version: at, processing })
-                    if about == uri
-                        && at.is_none_or(|at| at == version)
-                        && processing.iter().any(|p| p.is_fatal()) =>
-                {
-                    return Err(Rejection::new(RejectReason::WorkerCrashed));
-                }
-                Some(_) => {}
+                Some(event) => note_event(event, uri, version, &mut last)?,
             },
         }
     }
+    while let Ok(event) = events.try_recv() {
+        note_event(event, uri, version, &mut last)?;
+    }
+    Ok(last)
+}
+
+/// Keeps `last` at the newest diagnostics of `version` of `uri`; a fatal progress for it is
+/// a crash.
+fn note_event(
+    event: PrivateEvent,
+    uri: &str,
+    version: i32,
+    last: &mut Vec<LeanDiagnostic>,
+) -> Result<(), Rejection> {
+    match event {
+        PrivateEvent::Diagnostics {
+            uri: about,
+            version: Some(at),
+            diagnostics,
+        } if about == uri && at == version => *last = diagnostics,
+        PrivateEvent::Progress {
+            uri: about,
+            version: at,
+            processing,
+        } if about == uri
+            && at.is_none_or(|at| at == version)
+            && processing.iter().any(|p| p.is_fatal()) =>
+        {
+            return Err(Rejection::new(RejectReason::WorkerCrashed));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The one ranged change that turns `old` into `new`: only the bytes between their common
