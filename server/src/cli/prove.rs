@@ -368,9 +368,15 @@ where
     /// Waits until Lean has elaborated the opened version of `uri`.
     async fn wait_elaborated(&mut self, uri: &str) -> Result<(), String> {
         let sources = self.sources;
-        wait_elaborated(self.documents, uri, |event| sources.apply(event))
-            .await
-            .map(drop)
+        wait_elaborated(
+            self.lean,
+            self.documents,
+            uri,
+            VirtualEditor::OPENED_VERSION,
+            |event| sources.apply(event),
+        )
+        .await
+        .map(drop)
     }
 
     fn apply(

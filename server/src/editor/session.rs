@@ -366,27 +366,6 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         }
         doc.elaborated = true;
-        // A job whose check raced with an edit (the checker saw the new version before the
-        // job was re-anchored) ended as stale; its hole is still here, so it starts again.
-        let stale: Vec<HoleId> = {
-            let state = self.state.lock();
-            doc.jobs
-                .iter()
-                .filter(|(_, job)| {
-                    state.jobs.get(&job.slot).is_some_and(|slot| {
-                        matches!(&slot.state, JobState::Failed { reason } if reason.contains("no longer current"))
-                    })
-                })
-                .map(|(id, _)| id.clone())
-                .collect()
-        };
-        for id in stale {
-            self.pipeline.cancel(uri, &id);
-            if let Some(job) = doc.jobs.remove(&id) {
-                job.watcher.abort();
-                self.state.lock().jobs.remove(&job.slot);
-            }
-        }
         let index = Arc::clone(&doc.index);
         let outline = index.outline();
         let pairs: Vec<(Range, String)> = diagnostics
@@ -417,6 +396,39 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                     .position(|c| c.span.start <= byte && byte < c.span.end)
             })
             .collect();
+        // Lean drops the sorry warning of a declaration with errors: a proof there could not
+        // pass the gate anyway. The same version can report again with a later set (real Lean
+        // publishes after its done notification), so work started on an earlier, emptier set
+        // for such a hole is dropped.
+        let broken: HashSet<HoleId> = index
+            .holes()
+            .iter()
+            .filter(|hole| errored.contains(&hole.command) && !warned.contains(&hole.command))
+            .map(|hole| hole.id.clone())
+            .collect();
+        // A job whose check raced with an edit (the checker saw the new version before the
+        // job was re-anchored) ended as stale; its hole is still here, so it starts again.
+        let dropped: Vec<HoleId> = {
+            let state = self.state.lock();
+            doc.jobs
+                .iter()
+                .filter(|(id, job)| {
+                    broken.contains(*id)
+                        || state.jobs.get(&job.slot).is_some_and(|slot| {
+                            matches!(&slot.state, JobState::Failed { reason } if reason.contains("no longer current"))
+                        })
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for id in dropped {
+            self.pipeline.cancel(uri, &id);
+            if let Some(job) = doc.jobs.remove(&id) {
+                job.watcher.abort();
+                self.state.lock().jobs.remove(&job.slot);
+            }
+        }
+        doc.asked.retain(|id| !broken.contains(id));
         for hole in index.holes() {
             if hole.kind != HoleKind::Sorry
                 || doc.jobs.contains_key(&hole.id)
@@ -429,9 +441,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 tracing::debug!(%uri, hole = %hole.id, reason, "hole left alone");
                 continue;
             }
-            // Lean drops the sorry warning of a declaration with errors: a proof there could
-            // not pass the gate anyway.
-            if errored.contains(&hole.command) && !warned.contains(&hole.command) {
+            if broken.contains(&hole.id) {
                 tracing::debug!(%uri, hole = %hole.id, "declaration has errors; hole skipped");
                 continue;
             }
@@ -714,6 +724,46 @@ mod tests {
 
     fn goal(target: &str) -> Value {
         json!({"goals": [format!("x : Nat\n⊢ {target}")], "rendered": ""})
+    }
+
+    #[tokio::test]
+    async fn a_late_publish_after_done_updates_the_holes_of_that_version() {
+        let mut h = harness();
+        let text = "theorem t (x : Nat) : x + 0 = x := by\n  simp [nope]\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: text.into(),
+        });
+        // Real Lean's order for a version that never blocked: done with nothing published yet,
+        // so the hole looks clean and gets its goal and a job ...
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: Vec::new(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        assert_eq!(h.state.jobs_of(URI).len(), 1);
+        // ... then the final set: the declaration has an error and no sorry warning, so no
+        // proof of this hole can pass and its job goes.
+        let error = json!({
+            "range": {"start": {"line": 1, "character": 8}, "end": {"line": 1, "character": 12}},
+            "severity": 1,
+            "message": "Unknown identifier `nope`",
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: vec![serde_json::from_value(error).expect("a valid diagnostic")],
+        });
+        h.settle().await;
+        assert!(
+            h.state.jobs_of(URI).is_empty(),
+            "{:?}",
+            h.state.jobs_of(URI)
+        );
     }
 
     #[tokio::test]

@@ -2,12 +2,14 @@
 //! gate. `splice` puts a candidate proof body in place of a hole without changing anything else
 //! in the file; `gate` holds the static scan, the axiom allow-list and the typed verdict;
 //! `judgement` reads Lean's answers for a shadow (diagnostics, the declaration's bounds, the
-//! `#print axioms` report); `checker` runs candidates through Lean in private shadow documents. Invariant:
-//! nothing is offered to the user unless it passed every check here.
+//! `#print axioms` report); `shadow` is the pool of private documents Lean elaborates them in;
+//! `checker` ties these together. Invariant: nothing is offered to the user unless it passed
+//! every check here.
 
 pub mod checker;
 pub mod gate;
 pub mod judgement;
+pub mod shadow;
 pub mod splice;
 
 pub use checker::{
