@@ -240,3 +240,273 @@ pub fn try_this(message: &str) -> Option<String> {
     let rest = rest.strip_prefix("[apply]").unwrap_or(rest).trim();
     (!rest.is_empty()).then(|| rest.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::{HoleKind, shadow_text, splice};
+    use serde_json::json;
+
+    const SOURCE: &str =
+        "theorem before : p := bad\n\ntheorem t (a : ℕ) : a = a := by\n  sorry -- todo\n";
+
+    /// The shadow of `proof` spliced into `source`'s only hole, in its last declaration.
+    fn shadow_of(source: &str, proof: &str) -> Shadow {
+        let hole = source.find("sorry").expect("a hole");
+        let start = source.rfind("theorem").expect("a declaration");
+        let spliced = splice(source, hole..hole + 5, HoleKind::Tactic, proof).expect("splices");
+        shadow_text(source, start..source.len(), &spliced, "n0").expect("builds")
+    }
+
+    fn range_json(text: &str, span: Range<usize>) -> Value {
+        let index = LineIndex::new(text);
+        let at = |byte: usize| {
+            let p = index.position(byte);
+            json!({"line": p.line, "character": p.character})
+        };
+        json!({"start": at(span.start), "end": at(span.end)})
+    }
+
+    /// What Lean's `documentSymbol` says when the target declaration's syntax is `span`.
+    fn symbols(shadow: &Shadow, spans: &[Range<usize>]) -> Value {
+        Value::Array(
+            spans
+                .iter()
+                .map(|span| {
+                    json!({"name": "t", "kind": 6, "range": range_json(&shadow.text, span.clone()),
+                           "selectionRange": range_json(&shadow.text, span.clone())})
+                })
+                .collect(),
+        )
+    }
+
+    fn message(
+        shadow: &Shadow,
+        span: Range<usize>,
+        severity: DiagnosticSeverity,
+        text: &str,
+    ) -> LeanDiagnostic {
+        let index = LineIndex::new(&shadow.text);
+        let at = |byte: usize| {
+            let p = index.position(byte);
+            Position::new(p.line, p.character)
+        };
+        LeanDiagnostic {
+            range: lsp_types::Range::new(at(span.start), at(span.end)),
+            full_range: None,
+            severity: Some(severity),
+            message: text.to_owned(),
+            is_silent: None,
+            lean_tags: None,
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    fn report(shadow: &Shadow, text: &str) -> LeanDiagnostic {
+        let print = shadow.print_offset..shadow.print_offset + "#print".len();
+        message(shadow, print, DiagnosticSeverity::INFORMATION, text)
+    }
+
+    /// Lean's syntax of the target: from its start to the end of its last token.
+    fn lean_declaration(shadow: &Shadow) -> Range<usize> {
+        let text = &shadow.text[..shadow.declaration_span.end];
+        let code_end = text
+            .rfind(" -- todo")
+            .filter(|at| *at > shadow.proof_span.start)
+            .unwrap_or(text.len());
+        shadow.declaration_span.start..code_end
+    }
+
+    fn verdict(
+        shadow: &Shadow,
+        diagnostics: &[LeanDiagnostic],
+        symbols: &Value,
+    ) -> Result<Judged, RejectReason> {
+        judge(
+            shadow,
+            diagnostics,
+            symbols,
+            GateMode::Full,
+            &GatePolicy::default(),
+        )
+        .map_err(|rejection| rejection.reason)
+    }
+
+    #[test]
+    fn a_clean_report_naming_the_target_on_our_print_token_verifies() {
+        let shadow = shadow_of(SOURCE, "rfl");
+        let bounds = symbols(&shadow, &[lean_declaration(&shadow)]);
+        let clean = report(&shadow, "'t' depends on axioms: [propext]");
+        let judged = verdict(&shadow, &[clean], &bounds).expect("verifies");
+        assert_eq!(judged.axioms, ["propext"]);
+    }
+
+    #[test]
+    fn a_declaration_lean_ends_before_the_proof_ends_is_rejected_without_any_error() {
+        // The candidate pushed its first tactic right, so Lean ends the tactic block at the
+        // next line at the hole's column: `open Evil` is a command of its own, and Lean
+        // reports nothing at all about it.
+        let shadow = shadow_of(SOURCE, "/- -/   skip\nopen Evil");
+        let escape = shadow.text.find("open Evil").expect("spliced");
+        let lean_end = shadow.text[..escape].trim_end().len();
+        let bounds = symbols(&shadow, &[shadow.declaration_span.start..lean_end]);
+        let clean = report(&shadow, "'t' does not depend on any axioms");
+        assert!(matches!(
+            verdict(&shadow, &[clean], &bounds),
+            Err(RejectReason::StructureChanged { .. })
+        ));
+    }
+
+    #[test]
+    fn a_second_declaration_or_none_at_the_target_is_rejected() {
+        let shadow = shadow_of(SOURCE, "rfl");
+        let clean = report(&shadow, "'t' does not depend on any axioms");
+        let whole = lean_declaration(&shadow);
+        let inner = shadow.proof_span.clone();
+        for spans in [
+            vec![],
+            vec![whole.clone(), inner],
+            vec![whole.clone(), whole],
+        ] {
+            assert!(
+                matches!(
+                    verdict(
+                        &shadow,
+                        std::slice::from_ref(&clean),
+                        &symbols(&shadow, &spans)
+                    ),
+                    Err(RejectReason::StructureChanged { .. })
+                ),
+                "{spans:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_report_on_our_print_token_naming_exactly_the_target_counts() {
+        let shadow = shadow_of(SOURCE, "rfl");
+        let bounds = symbols(&shadow, &[lean_declaration(&shadow)]);
+        let info = DiagnosticSeverity::INFORMATION;
+        let in_proof = message(
+            &shadow,
+            shadow.proof_span.clone(),
+            info,
+            "'t' does not depend on any axioms",
+        );
+        let over_command = message(
+            &shadow,
+            shadow.print_offset..shadow.text.trim_end().len(),
+            info,
+            "'t' does not depend on any axioms",
+        );
+        for spoof in [
+            in_proof,
+            over_command,
+            report(&shadow, "'Evil.t' does not depend on any axioms"),
+            report(&shadow, "'t.t' does not depend on any axioms"),
+        ] {
+            assert_eq!(
+                verdict(&shadow, std::slice::from_ref(&spoof), &bounds).map(|j| j.axioms),
+                Err(RejectReason::AxiomsUnknown),
+                "{}",
+                spoof.message
+            );
+        }
+        let private = report(
+            &shadow,
+            "'_private.Demo.Basic.0.t' depends on axioms: [propext]",
+        );
+        assert!(verdict(&shadow, &[private], &bounds).is_ok());
+    }
+
+    #[test]
+    fn errors_and_sorry_count_from_the_target_on_and_not_before_it() {
+        let shadow = shadow_of(SOURCE, "rfl");
+        let bounds = symbols(&shadow, &[lean_declaration(&shadow)]);
+        let clean = report(&shadow, "'t' does not depend on any axioms");
+        let bad = shadow.text.find("bad").expect("present");
+        let before = message(
+            &shadow,
+            bad..bad + 3,
+            DiagnosticSeverity::ERROR,
+            "unknown identifier 'bad'",
+        );
+        assert!(verdict(&shadow, &[before, clean.clone()], &bounds).is_ok());
+        let name = shadow.keyword_offset + "theorem ".len();
+        let sorry = message(
+            &shadow,
+            name..name + 1,
+            DiagnosticSeverity::WARNING,
+            "declaration uses `sorry`",
+        );
+        assert_eq!(
+            verdict(&shadow, &[sorry.clone(), clean.clone()], &bounds).map(|j| j.axioms),
+            Err(RejectReason::SorryWarning)
+        );
+        let sketch = judge(
+            &shadow,
+            &[sorry, report(&shadow, "'t' depends on axioms: [sorryAx]")],
+            &bounds,
+            GateMode::Sketch,
+            &GatePolicy::default(),
+        );
+        assert!(sketch.is_ok(), "a sketch tolerates its own sorries");
+        let error = message(
+            &shadow,
+            shadow.proof_span.clone(),
+            DiagnosticSeverity::ERROR,
+            "The rfl tactic failed",
+        );
+        assert!(matches!(
+            verdict(&shadow, &[error, clean], &bounds),
+            Err(RejectReason::LeanError { .. })
+        ));
+    }
+
+    #[test]
+    fn the_hole_axiom_is_allowed_for_its_check_but_sorry_never_is() {
+        let source = "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · sorry\n  · sorry\n";
+        let shadow = shadow_of(source, "exact hp");
+        let bounds = symbols(&shadow, &[shadow.declaration_span.clone()]);
+        let with_hole = report(&shadow, "'t' depends on axioms: [_sorryfill_hole_n0]");
+        assert!(verdict(&shadow, &[with_hole], &bounds).is_ok());
+        let with_sorry = report(
+            &shadow,
+            "'t' depends on axioms: [_sorryfill_hole_n0, sorryAx]",
+        );
+        assert_eq!(
+            verdict(&shadow, &[with_sorry], &bounds).map(|j| j.axioms),
+            Err(RejectReason::Axiom {
+                name: "sorryAx".into()
+            })
+        );
+        let other_nonce = report(&shadow, "'t' depends on axioms: [_sorryfill_hole_n1]");
+        assert!(verdict(&shadow, &[other_nonce], &bounds).is_err());
+    }
+
+    #[test]
+    fn lean_whitespace_stops_at_code_and_doc_comments() {
+        let text = "x  -- a\n /- b /- c -/ d -/\n#print";
+        assert_eq!(lean_whitespace_end(text, 1), text.len() - "#print".len());
+        assert_eq!(lean_whitespace_end("x /-- doc -/ y", 1), 2);
+        assert_eq!(
+            lean_whitespace_end("x //- y -/ z", 1),
+            2,
+            "`//` is a token, no comment"
+        );
+        assert_eq!(lean_whitespace_end("x \t y", 1), 2, "Lean refuses tabs");
+    }
+
+    #[test]
+    fn try_this_in_both_spellings() {
+        assert_eq!(
+            try_this("Try this: exact Nat.le_refl n").as_deref(),
+            Some("exact Nat.le_refl n")
+        );
+        assert_eq!(
+            try_this("Try this:\n  [apply] exact h").as_deref(),
+            Some("exact h")
+        );
+        assert_eq!(try_this("unsolved goals"), None);
+    }
+}
