@@ -31,8 +31,9 @@ pub struct Config {
     /// Milliseconds spent elaborating each declaration.
     #[arg(long, default_value_t = 0)]
     pub decl_ms: u64,
-    /// Debounce before the first diagnostics of a version are published (`server.reportDelayMs`).
-    #[arg(long, default_value_t = 0)]
+    /// When Lean's reporter first looks at a version (`server.reportDelayMs`, Lean's default
+    /// 200): a version finished by then says done before its one publish.
+    #[arg(long, default_value_t = 200)]
     pub report_delay_ms: u64,
     /// Append a line per header load and per elaborated declaration to this file.
     #[arg(long)]
