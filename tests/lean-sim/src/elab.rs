@@ -62,8 +62,62 @@ pub struct Context<'a> {
     pub silent_diagnostics: bool,
 }
 
-/// Keywords whose declarations are judged by the oracle (their type is a proposition).
+/// Keywords whose declarations get "Goals accomplished!" (their type is a proposition).
 const PROOF_KEYWORDS: [&str; 3] = ["theorem", "lemma", "example"];
+
+/// Tactic names that are no constant Lean knows, so a term starting with one is an unknown
+/// identifier. (`decide`, `trivial`, `rfl`, `funext`, `congr` are constants too and are not
+/// listed.)
+const TACTIC_ONLY_NAMES: [&str; 48] = [
+    "omega",
+    "simp",
+    "simp_all",
+    "simp_arith",
+    "simpa",
+    "norm_num",
+    "linarith",
+    "nlinarith",
+    "positivity",
+    "ring",
+    "ring_nf",
+    "field_simp",
+    "aesop",
+    "tauto",
+    "polyrith",
+    "gcongr",
+    "exact",
+    "apply",
+    "refine",
+    "intro",
+    "intros",
+    "rw",
+    "rwa",
+    "rewrite",
+    "constructor",
+    "cases",
+    "rcases",
+    "obtain",
+    "induction",
+    "use",
+    "contradiction",
+    "assumption",
+    "exfalso",
+    "by_contra",
+    "push_neg",
+    "unfold",
+    "split",
+    "specialize",
+    "subst",
+    "ext",
+    "native_decide",
+    "norm_cast",
+    "push_cast",
+    "try",
+    "repeat",
+    "all_goals",
+    "any_goals",
+    "infer_instance",
+];
 
 /// A declaration's parts, as needed for judging and goals.
 #[derive(Debug, Clone)]
@@ -383,7 +437,23 @@ impl Judge<'_> {
             errors,
             ..Verdict::default()
         };
-        if crate::oracle::proof_key(proof_text) == "sorry" {
+        // A term whose head is a tactic's name: tactic names are not reserved words in Lean
+        // (the tactic category reads leading identifiers both ways), so as a term it is an
+        // identifier Lean does not know. This is how `:= omega` fails.
+        if !is_tactic
+            && let Some(head) = code.first()
+            && TACTIC_ONLY_NAMES.contains(&head.text(src))
+        {
+            return rejected(vec![unknown_identifier(
+                head.text(src),
+                head.span.clone(),
+                self.context.dialect,
+            )]);
+        }
+        if matches!(
+            crate::oracle::proof_key(proof_text).as_str(),
+            "sorry" | "by sorry"
+        ) {
             return Verdict {
                 uses_sorry: true,
                 axioms: vec!["sorryAx".to_owned()],
@@ -703,7 +773,9 @@ fn elaborate_declaration(
         contains_sorry(src, tokens, &(view.name_range.end..signature_end))
     };
     let mut verdict = match &view.value {
-        Some(value) if PROOF_KEYWORDS.contains(&view.keyword.as_str()) => {
+        // Every value is judged, whatever the keyword: a `def` or `instance` whose value the
+        // oracle does not accept fails like a theorem's proof.
+        Some(value) => {
             let judge = Judge {
                 src,
                 tokens,
@@ -711,11 +783,6 @@ fn elaborate_declaration(
             };
             judge.judge(&view.binders_text, &view.hypotheses, &view.type_text, value)
         }
-        Some(value) => Verdict {
-            uses_sorry: contains_sorry(src, tokens, value),
-            axioms: standard_axioms(),
-            ..Verdict::default()
-        },
         None => Verdict::default(),
     };
     verdict.uses_sorry |= statement_has_sorry;
