@@ -59,6 +59,9 @@ pub struct Config {
     /// Send `workspace/semanticTokens/refresh` requests (numeric ids from 0) while processing.
     #[arg(long)]
     pub refresh_requests: bool,
+    /// Model the v4.2x releases that refuse `#print axioms` in a file with a `module` header.
+    #[arg(long)]
+    pub print_axioms_refused_in_module: bool,
     /// Lean `-D` options; `-Dserver.reportDelayMs=N` overrides `--report-delay-ms`.
     #[arg(short = 'D', value_name = "OPTION=VALUE")]
     pub defines: Vec<String>,

@@ -46,8 +46,12 @@ pub struct CommandResult {
     pub is_declaration: bool,
     /// The declared name, if any.
     pub name: Option<String>,
+    /// The declared name with its namespace (`Foo.bar` inside `namespace Foo`).
+    pub full_name: Option<String>,
     /// Axioms the declaration depends on (for `#print axioms`), if it was added.
     pub axioms: Option<Vec<String>>,
+    /// For `axiom x : ∀ {α : Sort u}, α` (a stand-in for `sorry`): it closes any goal.
+    pub universal_axiom: bool,
     /// Messages, in source order.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -60,6 +64,8 @@ pub struct Context<'a> {
     pub dialect: Dialect,
     /// Whether to emit silent "Goals accomplished!" diagnostics.
     pub silent_diagnostics: bool,
+    /// Whether `#print axioms` is refused in a file with a `module` header.
+    pub print_axioms_refused_in_module: bool,
 }
 
 /// Keywords whose declarations get "Goals accomplished!" (their type is a proposition).
@@ -416,6 +422,8 @@ struct Judge<'a> {
     src: &'a str,
     tokens: &'a [Token],
     context: &'a Context<'a>,
+    /// Whether a token names an earlier universal axiom of the file (it closes any goal).
+    stand_in: &'a dyn Fn(&str) -> bool,
 }
 
 impl Judge<'_> {
@@ -450,10 +458,14 @@ impl Judge<'_> {
                 self.context.dialect,
             )]);
         }
-        if matches!(
-            crate::oracle::proof_key(proof_text).as_str(),
-            "sorry" | "by sorry"
-        ) {
+        let key = crate::oracle::proof_key(proof_text);
+        // A proof that is only a universal axiom depends on that axiom alone (added by the
+        // reference walk of the declaration).
+        let only = key.strip_prefix("by exact ").unwrap_or(&key);
+        if (self.stand_in)(only) {
+            return Verdict::default();
+        }
+        if matches!(key.as_str(), "sorry" | "by sorry") {
             return Verdict {
                 uses_sorry: true,
                 axioms: vec!["sorryAx".to_owned()],
@@ -487,7 +499,17 @@ impl Judge<'_> {
                     .judge_compositionally(binders, hypotheses, target, proof, &steps, &goal);
             }
         }
-        if contains_sorry(src, self.tokens, proof) {
+        let has_sorry = contains_sorry(src, self.tokens, proof);
+        if !has_sorry && code.iter().any(|t| (self.stand_in)(t.text(src))) {
+            // Like `sorry`, a universal axiom is assumed to close what it is applied to.
+            let mut verdict = Verdict {
+                axioms: standard_axioms(),
+                ..Verdict::default()
+            };
+            self.add_token_axioms(proof, &mut verdict);
+            return verdict;
+        }
+        if has_sorry {
             let mut verdict = Verdict {
                 uses_sorry: true,
                 axioms: standard_axioms(),
@@ -710,12 +732,16 @@ pub fn elaborate_command(
     context: &Context<'_>,
 ) -> CommandResult {
     let text = text_of(src, &command.span).to_owned();
+    let namespace = current_namespace(earlier);
+    let name = command.name.as_ref().map(|(name, _)| name.clone());
     let mut result = CommandResult {
         span: command.span.clone(),
         text,
         is_declaration: command.kind == CommandKind::Declaration,
-        name: command.name.as_ref().map(|(name, _)| name.clone()),
+        full_name: name.as_deref().map(|name| qualify(&namespace, name)),
+        name,
         axioms: None,
+        universal_axiom: false,
         diagnostics: Vec::new(),
     };
     if let Some(error) = parse_error(src, tokens, command) {
@@ -723,9 +749,9 @@ pub fn elaborate_command(
         return result;
     }
     if command.keyword == "#print" {
-        result
-            .diagnostics
-            .extend(print_axioms(src, tokens, command, earlier));
+        result.diagnostics.extend(print_axioms(
+            src, tokens, command, earlier, &namespace, context,
+        ));
         return result;
     }
     if command.kind != CommandKind::Declaration {
@@ -741,9 +767,143 @@ pub fn elaborate_command(
         && !earlier
             .iter()
             .any(|r| r.name.is_none() && !r.is_declaration && silenced(&r.text));
-    result.diagnostics =
-        elaborate_declaration(src, tokens, &view, context, warn_sorry, &mut result.axioms);
+    if view.keyword == "axiom" {
+        // An axiom depends on itself; one whose type is its own type variable stands in for
+        // `sorry` (the gate's nonce axiom in shadow files).
+        result.axioms = result.full_name.clone().map(|name| vec![name]);
+        result.universal_axiom = is_universal(&view);
+        return result;
+    }
+    let stand_in = |name: &str| {
+        resolve(name, &namespace, earlier).is_some_and(|declared| declared.universal_axiom)
+    };
+    result.diagnostics = elaborate_declaration(
+        src,
+        tokens,
+        &view,
+        context,
+        warn_sorry,
+        &stand_in,
+        &mut result.axioms,
+    );
+    // `#print axioms` collects through every constant used: the axioms of the file's earlier
+    // declarations the statement or value names come along.
+    if let Some(axioms) = &mut result.axioms {
+        let referenced = code_tokens(tokens, &(view.name_range.end..view.code_end));
+        for token in referenced.iter().filter(|t| t.kind == TokenKind::Ident) {
+            let Some(declared) = resolve(token.text(src), &namespace, earlier) else {
+                continue;
+            };
+            for axiom in declared.axioms.iter().flatten() {
+                if !axioms.contains(axiom) {
+                    axioms.push(axiom.clone());
+                }
+            }
+        }
+        sort_names(axioms);
+    }
     result
+}
+
+/// The namespace open after `earlier` (`namespace A.B` … `end A.B`; `section` nests too).
+fn current_namespace(earlier: &[CommandResult]) -> String {
+    let mut scopes: Vec<Option<String>> = Vec::new();
+    for result in earlier {
+        let words = significant_words(&result.text);
+        match words.first().map(String::as_str) {
+            Some("namespace") => scopes.push(words.get(1).cloned()),
+            Some("section") => scopes.push(None),
+            Some("noncomputable") if words.get(1).map(String::as_str) == Some("section") => {
+                scopes.push(None);
+            }
+            Some("end") => {
+                scopes.pop();
+            }
+            _ => {}
+        }
+    }
+    scopes.into_iter().flatten().collect::<Vec<_>>().join(".")
+}
+
+fn significant_words(text: &str) -> Vec<String> {
+    crate::oracle::significant_tokens(text)
+        .into_iter()
+        .take(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `name` declared inside `namespace` (`_root_.x` escapes it).
+fn qualify(namespace: &str, name: &str) -> String {
+    match name.strip_prefix("_root_.") {
+        Some(root) => root.to_owned(),
+        None if namespace.is_empty() => name.to_owned(),
+        None => format!("{namespace}.{name}"),
+    }
+}
+
+/// The earlier declaration `name` refers to from inside `namespace`: the innermost namespace
+/// first, as Lean resolves (open namespaces are not modelled).
+fn resolve<'a>(
+    name: &str,
+    namespace: &str,
+    earlier: &'a [CommandResult],
+) -> Option<&'a CommandResult> {
+    let name = name.trim_start_matches('@');
+    let mut prefix = namespace.to_owned();
+    loop {
+        let candidate = qualify(&prefix, name);
+        if let Some(found) = earlier
+            .iter()
+            .rev()
+            .find(|r| r.full_name.as_deref() == Some(candidate.as_str()))
+        {
+            return Some(found);
+        }
+        if prefix.is_empty() {
+            return None;
+        }
+        prefix = prefix
+            .rsplit_once('.')
+            .map_or(String::new(), |(outer, _)| outer.to_owned());
+    }
+}
+
+/// Whether an axiom's type is one of its own type variables (`∀ {α : Sort u}, α`,
+/// `{α : Sort u} : α`): such an axiom proves anything.
+fn is_universal(view: &DeclView) -> bool {
+    let statement = format!("{} : {}", view.binders_text, view.type_text);
+    let words = crate::oracle::significant_tokens(&statement);
+    let Some(last) = words.last() else {
+        return false;
+    };
+    words
+        .windows(3)
+        .any(|w| w[0] == *last && w[1] == ":" && matches!(w[2], "Sort" | "Type" | "Prop"))
+}
+
+/// Sorts constant names by Lean's `Name.lt`: component by component from the root, a shorter
+/// prefix first (`propext` < `sorryAx` < `Classical.choice` < `Quot.sound`).
+fn sort_names(names: &mut [String]) {
+    names.sort_by(|a, b| name_cmp(a, b));
+}
+
+fn name_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    // `Name.cmp` compares the prefixes first, then the last components; a name with fewer
+    // components has a prefix that runs out first (anonymous < anything).
+    let a_parts: Vec<&str> = a.split('.').collect();
+    let b_parts: Vec<&str> = b.split('.').collect();
+    fn cmp(a: &[&str], b: &[&str]) -> std::cmp::Ordering {
+        match (a.split_last(), b.split_last()) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (Some((a_last, a_prefix)), Some((b_last, b_prefix))) => {
+                cmp(a_prefix, b_prefix).then_with(|| a_last.cmp(b_last))
+            }
+        }
+    }
+    cmp(&a_parts, &b_parts)
 }
 
 fn elaborate_declaration(
@@ -752,6 +912,7 @@ fn elaborate_declaration(
     view: &DeclView,
     context: &Context<'_>,
     warn_sorry: bool,
+    stand_in: &dyn Fn(&str) -> bool,
     axioms_out: &mut Option<Vec<String>>,
 ) -> Vec<Diagnostic> {
     // Unknown identifiers named by the oracle fail elaboration at the identifier.
@@ -780,6 +941,7 @@ fn elaborate_declaration(
                 src,
                 tokens,
                 context,
+                stand_in,
             };
             judge.judge(&view.binders_text, &view.hypotheses, &view.type_text, value)
         }
@@ -918,12 +1080,16 @@ fn parse_error(src: &str, tokens: &[Token], command: &Command) -> Option<Diagnos
     })
 }
 
-/// `#print axioms NAME`.
+/// `#print axioms NAME`, as Lean's `elabPrintAxioms` prints it: the constant's full name, the
+/// axioms sorted by `Name.lt`, on the `#print` token. Behind `--print-axioms-refused-in-module`
+/// a file with a `module` header gets the error some v4.2x releases give.
 fn print_axioms(
     src: &str,
     tokens: &[Token],
     command: &Command,
     earlier: &[CommandResult],
+    namespace: &str,
+    context: &Context<'_>,
 ) -> Option<Diagnostic> {
     let code = code_tokens(tokens, &command.span);
     // The shared lexer splits `#print` into two tokens; skip both.
@@ -937,32 +1103,45 @@ fn print_axioms(
     }
     let name_token = code.get(2 + offset)?;
     let name = name_token.text(src);
-    let range = code.first()?.span.start..name_token.span.end;
-    let found = earlier.iter().rev().find(|result| {
-        result
-            .name
-            .as_deref()
-            .is_some_and(|declared| declared == name || name.ends_with(&format!(".{declared}")))
-    });
-    let (severity, message) = match found.map(|result| result.axioms.as_ref()) {
-        Some(Some(axioms)) if axioms.is_empty() => {
-            (3, format!("'{name}' does not depend on any axioms"))
-        }
-        Some(Some(axioms)) => (
-            3,
-            format!("'{name}' depends on axioms: [{}]", axioms.join(", ")),
-        ),
-        _ => (1, format!("unknown constant '{name}'")),
-    };
-    Some(Diagnostic {
-        range,
+    let range = code.first()?.span.start..code.get(offset)?.span.end;
+    let diagnostic = |severity: u8, message: String| Diagnostic {
+        range: range.clone(),
         severity,
         message,
         code: None,
         lean_tag: None,
         silent: false,
         keep_full_range: false,
+    };
+    if context.print_axioms_refused_in_module && has_module_header(src, tokens) {
+        return Some(diagnostic(
+            1,
+            "cannot use `#print axioms` in a `module`; consider temporarily removing the `module` header or placing the command in a separate file".to_owned(),
+        ));
+    }
+    let found = resolve(name, namespace, earlier);
+    Some(match found.map(|result| (result, result.axioms.as_ref())) {
+        Some((result, Some(axioms))) => {
+            let full = result.full_name.as_deref().unwrap_or(name);
+            if axioms.is_empty() {
+                diagnostic(3, format!("'{full}' does not depend on any axioms"))
+            } else {
+                diagnostic(
+                    3,
+                    format!("'{full}' depends on axioms: [{}]", axioms.join(", ")),
+                )
+            }
+        }
+        _ => diagnostic(1, format!("unknown constant '{name}'")),
     })
+}
+
+/// Whether the file starts with a `module` header (Lean's module system).
+fn has_module_header(src: &str, tokens: &[Token]) -> bool {
+    tokens
+        .iter()
+        .find(|t| !t.is_trivia() && !t.is_comment())
+        .is_some_and(|t| t.text(src) == "module")
 }
 
 /// The goals Lean would show at `byte` (`$/lean/plainGoal`): `None` outside a tactic block,
@@ -1077,6 +1256,7 @@ mod tests {
             oracle: &oracle,
             dialect: NEWEST,
             silent_diagnostics: false,
+            print_axioms_refused_in_module: false,
         };
         let tokens = lean_syntax::lex(src);
         let mut results: Vec<CommandResult> = Vec::new();
@@ -1127,7 +1307,7 @@ accept = ["rw [h₀]"]
             messages(&results, good),
             vec![(
                 "'t' depends on axioms: [propext, Classical.choice, Quot.sound]".to_owned(),
-                "#print axioms t".to_owned()
+                "#print".to_owned()
             )]
         );
         let bad = good.replace("rw [h₀]", "simp");
@@ -1150,7 +1330,8 @@ accept = ["rw [h₀]"]
         let results = elaborate(partial, "");
         assert_eq!(
             messages(&results, partial)[1].0,
-            "'p' depends on axioms: [propext, Classical.choice, Quot.sound, sorryAx]"
+            "'p' depends on axioms: [propext, sorryAx, Classical.choice, Quot.sound]",
+            "sorted by Name.lt: a shorter prefix first"
         );
         let results = elaborate(src, "");
         assert_eq!(
@@ -1165,6 +1346,103 @@ accept = ["rw [h₀]"]
             messages(&results, src)[0].0,
             "'n' depends on axioms: [Lean.ofReduceBool]"
         );
+    }
+
+    #[test]
+    fn print_axioms_names_the_full_constant_and_follows_file_axioms() {
+        let src = "axiom sorryfill_n7 {α : Sort u} : α\n\
+                   namespace Foo\n\
+                   theorem helper : 1 = 2 := by\n  exact sorryfill_n7\n\
+                   theorem main : 1 = 1 := by\n  have := helper\n  rfl\n\
+                   end Foo\n\
+                   #print axioms Foo.main\n\
+                   namespace Foo\n#print axioms helper\nend Foo\n";
+        let oracle = "[[theorem]]\nstatement = \": 1 = 1\"\naccept = [\"have := helper\\nrfl\"]\n";
+        let results = elaborate(src, oracle);
+        let found = messages(&results, src);
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "'Foo.main' depends on axioms: [propext, sorryfill_n7, Classical.choice, Quot.sound]"
+                        .to_owned(),
+                    "#print".to_owned()
+                ),
+                (
+                    "'Foo.helper' depends on axioms: [sorryfill_n7]".to_owned(),
+                    "#print".to_owned()
+                ),
+            ],
+            "a universal axiom stands in for sorry without the warning and is named in the list"
+        );
+    }
+
+    #[test]
+    fn print_axioms_in_a_module_can_be_refused_as_some_releases_do() {
+        let src = "module\n\ntheorem t : 1 = 1 := by\n  sorry\n#print axioms t\n";
+        let oracle = Oracle::parse("").expect("valid");
+        let context = Context {
+            oracle: &oracle,
+            dialect: NEWEST,
+            silent_diagnostics: false,
+            print_axioms_refused_in_module: true,
+        };
+        let tokens = lean_syntax::lex(src);
+        let mut results: Vec<CommandResult> = Vec::new();
+        for command in &commands(src, &tokens) {
+            let result = elaborate_command(src, &tokens, command, &results, &context);
+            results.push(result);
+        }
+        let found = messages(&results, src);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[1]
+                .0
+                .starts_with("cannot use `#print axioms` in a `module`;")
+        );
+        assert_eq!(found[1].1, "#print");
+    }
+
+    #[test]
+    fn names_sort_like_lean() {
+        let mut names: Vec<String> = [
+            "Quot.sound",
+            "sorryAx",
+            "Lean.ofReduceBool",
+            "propext",
+            "Classical.choice",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        sort_names(&mut names);
+        assert_eq!(
+            names,
+            [
+                "propext",
+                "sorryAx",
+                "Classical.choice",
+                "Lean.ofReduceBool",
+                "Quot.sound"
+            ]
+        );
+    }
+
+    #[test]
+    fn definitions_are_judged_and_by_is_never_dropped() {
+        let src = "def five : ℕ := 5\ndef six : ℕ := 6\ntheorem t (x : ℕ) : x + 0 = x := omega\n";
+        let oracle = "[[theorem]]\nstatement = \": ℕ\"\naccept = [\"5\"]\n[[theorem]]\nstatement = \"(x : ℕ) : x + 0 = x\"\naccept = [\"omega\"]\n";
+        let results = elaborate(src, oracle);
+        let found = messages(&results, src);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].0.starts_with("type mismatch"), "{found:?}");
+        assert_eq!(found[0].1, "6", "a def the oracle does not accept fails");
+        assert_eq!(
+            found[1],
+            ("Unknown identifier `omega`".to_owned(), "omega".to_owned()),
+            "a tactic name as a term is no proof"
+        );
+        let tactic = src.replace(":= omega", ":= by omega");
+        assert_eq!(messages(&elaborate(&tactic, oracle), &tactic).len(), 1);
     }
 
     #[test]
@@ -1217,7 +1495,7 @@ accept = ["rw [h₀]"]
             probe in 0usize..200,
         ) {
             let oracle = Oracle::parse("accept_all = false").expect("a valid oracle");
-            let context = Context { oracle: &oracle, dialect: NEWEST, silent_diagnostics: true };
+            let context = Context { oracle: &oracle, dialect: NEWEST, silent_diagnostics: true, print_axioms_refused_in_module: false };
             let tokens = lean_syntax::lex(&src);
             let mut results: Vec<CommandResult> = Vec::new();
             for command in commands(&src, &tokens) {

@@ -226,6 +226,7 @@ impl Worker {
             oracle: &shared.oracle,
             dialect: shared.dialect,
             silent_diagnostics: shared.silent_diagnostics(),
+            print_axioms_refused_in_module: config.print_axioms_refused_in_module,
         };
         for command in commands.iter().skip(results.len()) {
             if self.texts.has_changed().unwrap_or(true) {
