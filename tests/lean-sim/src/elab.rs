@@ -11,7 +11,7 @@
 
 use std::ops::Range;
 
-use lean_syntax::{BinderKind, Command, CommandKind, Token, TokenKind};
+use crate::syntax::{BinderKind, Command, CommandKind, Token, TokenKind};
 
 use crate::config::{Dialect, SorryStyle};
 use crate::oracle::{Oracle, STANDARD_AXIOMS};
@@ -205,7 +205,7 @@ pub fn code_end(tokens: &[Token], range: &Range<usize>) -> usize {
 
 /// Analyses a declaration command.
 pub fn view_declaration(src: &str, tokens: &[Token], command: &Command) -> Option<DeclView> {
-    let declaration = lean_syntax::parse_declaration(src, command)?;
+    let declaration = crate::syntax::parse_declaration(src, tokens, command)?;
     let code = code_tokens(tokens, &command.span);
     let keyword_token = code
         .iter()
@@ -246,7 +246,7 @@ pub fn view_declaration(src: &str, tokens: &[Token], command: &Command) -> Optio
 }
 
 /// Renders binders as goal hypotheses, merging neighbours of the same type as Lean does.
-fn render_hypotheses(binders: &[lean_syntax::Binder]) -> Vec<String> {
+fn render_hypotheses(binders: &[crate::syntax::Binder]) -> Vec<String> {
     let mut groups: Vec<(Vec<String>, String)> = Vec::new();
     for binder in binders {
         let ty = binder
@@ -640,87 +640,9 @@ impl Judge<'_> {
     }
 }
 
-/// The document's commands: lean-syntax's outline, with `#`-commands (`#print`, `#check`,
-/// `#guard_msgs in`, …) at the start of a line handled here.
-///
-/// Workaround: the shared lexer reads `#print` as `#` followed by an identifier, which its
-/// outline does not recognise as a command keyword, so such a command (and a `#guard_msgs in`
-/// prefix, whose `in` joins commands) would merge neighbouring declarations. These lines are
-/// blanked out before the outline runs, and `#`-commands other than `… in` prefixes are added
-/// back as commands of their own. Spans stay sorted and disjoint.
+/// The document's commands, as lean-sim's own reading of Lean's syntax splits them.
 pub fn commands(src: &str, tokens: &[Token]) -> Vec<Command> {
-    let mut masked = src.to_owned().into_bytes();
-    let mut hash_commands: Vec<Command> = Vec::new();
-    let code: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| !t.is_trivia() && !t.is_comment())
-        .collect();
-    for pair in code.windows(2) {
-        let (hash, word) = (pair[0], pair[1]);
-        let at_line_start =
-            hash.span.start == 0 || src.as_bytes().get(hash.span.start - 1) == Some(&b'\n');
-        if !(at_line_start
-            && hash.text(src) == "#"
-            && word.kind == TokenKind::Ident
-            && word.span.start == hash.span.end)
-        {
-            continue;
-        }
-        let line_end = src[hash.span.start..]
-            .find('\n')
-            .map_or(src.len(), |i| hash.span.start + i);
-        for byte in &mut masked[hash.span.start..line_end] {
-            *byte = b' ';
-        }
-        // `#guard_msgs in` and the like prefix the next command instead of being one.
-        let last_on_line = code
-            .iter()
-            .take_while(|t| t.span.start < line_end)
-            .last()
-            .map(|t| t.text(src));
-        if last_on_line != Some("in") {
-            hash_commands.push(Command {
-                span: hash.span.start..line_end,
-                keyword: format!("#{}", word.text(src)),
-                kind: CommandKind::Other,
-                name: None,
-            });
-        }
-    }
-    if hash_commands.is_empty() && masked.as_slice() == src.as_bytes() {
-        return lean_syntax::outline_tokens(src, tokens).commands;
-    }
-    // Blanking replaced whole lines byte for byte, so offsets are unchanged and still on char
-    // boundaries at every token edge.
-    let masked = String::from_utf8_lossy(&masked).into_owned();
-    let mut commands = lean_syntax::outline(&masked).commands;
-    for command in &mut commands {
-        let keyword_at = code
-            .iter()
-            .find(|t| command.span.contains(&t.span.start) && t.text(src) == command.keyword)
-            .map_or(command.span.start, |t| t.span.start);
-        let original = command.span.clone();
-        for hash in hash_commands
-            .iter()
-            .filter(|h| original.contains(&h.span.start))
-        {
-            if keyword_at > hash.span.start {
-                // What precedes the hash command (a doc comment) belongs to it, not to this one.
-                command.span.start = command.span.start.max(hash.span.end);
-            } else {
-                command.span.end = command.span.end.min(hash.span.start);
-            }
-        }
-    }
-    commands.extend(hash_commands);
-    commands.sort_by_key(|command| command.span.start);
-    let starts: Vec<usize> = commands.iter().map(|command| command.span.start).collect();
-    for (index, command) in commands.iter_mut().enumerate() {
-        if let Some(&next) = starts.get(index + 1) {
-            command.span.end = command.span.end.min(next);
-        }
-    }
-    commands
+    crate::syntax::commands(src, tokens)
 }
 
 /// Elaborates one command, given the results of the commands before it.
@@ -744,6 +666,25 @@ pub fn elaborate_command(
         universal_axiom: false,
         diagnostics: Vec::new(),
     };
+    if command.not_a_command {
+        // Lean's parser skips to the next command and reports where it stopped reading.
+        if let Some(first) = code_tokens(tokens, &command.span).first() {
+            let what = match first.kind {
+                TokenKind::Ident => "identifier".to_owned(),
+                _ => format!("token '{}'", first.text(src)),
+            };
+            result.diagnostics.push(Diagnostic {
+                range: first.span.clone(),
+                severity: 1,
+                message: format!("unexpected {what}; expected command"),
+                code: None,
+                lean_tag: None,
+                silent: false,
+                keep_full_range: true,
+            });
+        }
+        return result;
+    }
     if let Some(error) = parse_error(src, tokens, command) {
         result.diagnostics.push(error);
         return result;
@@ -1092,18 +1033,11 @@ fn print_axioms(
     context: &Context<'_>,
 ) -> Option<Diagnostic> {
     let code = code_tokens(tokens, &command.span);
-    // The shared lexer splits `#print` into two tokens; skip both.
-    let offset = if code.first().map(|t| t.text(src)) == Some("#") {
-        1
-    } else {
-        0
-    };
-    if code.get(1 + offset).map(|t| t.text(src)) != Some("axioms") {
+    if code.get(1).map(|t| t.text(src)) != Some("axioms") {
         return None;
     }
-    let name_token = code.get(2 + offset)?;
-    let name = name_token.text(src);
-    let range = code.first()?.span.start..code.get(offset)?.span.end;
+    let name = code.get(2)?.text(src);
+    let range = code.first()?.span.clone();
     let diagnostic = |severity: u8, message: String| Diagnostic {
         range: range.clone(),
         severity,
@@ -1258,7 +1192,7 @@ mod tests {
             silent_diagnostics: false,
             print_axioms_refused_in_module: false,
         };
-        let tokens = lean_syntax::lex(src);
+        let tokens = crate::syntax::lex(src);
         let mut results: Vec<CommandResult> = Vec::new();
         for command in &commands(src, &tokens) {
             let result = elaborate_command(src, &tokens, command, &results, &context);
@@ -1387,7 +1321,7 @@ accept = ["rw [h₀]"]
             silent_diagnostics: false,
             print_axioms_refused_in_module: true,
         };
-        let tokens = lean_syntax::lex(src);
+        let tokens = crate::syntax::lex(src);
         let mut results: Vec<CommandResult> = Vec::new();
         for command in &commands(src, &tokens) {
             let result = elaborate_command(src, &tokens, command, &results, &context);
@@ -1448,9 +1382,9 @@ accept = ["rw [h₀]"]
     #[test]
     fn goals_include_binders_and_earlier_haves() {
         let src = "theorem t (x : ℕ) (h₀ : x ≠ 0) : x + 0 = x := by\n  have h : x = x := by\n    rfl\n  sorry\n";
-        let tokens = lean_syntax::lex(src);
-        let outline = lean_syntax::outline_tokens(src, &tokens);
-        let view = view_declaration(src, &tokens, &outline.commands[0]).expect("a declaration");
+        let tokens = crate::syntax::lex(src);
+        let outline = commands(src, &tokens);
+        let view = view_declaration(src, &tokens, &outline[0]).expect("a declaration");
         let oracle = Oracle::default();
         let at_sorry = src.rfind("sorry").expect("the sorry is there");
         assert_eq!(
@@ -1469,7 +1403,7 @@ accept = ["rw [h₀]"]
         assert_eq!(goals_at(src, &tokens, &view, &oracle, false, 3), None);
 
         let term = "theorem t (x : ℕ) : x = x := by\n  have h : 0 = 0 := sorry\n  sorry\n";
-        let tokens = lean_syntax::lex(term);
+        let tokens = crate::syntax::lex(term);
         let view =
             view_declaration(term, &tokens, &commands(term, &tokens)[0]).expect("a declaration");
         let have_sorry = term.find(":= sorry").expect("the have is there") + 3;
@@ -1496,7 +1430,7 @@ accept = ["rw [h₀]"]
         ) {
             let oracle = Oracle::parse("accept_all = false").expect("a valid oracle");
             let context = Context { oracle: &oracle, dialect: NEWEST, silent_diagnostics: true, print_axioms_refused_in_module: false };
-            let tokens = lean_syntax::lex(&src);
+            let tokens = crate::syntax::lex(&src);
             let mut results: Vec<CommandResult> = Vec::new();
             for command in commands(&src, &tokens) {
                 let result = elaborate_command(&src, &tokens, &command, &results, &context);
@@ -1505,7 +1439,7 @@ accept = ["rw [h₀]"]
                     proptest::prop_assert!(diagnostic.range.end <= src.len());
                 }
                 results.push(result);
-                let byte = lean_syntax::floor_char_boundary(&src, probe);
+                let byte = crate::syntax::floor_char_boundary(&src, probe);
                 if let Some(view) = view_declaration(&src, &tokens, &command) {
                     let _ = goals_at(&src, &tokens, &view, &oracle, false, byte);
                     let _ = term_goal_at(&src, &tokens, &view, &oracle, byte);

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use lean_syntax::TokenKind;
+use crate::syntax::TokenKind;
 use serde::Deserialize;
 
 /// The axioms a proof depends on when the oracle does not say otherwise.
@@ -182,7 +182,7 @@ impl Oracle {
 
 /// The significant tokens of `text` (no whitespace, no comments), as text.
 pub fn significant_tokens(text: &str) -> Vec<&str> {
-    lean_syntax::lex(text)
+    crate::syntax::lex(text)
         .into_iter()
         .filter(|token| {
             !matches!(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use lean_syntax::{CommandKind, LineIndex};
+use crate::syntax::{CommandKind, LineIndex};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -159,7 +159,7 @@ impl Worker {
             state.phase = Phase::Working;
             state.text = Arc::clone(&text);
         });
-        let tokens = lean_syntax::lex(&text);
+        let tokens = crate::syntax::lex(&text);
         let commands = elab::commands(&text, &tokens);
         let header_end = commands
             .iter()
