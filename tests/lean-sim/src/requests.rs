@@ -1,6 +1,6 @@
 //! Answers to the requests a document's worker serves, computed from a finished version.
 
-use lean_syntax::{LineIndex, Position};
+use crate::syntax::{LineIndex, Position};
 use serde_json::{Value, json};
 
 use crate::elab::{self, CommandResult, DeclView};
@@ -37,7 +37,10 @@ pub fn initialize_result() -> Value {
     })
 }
 
-const HANDLED: [&str; 12] = [
+const HANDLED: [&str; 15] = [
+    "textDocument/documentColor",
+    "textDocument/definition",
+    "textDocument/declaration",
     "textDocument/waitForDiagnostics",
     "$/lean/plainGoal",
     "$/lean/plainTermGoal",
@@ -59,7 +62,7 @@ pub fn handles(method: &str) -> bool {
 
 struct Located<'a> {
     text: &'a str,
-    tokens: Vec<lean_syntax::Token>,
+    tokens: Vec<crate::syntax::Token>,
     index: LineIndex,
     byte: usize,
 }
@@ -76,7 +79,7 @@ fn locate<'a>(state: &'a DocState, params: &Value) -> Located<'a> {
     let byte = index.offset(Position::new(field("line"), field("character")));
     Located {
         text,
-        tokens: lean_syntax::lex(text),
+        tokens: crate::syntax::lex(text),
         index,
         byte,
     }
@@ -103,6 +106,9 @@ pub fn answer(shared: &Shared, method: &str, params: &Value, uri: &str, state: &
         "$/lean/plainGoal" => plain_goal(shared, state, params),
         "$/lean/plainTermGoal" => plain_term_goal(shared, state, params),
         "textDocument/hover" => hover(state, params),
+        // Lean's color provider always answers an empty list.
+        "textDocument/documentColor" => json!([]),
+        "textDocument/definition" | "textDocument/declaration" => definition(state, params, uri),
         "textDocument/documentSymbol" => document_symbols(state),
         "$/lean/rpc/call" => rpc_call(shared, state, params),
         "textDocument/codeAction" => code_actions(shared, state, params, uri),
@@ -165,10 +171,37 @@ fn plain_term_goal(shared: &Shared, state: &DocState, params: &Value) -> Value {
     }
 }
 
+/// `LocationLink[]` to the declaration of the name under the cursor when it is declared in
+/// this document; `[]` otherwise (other files and the library are not modelled).
+fn definition(state: &DocState, params: &Value, uri: &str) -> Value {
+    let located = locate(state, params);
+    let Some(token) = located.tokens.iter().find(|t| {
+        t.kind == crate::syntax::TokenKind::Ident
+            && t.span.start <= located.byte
+            && located.byte < t.span.end
+    }) else {
+        return json!([]);
+    };
+    let name = token.text(located.text);
+    let links: Vec<Value> = elab::commands(located.text, &located.tokens)
+        .iter()
+        .filter_map(|command| {
+            let (declared, selection) = command.name.as_ref()?;
+            (command.kind == crate::syntax::CommandKind::Declaration && declared == name).then(|| {
+                json!({"originSelectionRange": lsp_range(&located.index, &token.span),
+                       "targetUri": uri,
+                       "targetRange": lsp_range(&located.index, &(command.span.start..command.syntax_end)),
+                       "targetSelectionRange": lsp_range(&located.index, selection)})
+            })
+        })
+        .collect();
+    Value::Array(links)
+}
+
 fn hover(state: &DocState, params: &Value) -> Value {
     let located = locate(state, params);
     let Some(token) = located.tokens.iter().find(|t| {
-        t.kind == lean_syntax::TokenKind::Ident
+        t.kind == crate::syntax::TokenKind::Ident
             && t.span.start <= located.byte
             && located.byte < t.span.end
     }) else {
@@ -194,26 +227,114 @@ fn hover(state: &DocState, params: &Value) -> Value {
     }
 }
 
+/// `textDocument/documentSymbol` as Lean answers it (protocol §6.6): hierarchical; namespaces
+/// and sections are kind 3 (an anonymous section is `<section>`), named declarations kind 6;
+/// `range` is the whole command syntax (doc comment and attributes included, trailing
+/// whitespace and comments not), `selectionRange` the name. Where a command ends is
+/// lean-sim's own reading ([`crate::syntax::commands`]).
 fn document_symbols(state: &DocState) -> Value {
+    use crate::syntax::CommandKind;
     let text = state.text.as_str();
     let index = LineIndex::new(text);
-    let tokens = lean_syntax::lex(text);
-    let symbols: Vec<Value> = elab::commands(text, &tokens)
-        .iter()
-        .filter_map(|command| {
-            let view = elab::view_declaration(text, &tokens, command)?;
-            let name = view.name.clone()?;
-            Some(json!({"name": name, "kind": 6,
-                        "range": lsp_range(&index, &(command.span.start..view.code_end)),
-                        "selectionRange": lsp_range(&index, &view.name_range)}))
-        })
-        .collect();
-    Value::Array(symbols)
+    let tokens = crate::syntax::lex(text);
+    let symbol = |name: &str,
+                  kind: u8,
+                  range: std::ops::Range<usize>,
+                  selection: &std::ops::Range<usize>,
+                  children: Vec<Value>| {
+        let mut value = json!({"name": name, "kind": kind,
+                               "range": lsp_range(&index, &range),
+                               "selectionRange": lsp_range(&index, selection)});
+        if kind == 3
+            && let Some(object) = value.as_object_mut()
+        {
+            object.insert("children".to_owned(), Value::Array(children));
+        }
+        value
+    };
+    // Open scopes: name, start, selection range, children so far.
+    let mut scopes: Vec<(String, usize, std::ops::Range<usize>, Vec<Value>)> = Vec::new();
+    let mut top: Vec<Value> = Vec::new();
+    let mut last_end = 0;
+    for command in elab::commands(text, &tokens) {
+        last_end = command.syntax_end;
+        match command.kind {
+            CommandKind::Namespace | CommandKind::Section => {
+                let (name, selection) = match &command.name {
+                    Some((name, range)) => (name.clone(), range.clone()),
+                    None => {
+                        let keyword = tokens
+                            .iter()
+                            .find(|t| {
+                                t.span.start >= command.span.start
+                                    && t.text(text) == command.keyword
+                            })
+                            .map_or(command.span.start..command.syntax_end, |t| t.span.clone());
+                        ("<section>".to_owned(), keyword)
+                    }
+                };
+                scopes.push((name, command.span.start, selection, Vec::new()));
+            }
+            CommandKind::End => {
+                if let Some((name, start, selection, children)) = scopes.pop() {
+                    let closed = symbol(&name, 3, start..command.syntax_end, &selection, children);
+                    match scopes.last_mut() {
+                        Some(parent) => parent.3.push(closed),
+                        None => top.push(closed),
+                    }
+                }
+            }
+            CommandKind::Declaration => {
+                if let Some((name, selection)) = &command.name {
+                    let declared = symbol(
+                        name,
+                        6,
+                        command.span.start..command.syntax_end,
+                        selection,
+                        Vec::new(),
+                    );
+                    match scopes.last_mut() {
+                        Some(parent) => parent.3.push(declared),
+                        None => top.push(declared),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    // Scopes left open run to the end of the file's last command.
+    while let Some((name, start, selection, children)) = scopes.pop() {
+        let closed = symbol(&name, 3, start..last_end.max(start), &selection, children);
+        match scopes.last_mut() {
+            Some(parent) => parent.3.push(closed),
+            None => top.push(closed),
+        }
+    }
+    Value::Array(top)
 }
 
 fn rpc_call(shared: &Shared, state: &DocState, params: &Value) -> Value {
     let method = params.get("method").and_then(Value::as_str).unwrap_or("");
     match method {
+        // An array, as Lean answers (the VS Code infoview reads its `.length`); messages are
+        // plain tagged text.
+        "Lean.Widget.getInteractiveDiagnostics" => {
+            let index = LineIndex::new(&state.text);
+            let all: Vec<Value> = state
+                .results
+                .iter()
+                .flat_map(|result| result.diagnostics.iter())
+                .map(|diagnostic| {
+                    let mut value = crate::worker::diagnostic_json(&index, diagnostic);
+                    if let Some(object) = value.as_object_mut() {
+                        let text = object.remove("message").unwrap_or(Value::Null);
+                        object.insert("message".to_owned(), json!({"text": text}));
+                    }
+                    value
+                })
+                .collect();
+            Value::Array(all)
+        }
         "Lean.Widget.getInteractiveGoals" => {
             let goal = plain_goal(shared, state, params);
             let goals: Vec<Value> = goal
@@ -237,7 +358,7 @@ fn rpc_call(shared: &Shared, state: &DocState, params: &Value) -> Value {
 fn code_actions(shared: &Shared, state: &DocState, params: &Value, uri: &str) -> Value {
     let text = state.text.as_str();
     let index = LineIndex::new(text);
-    let tokens = lean_syntax::lex(text);
+    let tokens = crate::syntax::lex(text);
     let line = |pointer: &str| params.pointer(pointer).and_then(Value::as_u64).unwrap_or(0) as u32;
     let (first_line, last_line) = (line("/range/start/line"), line("/range/end/line"));
     let mut actions = Vec::new();

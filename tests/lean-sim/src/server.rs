@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use lean_syntax::{LineIndex, Position};
+use crate::syntax::{LineIndex, Position};
 use serde_json::{Value, json};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
@@ -381,12 +381,17 @@ impl Server {
             .pointer("/textDocument/version")
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        for change in params
+        let changes = params
             .get("contentChanges")
             .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if changes.is_empty() {
+            // Lean ignores a change without content changes, its version included.
+            self.documents.insert(uri, document);
+            return;
+        }
+        for change in changes {
             let new_text = change
                 .get("text")
                 .and_then(Value::as_str)
@@ -549,15 +554,28 @@ impl Server {
         let method_owned = method.to_owned();
         let request_id = id.clone();
         let task = tokio::spawn(async move {
+            // A request is answered on the version it arrived for; an edit before that version
+            // is done cancels it (-32801), as Lean's per-version cancellation does.
+            // `waitForDiagnostics` waits for its version or any newer one instead.
+            let waits_for_newer = method_owned == "textDocument/waitForDiagnostics";
             let snapshot = states
                 .wait_for(|state| {
                     state.phase == Phase::Closed
                         || state.crashes > arrival_crashes
+                        || (!waits_for_newer && state.version > target)
                         || (state.phase == Phase::Done && state.version >= target)
                 })
                 .await
                 .map(|state| state.clone());
             let message = match snapshot {
+                Ok(state)
+                    if !waits_for_newer
+                        && state.version > target
+                        && state.phase != Phase::Closed
+                        && state.crashes == arrival_crashes =>
+                {
+                    error_message(&request_id, codes::CONTENT_MODIFIED, "File changed.")
+                }
                 Err(_) => error_message(
                     &request_id,
                     codes::CONTENT_MODIFIED,

@@ -3,15 +3,17 @@
 //!
 //! Invariants: nothing is published for a version older than the newest one the server received
 //! (`latest`); commands before the first changed byte are reused with their messages; the header
-//! is loaded once per worker unless its text changes; `fileProgress` with `processing: []` is
-//! sent after the last publish of a version, and only then is the version marked done.
+//! is loaded once per worker unless its text changes; reports come in Lean's order (a version
+//! that finished inside `reportDelayMs` says done first and then publishes once; one that
+//! blocked publishes as it goes and then says done), and only after both is the version marked
+//! done, so `waitForDiagnostics` is answered after every publish of it.
 
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use lean_syntax::{CommandKind, LineIndex};
+use crate::syntax::{CommandKind, LineIndex};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -157,7 +159,7 @@ impl Worker {
             state.phase = Phase::Working;
             state.text = Arc::clone(&text);
         });
-        let tokens = lean_syntax::lex(&text);
+        let tokens = crate::syntax::lex(&text);
         let commands = elab::commands(&text, &tokens);
         let header_end = commands
             .iter()
@@ -165,10 +167,20 @@ impl Worker {
             .last()
             .map_or(0, |command| elab::code_end(&tokens, &command.span));
         let header = text[..header_end].to_owned();
+        // Lean's reporter starts with the version and first looks after `reportDelayMs`.
+        let mut reporter = Reporter::new(config.effective_report_delay_ms());
         if self.loaded_header.as_deref() != Some(header.as_str()) {
             // A changed header restarts the worker in Lean: nothing can be reused.
             self.previous = None;
-            tokio::time::sleep(Duration::from_millis(config.import_ms)).await;
+            self.elaboration_time(
+                &mut reporter,
+                version,
+                &LineIndex::new(&text),
+                &[],
+                0,
+                config.import_ms,
+            )
+            .await;
             shared.count(&self.uri, |stats| stats.header_loads += 1);
             shared.log(&format!("header-load uri={} version={version}", self.uri));
             self.loaded_header = Some(header);
@@ -210,23 +222,17 @@ impl Worker {
         }
         let reused = results.len() as u64;
         shared.count(&self.uri, |stats| stats.commands_reused += reused);
-        tokio::time::sleep(Duration::from_millis(config.effective_report_delay_ms())).await;
-        if self.texts.has_changed().unwrap_or(false) {
-            return Outcome::Superseded;
-        }
-        let reused_diagnostics: Vec<&Diagnostic> =
-            results.iter().flat_map(|r| r.diagnostics.iter()).collect();
-        self.publish(version, &index, &reused_diagnostics, false);
         let context = Context {
             oracle: &shared.oracle,
             dialect: shared.dialect,
             silent_diagnostics: shared.silent_diagnostics(),
+            print_axioms_refused_in_module: config.print_axioms_refused_in_module,
         };
         for command in commands.iter().skip(results.len()) {
             if self.texts.has_changed().unwrap_or(true) {
                 return Outcome::Superseded;
             }
-            self.progress(version, &index, Some(command.span.start..text.len()), 1);
+            reporter.catch_up(self, version, &index, &results, Some(command.span.start));
             if shared.config.refresh_requests {
                 shared.request("workspace/semanticTokens/refresh");
             }
@@ -236,14 +242,33 @@ impl Worker {
                 .as_ref()
                 .is_some_and(|marker| command_text.contains(marker.as_str()))
             {
-                // A hung elaboration only ends when a newer version cancels it.
+                // A hung elaboration only ends when a newer version cancels it; the reporter
+                // blocks on it and publishes what it has.
+                if !reporter.blocked {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(reporter.deadline) => {}
+                        changed = self.texts.changed() => return match changed {
+                            Ok(()) => Outcome::Superseded,
+                            Err(_) => Outcome::Stopped,
+                        },
+                    }
+                    reporter.catch_up(self, version, &index, &results, Some(command.span.start));
+                }
                 return match self.texts.changed().await {
                     Ok(()) => Outcome::Superseded,
                     Err(_) => Outcome::Stopped,
                 };
             }
             if command.kind == CommandKind::Declaration {
-                tokio::time::sleep(Duration::from_millis(config.decl_ms)).await;
+                self.elaboration_time(
+                    &mut reporter,
+                    version,
+                    &index,
+                    &results,
+                    command.span.start,
+                    config.decl_ms,
+                )
+                .await;
                 if self.texts.has_changed().unwrap_or(true) {
                     return Outcome::Superseded;
                 }
@@ -255,22 +280,23 @@ impl Worker {
                 ));
             }
             let result = elab::elaborate_command(&text, &tokens, command, &results, &context);
-            if !result.diagnostics.is_empty() {
-                if shared.incremental_diagnostics() {
-                    let new: Vec<&Diagnostic> = result.diagnostics.iter().collect();
-                    self.publish(version, &index, &new, true);
-                } else {
-                    let all: Vec<&Diagnostic> = results
-                        .iter()
-                        .chain(std::iter::once(&result))
-                        .flat_map(|r| r.diagnostics.iter())
-                        .collect();
-                    self.publish(version, &index, &all, false);
-                }
-            }
             results.push(result);
         }
-        self.progress(version, &index, None, 1);
+        reporter.catch_up(self, version, &index, &results, None);
+        if reporter.blocked {
+            // A version that blocked has published as it went: done, and no final publish.
+            self.progress(version, &index, None, 1);
+        } else {
+            // Finished inside the report delay: the reporter wakes, says done first and only
+            // then publishes the whole set once (Lean's `reportSnapshots`).
+            tokio::time::sleep_until(reporter.deadline).await;
+            if self.texts.has_changed().unwrap_or(true) {
+                return Outcome::Superseded;
+            }
+            self.progress(version, &index, None, 1);
+            let all: Vec<&Diagnostic> = results.iter().flat_map(|r| r.diagnostics.iter()).collect();
+            self.publish(version, &index, &all, false);
+        }
         shared.count(&self.uri, |stats| stats.versions_finished += 1);
         let finished = Arc::new(results.clone());
         self.previous = Some((Arc::clone(&text), results));
@@ -281,6 +307,86 @@ impl Worker {
             }
         });
         Outcome::Done
+    }
+}
+
+/// Lean's diagnostics reporter for one version (`reportSnapshots`): it wakes `reportDelayMs`
+/// after the version started. If elaboration is still running then, it has "blocked": it
+/// publishes everything found so far and from then on publishes each command's messages and
+/// progress as they come, then says done. If elaboration finished first, the worker sends done
+/// and then the one publish of the whole set.
+struct Reporter {
+    deadline: tokio::time::Instant,
+    blocked: bool,
+    /// How many command results have been published.
+    published: usize,
+}
+
+impl Reporter {
+    fn new(delay_ms: u64) -> Self {
+        Reporter {
+            deadline: tokio::time::Instant::now() + Duration::from_millis(delay_ms),
+            blocked: false,
+            published: 0,
+        }
+    }
+
+    /// Publishes what the reporter has not yet seen, if it is awake: on its first wake the
+    /// whole set so far (replacing), afterwards the new messages of each finished command.
+    /// `next` is where elaboration stands (`None` once it is finished).
+    fn catch_up(
+        &mut self,
+        worker: &Worker,
+        version: i64,
+        index: &LineIndex,
+        results: &[CommandResult],
+        next: Option<usize>,
+    ) {
+        if !self.blocked {
+            if tokio::time::Instant::now() < self.deadline || next.is_none() {
+                return;
+            }
+            self.blocked = true;
+            let all: Vec<&Diagnostic> = results.iter().flat_map(|r| r.diagnostics.iter()).collect();
+            worker.publish(version, index, &all, false);
+            self.published = results.len();
+        }
+        let fresh = results.get(self.published..).unwrap_or_default();
+        if fresh.iter().any(|r| !r.diagnostics.is_empty()) {
+            if worker.shared.incremental_diagnostics() {
+                let new: Vec<&Diagnostic> =
+                    fresh.iter().flat_map(|r| r.diagnostics.iter()).collect();
+                worker.publish(version, index, &new, true);
+            } else {
+                let all: Vec<&Diagnostic> =
+                    results.iter().flat_map(|r| r.diagnostics.iter()).collect();
+                worker.publish(version, index, &all, false);
+            }
+        }
+        self.published = results.len();
+        if let Some(next) = next {
+            worker.progress(version, index, Some(next..index.text().len()), 1);
+        }
+    }
+}
+
+impl Worker {
+    /// Spends `ms` of elaboration time, letting the reporter wake in the middle of it.
+    async fn elaboration_time(
+        &self,
+        reporter: &mut Reporter,
+        version: i64,
+        index: &LineIndex,
+        results: &[CommandResult],
+        at: usize,
+        ms: u64,
+    ) {
+        let until = tokio::time::Instant::now() + Duration::from_millis(ms);
+        if !reporter.blocked && reporter.deadline < until {
+            tokio::time::sleep_until(reporter.deadline).await;
+            reporter.catch_up(self, version, index, results, Some(at));
+        }
+        tokio::time::sleep_until(until).await;
     }
 }
 
