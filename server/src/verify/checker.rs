@@ -20,7 +20,10 @@ use lean_syntax::{TokenKind, lex};
 use ropey::Rope;
 use tokio::sync::watch;
 
-use super::gate::{GatePolicy, RejectReason, Rejection, Verdict, scan_candidate};
+use super::gate::{
+    GatePolicy, RejectReason, Rejection, Verdict, scan_candidate, scan_focused_candidate,
+    scan_self_reference,
+};
 pub use super::judgement::GateMode;
 use super::judgement::judge;
 use super::shadow::ShadowPool;
@@ -206,12 +209,16 @@ impl ShadowChecker {
             request.hole_kind,
             request.proof,
         )?;
+        if spliced.focused && request.mode == GateMode::Full {
+            scan_focused_candidate(request.proof)?;
+        }
         let shadow = shadow_text(
             request.source_text,
             request.declaration.clone(),
             &spliced,
             &fresh_nonce(),
         )?;
+        scan_self_reference(request.proof, &shadow.full_name)?;
 
         let elaborated = self
             .inner

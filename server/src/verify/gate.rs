@@ -454,6 +454,65 @@ const LIMIT_OPTIONS: &[&str] = &[
     "synthInstance.maxHeartbeats",
 ];
 
+/// Tactics that reach goals other than the main one. In a focused block (a hole whose
+/// declaration keeps the user's other holes) Lean's focus already hides those goals; refusing
+/// these as well means no check of such a hole rests on one mechanism alone.
+const OTHER_GOAL_TACTICS: &[&str] = &[
+    "swap",
+    "pick_goal",
+    "on_goal",
+    "rotate_left",
+    "rotate_right",
+    "case",
+    "case'",
+    "all_goals",
+    "any_goals",
+    "repeat",
+    "repeat'",
+    "iterate",
+    "fail_if_no_progress",
+    "focus",
+];
+
+/// The extra scan of a candidate that goes into a focused block: besides [`scan_candidate`],
+/// no tactic that addresses other goals (see [`OTHER_GOAL_TACTICS`]).
+pub fn scan_focused_candidate(proof: &str) -> Result<(), Rejection> {
+    for token in lex(proof).iter().filter(|t| t.kind == TokenKind::Ident) {
+        let text = token.text(proof);
+        if OTHER_GOAL_TACTICS.contains(&text) {
+            return Err(Rejection::banned(
+                proof,
+                format!("`{text}` beside the user's other holes"),
+                token.span.start,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects a candidate that names the declaration it proves (`name` is its full name): a
+/// proof never needs recursion through its own theorem, and only Lean's termination checker
+/// would otherwise stand in the way.
+pub fn scan_self_reference(proof: &str, full_name: &str) -> Result<(), Rejection> {
+    let short = full_name.rsplit('.').next().unwrap_or(full_name);
+    for token in lex(proof).iter().filter(|t| t.kind == TokenKind::Ident) {
+        let text = token.text(proof);
+        let text = text.strip_prefix('@').unwrap_or(text);
+        let text = text.strip_prefix("_root_.").unwrap_or(text);
+        let suffix_of_name = full_name
+            .strip_suffix(text)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'));
+        if text == short || suffix_of_name {
+            return Err(Rejection::banned(
+                proof,
+                format!("`{text}`, the declaration being proved"),
+                token.span.start,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The largest value a proof may give an allowed option: far above any honest limit (Lean's
 /// default `maxHeartbeats` is 200000), far below where `value * 1000` overflows a `UInt64`.
 const MAX_OPTION_VALUE: u64 = 1_000_000_000;
@@ -483,6 +542,15 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
     }
     for token in &tokens {
         check_unterminated(proof, token)?;
+        // Lean interpolates `{…}` in strings after `s!`, `m!`, `f!`, `throwError` and more,
+        // written with or without a space: a brace in what we read as a string may be code.
+        if token.kind == TokenKind::String && token.text(proof).contains('{') {
+            return Err(Rejection::banned(
+                proof,
+                "a string with `{` (Lean may read it as interpolated code)",
+                token.span.start,
+            ));
+        }
     }
     let code: Vec<&Token> = tokens
         .iter()
@@ -560,7 +628,10 @@ fn scan_raw(proof: &str, code: &[&Token]) -> Result<(), Rejection> {
         if RAW_BANNED_WORDS.contains(&word) {
             return Err(Rejection::banned(proof, format!("`{word}`"), at));
         }
-        if word.to_ascii_lowercase().contains("unsafe") || word.starts_with(SHADOW_NAME_PREFIX) {
+        if word.to_ascii_lowercase().contains("unsafe")
+            || word.starts_with("dbg")
+            || word.starts_with(SHADOW_NAME_PREFIX)
+        {
             return Err(Rejection::banned(proof, format!("`{word}`"), at));
         }
         // `#eval`, `#exit`, …: a `#` right before a word of two letters or more.
@@ -647,6 +718,7 @@ fn check_name(
         // `builtin_simproc`, `builtin_grind_propagator`, …: commands of Lean's own sources.
         if BANNED_WORDS.contains(&bare)
             || bare.starts_with("builtin_")
+            || bare.starts_with("dbg")
             || bare.starts_with(SHADOW_NAME_PREFIX)
         {
             return Err(Rejection::banned(proof, format!("`{bare}`"), offset));
@@ -728,16 +800,21 @@ fn check_config(proof: &str, rest: &[&Token], offset: usize) -> Result<(), Rejec
         return Ok(());
     }
     let mut depth = 0usize;
-    for token in &rest[1..] {
+    let values = &rest[1..];
+    for (index, token) in values.iter().enumerate() {
         let text = token.text(proof);
+        let next = values.get(index + 1).map(|t| t.text(proof));
+        let after_dot = index > 0 && values[index - 1].text(proof) == ".";
         match text {
             "{" => depth += 1,
             "}" => depth = depth.saturating_sub(1),
             ")" if depth == 0 => return Ok(()),
             "," | ":=" | "." => {}
+            "true" | "false" => {}
             _ if token.kind == TokenKind::Number => {}
-            _ if token.kind == TokenKind::Ident && !text.contains('.') => {}
-            _ if token.kind == TokenKind::Ident && text.starts_with('.') => {}
+            // A field name, or an enumeration constructor such as `.reducible`.
+            _ if token.kind == TokenKind::Ident
+                && (next == Some(":=") || text.starts_with('.') || after_dot) => {}
             _ => {
                 return Err(Rejection::banned(
                     proof,
@@ -991,6 +1068,46 @@ mod tests {
         assert!(banned("simp /- the rest of the file").is_some());
         assert!(banned("exact \"open").is_some());
         assert!(banned("/-- doc -/ simp").is_some());
+    }
+
+    #[test]
+    fn the_raw_text_is_scanned_for_code_a_misread_comment_or_string_could_hide() {
+        for proof in [
+            "omega //-\n#eval IO.Process.exit 0\n-/",
+            "omega -- set_option debug.skipKernelTC true in",
+            "omega /- dbgTrace -/",
+            "exact (m! \"{h}\").length_pos",
+            "have := include_str \"/etc/passwd\"\nomega",
+            "omega\nдmacro_rules | _ => sorry",
+            "simp (config := { maxSteps := dbgTraceVal 5 })",
+            "simp (config := (fun _ => {}) ())",
+            "set_option maxHeartbeats 18446744073709552 in\nomega",
+            "unlock_limits\nomega",
+            "exact _sorryfill_hole_0",
+        ] {
+            assert!(banned(proof).is_some(), "{proof}");
+        }
+        assert_eq!(
+            banned("simp (config := { decide := true, zeta := false })"),
+            None
+        );
+        assert_eq!(banned("intro x\n-- sorry, this was hard\nexact x.2"), None);
+    }
+
+    #[test]
+    fn a_focused_block_refuses_tactics_that_reach_other_goals_and_nobody_may_name_itself() {
+        for proof in [
+            "swap\nexact h",
+            "case right => exact h",
+            "all_goals simp",
+            "on_goal 2 => simp",
+        ] {
+            assert!(scan_focused_candidate(proof).is_err(), "{proof}");
+        }
+        assert!(scan_focused_candidate("constructor <;> simp").is_ok());
+        assert!(scan_self_reference("exact Foo.t", "Foo.t").is_err());
+        assert!(scan_self_reference("exact t", "Foo.t").is_err());
+        assert!(scan_self_reference("exact Nat.t", "Foo.t").is_ok());
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub use checker::{
 };
 pub use gate::{
     GatePolicy, RejectReason, Rejection, Verdict, check_axioms, check_axioms_with_policy,
-    parse_print_axioms, scan_candidate,
+    parse_print_axioms, scan_candidate, scan_focused_candidate,
 };
 
 pub use judgement::{Judged, judge, lean_whitespace_end};

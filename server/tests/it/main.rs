@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adversarial;
 mod bench_cli;
 mod cli;
 mod editor;

@@ -346,10 +346,11 @@ async fn a_proof_lean_accepts_is_verified_and_a_wrong_one_is_rejected_with_leans
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sorry_warning_rejects_in_every_spelling() {
-    // Two holes in one declaration: a full check of one with the other still `sorry` leaves
-    // Lean's sorry warning on the declaration, which the full gate rejects.
-    let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
-    let first = source.find("sorry").expect("a hole");
+    // A theorem proved by `sorry` elsewhere in the file: the candidate's declaration depends
+    // on it, so Lean warns (in its version's spelling) and prints `sorryAx`.
+    let source = "theorem helper_sorry (p : Prop) : p := sorry\n\ntheorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, hq⟩\n";
+    let hole = source.rfind("sorry").expect("a hole");
+    let declaration = source.find("theorem pair").expect("the target")..source.len();
     for style in ["quote", "backtick", "named"] {
         let mut session = Session::start(&["--accept-all", "--sorry-style", style]).await;
         session.open(source).await;
@@ -358,10 +359,10 @@ async fn the_sorry_warning_rejects_in_every_spelling() {
             source_uri: SOURCE_URI,
             source_text: source,
             hole_version: 1,
-            hole_span: first..first + "sorry".len(),
+            hole_span: hole..hole + "sorry".len(),
             hole_kind: HoleKind::Term,
-            declaration: 0..source.len(),
-            proof: "hp",
+            declaration: declaration.clone(),
+            proof: "exact helper_sorry p",
             mode: GateMode::Full,
         };
         let verdict = checker.shadow().check(&request).await;
@@ -369,7 +370,7 @@ async fn the_sorry_warning_rejects_in_every_spelling() {
             matches!(
                 &verdict,
                 GateVerdict::Rejected {
-                    reason: RejectReason::SorryWarning
+                    reason: RejectReason::SorryWarning | RejectReason::Axiom { .. }
                 }
             ),
             "{style}: {verdict:?}"
@@ -380,14 +381,14 @@ async fn the_sorry_warning_rejects_in_every_spelling() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hole_sharing_its_declaration_with_another_users_hole_can_be_verified() {
-    // The other `sorry` is the user's own: it keeps the warning on, so the pipeline's checker
-    // judges this hole by its own proof (static scan) and Lean's errors, not by the warning.
+    // The other `sorry` is the user's own: in the shadow it becomes a nonce axiom allowed for
+    // this check alone, and the candidate is a focused block that cannot reach it.
     let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
     let mut session = Session::start(&["--accept-all"]).await;
     session.open(source).await;
     let checker = session.checker(settings(1, WAIT));
     assert_eq!(
-        check(&checker, &session.target(0), "hp").await,
+        check(&checker, &session.target(0), "exact hp").await,
         Verdict::verified()
     );
     let banned = check(&checker, &session.target(0), "sorryAx _").await;
@@ -497,7 +498,7 @@ async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
         // sorryfill's own gate at work.
         let honest = match kind {
             HoleKind::Tactic => "omega",
-            HoleKind::Term => "hp",
+            HoleKind::Term => "exact hp",
         };
         assert_eq!(check(&checker, &target, honest).await, Verdict::verified());
         for case in ADVERSARIAL.iter().filter(|c| c.kind == kind) {
@@ -514,10 +515,9 @@ async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_adversarial_suite_verifies_nothing_under_the_sketch_gate_either() {
-    // The user's second `sorry` stays in the declaration, so the hole is judged by the sketch
-    // gate, which ignores the sorry warning and `sorryAx`: the static scan is all that stands
-    // between a tactic that quietly admits the goal and the user.
+async fn the_adversarial_suite_verifies_nothing_beside_the_users_other_hole_either() {
+    // The user's second `sorry` becomes a nonce axiom in the shadow; a cheat that admits its
+    // own goal still brings `sorryAx`, which is never allowed.
     let source = "theorem target (a b : ℕ) (h : a ≤ b) (h' : b < b + 1) : a ≤ b + 1 := by
   have h2 : b ≤ b + 1 := by
     sorry
