@@ -28,9 +28,9 @@ pub use super::judgement::GateMode;
 use super::judgement::judge;
 use super::shadow::ShadowPool;
 pub use super::shadow::{CheckerStats, file_uri, position_of};
-use super::splice::{HoleKind, fresh_nonce, shadow_text, splice};
+use super::splice::{HoleKind, fresh_nonce, shadow_text, splice, splice_together};
 use crate::config::VerifyConfig;
-use crate::holes::{HoleIndex, HolePosition, parse_goal};
+use crate::holes::{HoleId, HoleIndex, HolePosition, parse_goal};
 use crate::lean::{DocumentEvent, LeanError, LeanHandle};
 use crate::pipeline::{self, CheckMode, Checker, GoalSpec, RejectKind, Target};
 
@@ -240,6 +240,63 @@ impl ShadowChecker {
             },
             judged.suggestion,
         ))
+    }
+
+    /// Checks several proofs for holes of ONE declaration together, as the exact text that
+    /// would be written (each laid out as [`splice`] lays it out alone), with the whole gate:
+    /// each proved alone beside the others' holes, but only the combination is what the user
+    /// gets. `fills` are (hole span, kind, proof) in `source_text` at `hole_version`.
+    pub async fn check_together(
+        &self,
+        source_uri: &str,
+        source_text: &str,
+        hole_version: i32,
+        declaration: Range<usize>,
+        fills: &[(Range<usize>, HoleKind, &str)],
+    ) -> Verdict {
+        let current = (self.inner.current_version)(source_uri);
+        let stale = || {
+            Rejection::new(RejectReason::Stale {
+                hole_version,
+                current_version: current.unwrap_or(-1),
+            })
+        };
+        let checked = async {
+            if current != Some(hole_version) {
+                return Err(stale());
+            }
+            let policy = &self.inner.settings.policy;
+            for (_, _, proof) in fills {
+                scan_candidate(proof, policy)?;
+            }
+            let spliced = splice_together(source_text, fills)?;
+            let shadow = shadow_text(source_text, declaration, &spliced, &fresh_nonce())?;
+            for (_, _, proof) in fills {
+                if spliced.focused {
+                    scan_focused_candidate(proof)?;
+                }
+                scan_self_reference(proof, &shadow.full_name)?;
+            }
+            let elaborated = self.inner.pool.elaborate(source_uri, &shadow.text).await?;
+            let judged = judge(
+                &shadow,
+                &elaborated.diagnostics,
+                &elaborated.symbols,
+                GateMode::Full,
+                policy,
+            )?;
+            if (self.inner.current_version)(source_uri) != Some(hole_version) {
+                return Err(stale());
+            }
+            Ok(Verdict::Verified {
+                proof: spliced.text[spliced.proof_span.clone()].to_owned(),
+                axioms: judged.axioms,
+                elapsed: elaborated.elapsed,
+            })
+        };
+        checked.await.unwrap_or_else(|rejection| Verdict::Rejected {
+            reason: rejection.reason,
+        })
     }
 }
 
@@ -466,6 +523,56 @@ impl Checker for LeanChecker {
             Verdict::Verified { .. } => pipeline::Verdict::Verified {
                 replacement: outcome.suggestion.filter(|_| gate == GateMode::Full),
             },
+            Verdict::Rejected { reason } => to_pipeline(&reason),
+        }
+    }
+
+    async fn check_together(
+        &self,
+        doc: &str,
+        version: i32,
+        fills: &[(HoleId, String)],
+    ) -> pipeline::Verdict {
+        let Some(text) = self.documents.text_at(doc, version) else {
+            return to_pipeline(&RejectReason::Stale {
+                hole_version: version,
+                current_version: self.documents.current_version(doc).unwrap_or(-1),
+            });
+        };
+        let index = HoleIndex::new(&text);
+        let mut located = Vec::with_capacity(fills.len());
+        let mut declarations = std::collections::BTreeSet::new();
+        for (id, proof) in fills {
+            let Some(hole) = index.holes().iter().find(|hole| hole.id == *id) else {
+                return to_pipeline(&RejectReason::StructureChanged {
+                    detail: format!("the hole {id} is not in the document"),
+                });
+            };
+            if index.role(hole) != crate::holes::HoleRole::Proof {
+                return to_pipeline(&RejectReason::StatementChanged);
+            }
+            let kind = match hole.position {
+                HolePosition::Tactic => HoleKind::Tactic,
+                HolePosition::Term => HoleKind::Term,
+            };
+            declarations.insert(hole.declaration);
+            located.push((hole.span.clone(), kind, proof.as_str()));
+        }
+        let declaration = match declarations.into_iter().collect::<Vec<_>>().as_slice() {
+            [Some(at)] => index.command(*at).map(|command| command.span.clone()),
+            _ => None,
+        };
+        let Some(declaration) = declaration else {
+            return to_pipeline(&RejectReason::StructureChanged {
+                detail: "the proofs checked together are not in one declaration".to_owned(),
+            });
+        };
+        match self
+            .shadow
+            .check_together(doc, &text, version, declaration, &located)
+            .await
+        {
+            Verdict::Verified { .. } => pipeline::Verdict::verified(),
             Verdict::Rejected { reason } => to_pipeline(&reason),
         }
     }

@@ -22,4 +22,7 @@ pub use gate::{
 };
 
 pub use judgement::{Judged, judge, lean_whitespace_end};
-pub use splice::{HoleKind, SHADOW_NAME_PREFIX, Shadow, Spliced, fresh_nonce, shadow_text, splice};
+pub use splice::{
+    HoleKind, SHADOW_NAME_PREFIX, Shadow, Spliced, fresh_nonce, shadow_text, splice,
+    splice_together,
+};

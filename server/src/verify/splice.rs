@@ -46,6 +46,9 @@ pub struct Spliced {
     pub replaced: Range<usize>,
     /// The declaration keeps other holes, so the candidate was spliced as a focused block.
     pub focused: bool,
+    /// The byte range in `text` of each inserted proof (one, or several for
+    /// [`splice_together`]); `proof_span` covers them all.
+    pub filled: Vec<Range<usize>>,
 }
 
 impl Spliced {
@@ -155,9 +158,52 @@ pub fn splice(
     check_outline(&outline(document), &outline(&text))?;
     Ok(Spliced {
         text,
+        filled: vec![proof_span.clone()],
         proof_span,
         replaced,
         focused,
+    })
+}
+
+/// Several proofs spliced into one document at once, each laid out exactly as [`splice`] lays
+/// it out alone (so the text is what the editor or `prove --write` would write), for checking
+/// them together. `fills` are (hole span, kind, proof) of the original document.
+pub fn splice_together(
+    document: &str,
+    fills: &[(Range<usize>, HoleKind, &str)],
+) -> Result<Spliced, Rejection> {
+    let mut edits: Vec<(Range<usize>, String, bool)> = Vec::with_capacity(fills.len());
+    for (hole, kind, proof) in fills {
+        let one = splice(document, hole.clone(), *kind, proof)?;
+        edits.push((one.replaced.clone(), one.inserted().to_owned(), one.focused));
+    }
+    edits.sort_by_key(|(range, _, _)| range.start);
+    if edits.windows(2).any(|pair| pair[0].0.end > pair[1].0.start) {
+        return Err(structure_changed("two proofs replace overlapping text"));
+    }
+    let mut text = String::with_capacity(document.len());
+    let mut filled = Vec::with_capacity(edits.len());
+    let mut copied = 0;
+    for (range, inserted, _) in &edits {
+        text.push_str(&document[copied..range.start]);
+        filled.push(text.len()..text.len() + inserted.len());
+        text.push_str(inserted);
+        copied = range.end;
+    }
+    text.push_str(&document[copied..]);
+    let (Some(first), Some(last)) = (filled.first(), filled.last()) else {
+        return Err(Rejection::new(RejectReason::Empty));
+    };
+    let (Some(first_replaced), Some(last_replaced)) = (edits.first(), edits.last()) else {
+        return Err(Rejection::new(RejectReason::Empty));
+    };
+    check_outline(&outline(document), &outline(&text))?;
+    Ok(Spliced {
+        proof_span: first.start..last.end,
+        replaced: first_replaced.0.start..last_replaced.0.end,
+        focused: edits.iter().any(|(_, _, focused)| *focused),
+        filled,
+        text,
     })
 }
 
@@ -686,8 +732,10 @@ pub fn shadow_text(
     let mut replaced_holes = false;
     for hole in crate::holes::scan(source) {
         let in_target = hole.span.start >= command.span.start && hole.span.end <= target_end;
-        let in_proof =
-            hole.span.start < spliced.proof_span.end && spliced.proof_span.start < hole.span.end;
+        let in_proof = spliced
+            .filled
+            .iter()
+            .any(|filled| hole.span.start < filled.end && filled.start < hole.span.end);
         if !in_target || in_proof {
             continue;
         }
@@ -1042,6 +1090,36 @@ mod tests {
             &shadow.text[shadow.declaration_span.start..][..7],
             "theorem"
         );
+    }
+
+    #[test]
+    fn proofs_spliced_together_are_what_each_splice_writes_and_leave_no_hole_axiom() {
+        let doc = "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  sorry\n  admit\n";
+        let first = hole(doc, 0);
+        let second = doc.find("admit").expect("present");
+        let together = splice_together(
+            doc,
+            &[
+                (second..second + 5, HoleKind::Tactic, "exact hq"),
+                (first.clone(), HoleKind::Tactic, "exact hp"),
+            ],
+        )
+        .expect("splices");
+        assert_eq!(
+            together.text,
+            "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  (· exact hp)\n  (· exact hq)\n"
+        );
+        assert_eq!(together.filled.len(), 2);
+        let shadow = shadow_text(doc, 0..doc.len(), &together, "n0").expect("builds");
+        assert!(shadow.extra_axioms.is_empty(), "{}", shadow.text);
+        let overlapping = splice_together(
+            doc,
+            &[
+                (first.clone(), HoleKind::Tactic, "exact hp"),
+                (first, HoleKind::Tactic, "exact hq"),
+            ],
+        );
+        assert!(overlapping.is_err());
     }
 
     #[test]
