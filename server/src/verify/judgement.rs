@@ -114,8 +114,12 @@ pub fn judge(
 /// The axioms of a `#print axioms` message that names exactly `full_name` (a private
 /// declaration prints as `_private.<module>.0.<full name>`).
 fn print_axioms_report(message: &str, full_name: &str) -> Option<Vec<String>> {
-    let printed = message.trim().strip_prefix('\'')?;
-    let printed = &printed[..printed.find('\'')?];
+    let quoted = message.trim().strip_prefix('\'')?;
+    // A name may hold primes (`add_zero'`): it ends where Lean's sentence begins.
+    let end = quoted
+        .find("' depends on axioms:")
+        .or_else(|| quoted.find("' does not depend on any axioms"))?;
+    let printed = &quoted[..end];
     let exact = printed == full_name
         || (printed.starts_with("_private.") && printed.ends_with(&format!(".0.{full_name}")));
     if !exact {
