@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use super::actions::{describe, hole_edit, versioned_edit};
 use super::settings::EditorConfig;
 use super::state::{DocumentEntry, EditorState, JobSlot};
-use crate::holes::{Goal, Hole, HoleId, HoleIndex, HoleKind, parse_goal};
+use crate::holes::{Goal, Hole, HoleId, HoleIndex, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
@@ -430,10 +430,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         }
         doc.asked.retain(|id| !broken.contains(id));
         for hole in index.holes() {
-            if hole.kind != HoleKind::Sorry
-                || doc.jobs.contains_key(&hole.id)
-                || doc.asked.contains(&hole.id)
-            {
+            // `admit` holes are filled like `sorry` ones (the splicer replaces both).
+            if doc.jobs.contains_key(&hole.id) || doc.asked.contains(&hole.id) {
                 continue;
             }
             // A `sorry` in a statement or a definition's value is not a proof to find.
