@@ -11,9 +11,9 @@ use serde_json::Value;
 use crate::pipeline_e2e::{MockModel, Project, after, answer, stderr, stdout, user_text};
 
 /// One cheating candidate and the class of issue 11 it belongs to.
-struct Attack {
-    class: &'static str,
-    proof: &'static str,
+pub(crate) struct Attack {
+    pub(crate) class: &'static str,
+    pub(crate) proof: &'static str,
 }
 
 const fn attack(class: &'static str, proof: &'static str) -> Attack {
@@ -22,7 +22,7 @@ const fn attack(class: &'static str, proof: &'static str) -> Attack {
 
 /// A tactic hole alone in its declaration, a theorem proved by `sorry` before it, and a
 /// declaration after it.
-const SINGLE: &str = "theorem helper_sorry : (1 : ℕ) = 2 := by
+pub(crate) const SINGLE: &str = "theorem helper_sorry : (1 : ℕ) = 2 := by
   sorry
 
 namespace Spoof
@@ -36,7 +36,7 @@ theorem after_target : True := trivial
 ";
 
 /// Cheats for a hole alone in its declaration.
-const SINGLE_ATTACKS: &[Attack] = &[
+pub(crate) const SINGLE_ATTACKS: &[Attack] = &[
     // Lexer divergence: text Lean reads as code that a lexer could take for a comment or a
     // string. `//` is a token of Lean's, so `//-` opens no comment.
     attack("lexer", "omega //- sorry -/"),
@@ -138,14 +138,14 @@ const SINGLE_ATTACKS: &[Attack] = &[
 ];
 
 /// A declaration with two tactic holes and no bullets: the sketch gate's thefts.
-const BESIDE: &str = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := by
+pub(crate) const BESIDE: &str = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := by
   constructor
   sorry
   admit
 ";
 
 /// Cheats for a hole that shares its declaration with the user's other hole.
-const BESIDE_ATTACKS: &[Attack] = &[
+pub(crate) const BESIDE_ATTACKS: &[Attack] = &[
     // Swallow the user's next hole as an argument.
     attack("theft", "all_goals"),
     attack("theft", "repeat"),
@@ -165,10 +165,11 @@ const BESIDE_ATTACKS: &[Attack] = &[
 ];
 
 /// A term hole in the middle of a line.
-const TERM: &str = "theorem tpair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, hq⟩\n";
+pub(crate) const TERM: &str =
+    "theorem tpair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, hq⟩\n";
 
 /// Cheats for a term hole.
-const TERM_ATTACKS: &[Attack] = &[
+pub(crate) const TERM_ATTACKS: &[Attack] = &[
     attack("term", "exact hp⟩ -- "),
     attack(
         "term",
