@@ -768,3 +768,24 @@ async fn a_sketch_check_tolerates_its_own_sorries_but_not_errors() {
     );
     session.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_lean_reads_as_leaving_its_declaration_is_rejected_without_any_error() {
+    // The first tactic is pushed right by a comment, so Lean ends the tactic block at the next
+    // line at the hole's column: `open Nat` becomes a command of its own, which Lean accepts
+    // without a word. Only Lean's bounds of the declaration show it.
+    let mut session = Session::start(&["--accept-all"]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let verdict = check(&checker, &session.target(0), "/- pad -/   omega\nopen Nat").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Gate, "Lean ends the declaration"),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        check(&checker, &session.target(0), "/- pad -/   omega").await,
+        Verdict::verified(),
+        "the same proof without the escape verifies"
+    );
+    session.finish().await;
+}
