@@ -320,7 +320,9 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
     }
 
     /// With `apply_on_save`, applies every proof verified for the saved version in one
-    /// versioned `workspace/applyEdit`.
+    /// versioned `workspace/applyEdit`. Proofs of one declaration were each verified with the
+    /// others still holes, so Lean checks them together, as the text the edit writes, first;
+    /// a combination Lean refuses is left out.
     fn saved(&mut self, uri: &str, version: i32) {
         if !self.settings.apply_on_save {
             return;
@@ -332,7 +334,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         }
         let jobs = self.state.jobs_of(uri);
-        let edits: Vec<(Range, String)> = doc
+        // (declaration command, hole, proof, edit) of each proof verified at this version.
+        let verified: Vec<(usize, HoleId, String, (Range, String))> = doc
             .index
             .holes()
             .iter()
@@ -342,19 +345,52 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                     JobState::Verified {
                         proof,
                         version: checked,
-                    } if *checked == version => hole_edit(&doc.index, hole, proof),
+                    } if *checked == version => {
+                        let edit = hole_edit(&doc.index, hole, proof)?;
+                        Some((hole.command, hole.id.clone(), proof.clone(), edit))
+                    }
                     _ => None,
                 }
             })
             .collect();
-        if edits.is_empty() {
+        if verified.is_empty() {
             return;
         }
-        tracing::info!(%uri, version, holes = edits.len(), "applying verified proofs on save");
-        editor.request(
-            "workspace/applyEdit",
-            json!({"label": "sorryfill: fill verified holes", "edit": versioned_edit(uri, version, &edits)}),
-        );
+        let editor = editor.clone();
+        let pipeline = Arc::clone(&self.pipeline);
+        let uri = uri.to_owned();
+        tokio::spawn(async move {
+            let mut edits = Vec::with_capacity(verified.len());
+            let commands: std::collections::BTreeSet<usize> =
+                verified.iter().map(|(command, ..)| *command).collect();
+            for command in commands {
+                let group: Vec<_> = verified.iter().filter(|(c, ..)| *c == command).collect();
+                if group.len() > 1 {
+                    let fills: Vec<(HoleId, String)> = group
+                        .iter()
+                        .map(|(_, hole, proof, _)| (hole.clone(), proof.clone()))
+                        .collect();
+                    let together = pipeline
+                        .checker()
+                        .check_together(&uri, version, &fills)
+                        .await;
+                    if !together.is_verified() {
+                        tracing::info!(%uri, version, "proofs of one declaration refused together; not applied");
+                        continue;
+                    }
+                }
+                edits.extend(group.into_iter().map(|(.., edit)| edit.clone()));
+            }
+            if edits.is_empty() {
+                return;
+            }
+            tracing::info!(%uri, version, holes = edits.len(), "applying verified proofs on save");
+            // The edit names `version`, so an editor never applies it to another version.
+            editor.request(
+                "workspace/applyEdit",
+                json!({"label": "sorryfill: fill verified holes", "edit": versioned_edit(&uri, version, &edits)}),
+            );
+        });
     }
 
     fn elaborated(&mut self, uri: &str, version: i32, diagnostics: &[LeanDiagnostic]) {
