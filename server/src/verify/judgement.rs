@@ -353,7 +353,8 @@ mod tests {
         let shadow = shadow_of(SOURCE, "/- -/   skip\nopen Evil");
         let escape = shadow.text.find("open Evil").expect("spliced");
         let lean_end = shadow.text[..escape].trim_end().len();
-        let bounds = symbols(&shadow, &[shadow.declaration_span.start..lean_end]);
+        let lean_range = shadow.declaration_span.start..lean_end;
+        let bounds = symbols(&shadow, std::slice::from_ref(&lean_range));
         let clean = report(&shadow, "'t' does not depend on any axioms");
         assert!(matches!(
             verdict(&shadow, &[clean], &bounds),
@@ -471,7 +472,7 @@ mod tests {
     fn the_hole_axiom_is_allowed_for_its_check_but_sorry_never_is() {
         let source = "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · sorry\n  · sorry\n";
         let shadow = shadow_of(source, "exact hp");
-        let bounds = symbols(&shadow, &[shadow.declaration_span.clone()]);
+        let bounds = symbols(&shadow, std::slice::from_ref(&shadow.declaration_span));
         let with_hole = report(&shadow, "'t' depends on axioms: [_sorryfill_hole_n0]");
         assert!(verdict(&shadow, &[with_hole], &bounds).is_ok());
         let with_sorry = report(
