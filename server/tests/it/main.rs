@@ -3,6 +3,7 @@
 
 mod support;
 
+mod barrier;
 mod bench_cli;
 mod cli;
 mod editor;

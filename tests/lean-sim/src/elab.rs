@@ -413,12 +413,13 @@ fn standard_axioms() -> Vec<String> {
 
 /// Whether the code tokens of `range` contain a `sorry` outside syntax quotations.
 ///
-/// `admit` (the tactic synonym) and a direct `sorryAx` count too: Lean's check looks for the
-/// `sorryAx` constant in the declaration, however it got there.
+/// `admit` (the tactic synonym), a direct `sorryAx` and `apply?` (which closes the goal with a
+/// non-synthetic `sorry`) count too: Lean's check looks for the `sorryAx` constant in the
+/// declaration, however it got there.
 fn contains_sorry(src: &str, tokens: &[Token], range: &Range<usize>) -> bool {
     code_tokens(tokens, range)
         .iter()
-        .any(|t| t.is_code() && matches!(t.text(src), "sorry" | "admit" | "sorryAx"))
+        .any(|t| t.is_code() && matches!(t.text(src), "sorry" | "admit" | "sorryAx" | "apply?"))
 }
 
 struct Judge<'a> {
@@ -495,6 +496,35 @@ impl Judge<'_> {
             .and_then(|entry| entry.goal.clone())
             .unwrap_or_else(|| render_goal(hypotheses, target));
         let unsolved = || self.unsolved_goals(&code, proof, &goal, is_tactic);
+        // `exact?` closes the goal when it finds a proof (the oracle's suggestion) and fails
+        // the tactic when it does not: never a suggestion and unsolved goals together.
+        if is_tactic && let Some(by_token) = code.first() {
+            let steps = tactic_steps(src, self.tokens, &by_token.span, proof.end);
+            if let Some(step) = steps
+                .iter()
+                .find(|step| text_of(src, &step.range).trim() == "exact?")
+            {
+                if self.context.oracle.suggestion("exact?").is_none() {
+                    return rejected(vec![Diagnostic {
+                        range: step.range.clone(),
+                        severity: 1,
+                        message: "`exact?` could not close the goal. Try `apply?` to see partial suggestions.".to_owned(),
+                        code: None,
+                        lean_tag: None,
+                        silent: false,
+                        keep_full_range: false,
+                    }]);
+                }
+                if !contains_sorry(src, self.tokens, proof) {
+                    let mut verdict = Verdict {
+                        axioms: standard_axioms(),
+                        ..Verdict::default()
+                    };
+                    self.add_token_axioms(proof, &mut verdict);
+                    return verdict;
+                }
+            }
+        }
         if is_tactic && let Some(by_token) = code.first() {
             let steps = tactic_steps(src, self.tokens, &by_token.span, proof.end);
             if steps.iter().any(|step| step.have.is_some()) {
@@ -1493,6 +1523,38 @@ accept = ["rw [h₀]"]
                 .starts_with("cannot use `#print axioms` in a `module`;")
         );
         assert_eq!(found[1].1, "#print");
+    }
+
+    #[test]
+    fn exact_search_closes_or_errors_and_apply_search_leaves_a_sorry() {
+        let src = "theorem e (n : ℕ) : n ≤ n := by\n  exact?\n";
+        let found = messages(&elaborate(src, ""), src);
+        assert_eq!(
+            found,
+            vec![(
+                "`exact?` could not close the goal. Try `apply?` to see partial suggestions."
+                    .to_owned(),
+                "exact?".to_owned()
+            )],
+            "an error, and no unsolved goals besides"
+        );
+        let suggesting = "[suggestions]\n\"exact?\" = \"exact Nat.le_refl n\"\n";
+        let found = messages(&elaborate(src, suggesting), src);
+        assert_eq!(
+            found,
+            vec![(
+                "Try this:\n  [apply] exact Nat.le_refl n".to_owned(),
+                "exact?".to_owned()
+            )],
+            "the suggestion closes the goal"
+        );
+        let apply = "theorem a (n : ℕ) : n ≤ n := by\n  apply?\n";
+        let found = messages(&elaborate(apply, ""), apply);
+        assert_eq!(
+            found,
+            vec![("declaration uses `sorry`".to_owned(), "a".to_owned())],
+            "`apply?` closes the goal with a sorry: a warning, no error"
+        );
     }
 
     #[test]
