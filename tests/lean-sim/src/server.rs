@@ -334,7 +334,7 @@ impl Server {
             .0,
         );
         let (texts, texts_rx) = watch::channel((version, Arc::new(text.clone())));
-        let worker = self.start_worker(&uri, &text, version, texts_rx, &state, &latest, build_mode);
+        let worker = self.start_worker(&uri, texts_rx, &state, &latest, build_mode);
         self.documents.insert(
             uri,
             Document {
@@ -352,15 +352,14 @@ impl Server {
     fn start_worker(
         &self,
         uri: &str,
-        text: &str,
-        version: i64,
         texts: watch::Receiver<TextVersion>,
         state: &Arc<watch::Sender<DocState>>,
         latest: &Arc<AtomicI64>,
         build_mode: BuildMode,
     ) -> JoinHandle<()> {
         // The watchdog reports the whole document as processing whenever it starts a worker.
-        let index = LineIndex::new(text);
+        let (version, text) = texts.borrow().clone();
+        let index = LineIndex::new(&text);
         self.shared.notify(
             "$/lean/fileProgress",
             json!({"textDocument": {"uri": uri, "version": version},
@@ -422,8 +421,6 @@ impl Server {
             document.texts = texts;
             document.worker = self.start_worker(
                 &uri,
-                &document.text,
-                version,
                 texts_rx,
                 &document.state,
                 &document.latest,
