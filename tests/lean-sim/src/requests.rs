@@ -85,6 +85,17 @@ fn locate<'a>(state: &'a DocState, params: &Value) -> Located<'a> {
     }
 }
 
+impl Located<'_> {
+    /// The identifier under the position.
+    fn identifier(&self) -> Option<&crate::syntax::Token> {
+        self.tokens.iter().find(|t| {
+            t.kind == crate::syntax::TokenKind::Ident
+                && t.span.start <= self.byte
+                && self.byte < t.span.end
+        })
+    }
+}
+
 /// The declaration containing `byte`, with its result.
 fn declaration_at<'a>(
     located: &Located<'_>,
@@ -175,11 +186,7 @@ fn plain_term_goal(shared: &Shared, state: &DocState, params: &Value) -> Value {
 /// this document; `[]` otherwise (other files and the library are not modelled).
 fn definition(state: &DocState, params: &Value, uri: &str) -> Value {
     let located = locate(state, params);
-    let Some(token) = located.tokens.iter().find(|t| {
-        t.kind == crate::syntax::TokenKind::Ident
-            && t.span.start <= located.byte
-            && located.byte < t.span.end
-    }) else {
+    let Some(token) = located.identifier() else {
         return json!([]);
     };
     let name = token.text(located.text);
@@ -200,11 +207,7 @@ fn definition(state: &DocState, params: &Value, uri: &str) -> Value {
 
 fn hover(state: &DocState, params: &Value) -> Value {
     let located = locate(state, params);
-    let Some(token) = located.tokens.iter().find(|t| {
-        t.kind == crate::syntax::TokenKind::Ident
-            && t.span.start <= located.byte
-            && located.byte < t.span.end
-    }) else {
+    let Some(token) = located.identifier() else {
         return Value::Null;
     };
     let name = token.text(located.text);
