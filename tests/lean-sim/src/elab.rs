@@ -748,6 +748,26 @@ pub fn elaborate_command(
         result.universal_axiom = is_universal(&view);
         return result;
     }
+    if let Some(value) = &view.value
+        && context
+            .oracle
+            .entry(&view.statement())
+            .is_some_and(|entry| entry.kernel_rejects(text_of(src, value)))
+    {
+        // The kernel's error; Lean then adds the constant as an axiom of its own type, so
+        // `#print axioms` on it (or on what uses it) names it.
+        result.diagnostics.push(Diagnostic {
+            range: view.name_range.clone(),
+            severity: 1,
+            message: "(kernel) deep recursion detected".to_owned(),
+            code: None,
+            lean_tag: None,
+            silent: false,
+            keep_full_range: false,
+        });
+        result.axioms = result.full_name.clone().map(|name| vec![name]);
+        return result;
+    }
     let stand_in = |name: &str| {
         resolve(name, &namespace, earlier).is_some_and(|declared| declared.universal_axiom)
     };
@@ -1554,6 +1574,19 @@ accept = ["rw [h₀]"]
             found,
             vec![("declaration uses `sorry`".to_owned(), "a".to_owned())],
             "`apply?` closes the goal with a sorry: a warning, no error"
+        );
+    }
+
+    #[test]
+    fn a_kernel_rejected_declaration_is_its_own_axiom() {
+        let src = "theorem k : 1 = 1 := by\n  decide\ntheorem user : 1 = 1 := k\n#print axioms k\n#print axioms user\n";
+        let oracle = "[[theorem]]\nstatement = \": 1 = 1\"\naccept = [\"k\"]\nkernel_reject = [\"decide\"]\n";
+        let found = messages(&elaborate(src, oracle), src);
+        assert_eq!(found[0].0, "(kernel) deep recursion detected");
+        assert_eq!(found[1].0, "'k' depends on axioms: [k]");
+        assert_eq!(
+            found[2].0,
+            "'user' depends on axioms: [k, propext, Classical.choice, Quot.sound]"
         );
     }
 
