@@ -249,6 +249,38 @@ fn document_symbols_are_hierarchical_and_show_an_escaping_candidate() {
 }
 
 #[test]
+fn document_symbols_name_examples_and_instances_and_skip_mutual_blocks_as_lean_does() {
+    let mut sim = Sim::start(&["--accept-all"], json!({}));
+    let text = "namespace A.B\nexample : True := trivial\ninstance : Inhabited Nat := ⟨0⟩\nmutual\ndef f : Nat := 0\nend\nend A.B\nsection\ntheorem t : True := trivial\n";
+    sim.open(URI, text);
+    let id = sim.request(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": URI}}),
+    );
+    let symbols = sim.response(&id)["result"].clone();
+    assert_eq!(symbols[0]["name"], json!("A.B"));
+    assert_eq!(
+        symbols[0]["range"]["end"],
+        json!({"line": 6, "character": 7}),
+        "the namespace runs to its `end`, not to the mutual block's"
+    );
+    let names: Vec<&str> = symbols[0]["children"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(names, ["example", "instance : Inhabited Nat"]);
+    assert_eq!(symbols[1]["name"], json!("<section>"));
+    assert_eq!(
+        symbols[1]["range"]["end"],
+        json!({"line": 9, "character": 0}),
+        "an unclosed section runs to the end of the file"
+    );
+    assert_eq!(symbols[1]["children"][0]["name"], json!("t"));
+}
+
+#[test]
 fn requests_belong_to_their_version_and_empty_changes_are_ignored() {
     let mut sim = Sim::start(&["--decl-ms", "300", "--report-delay-ms", "0"], json!({}));
     sim.open(URI, "theorem a : 1 = 1 := by\n  sorry\n");
