@@ -4,6 +4,7 @@
 mod support;
 
 mod adversarial;
+mod barrier;
 mod bench_cli;
 mod cli;
 mod editor;

@@ -27,7 +27,7 @@ const ROOT: &str = "file:///work/project";
 const SOURCE_URI: &str = "file:///work/project/Demo/Basic.lean";
 
 /// A small file with one tactic hole in the last declaration.
-const SOURCE: &str = "import Demo.Prelude
+pub(crate) const SOURCE: &str = "import Demo.Prelude
 
 theorem helper (a : ℕ) : a ≤ a + 1 := Nat.le_succ a
 
@@ -179,6 +179,11 @@ impl Session {
             busy,
             _dir: None,
         }
+    }
+
+    /// The proxy's own channel to Lean.
+    pub(crate) fn lean(&self) -> &LeanHandle {
+        &self.lean
     }
 
     /// Opens `text` as version 1 of the source and waits until Lean finished it.

@@ -59,6 +59,11 @@ pub struct Config {
     /// Send `workspace/semanticTokens/refresh` requests (numeric ids from 0) while processing.
     #[arg(long)]
     pub refresh_requests: bool,
+    /// The project's imports are out of date: a worker allowed to build (`dependencyBuildMode`
+    /// `always`, absent, or `once` at first start) shows Lake's progress lines and then
+    /// works; one that may not gets Lean's "Imports are out of date" header error.
+    #[arg(long)]
+    pub imports_out_of_date: bool,
     /// Model the v4.2x releases that refuse `#print axioms` in a file with a `module` header.
     #[arg(long)]
     pub print_axioms_refused_in_module: bool,

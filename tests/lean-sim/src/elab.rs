@@ -71,6 +71,9 @@ pub struct Context<'a> {
 /// Keywords whose declarations get "Goals accomplished!" (their type is a proposition).
 const PROOF_KEYWORDS: [&str; 3] = ["theorem", "lemma", "example"];
 
+/// Keywords that declare a type (fields and constructors, no value to judge).
+const TYPE_KEYWORDS: [&str; 3] = ["structure", "class", "inductive"];
+
 /// Tactic names that are no constant Lean knows, so a term starting with one is an unknown
 /// identifier. (`decide`, `trivial`, `rfl`, `funext`, `congr` are constants too and are not
 /// listed.)
@@ -410,12 +413,13 @@ fn standard_axioms() -> Vec<String> {
 
 /// Whether the code tokens of `range` contain a `sorry` outside syntax quotations.
 ///
-/// `admit` (the tactic synonym) and a direct `sorryAx` count too: Lean's check looks for the
-/// `sorryAx` constant in the declaration, however it got there.
+/// `admit` (the tactic synonym), a direct `sorryAx` and `apply?` (which closes the goal with a
+/// non-synthetic `sorry`) count too: Lean's check looks for the `sorryAx` constant in the
+/// declaration, however it got there.
 fn contains_sorry(src: &str, tokens: &[Token], range: &Range<usize>) -> bool {
     code_tokens(tokens, range)
         .iter()
-        .any(|t| t.is_code() && matches!(t.text(src), "sorry" | "admit" | "sorryAx"))
+        .any(|t| t.is_code() && matches!(t.text(src), "sorry" | "admit" | "sorryAx" | "apply?"))
 }
 
 struct Judge<'a> {
@@ -492,6 +496,35 @@ impl Judge<'_> {
             .and_then(|entry| entry.goal.clone())
             .unwrap_or_else(|| render_goal(hypotheses, target));
         let unsolved = || self.unsolved_goals(&code, proof, &goal, is_tactic);
+        // `exact?` closes the goal when it finds a proof (the oracle's suggestion) and fails
+        // the tactic when it does not: never a suggestion and unsolved goals together.
+        if is_tactic && let Some(by_token) = code.first() {
+            let steps = tactic_steps(src, self.tokens, &by_token.span, proof.end);
+            if let Some(step) = steps
+                .iter()
+                .find(|step| text_of(src, &step.range).trim() == "exact?")
+            {
+                if self.context.oracle.suggestion("exact?").is_none() {
+                    return rejected(vec![Diagnostic {
+                        range: step.range.clone(),
+                        severity: 1,
+                        message: "`exact?` could not close the goal. Try `apply?` to see partial suggestions.".to_owned(),
+                        code: None,
+                        lean_tag: None,
+                        silent: false,
+                        keep_full_range: false,
+                    }]);
+                }
+                if !contains_sorry(src, self.tokens, proof) {
+                    let mut verdict = Verdict {
+                        axioms: standard_axioms(),
+                        ..Verdict::default()
+                    };
+                    self.add_token_axioms(proof, &mut verdict);
+                    return verdict;
+                }
+            }
+        }
         if is_tactic && let Some(by_token) = code.first() {
             let steps = tactic_steps(src, self.tokens, &by_token.span, proof.end);
             if steps.iter().any(|step| step.have.is_some()) {
@@ -715,6 +748,26 @@ pub fn elaborate_command(
         result.universal_axiom = is_universal(&view);
         return result;
     }
+    if let Some(value) = &view.value
+        && context
+            .oracle
+            .entry(&view.statement())
+            .is_some_and(|entry| entry.kernel_rejects(text_of(src, value)))
+    {
+        // The kernel's error; Lean then adds the constant as an axiom of its own type, so
+        // `#print axioms` on it (or on what uses it) names it.
+        result.diagnostics.push(Diagnostic {
+            range: view.name_range.clone(),
+            severity: 1,
+            message: "(kernel) deep recursion detected".to_owned(),
+            code: None,
+            lean_tag: None,
+            silent: false,
+            keep_full_range: false,
+        });
+        result.axioms = result.full_name.clone().map(|name| vec![name]);
+        return result;
+    }
     let stand_in = |name: &str| {
         resolve(name, &namespace, earlier).is_some_and(|declared| declared.universal_axiom)
     };
@@ -874,21 +927,61 @@ fn elaborate_declaration(
         let signature_end = view.value.as_ref().map_or(view.code_end, |v| v.start);
         contains_sorry(src, tokens, &(view.name_range.end..signature_end))
     };
+    // `where` helpers and `let rec`s are declarations of their own (`parent.helper`), with
+    // their own sorry warning; the parent is judged without them.
+    let (main_end, auxiliaries) = auxiliaries(src, tokens, view);
+    let main_tokens: Vec<Token> = tokens
+        .iter()
+        .filter(|t| {
+            !auxiliaries
+                .iter()
+                .any(|aux| aux.extent.contains(&t.span.start))
+        })
+        .cloned()
+        .collect();
     let mut verdict = match &view.value {
+        // A type's fields and constructors are no value to judge; a sorry there still warns.
+        Some(value) if TYPE_KEYWORDS.contains(&view.keyword.as_str()) => Verdict {
+            uses_sorry: contains_sorry(src, tokens, value),
+            axioms: Vec::new(),
+            ..Verdict::default()
+        },
         // Every value is judged, whatever the keyword: a `def` or `instance` whose value the
         // oracle does not accept fails like a theorem's proof.
         Some(value) => {
             let judge = Judge {
                 src,
-                tokens,
+                tokens: &main_tokens,
                 context,
                 stand_in,
             };
-            judge.judge(&view.binders_text, &view.hypotheses, &view.type_text, value)
+            judge.judge(
+                &view.binders_text,
+                &view.hypotheses,
+                &view.type_text,
+                &(value.start..main_end.max(value.start)),
+            )
         }
         None => Verdict::default(),
     };
     verdict.uses_sorry |= statement_has_sorry;
+    let mut auxiliary_warnings: Vec<(Range<usize>, String)> = Vec::new();
+    for aux in &auxiliaries {
+        let judge = Judge {
+            src,
+            tokens,
+            context,
+            stand_in,
+        };
+        let mut part = judge.judge(&aux.binders, &[], &aux.ty, &aux.value);
+        if part.uses_sorry {
+            let parent = view.name.as_deref().unwrap_or(view.keyword.as_str());
+            auxiliary_warnings.push((aux.name_range.clone(), format!("{parent}.{}", aux.name)));
+            part.uses_sorry = false;
+            part.axioms.push("sorryAx".to_owned());
+        }
+        verdict.absorb(part);
+    }
     // "Try this" is logged while the tactic runs, before any error of the declaration.
     let try_this: Vec<Diagnostic> = suggestions(src, tokens, view, context.oracle)
         .into_iter()
@@ -919,25 +1012,36 @@ fn elaborate_declaration(
     }
     *axioms_out = Some(verdict.axioms.clone());
     let mut diagnostics = try_this;
-    if verdict.uses_sorry && !warn_sorry {
+    let sorry_warning = |range: Range<usize>, name: &str| Diagnostic {
+        range,
+        severity: 2,
+        message: match context.dialect.sorry_style {
+            SorryStyle::Quote => "declaration uses 'sorry'".to_owned(),
+            SorryStyle::Backtick => "declaration uses `sorry`".to_owned(),
+            SorryStyle::Named => format!("declaration `{name}` uses `sorry`"),
+        },
+        code: None,
+        lean_tag: None,
+        silent: false,
+        keep_full_range: false,
+    };
+    if warn_sorry {
+        diagnostics.extend(
+            auxiliary_warnings
+                .iter()
+                .map(|(range, name)| sorry_warning(range.clone(), name)),
+        );
+    }
+    let any_sorry = verdict.uses_sorry || !auxiliary_warnings.is_empty();
+    if any_sorry && !warn_sorry {
         // Silenced: neither the warning nor "Goals accomplished!".
     } else if verdict.uses_sorry {
-        diagnostics.push(Diagnostic {
-            range: view.name_range.clone(),
-            severity: 2,
-            message: match context.dialect.sorry_style {
-                SorryStyle::Quote => "declaration uses 'sorry'".to_owned(),
-                SorryStyle::Backtick => "declaration uses `sorry`".to_owned(),
-                SorryStyle::Named => format!(
-                    "declaration `{}` uses `sorry`",
-                    view.name.as_deref().unwrap_or(view.keyword.as_str())
-                ),
-            },
-            code: None,
-            lean_tag: None,
-            silent: false,
-            keep_full_range: false,
-        });
+        diagnostics.push(sorry_warning(
+            view.name_range.clone(),
+            view.name.as_deref().unwrap_or(view.keyword.as_str()),
+        ));
+    } else if any_sorry {
+        // Only helpers use `sorry`: their warnings are out; no "Goals accomplished!".
     } else if context.silent_diagnostics && PROOF_KEYWORDS.contains(&view.keyword.as_str()) {
         diagnostics.push(Diagnostic {
             range: view.start..view.code_end,
@@ -950,6 +1054,110 @@ fn elaborate_declaration(
         });
     }
     diagnostics
+}
+
+/// A `where` helper or `let rec` of a declaration: Lean adds it as `parent.name`.
+struct Auxiliary {
+    name: String,
+    name_range: Range<usize>,
+    binders: String,
+    ty: String,
+    /// Its value (after `:=`, or its `|` alternatives).
+    value: Range<usize>,
+    /// Everything that belongs to it, to leave out of the parent's own value.
+    extent: Range<usize>,
+}
+
+/// Where the parent's own value ends (before a `where`) and its auxiliary declarations.
+fn auxiliaries(src: &str, tokens: &[Token], view: &DeclView) -> (usize, Vec<Auxiliary>) {
+    let Some(value) = &view.value else {
+        return (view.code_end, Vec::new());
+    };
+    let code = code_tokens(tokens, value);
+    let column = |token: &Token| {
+        let line_start = src[..token.span.start].rfind('\n').map_or(0, |i| i + 1);
+        src[line_start..token.span.start].chars().count()
+    };
+    let starts_line = |token: &Token| {
+        let line_start = src[..token.span.start].rfind('\n').map_or(0, |i| i + 1);
+        src[line_start..token.span.start].trim().is_empty()
+    };
+    let mut found = Vec::new();
+    let mut depth = 0i32;
+    let mut main_end = value.end;
+    for (i, token) in code.iter().enumerate() {
+        match token.text(src) {
+            "(" | "[" | "{" | "⟨" | "⦃" => depth += 1,
+            ")" | "]" | "}" | "⟩" | "⦄" => depth -= 1,
+            "where" if depth == 0 && i > 0 => {
+                main_end = code[i - 1].span.end;
+                let helpers = &code[i + 1..];
+                let Some(first) = helpers.first() else { break };
+                let helper_column = column(first);
+                let mut starts: Vec<usize> = vec![0];
+                starts.extend(
+                    helpers
+                        .iter()
+                        .enumerate()
+                        .skip(1)
+                        .filter(|(_, t)| starts_line(t) && column(t) == helper_column)
+                        .map(|(j, _)| j),
+                );
+                for (n, &start) in starts.iter().enumerate() {
+                    let end = starts.get(n + 1).copied().unwrap_or(helpers.len());
+                    if let Some(aux) = auxiliary(src, &helpers[start..end]) {
+                        found.push(aux);
+                    }
+                }
+                break;
+            }
+            "let" if code.get(i + 1).is_some_and(|t| t.text(src) == "rec") => {
+                let let_column = column(token);
+                let end = code[i + 2..]
+                    .iter()
+                    .position(|t| starts_line(t) && column(t) <= let_column)
+                    .map_or(code.len(), |j| i + 2 + j);
+                if let Some(aux) = auxiliary(src, &code[i + 2..end]) {
+                    found.push(aux);
+                }
+            }
+            _ => {}
+        }
+    }
+    (main_end, found)
+}
+
+/// `name binders : type := value` or `name binders : type | alternatives`.
+fn auxiliary(src: &str, tokens: &[Token]) -> Option<Auxiliary> {
+    let name = tokens.first().filter(|t| t.kind == TokenKind::Ident)?;
+    let mut depth = 0i32;
+    let mut colon = None;
+    for (i, token) in tokens.iter().enumerate().skip(1) {
+        match token.text(src) {
+            "(" | "[" | "{" | "⟨" | "⦃" => depth += 1,
+            ")" | "]" | "}" | "⟩" | "⦄" => depth -= 1,
+            ":" if depth == 0 && colon.is_none() => colon = Some(i),
+            marker @ (":=" | "|") if depth == 0 => {
+                let after = if marker == ":=" { i + 1 } else { i };
+                let value = tokens.get(after)?.span.start..tokens.last()?.span.end;
+                let binders_end = colon.unwrap_or(i);
+                let binders = text_of(src, &(name.span.end..tokens[binders_end].span.start));
+                let ty = colon.map_or("", |c| {
+                    text_of(src, &(tokens[c].span.end..token.span.start))
+                });
+                return Some(Auxiliary {
+                    name: name.text(src).to_owned(),
+                    name_range: name.span.clone(),
+                    binders: collapse_whitespace(binders),
+                    ty: collapse_whitespace(ty),
+                    value,
+                    extent: name.span.start..tokens.last()?.span.end,
+                });
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn unknown_identifier(name: &str, range: Range<usize>, dialect: Dialect) -> Diagnostic {
@@ -1335,6 +1543,51 @@ accept = ["rw [h₀]"]
                 .starts_with("cannot use `#print axioms` in a `module`;")
         );
         assert_eq!(found[1].1, "#print");
+    }
+
+    #[test]
+    fn exact_search_closes_or_errors_and_apply_search_leaves_a_sorry() {
+        let src = "theorem e (n : ℕ) : n ≤ n := by\n  exact?\n";
+        let found = messages(&elaborate(src, ""), src);
+        assert_eq!(
+            found,
+            vec![(
+                "`exact?` could not close the goal. Try `apply?` to see partial suggestions."
+                    .to_owned(),
+                "exact?".to_owned()
+            )],
+            "an error, and no unsolved goals besides"
+        );
+        let suggesting = "[suggestions]\n\"exact?\" = \"exact Nat.le_refl n\"\n";
+        let found = messages(&elaborate(src, suggesting), src);
+        assert_eq!(
+            found,
+            vec![(
+                "Try this:\n  [apply] exact Nat.le_refl n".to_owned(),
+                "exact?".to_owned()
+            )],
+            "the suggestion closes the goal"
+        );
+        let apply = "theorem a (n : ℕ) : n ≤ n := by\n  apply?\n";
+        let found = messages(&elaborate(apply, ""), apply);
+        assert_eq!(
+            found,
+            vec![("declaration uses `sorry`".to_owned(), "a".to_owned())],
+            "`apply?` closes the goal with a sorry: a warning, no error"
+        );
+    }
+
+    #[test]
+    fn a_kernel_rejected_declaration_is_its_own_axiom() {
+        let src = "theorem k : 1 = 1 := by\n  decide\ntheorem user : 1 = 1 := k\n#print axioms k\n#print axioms user\n";
+        let oracle = "[[theorem]]\nstatement = \": 1 = 1\"\naccept = [\"k\"]\nkernel_reject = [\"decide\"]\n";
+        let found = messages(&elaborate(src, oracle), src);
+        assert_eq!(found[0].0, "(kernel) deep recursion detected");
+        assert_eq!(found[1].0, "'k' depends on axioms: [k]");
+        assert_eq!(
+            found[2].0,
+            "'user' depends on axioms: [k, propext, Classical.choice, Quot.sound]"
+        );
     }
 
     #[test]

@@ -58,6 +58,8 @@ struct TheoremEntry {
     goal: Option<String>,
     #[serde(default)]
     axioms: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    kernel_reject: Vec<String>,
 }
 
 /// One statement's verdicts.
@@ -67,9 +69,19 @@ pub struct Entry {
     accepted: Vec<(String, Vec<String>)>,
     /// The goal to render instead of deriving it from the statement.
     pub goal: Option<String>,
+    /// Proof keys the elaborator accepts but the kernel rejects.
+    kernel_rejected: Vec<String>,
 }
 
 impl Entry {
+    /// Whether the kernel rejects `proof` (the oracle's `kernel_reject`).
+    pub fn kernel_rejects(&self, proof: &str) -> bool {
+        let key = proof_key(proof);
+        self.kernel_rejected
+            .iter()
+            .any(|rejected| *rejected == key || key.strip_prefix("by ") == Some(rejected.as_str()))
+    }
+
     /// The axioms of `proof` (a declaration's value, exactly as written) if the oracle accepts
     /// it for this statement. An entry written without `by` stands for a tactic script (the
     /// value `by <entry>`) and for the term `<entry>`; the value itself is never rewritten, so
@@ -149,6 +161,9 @@ impl Oracle {
             if theorem.goal.is_some() {
                 entry.goal = theorem.goal;
             }
+            entry
+                .kernel_rejected
+                .extend(theorem.kernel_reject.iter().map(|proof| proof_key(proof)));
         }
         Ok(oracle)
     }

@@ -85,6 +85,17 @@ fn locate<'a>(state: &'a DocState, params: &Value) -> Located<'a> {
     }
 }
 
+impl Located<'_> {
+    /// The identifier under the position.
+    fn identifier(&self) -> Option<&crate::syntax::Token> {
+        self.tokens.iter().find(|t| {
+            t.kind == crate::syntax::TokenKind::Ident
+                && t.span.start <= self.byte
+                && self.byte < t.span.end
+        })
+    }
+}
+
 /// The declaration containing `byte`, with its result.
 fn declaration_at<'a>(
     located: &Located<'_>,
@@ -175,11 +186,7 @@ fn plain_term_goal(shared: &Shared, state: &DocState, params: &Value) -> Value {
 /// this document; `[]` otherwise (other files and the library are not modelled).
 fn definition(state: &DocState, params: &Value, uri: &str) -> Value {
     let located = locate(state, params);
-    let Some(token) = located.tokens.iter().find(|t| {
-        t.kind == crate::syntax::TokenKind::Ident
-            && t.span.start <= located.byte
-            && located.byte < t.span.end
-    }) else {
+    let Some(token) = located.identifier() else {
         return json!([]);
     };
     let name = token.text(located.text);
@@ -200,11 +207,7 @@ fn definition(state: &DocState, params: &Value, uri: &str) -> Value {
 
 fn hover(state: &DocState, params: &Value) -> Value {
     let located = locate(state, params);
-    let Some(token) = located.tokens.iter().find(|t| {
-        t.kind == crate::syntax::TokenKind::Ident
-            && t.span.start <= located.byte
-            && located.byte < t.span.end
-    }) else {
+    let Some(token) = located.identifier() else {
         return Value::Null;
     };
     let name = token.text(located.text);
@@ -227,90 +230,159 @@ fn hover(state: &DocState, params: &Value) -> Value {
     }
 }
 
-/// `textDocument/documentSymbol` as Lean answers it (protocol §6.6): hierarchical; namespaces
-/// and sections are kind 3 (an anonymous section is `<section>`), named declarations kind 6;
-/// `range` is the whole command syntax (doc comment and attributes included, trailing
-/// whitespace and comments not), `selectionRange` the name. Where a command ends is
-/// lean-sim's own reading ([`crate::syntax::commands`]).
+/// `textDocument/documentSymbol` as Lean's `handleDocumentSymbol` answers it (protocol §6.6):
+/// hierarchical; `namespace`/`section` are kind 3 with `children` (named by their full name, an
+/// anonymous section `<section>`, the range from the opening command to its `end`, or to the end
+/// of the file when unclosed; `end A.B` closes as many name parts); each declaration command is
+/// kind 6 named by its declared name, `example` by its keyword, an anonymous instance
+/// `instance <signature>`; `range` is the whole command syntax (doc comment and attributes
+/// included, trailing whitespace and comments not), `selectionRange` the name. Like Lean, a
+/// `mutual` block and a command under an `… in` prefix are not declaration commands and give no
+/// symbol. Where a command ends is lean-sim's own reading ([`crate::syntax::commands`]).
 fn document_symbols(state: &DocState) -> Value {
     use crate::syntax::CommandKind;
+    use std::ops::Range;
+    struct Scope {
+        name: String,
+        parts: usize,
+        start: usize,
+        selection: Range<usize>,
+        siblings: Vec<Value>,
+    }
     let text = state.text.as_str();
     let index = LineIndex::new(text);
     let tokens = crate::syntax::lex(text);
-    let symbol = |name: &str,
-                  kind: u8,
-                  range: std::ops::Range<usize>,
-                  selection: &std::ops::Range<usize>,
-                  children: Vec<Value>| {
-        let mut value = json!({"name": name, "kind": kind,
-                               "range": lsp_range(&index, &range),
-                               "selectionRange": lsp_range(&index, selection)});
-        if kind == 3
-            && let Some(object) = value.as_object_mut()
-        {
-            object.insert("children".to_owned(), Value::Array(children));
-        }
+    let symbol = |name: &str, kind: u8, range: Range<usize>, selection: &Range<usize>| {
+        json!({"name": name, "kind": kind,
+               "range": lsp_range(&index, &range),
+               "selectionRange": lsp_range(&index, selection)})
+    };
+    let close = |scope: Scope, end: usize, children: Vec<Value>| {
+        let mut value = symbol(&scope.name, 3, scope.start..end, &scope.selection);
+        value["children"] = Value::Array(children);
         value
     };
-    // Open scopes: name, start, selection range, children so far.
-    let mut scopes: Vec<(String, usize, std::ops::Range<usize>, Vec<Value>)> = Vec::new();
-    let mut top: Vec<Value> = Vec::new();
-    let mut last_end = 0;
+    let first_code = |range: &Range<usize>| {
+        tokens
+            .iter()
+            .find(|t| {
+                t.span.start >= range.start
+                    && t.span.end <= range.end
+                    && !t.is_trivia()
+                    && !t.is_comment()
+            })
+            .map(|t| (t.text(text), t.span.clone()))
+    };
+    let mut stack: Vec<Scope> = Vec::new();
+    let mut current: Vec<Value> = Vec::new();
+    let mut in_mutual = false;
     for command in elab::commands(text, &tokens) {
-        last_end = command.syntax_end;
+        let whole = command.span.start..command.syntax_end;
         match command.kind {
+            _ if in_mutual => in_mutual = command.kind != CommandKind::End,
+            CommandKind::Other if command.keyword == "mutual" => in_mutual = true,
             CommandKind::Namespace | CommandKind::Section => {
                 let (name, selection) = match &command.name {
                     Some((name, range)) => (name.clone(), range.clone()),
-                    None => {
-                        let keyword = tokens
-                            .iter()
-                            .find(|t| {
-                                t.span.start >= command.span.start
-                                    && t.text(text) == command.keyword
-                            })
-                            .map_or(command.span.start..command.syntax_end, |t| t.span.clone());
-                        ("<section>".to_owned(), keyword)
-                    }
+                    None => ("<section>".to_owned(), whole.clone()),
                 };
-                scopes.push((name, command.span.start, selection, Vec::new()));
+                stack.push(Scope {
+                    parts: if command.name.is_some() {
+                        name.split('.').count()
+                    } else {
+                        1
+                    },
+                    name,
+                    start: command.span.start,
+                    selection,
+                    siblings: std::mem::take(&mut current),
+                });
             }
             CommandKind::End => {
-                if let Some((name, start, selection, children)) = scopes.pop() {
-                    let closed = symbol(&name, 3, start..command.syntax_end, &selection, children);
-                    match scopes.last_mut() {
-                        Some(parent) => parent.3.push(closed),
-                        None => top.push(closed),
+                let mut parts = tokens
+                    .iter()
+                    .filter(|t| {
+                        t.span.start >= whole.start && t.span.end <= whole.end && t.is_code()
+                    })
+                    .nth(1)
+                    .map_or(1, |name| name.text(text).split('.').count());
+                while parts > 0 {
+                    let Some(mut scope) = stack.pop() else { break };
+                    if scope.parts > parts {
+                        // `end B` closes only the last parts of `namespace A.B`.
+                        let kept: Vec<&str> = scope.name.split('.').collect();
+                        let (outer, inner) = kept.split_at(scope.parts - parts);
+                        let inner_scope = Scope {
+                            name: inner.join("."),
+                            parts,
+                            start: scope.start,
+                            selection: scope.selection.clone(),
+                            siblings: Vec::new(),
+                        };
+                        let closed = close(inner_scope, whole.end, std::mem::take(&mut current));
+                        current = vec![closed];
+                        scope.name = outer.join(".");
+                        scope.parts -= parts;
+                        stack.push(scope);
+                        break;
                     }
+                    parts -= scope.parts;
+                    let children = std::mem::take(&mut current);
+                    let siblings = std::mem::take(&mut scope.siblings);
+                    let closed = close(scope, whole.end, children);
+                    current = siblings;
+                    current.push(closed);
                 }
             }
             CommandKind::Declaration => {
-                if let Some((name, selection)) = &command.name {
-                    let declared = symbol(
-                        name,
-                        6,
-                        command.span.start..command.syntax_end,
-                        selection,
-                        Vec::new(),
-                    );
-                    match scopes.last_mut() {
-                        Some(parent) => parent.3.push(declared),
-                        None => top.push(declared),
-                    }
+                let Some((first, _)) = first_code(&whole) else {
+                    continue;
+                };
+                if matches!(
+                    first,
+                    "set_option" | "open" | "attribute" | "omit" | "include"
+                ) || first.starts_with("#guard")
+                {
+                    continue;
                 }
+                let (name, selection) = match (&command.name, command.keyword.as_str()) {
+                    (Some((name, range)), _) => (name.clone(), range.clone()),
+                    (None, "instance") => {
+                        let declaration = crate::syntax::parse_declaration(text, &tokens, &command);
+                        let keyword_end = tokens
+                            .iter()
+                            .find(|t| t.span.start >= whole.start && t.text(text) == "instance")
+                            .map_or(whole.start, |t| t.span.end);
+                        let signature_end = declaration.map_or(whole.end, |d| d.header.end);
+                        let signature = keyword_end..signature_end.max(keyword_end);
+                        let shown = text[signature.clone()].trim();
+                        let start = signature.start
+                            + (text[signature.clone()].len()
+                                - text[signature.clone()].trim_start().len());
+                        (format!("instance {shown}"), start..start + shown.len())
+                    }
+                    (None, keyword) => {
+                        let at = tokens
+                            .iter()
+                            .find(|t| t.span.start >= whole.start && t.text(text) == keyword)
+                            .map_or(whole.clone(), |t| t.span.clone());
+                        (keyword.to_owned(), at)
+                    }
+                };
+                current.push(symbol(&name, 6, whole, &selection));
             }
             _ => {}
         }
     }
-    // Scopes left open run to the end of the file's last command.
-    while let Some((name, start, selection, children)) = scopes.pop() {
-        let closed = symbol(&name, 3, start..last_end.max(start), &selection, children);
-        match scopes.last_mut() {
-            Some(parent) => parent.3.push(closed),
-            None => top.push(closed),
-        }
+    // Scopes left open run to the end of the file.
+    while let Some(mut scope) = stack.pop() {
+        let children = std::mem::take(&mut current);
+        let siblings = std::mem::take(&mut scope.siblings);
+        let closed = close(scope, text.len(), children);
+        current = siblings;
+        current.push(closed);
     }
-    Value::Array(top)
+    Value::Array(current)
 }
 
 fn rpc_call(shared: &Shared, state: &DocState, params: &Value) -> Value {

@@ -22,7 +22,7 @@ use crate::json::to_sorted_string;
 use crate::oracle::Oracle;
 use crate::requests;
 use crate::shared::{ClientCapabilities, Shared};
-use crate::worker::{DocState, Phase, TextVersion, Worker, lsp_range};
+use crate::worker::{BuildMode, DocState, Phase, TextVersion, Worker, lsp_range};
 
 /// JSON-RPC and Lean error codes.
 pub mod codes {
@@ -61,6 +61,7 @@ enum Event {
 
 struct Document {
     version: i64,
+    build_mode: BuildMode,
     text: String,
     latest: Arc<AtomicI64>,
     texts: watch::Sender<TextVersion>,
@@ -319,6 +320,8 @@ impl Server {
         if let Some(old) = self.documents.remove(&uri) {
             old.worker.abort();
         }
+        let build_mode =
+            BuildMode::parse(params.get("dependencyBuildMode").and_then(Value::as_str));
         let latest = Arc::new(AtomicI64::new(version));
         let state = Arc::new(
             watch::channel(DocState {
@@ -331,11 +334,12 @@ impl Server {
             .0,
         );
         let (texts, texts_rx) = watch::channel((version, Arc::new(text.clone())));
-        let worker = self.start_worker(&uri, &text, version, texts_rx, &state, &latest);
+        let worker = self.start_worker(&uri, texts_rx, &state, &latest, build_mode);
         self.documents.insert(
             uri,
             Document {
                 version,
+                build_mode,
                 text,
                 latest,
                 texts,
@@ -348,14 +352,14 @@ impl Server {
     fn start_worker(
         &self,
         uri: &str,
-        text: &str,
-        version: i64,
         texts: watch::Receiver<TextVersion>,
         state: &Arc<watch::Sender<DocState>>,
         latest: &Arc<AtomicI64>,
+        build_mode: BuildMode,
     ) -> JoinHandle<()> {
         // The watchdog reports the whole document as processing whenever it starts a worker.
-        let index = LineIndex::new(text);
+        let (version, text) = texts.borrow().clone();
+        let index = LineIndex::new(&text);
         self.shared.notify(
             "$/lean/fileProgress",
             json!({"textDocument": {"uri": uri, "version": version},
@@ -367,6 +371,7 @@ impl Server {
             texts,
             Arc::clone(state),
             Arc::clone(latest),
+            build_mode,
         );
         tokio::spawn(worker.run())
     }
@@ -416,11 +421,10 @@ impl Server {
             document.texts = texts;
             document.worker = self.start_worker(
                 &uri,
-                &document.text,
-                version,
                 texts_rx,
                 &document.state,
                 &document.latest,
+                document.build_mode,
             );
         } else {
             document.texts.send_replace((version, text));

@@ -554,8 +554,12 @@ fn starts_command(src: &str, code: &[&Token], i: usize) -> bool {
         // `deriving Repr` continues a structure; `deriving instance` is a command.
         return code.get(i + 1).is_some_and(|t| t.text(src) == "instance");
     }
-    if ALSO_TACTIC.contains(&text) && !first_on_line(src, code[i].span.start) {
-        // `open Foo in e` inside a term.
+    if ALSO_TACTIC.contains(&text)
+        && (!first_on_line(src, code[i].span.start)
+            || i.checked_sub(1)
+                .is_some_and(|p| matches!(code[p].text(src), ":=" | "by" | "=>" | "," | "·")))
+    {
+        // `open Foo in e` inside a term: a term is expected right there.
         return false;
     }
     if is_declaration_keyword(text) || COMMAND_KEYWORDS.contains(&text) {
@@ -1073,6 +1077,9 @@ mod tests {
                 ("theorem".to_owned(), "theorem u : True := trivial", false),
             ]
         );
+        // Where a term is expected, `open … in` is a term.
+        let term = "theorem t : True :=\n  open Foo in\n  trivial\n";
+        assert_eq!(outline(term).len(), 1);
         // At the block's own column `open … in` is a tactic.
         let inside = "theorem t : True := by\n  open Foo in\n  trivial\n";
         assert_eq!(outline(inside).len(), 1);

@@ -65,7 +65,52 @@ pub struct Worker {
     state: Arc<watch::Sender<DocState>>,
     latest: Arc<AtomicI64>,
     loaded_header: Option<String>,
+    /// The imports could not be set up (out of date, not built): every version fails.
+    header_failed: bool,
+    /// `dependencyBuildMode` of the didOpen.
+    build_mode: BuildMode,
+    /// This worker was restarted (a header change): `once` no longer builds.
+    restarted: bool,
     previous: Option<(Arc<String>, Vec<CommandResult>)>,
+}
+
+/// How long a worker waits before exiting for a header change (Lean's `setupImports`).
+const HEADER_RESTART_MS: u64 = 200;
+
+/// The `dependencyBuildMode` of a didOpen (protocol §3); absent means `always`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildMode {
+    /// Lake builds stale imports on every worker start.
+    Always,
+    /// Only the first worker start builds.
+    Once,
+    /// `lake setup-file --no-build`: stale imports are a header error.
+    Never,
+}
+
+impl BuildMode {
+    /// Reads the didOpen field.
+    pub fn parse(field: Option<&str>) -> Self {
+        match field {
+            Some("never") => BuildMode::Never,
+            Some("once") => BuildMode::Once,
+            _ => BuildMode::Always,
+        }
+    }
+}
+
+/// Lean's header error when `lake setup-file --no-build` finds stale imports.
+fn imports_out_of_date(index: &LineIndex, header_end: usize) -> Diagnostic {
+    let _ = index;
+    Diagnostic {
+        range: 0..header_end,
+        severity: 1,
+        message: "Imports are out of date and must be rebuilt; use the \"Restart File\" command in your editor.".to_owned(),
+        code: None,
+        lean_tag: None,
+        silent: false,
+        keep_full_range: false,
+    }
 }
 
 impl Worker {
@@ -76,6 +121,7 @@ impl Worker {
         texts: watch::Receiver<TextVersion>,
         state: Arc<watch::Sender<DocState>>,
         latest: Arc<AtomicI64>,
+        build_mode: BuildMode,
     ) -> Self {
         Worker {
             shared,
@@ -84,8 +130,90 @@ impl Worker {
             state,
             latest,
             loaded_header: None,
+            header_failed: false,
+            build_mode,
+            restarted: false,
             previous: None,
         }
+    }
+
+    /// `lake setup-file` for the imports: with `--imports-out-of-date`, a start that builds
+    /// shows Lake's progress lines as transient information diagnostics (then an empty
+    /// publish clears them) and the imports are fresh from then on; one that may not build
+    /// fails. Returns whether the imports are usable.
+    fn set_up_imports(
+        &self,
+        version: i64,
+        index: &LineIndex,
+        commands: &[crate::syntax::Command],
+        tokens: &[crate::syntax::Token],
+    ) -> bool {
+        let modules: Vec<String> = commands
+            .iter()
+            .take_while(|command| command.kind == CommandKind::Import)
+            .filter(|command| command.keyword == "import")
+            .filter_map(|command| {
+                tokens
+                    .iter()
+                    .filter(|t| {
+                        t.span.start >= command.span.start && t.span.end <= command.syntax_end
+                    })
+                    .filter(|t| t.is_code())
+                    .nth(1)
+                    .map(|t| t.text(index.text()).to_owned())
+            })
+            .collect();
+        if modules.is_empty() || !self.shared.imports_out_of_date() {
+            return true;
+        }
+        let builds = match self.build_mode {
+            BuildMode::Always => true,
+            BuildMode::Once => !self.restarted,
+            BuildMode::Never => false,
+        };
+        if !builds {
+            return false;
+        }
+        let whole = 0..index.text().len();
+        let line_one = index.offset(crate::syntax::Position::new(1, 0));
+        let mut lines = Vec::new();
+        for (n, module) in modules.iter().enumerate() {
+            lines.push(Diagnostic {
+                range: 0..line_one.min(whole.end),
+                severity: 3,
+                message: format!("✔ [{}/{}] Built {module}", n + 1, modules.len()),
+                code: None,
+                lean_tag: None,
+                silent: false,
+                keep_full_range: false,
+            });
+            let shown: Vec<&Diagnostic> = lines.iter().collect();
+            self.publish_lake(version, index, &shown);
+        }
+        self.publish_lake(version, index, &[]);
+        self.shared.mark_imports_built();
+        true
+    }
+
+    /// Lake's lines: `range` 0:0–1:0, `fullRange` the whole file.
+    fn publish_lake(&self, version: i64, index: &LineIndex, lines: &[&Diagnostic]) {
+        if !self.current(version) {
+            return;
+        }
+        let end = lsp_position(index, index.text().len());
+        let diagnostics: Vec<Value> = lines
+            .iter()
+            .map(|d| {
+                let mut value = diagnostic_json(index, d);
+                value["range"] = json!({"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}});
+                value["fullRange"] = json!({"start": {"line": 0, "character": 0}, "end": end});
+                value
+            })
+            .collect();
+        self.shared.notify(
+            "textDocument/publishDiagnostics",
+            json!({"uri": self.uri, "version": version, "diagnostics": diagnostics}),
+        );
     }
 
     /// Elaborates versions until the document is closed or the worker crashes.
@@ -167,10 +295,54 @@ impl Worker {
             .last()
             .map_or(0, |command| elab::code_end(&tokens, &command.span));
         let header = text[..header_end].to_owned();
+        let index = LineIndex::new(&text);
+        if let Some(loaded) = &self.loaded_header
+            && *loaded != header
+        {
+            // A changed header restarts the worker in Lean: it exits (code 2) after 200 ms
+            // unless a newer version comes first, and the watchdog starts a new one on the
+            // current text, which imports again.
+            tokio::time::sleep(Duration::from_millis(HEADER_RESTART_MS)).await;
+            if self.texts.has_changed().unwrap_or(true) {
+                return Outcome::Superseded;
+            }
+            self.restarted = true;
+            self.loaded_header = None;
+            self.header_failed = false;
+            shared.count(&self.uri, |stats| stats.worker_restarts += 1);
+            self.publish(version, &index, &[], false);
+            self.progress(version, &index, Some(0..text.len()), 1);
+        }
         // Lean's reporter starts with the version and first looks after `reportDelayMs`.
         let mut reporter = Reporter::new(config.effective_report_delay_ms());
+        if self.loaded_header.is_none() {
+            self.header_failed = !self.set_up_imports(version, &index, &commands, &tokens);
+        }
+        if self.header_failed {
+            // A failed header is fatal for every version of this worker.
+            let failure = imports_out_of_date(&index, header_end);
+            self.publish(version, &index, &[&failure], false);
+            self.progress(version, &index, Some(0..text.len()), 2);
+            let finished = Arc::new(vec![CommandResult {
+                span: 0..header_end,
+                text: header.clone(),
+                is_declaration: false,
+                name: None,
+                full_name: None,
+                axioms: None,
+                universal_axiom: false,
+                diagnostics: vec![failure],
+            }]);
+            self.loaded_header = Some(header);
+            self.state.send_modify(|state| {
+                if state.version == version {
+                    state.phase = Phase::Done;
+                    state.results = finished;
+                }
+            });
+            return Outcome::Done;
+        }
         if self.loaded_header.as_deref() != Some(header.as_str()) {
-            // A changed header restarts the worker in Lean: nothing can be reused.
             self.previous = None;
             self.elaboration_time(
                 &mut reporter,
@@ -186,7 +358,6 @@ impl Worker {
             self.loaded_header = Some(header);
         }
         // The crash happens after the imports are loaded, while elaborating the body.
-        let index = LineIndex::new(&text);
         if config
             .crash_marker
             .as_ref()
