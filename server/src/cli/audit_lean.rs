@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::audit::{self, AuditDeclaration, AuditFile, AuditPolicy, AuditReport, Finding};
 use crate::cli::lean_process::{LeanProcess, start_lean, wait_elaborated};
+use crate::cli::virtual_editor::VirtualEditor;
 use crate::config::Config;
 use crate::lean::LeanDiagnostic;
 use crate::verify::checker::file_uri;
@@ -126,7 +127,14 @@ pub async fn axiom_findings(
     let uri = file_uri(&absolute);
     let (document, first_line) = with_print_axioms(text, &declarations);
     lean.editor.open(&uri, &document);
-    let elaborated = wait_elaborated(&mut lean.documents, &uri, |_| {}).await;
+    let elaborated = wait_elaborated(
+        &lean.lean,
+        &mut lean.documents,
+        &uri,
+        VirtualEditor::OPENED_VERSION,
+        |_| {},
+    )
+    .await;
     lean.editor.close(&uri);
     let diagnostics = elaborated?;
     Ok(findings_from_answers(

@@ -105,32 +105,87 @@ fn session_failure(
 /// How long Lean may take to elaborate one file before it is given up.
 pub const ELABORATION_LIMIT: Duration = Duration::from_secs(600);
 
-/// Waits until Lean has elaborated `uri` and returns the diagnostics it published for that
-/// version. Every event received on the way is passed to `seen` first (the checker's view of
-/// the documents follows them). `Err` says why in words: a failed header or worker, a stopped
-/// server, or [`ELABORATION_LIMIT`].
+/// Waits until Lean has elaborated `version` of `uri` and returns its final diagnostics.
+/// The barrier is Lean's `waitForDiagnostics` answer, never the done notification: real Lean
+/// publishes a version that never blocked AFTER saying it is done, and the router re-sends
+/// `Elaborated` for such a late publish, so the last `Elaborated` queued before the answer
+/// holds the final set. The document must have been opened (as `version`) through the
+/// editor just before: its `Opened` event starts the wait. Every event received on the way
+/// is passed to `seen` first (the
+/// checker's view of the documents follows them). `Err` says why in words: a failed header
+/// or worker, a stopped server, or [`ELABORATION_LIMIT`].
 pub async fn wait_elaborated(
+    lean: &LeanHandle,
     documents: &mut mpsc::UnboundedReceiver<DocumentEvent>,
     uri: &str,
+    version: i32,
     mut seen: impl FnMut(&DocumentEvent),
 ) -> Result<Vec<LeanDiagnostic>, String> {
     let deadline = tokio::time::sleep(ELABORATION_LIMIT);
     tokio::pin!(deadline);
-    loop {
+    let mut last = Vec::new();
+    // The router forwards the editor's didOpen before it reports `Opened`, so a request sent
+    // after seeing it reaches Lean after the open (and not as a request for a closed file).
+    let mut opened = false;
+    while !opened {
         tokio::select! {
-            event = documents.recv() => match event.inspect(&mut seen) {
-                Some(DocumentEvent::Elaborated { uri: done, diagnostics, .. }) if done == uri => {
-                    return Ok(diagnostics);
+            event = documents.recv() => match event {
+                Some(event) => {
+                    seen(&event);
+                    opened = matches!(&event, DocumentEvent::Opened { uri: at, version: v, .. }
+                        | DocumentEvent::Changed { uri: at, version: v, .. } if at == uri && *v >= version);
+                    note_elaborated(event, uri, version, &mut last)?;
                 }
-                Some(DocumentEvent::Failed { uri: failed, .. }) if failed == uri => {
-                    return Err("Lean could not elaborate the file (header or worker failure)".to_owned());
-                }
-                Some(_) => {}
                 None => return Err("the Lean server stopped".to_owned()),
             },
             () = &mut deadline => return Err("Lean did not finish elaborating the file in time".to_owned()),
         }
     }
+    let wait = lean.wait_for_diagnostics(uri, version);
+    tokio::pin!(wait);
+    loop {
+        tokio::select! {
+            answer = &mut wait => {
+                answer.map_err(|error| format!("Lean could not elaborate the file: {error}"))?;
+                break;
+            }
+            event = documents.recv() => match event {
+                Some(event) => {
+                    seen(&event);
+                    note_elaborated(event, uri, version, &mut last)?;
+                }
+                None => return Err("the Lean server stopped".to_owned()),
+            },
+            () = &mut deadline => return Err("Lean did not finish elaborating the file in time".to_owned()),
+        }
+    }
+    while let Ok(event) = documents.try_recv() {
+        seen(&event);
+        note_elaborated(event, uri, version, &mut last)?;
+    }
+    Ok(last)
+}
+
+/// Keeps `last` at the newest diagnostics of `version` of `uri`; a failure of `uri` ends the
+/// wait.
+fn note_elaborated(
+    event: DocumentEvent,
+    uri: &str,
+    version: i32,
+    last: &mut Vec<LeanDiagnostic>,
+) -> Result<(), String> {
+    match event {
+        DocumentEvent::Elaborated {
+            uri: done,
+            version: at,
+            diagnostics,
+        } if done == uri && at == version => *last = diagnostics,
+        DocumentEvent::Failed { uri: failed, .. } if failed == uri => {
+            return Err("Lean could not elaborate the file (header or worker failure)".to_owned());
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 impl LeanProcess {

@@ -19,10 +19,11 @@ use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSourc
 use crate::cli::virtual_editor::VirtualEditor;
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::holes::{self, Hole, HolePosition};
+use crate::holes::{self, Hole, HoleId, HolePosition};
 use crate::lean::{DocumentEvent, LeanHandle, goal_at};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
+    Verdict,
 };
 use crate::verify::checker::{
     CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments, file_uri,
@@ -307,8 +308,13 @@ where
         self.progress.add_holes(pending.len() as u64);
         let mut reports = Vec::with_capacity(pending.len());
         let mut replacements = Vec::new();
+        // (declaration command, hole, proof, report index, replacement index) of each
+        // verified proof, to check the proofs of one declaration together before writing.
+        let mut verified = Vec::new();
         for entry in pending {
             let hole = entry.hole.id.clone();
+            let command = entry.hole.command;
+            let written_before = replacements.len();
             let label = HoleLabel::new(path, entry.hole.range.start, &hole.declaration);
             let mut report = finish(entry, &text, &mut replacements, |state| {
                 self.progress.update(&label, state);
@@ -323,8 +329,21 @@ where
                     };
                 }
             }
+            if report.status == HoleStatus::Verified
+                && replacements.len() > written_before
+                && let Some(proof) = &report.proof
+            {
+                verified.push((command, hole, proof.clone(), reports.len(), written_before));
+            }
             reports.push(report);
         }
+        let refused = self.check_together(&uri, &verified, &mut reports).await;
+        let replacements: Vec<Replacement> = replacements
+            .into_iter()
+            .enumerate()
+            .filter(|(at, _)| !refused.contains(at))
+            .map(|(_, replacement)| replacement)
+            .collect();
         self.editor.close(&uri);
         let diff = self.apply(&source, path, replacements, write)?;
         Ok((
@@ -334,6 +353,45 @@ where
             },
             diff,
         ))
+    }
+
+    /// Checks the verified proofs of each declaration that got more than one together, as
+    /// the text that will be written; a combination Lean refuses is not written (its holes
+    /// are reported failed). Returns the indexes of the replacements to drop.
+    async fn check_together(
+        &self,
+        uri: &str,
+        verified: &[(usize, HoleId, String, usize, usize)],
+        reports: &mut [HoleReport],
+    ) -> std::collections::HashSet<usize> {
+        let mut refused = std::collections::HashSet::new();
+        let commands: std::collections::BTreeSet<usize> =
+            verified.iter().map(|(command, ..)| *command).collect();
+        for command in commands {
+            let group: Vec<_> = verified.iter().filter(|(c, ..)| *c == command).collect();
+            if group.len() < 2 {
+                continue;
+            }
+            let fills: Vec<(HoleId, String)> = group
+                .iter()
+                .map(|(_, hole, proof, ..)| (hole.clone(), proof.clone()))
+                .collect();
+            if let Verdict::Rejected(rejection) =
+                self.pipeline.checker().check_together(uri, 1, &fills).await
+            {
+                for (_, _, _, report, replacement) in group {
+                    refused.insert(*replacement);
+                    if let Some(report) = reports.get_mut(*report) {
+                        report.status = HoleStatus::Failed;
+                        report.reason = Some(format!(
+                            "verified alone, but refused together with the declaration's other proofs: {}",
+                            rejection.message
+                        ));
+                    }
+                }
+            }
+        }
+        refused
     }
 
     /// Asks Lean for the goal at `entry`'s hole and submits its job.
@@ -368,9 +426,15 @@ where
     /// Waits until Lean has elaborated the opened version of `uri`.
     async fn wait_elaborated(&mut self, uri: &str) -> Result<(), String> {
         let sources = self.sources;
-        wait_elaborated(self.documents, uri, |event| sources.apply(event))
-            .await
-            .map(drop)
+        wait_elaborated(
+            self.lean,
+            self.documents,
+            uri,
+            VirtualEditor::OPENED_VERSION,
+            |event| sources.apply(event),
+        )
+        .await
+        .map(drop)
     }
 
     fn apply(

@@ -108,12 +108,16 @@ impl VirtualEditor {
         Ok(result)
     }
 
-    /// Opens a document as an editor would (without building dependencies).
+    /// The version every document is opened with.
+    pub const OPENED_VERSION: i32 = 1;
+
+    /// Opens a document as an editor would (without building dependencies), as version
+    /// [`Self::OPENED_VERSION`].
     pub fn open(&self, uri: &str, text: &str) {
         self.notify(
             "textDocument/didOpen",
             json!({
-                "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
+                "textDocument": {"uri": uri, "languageId": "lean4", "version": Self::OPENED_VERSION, "text": text},
                 "dependencyBuildMode": "never"
             }),
         );

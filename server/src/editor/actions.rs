@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::commands::{self, SessionCommand};
 use super::state::EditorState;
-use crate::holes::{Hole, HoleIndex, HoleKind, HolePosition};
+use crate::holes::{Hole, HoleIndex, HolePosition};
 use crate::pipeline::JobState;
 use crate::router::{CodeActionProvider, CodeActionQuery, CommandError, EditorHandle};
 use crate::verify::{self, splice};
@@ -136,7 +136,7 @@ impl CodeActionProvider for HoleActions {
         let jobs = self.state.jobs_of(query.uri);
         let mut actions = Vec::new();
         for hole in index.holes() {
-            if hole.kind != HoleKind::Sorry || !touches(hole.range, query.range) {
+            if !touches(hole.range, query.range) {
                 continue;
             }
             let Some(slot) = jobs.iter().find(|slot| slot.hole == hole.id) else {

@@ -18,7 +18,7 @@ use super::actions::{describe, hole_edit, versioned_edit};
 use super::commands::SessionCommand;
 use super::settings::EditorConfig;
 use super::state::{DocumentEntry, EditorState, JobSlot};
-use crate::holes::{Goal, Hole, HoleId, HoleIndex, HoleKind, parse_goal};
+use crate::holes::{Goal, Hole, HoleId, HoleIndex, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
@@ -342,7 +342,9 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
     }
 
     /// With `apply_on_save`, applies every proof verified for the saved version in one
-    /// versioned `workspace/applyEdit`.
+    /// versioned `workspace/applyEdit`. Proofs of one declaration were each verified with the
+    /// others still holes, so Lean checks them together, as the text the edit writes, first;
+    /// a combination Lean refuses is left out.
     fn saved(&mut self, uri: &str, version: i32) {
         if !self.settings.apply_on_save {
             return;
@@ -354,7 +356,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         }
         let jobs = self.state.jobs_of(uri);
-        let edits: Vec<(Range, String)> = doc
+        // (declaration command, hole, proof, edit) of each proof verified at this version.
+        let verified: Vec<(usize, HoleId, String, (Range, String))> = doc
             .index
             .holes()
             .iter()
@@ -364,19 +367,52 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                     JobState::Verified {
                         proof,
                         version: checked,
-                    } if *checked == version => hole_edit(&doc.index, hole, proof),
+                    } if *checked == version => {
+                        let edit = hole_edit(&doc.index, hole, proof)?;
+                        Some((hole.command, hole.id.clone(), proof.clone(), edit))
+                    }
                     _ => None,
                 }
             })
             .collect();
-        if edits.is_empty() {
+        if verified.is_empty() {
             return;
         }
-        tracing::info!(%uri, version, holes = edits.len(), "applying verified proofs on save");
-        editor.request(
-            "workspace/applyEdit",
-            json!({"label": "sorryfill: fill verified holes", "edit": versioned_edit(uri, version, &edits)}),
-        );
+        let editor = editor.clone();
+        let pipeline = Arc::clone(&self.pipeline);
+        let uri = uri.to_owned();
+        tokio::spawn(async move {
+            let mut edits = Vec::with_capacity(verified.len());
+            let commands: std::collections::BTreeSet<usize> =
+                verified.iter().map(|(command, ..)| *command).collect();
+            for command in commands {
+                let group: Vec<_> = verified.iter().filter(|(c, ..)| *c == command).collect();
+                if group.len() > 1 {
+                    let fills: Vec<(HoleId, String)> = group
+                        .iter()
+                        .map(|(_, hole, proof, _)| (hole.clone(), proof.clone()))
+                        .collect();
+                    let together = pipeline
+                        .checker()
+                        .check_together(&uri, version, &fills)
+                        .await;
+                    if !together.is_verified() {
+                        tracing::info!(%uri, version, "proofs of one declaration refused together; not applied");
+                        continue;
+                    }
+                }
+                edits.extend(group.into_iter().map(|(.., edit)| edit.clone()));
+            }
+            if edits.is_empty() {
+                return;
+            }
+            tracing::info!(%uri, version, holes = edits.len(), "applying verified proofs on save");
+            // The edit names `version`, so an editor never applies it to another version.
+            editor.request(
+                "workspace/applyEdit",
+                json!({"label": "sorryfill: fill verified holes", "edit": versioned_edit(&uri, version, &edits)}),
+            );
+        });
     }
 
     fn elaborated(&mut self, uri: &str, version: i32, diagnostics: &[LeanDiagnostic]) {
@@ -388,27 +424,6 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         }
         doc.elaborated = true;
-        // A job whose check raced with an edit (the checker saw the new version before the
-        // job was re-anchored) ended as stale; its hole is still here, so it starts again.
-        let stale: Vec<HoleId> = {
-            let state = self.state.read();
-            doc.jobs
-                .iter()
-                .filter(|(_, job)| {
-                    state.jobs.get(&job.slot).is_some_and(|slot| {
-                        matches!(&slot.state, JobState::Failed { reason } if reason.contains("no longer current"))
-                    })
-                })
-                .map(|(id, _)| id.clone())
-                .collect()
-        };
-        for id in stale {
-            self.pipeline.cancel(uri, &id);
-            if let Some(job) = doc.jobs.remove(&id) {
-                job.watcher.abort();
-                self.state.lock().jobs.remove(&job.slot);
-            }
-        }
         let index = Arc::clone(&doc.index);
         let outline = index.outline();
         let pairs: Vec<(Range, String)> = diagnostics
@@ -439,11 +454,42 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                     .position(|c| c.span.start <= byte && byte < c.span.end)
             })
             .collect();
+        // Lean drops the sorry warning of a declaration with errors: a proof there could not
+        // pass the gate anyway. The same version can report again with a later set (real Lean
+        // publishes after its done notification), so work started on an earlier, emptier set
+        // for such a hole is dropped.
+        let broken: HashSet<HoleId> = index
+            .holes()
+            .iter()
+            .filter(|hole| errored.contains(&hole.command) && !warned.contains(&hole.command))
+            .map(|hole| hole.id.clone())
+            .collect();
+        // A job whose check raced with an edit (the checker saw the new version before the
+        // job was re-anchored) ended as stale; its hole is still here, so it starts again.
+        let dropped: Vec<HoleId> = {
+            let state = self.state.lock();
+            doc.jobs
+                .iter()
+                .filter(|(id, job)| {
+                    broken.contains(*id)
+                        || state.jobs.get(&job.slot).is_some_and(|slot| {
+                            matches!(&slot.state, JobState::Failed { reason } if reason.contains("no longer current"))
+                        })
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for id in dropped {
+            self.pipeline.cancel(uri, &id);
+            if let Some(job) = doc.jobs.remove(&id) {
+                job.watcher.abort();
+                self.state.lock().jobs.remove(&job.slot);
+            }
+        }
+        doc.asked.retain(|id| !broken.contains(id));
         for hole in index.holes() {
-            if hole.kind != HoleKind::Sorry
-                || doc.jobs.contains_key(&hole.id)
-                || doc.asked.contains(&hole.id)
-            {
+            // `admit` holes are filled like `sorry` ones (the splicer replaces both).
+            if doc.jobs.contains_key(&hole.id) || doc.asked.contains(&hole.id) {
                 continue;
             }
             // A `sorry` in a statement or a definition's value is not a proof to find.
@@ -451,9 +497,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 tracing::debug!(%uri, hole = %hole.id, reason, "hole left alone");
                 continue;
             }
-            // Lean drops the sorry warning of a declaration with errors: a proof there could
-            // not pass the gate anyway.
-            if errored.contains(&hole.command) && !warned.contains(&hole.command) {
+            if broken.contains(&hole.id) {
                 tracing::debug!(%uri, hole = %hole.id, "declaration has errors; hole skipped");
                 continue;
             }
@@ -830,6 +874,46 @@ mod tests {
 
     fn goal(target: &str) -> Value {
         json!({"goals": [format!("x : Nat\n⊢ {target}")], "rendered": ""})
+    }
+
+    #[tokio::test]
+    async fn a_late_publish_after_done_updates_the_holes_of_that_version() {
+        let mut h = harness();
+        let text = "theorem t (x : Nat) : x + 0 = x := by\n  simp [nope]\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: text.into(),
+        });
+        // Real Lean's order for a version that never blocked: done with nothing published yet,
+        // so the hole looks clean and gets its goal and a job ...
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: Vec::new(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        assert_eq!(h.state.jobs_of(URI).len(), 1);
+        // ... then the final set: the declaration has an error and no sorry warning, so no
+        // proof of this hole can pass and its job goes.
+        let error = json!({
+            "range": {"start": {"line": 1, "character": 8}, "end": {"line": 1, "character": 12}},
+            "severity": 1,
+            "message": "Unknown identifier `nope`",
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: vec![serde_json::from_value(error).expect("a valid diagnostic")],
+        });
+        h.settle().await;
+        assert!(
+            h.state.jobs_of(URI).is_empty(),
+            "{:?}",
+            h.state.jobs_of(URI)
+        );
     }
 
     #[tokio::test]

@@ -287,6 +287,11 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
             .map(|entry| entry.state.borrow().clone())
     }
 
+    /// The checker behind the gate, for checks outside a job (proofs checked together).
+    pub fn checker(&self) -> &C {
+        &self.engine.checker
+    }
+
     /// How many checks a hole's job made and which stage found its proof.
     pub fn tally(&self, doc: &str, hole: &HoleId) -> Option<JobTally> {
         self.jobs()

@@ -718,10 +718,14 @@ impl Router {
         };
         let uri = params.uri.clone();
         let version = params.version;
+        let private = self.private_subscriber(&uri).is_some();
+        // Private subscribers get every set; editor documents only the sets that arrive after
+        // the version's done notification (the late final publish of real Lean).
         let known = self
             .diagnostics
             .publish(params)
-            .map(|d| d.diagnostics.clone());
+            .filter(|known| private || known.reported_done())
+            .map(|known| known.diagnostics.clone());
         if let Some(subscriber) = self.private_subscriber(&uri) {
             if let Some(diagnostics) = known {
                 let _ = subscriber.send(PrivateEvent::Diagnostics {
@@ -733,6 +737,13 @@ impl Router {
             return;
         }
         self.send_to_client(frame.into_bytes());
+        if let Some(diagnostics) = known {
+            self.emit(DocumentEvent::Elaborated {
+                uri,
+                version: version.unwrap_or(0),
+                diagnostics,
+            });
+        }
     }
 
     fn file_progress(&mut self, frame: Frame) {

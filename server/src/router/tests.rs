@@ -247,6 +247,43 @@ fn private_uris_are_filtered_and_reported_to_their_subscriber() {
 }
 
 #[test]
+fn a_publish_after_done_reaches_the_editor_document_stream() {
+    let mut h = Harness::new();
+    h.start();
+    let open = r#"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///A.lean","languageId":"lean4","version":1,"text":"theorem t : True := sorry"}}}"#;
+    h.client(open);
+    let diag = r#"{"range":{"start":{"line":0,"character":8},"end":{"line":0,"character":9}},"message":"declaration uses 'sorry'","severity":2,"source":"Lean 4"}"#;
+    // Real Lean's order for a version that never blocked: done first, then its only publish.
+    let done = r#"{"jsonrpc":"2.0","method":"$/lean/fileProgress","params":{"processing":[],"textDocument":{"uri":"file:///A.lean","version":1}}}"#;
+    let publish = format!(
+        r#"{{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{{"diagnostics":[{diag}],"uri":"file:///A.lean","version":1}}}}"#
+    );
+    h.server(done);
+    h.server(&publish);
+    assert_eq!(
+        h.sent_to_client(),
+        vec![done.to_owned(), publish.clone()],
+        "both pass through unchanged"
+    );
+    let mut sets = Vec::new();
+    while let Ok(event) = h.documents.try_recv() {
+        if let DocumentEvent::Elaborated {
+            version,
+            diagnostics,
+            ..
+        } = event
+        {
+            sets.push((version, diagnostics.len()));
+        }
+    }
+    assert_eq!(
+        sets,
+        [(1, 0), (1, 1)],
+        "done reports what was known, the late publish the final set"
+    );
+}
+
+#[test]
 fn document_sync_is_applied_before_forwarding_and_reported_in_order() {
     let mut h = Harness::new();
     h.start();

@@ -3,7 +3,6 @@
 //! asks lean-sim itself (the real `LeanChecker` lives in `verify`; this one keeps the
 //! session's tests independent of it).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use sorryfill::pipeline::{
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
 
@@ -31,44 +30,50 @@ const URI: &str = "file:///project/Main.lean";
 /// One check the test checker made: the version it was for and the proof text.
 type CheckLog = Arc<Mutex<Vec<(i32, String)>>>;
 
-type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Vec<sorryfill::lean::LeanDiagnostic>>>>>;
-
 /// Checks a proof by opening the spliced document under a private URI in lean-sim: no
-/// error and no sorry warning means verified.
+/// error and no sorry warning means verified. Its diagnostics are read at Lean's barrier, the
+/// `waitForDiagnostics` answer (Lean publishes a quick version after saying it is done).
 #[derive(Clone)]
 struct ShadowChecker {
     lean: LeanHandle,
     state: EditorState,
-    waiters: Waiters,
     next: Arc<Mutex<u64>>,
     log: CheckLog,
 }
 
 impl ShadowChecker {
     fn new(lean: LeanHandle, state: EditorState) -> Self {
-        let mut events = lean
-            .register_private(SHADOW_PREFIX)
-            .expect("the router is alive while the test sets up");
-        let waiters: Waiters = Arc::default();
-        let route = Arc::clone(&waiters);
-        tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                if let PrivateEvent::Elaborated {
-                    uri, diagnostics, ..
-                } = event
-                    && let Some(waiter) = route.lock().expect("not poisoned").remove(&uri)
-                {
-                    let _ = waiter.send(diagnostics);
-                }
-            }
-        });
         Self {
             lean,
             state,
-            waiters,
             next: Arc::default(),
             log: CheckLog::default(),
         }
+    }
+
+    /// Opens `text` as a fresh private document and returns its final diagnostics.
+    async fn diagnostics_of(&self, text: &str) -> Option<Vec<sorryfill::lean::LeanDiagnostic>> {
+        let prefix = {
+            let mut next = self.next.lock().expect("not poisoned");
+            *next += 1;
+            format!("{SHADOW_PREFIX}{next}/")
+        };
+        let uri = format!("{prefix}Check.lean");
+        let mut events = self.lean.register_private(prefix).ok()?;
+        let open = json!({"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text}});
+        self.lean.notify("textDocument/didOpen", open).ok()?;
+        let answered = tokio::time::timeout(WAIT, self.lean.wait_for_diagnostics(&uri, 1)).await;
+        let mut last = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let PrivateEvent::Diagnostics { diagnostics, .. } = event {
+                last = diagnostics;
+            }
+        }
+        let _ = self.lean.notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": uri}}),
+        );
+        matches!(answered, Ok(Ok(()))).then_some(last)
     }
 }
 
@@ -92,26 +97,7 @@ impl Checker for ShadowChecker {
             Ok(spliced) => spliced,
             Err(error) => return Verdict::rejected(RejectKind::Gate, format!("{error:?}")),
         };
-        let uri = {
-            let mut next = self.next.lock().expect("not poisoned");
-            *next += 1;
-            format!("{SHADOW_PREFIX}{next}.lean")
-        };
-        let (tx, rx) = oneshot::channel();
-        self.waiters
-            .lock()
-            .expect("not poisoned")
-            .insert(uri.clone(), tx);
-        let open = json!({"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": spliced.text}});
-        if self.lean.notify("textDocument/didOpen", open).is_err() {
-            return Verdict::rejected(RejectKind::Stale, "Lean is gone");
-        }
-        let diagnostics = tokio::time::timeout(WAIT, rx).await;
-        let _ = self.lean.notify(
-            "textDocument/didClose",
-            json!({"textDocument": {"uri": uri}}),
-        );
-        let Ok(Ok(diagnostics)) = diagnostics else {
+        let Some(diagnostics) = self.diagnostics_of(&spliced.text).await else {
             return Verdict::rejected(RejectKind::Timeout, "no answer");
         };
         let error = diagnostics.iter().find(|d| d.is_error());

@@ -3,6 +3,8 @@
 
 mod support;
 
+mod adversarial;
+mod barrier;
 mod bench_cli;
 mod cli;
 mod editor;

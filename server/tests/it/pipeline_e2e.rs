@@ -120,11 +120,11 @@ impl MockModel {
         }
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub(crate) fn bodies(&self) -> Vec<Value> {
         self.bodies.lock().expect("test lock").clone()
     }
 
-    fn requests(&self) -> usize {
+    pub(crate) fn requests(&self) -> usize {
         self.bodies.lock().expect("test lock").len()
     }
 
@@ -137,7 +137,7 @@ impl MockModel {
 }
 
 /// The user message of a request.
-fn user_text(body: &Value) -> String {
+pub(crate) fn user_text(body: &Value) -> String {
     body["messages"]
         .as_array()
         .and_then(|messages| messages.last())
@@ -181,14 +181,14 @@ const HELPER_ORACLE: &str =
     "[[theorem]]\nstatement = \"(n : ℕ) : n + 0 = n\"\naccept = [\"simp\"]\n";
 
 /// A fresh project folder with `Foo.lean`, lean-sim's oracle and a `sorryfill.toml`.
-struct Project {
+pub(crate) struct Project {
     dir: tempfile::TempDir,
-    lean_cmd: String,
+    pub(crate) lean_cmd: String,
     log: std::path::PathBuf,
 }
 
 impl Project {
-    fn new(lean: &str, oracle: &str, config: &str) -> Self {
+    pub(crate) fn new(lean: &str, oracle: &str, config: &str) -> Self {
         let dir = fresh_dir();
         std::fs::write(dir.path().join("Foo.lean"), lean).expect("write Foo.lean");
         let oracle_path = dir.path().join("oracle.toml");
@@ -204,11 +204,11 @@ impl Project {
         Project { dir, lean_cmd, log }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(sorryfill_bin());
         command
             .current_dir(self.path())
@@ -219,7 +219,7 @@ impl Project {
     }
 
     /// `sorryfill prove Foo.lean --json report.json`: the process output and the report.
-    fn prove(&self) -> (Output, Value) {
+    pub(crate) fn prove(&self) -> (Output, Value) {
         let output = self
             .command(&self.prove_args())
             .output()
@@ -227,7 +227,7 @@ impl Project {
         (output, self.report())
     }
 
-    fn prove_args(&self) -> Vec<&str> {
+    pub(crate) fn prove_args(&self) -> Vec<&str> {
         vec![
             "prove",
             "Foo.lean",
@@ -238,7 +238,7 @@ impl Project {
         ]
     }
 
-    fn report(&self) -> Value {
+    pub(crate) fn report(&self) -> Value {
         let text = std::fs::read_to_string(self.path().join("report.json")).expect("a report");
         serde_json::from_str(&text).expect("the report is JSON")
     }
@@ -275,16 +275,16 @@ impl Project {
     }
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The report's line for the hole of declaration `name`.
-fn hole<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn hole<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["files"][0]["holes"]
         .as_array()
         .and_then(|holes| holes.iter().find(|hole| hole["declaration"] == name))

@@ -118,17 +118,49 @@ async fn real_lean_verifies_a_proof_and_rejects_errors_sorry_axioms_and_banned_c
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn real_lean_sorry_warning_rejects_a_partial_proof() {
+async fn real_lean_verifies_a_hole_beside_another_as_a_focused_block_and_never_with_sorry() {
     let Some(lake) = real_lake() else { return };
     let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
     let (session, _dir) = start(&lake, source).await;
     let checker = session.checker(settings(1, Duration::from_secs(60)));
-    let verdict = check(&checker, &session.target(0), "hp").await;
-    assert!(
-        rejected_with(&verdict, RejectKind::Lean, "still uses `sorry`"),
-        "{verdict:?}"
+    let target = session.target(0);
+    assert_eq!(
+        check(&checker, &target, "exact hp").await,
+        Verdict::verified()
     );
+    let verdict = check(&checker, &target, "exact hq").await;
+    assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
     session.finish().await;
+}
+
+/// Issue 11's cheats against real Lean: the same candidates as the binary suite (core only, so
+/// `ℕ` is spelled `Nat`), none verified, while an honest proof of each hole is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_lean_rejects_every_cheat_of_the_adversarial_suite() {
+    use super::adversarial::{BESIDE, BESIDE_ATTACKS, SINGLE, SINGLE_ATTACKS, TERM, TERM_ATTACKS};
+    let Some(lake) = real_lake() else { return };
+    let scenarios = [
+        (SINGLE, SINGLE_ATTACKS, 1, "omega"),
+        (BESIDE, BESIDE_ATTACKS, 0, "exact hp"),
+        (TERM, TERM_ATTACKS, 0, "exact hp"),
+    ];
+    for (source, attacks, ordinal, honest) in scenarios {
+        let source = source.replace('ℕ', "Nat");
+        let (session, _dir) = start(&lake, &source).await;
+        let checker = session.checker(settings(1, Duration::from_secs(60)));
+        let target = session.target(ordinal);
+        assert_eq!(check(&checker, &target, honest).await, Verdict::verified());
+        for attack in attacks {
+            let proof = attack.proof.replace('ℕ', "Nat");
+            let verdict = check(&checker, &target, &proof).await;
+            assert!(
+                !verdict.is_verified(),
+                "{} cheat verified by real Lean: {proof:?}",
+                attack.class
+            );
+        }
+        session.finish().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -250,8 +250,8 @@ theorem admitted : True := by\n  admit\n";
         vec![
             "'ok' depends on axioms: [propext, Classical.choice, Quot.sound]".to_owned(),
             "declaration uses `sorry`".to_owned(),
-            "'hidden' depends on axioms: [propext, Classical.choice, Quot.sound, sorryAx]".to_owned(),
-            "'native' depends on axioms: [propext, Classical.choice, Quot.sound, Lean.ofReduceBool]".to_owned(),
+            "'hidden' depends on axioms: [propext, sorryAx, Classical.choice, Quot.sound]".to_owned(),
+            "'native' depends on axioms: [propext, Classical.choice, Lean.ofReduceBool, Quot.sound]".to_owned(),
             "declaration uses `sorry`".to_owned(),
         ]
     );
