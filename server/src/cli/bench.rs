@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cli::lean_process::start_lean;
+use crate::cli::lean_process::{StartError, start_lean};
 use crate::cli::progress::Progress;
 use crate::cli::prove::{Overrides, ProveEngine, ProveError, effective_config};
 use crate::cli::report::{FileReport, HoleStatus, ReportSource, format_duration, source_name};
@@ -344,7 +344,7 @@ pub async fn run(
 ) -> Result<BenchReport, BenchError> {
     let problems = read_problems(&options.data, options.split.as_deref(), options.limit)?;
     let root = std::path::absolute(&options.project_root)
-        .map_err(|error| ProveError::Lean(format!("no project folder: {error}")))?;
+        .map_err(|error| ProveError::Lean(StartError(format!("no project folder: {error}"))))?;
     let overrides = Overrides {
         no_model: options.no_model,
         jobs: None,
@@ -380,7 +380,7 @@ pub async fn run(
 
     let mut lean = start_lean(&root, options.lean_cmd.as_deref())
         .await
-        .map_err(|error| ProveError::Lean(error.0))?;
+        .map_err(ProveError::Lean)?;
     let engine = match ProveEngine::new(&lean, &config, &scratch) {
         Ok(engine) => engine,
         Err(error) => {
@@ -391,7 +391,7 @@ pub async fn run(
     let samples = if engine.is_model_free() {
         0
     } else {
-        config.budget.samples_per_hole
+        config.prover_samples_per_hole()
     };
     // The harness prints one line per problem itself.
     let quiet = Progress::hidden();

@@ -290,7 +290,11 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
             if target.depth() >= self.budget.decomposition_depth {
                 return Found::Failed(prover_failure);
             }
-            self.decompose(ctx, &target, &goal).await
+            // Both stages' reasons are kept: the prover's may name an endpoint that failed.
+            match self.decompose(ctx, &target, &goal).await {
+                Found::Failed(reason) => Found::Failed(format!("{prover_failure}; {reason}")),
+                found => found,
+            }
         })
     }
 
@@ -359,6 +363,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
         let total = self.budget.samples;
         let mut repairs: Vec<Repair> = Vec::new();
         let mut model_errors = 0usize;
+        // The first model error is the one that names the endpoint that failed.
+        let mut first_error: Option<ModelError> = None;
         if total > 0 {
             ctx.publish(
                 target,
@@ -411,6 +417,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
                     Err(SampleError::Model(error)) => {
                         model_errors += 1;
                         tracing::debug!(%error, "prover sample failed");
+                        first_error.get_or_insert(error);
                     }
                     Err(SampleError::Stopped) => model_errors += 1,
                 }
@@ -446,7 +453,10 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
             }
         }
         Err(if model_errors == total && total > 0 {
-            "every prover request failed".into()
+            match first_error {
+                Some(error) => format!("every prover request failed: {error}"),
+                None => "every prover request failed".into(),
+            }
         } else {
             format!("no tactic and none of {total} prover samples closed the goal")
         })
