@@ -335,7 +335,8 @@ mod tests {
     fn a_long_line_is_cut_after_a_whole_word() {
         let line = "Foo.lean:5:3 Mathlib.Very.Long.Name: proving (prover 3/16)";
         assert_eq!(fit_words(line, 100), line);
-        assert_eq!(fit_words(line, 40), "Foo.lean:5:3…");
+        assert_eq!(fit_words(line, 40), "Foo.lean:5:3 Mathlib.Very.Long.Name:…");
+        assert_eq!(fit_words(line, 30), "Foo.lean:5:3…");
         assert_eq!(
             fit_words(line, 45),
             "Foo.lean:5:3 Mathlib.Very.Long.Name: proving…"

@@ -26,6 +26,11 @@ use super::types::{
     Repair, Source, Target, Verdict, Version,
 };
 
+/// How long the checks of earlier portfolio tactics may still run once a later one verified
+/// (see [`Engine::tactics`]): long enough for checks started together to finish together,
+/// short against a hole's budget.
+pub(crate) const STABLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The pipeline's stages with the outside world plugged in.
 pub(crate) struct Engine<C, P, D, A> {
     /// Lean, behind the gate.
@@ -298,11 +303,21 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
         })
     }
 
-    /// Stage 1: the portfolio, cheapest first, a few checks at a time; the first verified
-    /// tactic wins.
+    /// Stage 1: the portfolio, cheapest first, a few checks at a time. The winner is the
+    /// earliest tactic in portfolio order that verifies, not the first check to finish: once
+    /// one verifies, the checks of earlier tactics still running get [`STABLE_WINDOW`] to
+    /// finish, later tactics are not started, and the earliest verified one is taken. The
+    /// same hole so gets the same proof from run to run.
     async fn tactics(&self, ctx: &JobContext, target: &Target, goal: &GoalSpec) -> Option<Found> {
+        // The index of the earliest tactic verified so far (`usize::MAX`: none yet).
+        let best = std::sync::atomic::AtomicUsize::new(usize::MAX);
+        let best = &best;
         let mut checks = stream::iter(0..ctx.tactics.len())
             .map(|index| async move {
+                if index > best.load(std::sync::atomic::Ordering::Relaxed) {
+                    // An earlier tactic already verified: this one could never be chosen.
+                    return (index, None);
+                }
                 let tactic = &ctx.tactics[index];
                 let (verdict, version) = self
                     .check(
@@ -314,19 +329,50 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
                         None,
                     )
                     .await;
-                (tactic, verdict, version)
+                (index, Some((verdict, version)))
             })
             .buffer_unordered(self.budget.parallel_tactics.max(1));
-        while let Some((tactic, verdict, version)) = checks.next().await {
-            if verdict.is_verified() {
-                drop(checks);
-                return Some(
-                    self.accept(ctx, target, goal, tactic.clone(), verdict, version)
-                        .await,
-                );
+        let mut winner = None;
+        let mut finished = std::collections::BTreeSet::new();
+        let mut window: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        loop {
+            let next = match window.as_mut() {
+                None => checks.next().await,
+                Some(deadline) => tokio::select! {
+                    next = checks.next() => next,
+                    () = deadline.as_mut() => None,
+                },
+            };
+            let Some((index, outcome)) = next else { break };
+            finished.insert(index);
+            if let Some((verdict, version)) = outcome
+                && verdict.is_verified()
+                && winner.as_ref().is_none_or(|(best, _, _)| index < *best)
+            {
+                best.store(index, std::sync::atomic::Ordering::Relaxed);
+                winner = Some((index, verdict, version));
+                window.get_or_insert_with(|| Box::pin(tokio::time::sleep(STABLE_WINDOW)));
+            }
+            // Done as soon as every earlier tactic has had its say.
+            if let Some((best_index, _, _)) = &winner
+                && (0..*best_index).all(|earlier| finished.contains(&earlier))
+            {
+                break;
             }
         }
-        None
+        drop(checks);
+        let (index, verdict, version) = winner?;
+        Some(
+            self.accept(
+                ctx,
+                target,
+                goal,
+                ctx.tactics[index].clone(),
+                verdict,
+                version,
+            )
+            .await,
+        )
     }
 
     /// One model request under the workspace's model limit.
