@@ -191,7 +191,9 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
                 "--check proves nothing",
             ));
         }
-        return finish_report(&report, args.json.as_deref());
+        write_report_json(&report, args.json.as_deref())?;
+        eprint!("{}", report.render_check_text());
+        return Ok(report::ExitStatus::for_report(&report));
     }
     let lean_cmd = args.lean_cmd.as_deref().map(split_command).transpose()?;
     let options = prove_run::ProveOptions {
@@ -371,12 +373,17 @@ fn finish_report(
     full_report: &report::Report,
     json: Option<&Path>,
 ) -> anyhow::Result<report::ExitStatus> {
+    write_report_json(full_report, json)?;
+    eprint!("{}", full_report.render_text());
+    Ok(report::ExitStatus::for_report(full_report))
+}
+
+fn write_report_json(full_report: &report::Report, json: Option<&Path>) -> anyhow::Result<()> {
     if let Some(path) = json {
         std::fs::write(path, full_report.to_json())
             .with_context(|| format!("could not write the report to {}", path.display()))?;
     }
-    eprint!("{}", full_report.render_text());
-    Ok(report::ExitStatus::for_report(full_report))
+    Ok(())
 }
 
 fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {

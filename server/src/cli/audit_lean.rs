@@ -97,7 +97,7 @@ pub async fn run(options: AuditOptions) -> Result<AuditOutcome, AuditError> {
         let mut findings = audit::static_findings_with(&text, &policy);
         if let Some(lean) = lean.as_mut() {
             match axiom_findings(lean, &path, &text, &policy).await {
-                Ok(found) => findings.extend(found),
+                Ok(found) => findings.extend(without_repeated_sorries(&findings, found)),
                 Err(reason) => outcome.incomplete.push((path.clone(), reason)),
             }
         }
@@ -108,6 +108,24 @@ pub async fn run(options: AuditOptions) -> Result<AuditOutcome, AuditError> {
         lean.stop().await;
     }
     Ok(outcome)
+}
+
+/// Lean's findings without those that only repeat a hole the source already shows: a
+/// declaration with its own `sorry` depends on `sorryAx`, and one finding per hole is enough.
+fn without_repeated_sorries(source: &[Finding], lean: Vec<Finding>) -> Vec<Finding> {
+    lean.into_iter()
+        .filter(|finding| {
+            let only_sorry = finding.kind == audit::FindingKind::DependsOnSorry
+                && finding.axioms.iter().all(|axiom| axiom == "sorryAx");
+            !(only_sorry
+                && source.iter().any(|hole| {
+                    matches!(
+                        hole.kind,
+                        audit::FindingKind::Sorry | audit::FindingKind::Admit
+                    ) && hole.declaration == finding.declaration
+                }))
+        })
+        .collect()
 }
 
 /// Asks Lean `#print axioms` for every declaration of `text` and returns the findings.

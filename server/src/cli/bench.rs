@@ -265,10 +265,15 @@ impl BenchReport {
             );
         }
         let percent = self.pass_rate * 100.0;
+        // pass@0 would read as "no attempt": without a model, say what ran instead.
+        let measure = if self.samples_per_problem == 0 {
+            "tactics only (no model configured)".to_owned()
+        } else {
+            format!("pass@{}", self.samples_per_problem)
+        };
         let _ = write!(
             out,
-            "pass@{}: {}/{} ({percent:.1}%), {} per problem",
-            self.samples_per_problem,
+            "{measure}: {}/{} ({percent:.1}%), {} per problem",
             self.proved,
             self.problems,
             format_duration(self.mean_ms)
@@ -291,6 +296,7 @@ impl BenchReport {
             Some(tokens) => {
                 let _ = writeln!(out, "; {tokens} model tokens");
             }
+            None if self.samples_per_problem == 0 => out.push('\n'),
             None => out.push_str("; model tokens not reported\n"),
         }
         out

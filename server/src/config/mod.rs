@@ -602,14 +602,20 @@ timeout_s = 60
     fn prover_samples_are_capped_by_the_budget_with_a_warning() {
         let prover = "[prover]\nbase_url = \"http://x/v1\"\nmodel = \"m\"\n";
         let unset = Config::from_toml(prover, "f").expect("valid");
-        assert_eq!(unset.prover_samples_per_hole(), 16, "the budget's by default");
+        assert_eq!(
+            unset.prover_samples_per_hole(),
+            16,
+            "the budget's by default"
+        );
         assert!(unset.setting_warnings().is_empty());
-        let capped =
-            Config::from_toml(&format!("{prover}samples = 31\n"), "f").expect("valid");
+        let capped = Config::from_toml(&format!("{prover}samples = 31\n"), "f").expect("valid");
         assert_eq!(capped.prover_samples_per_hole(), 16);
         let warnings = capped.setting_warnings();
         assert_eq!(warnings.len(), 1, "{warnings:?}");
-        assert!(warnings[0].contains("samples_per_hole = 16"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("samples_per_hole = 16"),
+            "{warnings:?}"
+        );
         let raised = Config::from_toml(
             &format!("{prover}samples = 31\n[budget]\nsamples_per_hole = 40\n"),
             "f",

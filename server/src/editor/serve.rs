@@ -113,6 +113,11 @@ async fn start_session(
 ) {
     // The router sends `EditorReady` before any document event.
     let first = documents.recv().await;
+    if first.is_none() {
+        // The editor left before `initialized`: a normal end, nothing to set up.
+        tracing::info!("the editor closed the connection before sorryfill started");
+        return;
+    }
     let settings = match &first {
         Some(DocumentEvent::EditorReady { settings, .. }) => settings.clone(),
         _ => None,

@@ -383,3 +383,68 @@ fn budget_zero_is_refused_and_the_defaults_are_shown() {
         assert!(help.contains("--lean-cmd <COMMAND>"), "{command:?}: {help}");
     }
 }
+
+#[test]
+fn check_says_how_many_holes_are_left_in_plain_words() {
+    let (dir, _) = project(TWO_HOLES, None);
+    let output = run(dir.path(), &["prove", "--check", "Foo.lean"], &[], MINUTE);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Foo.lean:2:3: sorry in add_zero': not proved"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("check failed: 2 holes (sorry or admit) left to prove in 1 file"),
+        "{stderr}"
+    );
+    std::fs::write(dir.path().join("Foo.lean"), "theorem t : True := trivial\n").expect("write");
+    let output = run(dir.path(), &["prove", "--check", "Foo.lean"], &[], MINUTE);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        text(&output.stderr).contains("check passed"),
+        "{}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn serve_logs_a_missing_lake_and_a_normal_end_of_input_is_no_error() {
+    let dir = fresh_dir();
+    let log = dir.path().join("serve.log");
+    let log_arg = log.display().to_string();
+    let output = run(
+        dir.path(),
+        &["serve", "--log-file", &log_arg],
+        &[("PATH", "/nonexistent")],
+        MINUTE,
+    );
+    assert_ne!(output.status.code(), Some(0));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("`lake`") && stderr.contains("install elan"),
+        "{stderr}"
+    );
+    let logged = std::fs::read_to_string(&log).expect("the log is written");
+    assert!(
+        logged.contains("ERROR") && logged.contains("`lake`") && logged.contains("os error"),
+        "{logged}"
+    );
+
+    // An editor that goes away at once (stdin at its end) is a normal end, not an error.
+    std::fs::remove_file(&log).expect("remove the log");
+    let lean_sim = lean_sim_bin().display().to_string();
+    let output = run(
+        dir.path(),
+        &["serve", "--log-file", &log_arg, "--", &lean_sim],
+        &[],
+        MINUTE,
+    );
+    let logged = std::fs::read_to_string(&log).expect("the log is written");
+    assert!(!logged.contains("ERROR"), "{logged}");
+    assert!(
+        !logged.contains("sorryfill::"),
+        "no module path before each sentence: {logged}"
+    );
+    drop(output);
+}
