@@ -84,7 +84,7 @@ struct Minif2fArgs {
     /// The JSONL data set (the Goedel-Prover-V2 miniF2F layout).
     #[arg(long, value_name = "FILE.jsonl")]
     data: PathBuf,
-    /// First-round prover samples per problem (default `[budget] samples_per_hole`).
+    /// First-round prover samples per problem (default `[prover] samples`, at most `[budget] samples_per_hole`).
     #[arg(long, value_name = "K")]
     samples: Option<u32>,
     /// At most N problems, in file order.

@@ -36,7 +36,7 @@ pub struct BenchOptions {
     pub split: Option<String>,
     /// At most this many problems (after the split filter), in file order.
     pub limit: Option<usize>,
-    /// First-round prover samples per problem (default `[budget] samples_per_hole`).
+    /// First-round prover samples per problem (default `[prover] samples`, at most `[budget] samples_per_hole`).
     pub samples: Option<u32>,
     /// Wall time per problem.
     pub budget: Option<Duration>,
