@@ -129,7 +129,12 @@ impl Progress {
         if std::io::stderr().is_terminal() {
             let bar =
                 ProgressBar::with_draw_target(Some(total_holes), ProgressDrawTarget::stderr());
-            bar.set_style(style(HOLES_TEMPLATE));
+            // Until a hole is counted there is no `n/m holes` to show, only a phase.
+            bar.set_style(style(if total_holes == 0 {
+                PHASE_TEMPLATE
+            } else {
+                HOLES_TEMPLATE
+            }));
             bar.enable_steady_tick(Duration::from_millis(120));
             Self::with_output(Output::Bar(bar))
         } else {
@@ -178,9 +183,10 @@ impl Progress {
     /// Raises the number of holes the bar counts towards (files are scanned as the run goes).
     pub fn add_holes(&self, count: u64) {
         if let Output::Bar(bar) = &self.output {
-            bar.set_style(style(HOLES_TEMPLATE));
-            bar.set_message("");
+            // Counted first, so the bar never shows `0/0 holes`.
             bar.inc_length(count);
+            bar.set_message("");
+            bar.set_style(style(HOLES_TEMPLATE));
         }
     }
 

@@ -448,3 +448,85 @@ fn serve_logs_a_missing_lake_and_a_normal_end_of_input_is_no_error() {
     );
     drop(output);
 }
+
+/// Removes ANSI escape sequences (`ESC [ … letter`) from terminal output.
+fn strip_ansi(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for next in chars.by_ref() {
+                if next.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// On a terminal (a pseudo-terminal made by `script`), the bar says what happens before the
+/// first hole, with the time spent, and a hole's live line is shortened at a word boundary.
+#[cfg(unix)]
+#[test]
+fn on_a_terminal_the_bar_names_each_phase_and_never_cuts_a_word() {
+    let Some(script) = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("script"))
+            .find(|candidate| candidate.is_file())
+    }) else {
+        crate::support::skip_line(format_args!(
+            "skipped: `script` (util-linux) is not on PATH, so no terminal can be simulated"
+        ));
+        return;
+    };
+    const NAME: &str = "a_rather_long_theorem_name_that_does_not_fit";
+    let (dir, lean_cmd) = project(
+        &format!("theorem {NAME} (x : Nat) (h₀ : x ≠ 0) : x + 0 = x := by\n  sorry\n"),
+        None,
+    );
+    // Slow enough for the bar to be drawn in each phase.
+    let lean_cmd = format!("{lean_cmd} --import-ms 1500 --decl-ms 300");
+    let inner = format!(
+        "stty cols 100; {} prove Foo.lean --lean-cmd '{lean_cmd}'",
+        sorryfill_bin().display()
+    );
+    let output = Command::new(script)
+        .args(["-qec", &inner, "/dev/null"])
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("XDG_CONFIG_HOME", dir.path().join(".config"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    let screen = strip_ansi(&text(&output.stdout));
+    let frames: Vec<&str> = screen.split(['\r', '\n']).collect();
+    assert!(
+        frames
+            .iter()
+            .any(|frame| frame.contains("] starting Lean") && frame.contains("[00:00:0")),
+        "{screen}"
+    );
+    assert!(
+        frames
+            .iter()
+            .any(|frame| frame.contains("] Foo.lean: Lean is elaborating the file")),
+        "{screen}"
+    );
+    assert!(
+        !frames.iter().any(|frame| frame.contains(" 0/0 holes")),
+        "{screen}"
+    );
+    assert!(
+        frames
+            .iter()
+            .any(|frame| frame.contains("/1 holes  Foo.lean:2:3…")),
+        "the live hole line is cut after a whole word: {screen}"
+    );
+    for frame in frames.iter().filter(|frame| frame.contains("a_rather")) {
+        assert!(frame.contains(NAME), "a word was cut: {frame:?}");
+    }
+    assert!(screen.contains("verified"), "{screen}");
+}
