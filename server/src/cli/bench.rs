@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::cli::lean_process::{StartError, start_lean};
 use crate::cli::progress::Progress;
-use crate::cli::prove::{Overrides, ProveEngine, ProveError, effective_config};
+use crate::cli::prove::{Overrides, ProveEngine, ProveError, effective_config, warning_line};
 use crate::cli::report::{FileReport, HoleStatus, ReportSource, format_duration, source_name};
 
 /// The version written in every benchmark report. Bumped only for an incompatible change.
@@ -394,6 +394,11 @@ pub async fn run(
             return Err(error.into());
         }
     };
+    // The harness's own lines are about problems; a configuration warning comes first.
+    let notices = Progress::plain(Box::new(std::io::stderr()));
+    for warning in engine.warnings() {
+        notices.message(&warning_line(warning));
+    }
     let samples = if engine.is_model_free() {
         0
     } else {

@@ -168,13 +168,7 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
     let outcome = match ProveEngine::new(&lean, &config, &root) {
         Ok(engine) => {
             for warning in engine.warnings() {
-                let advice = match warning {
-                    EngineWarning::MissingKey { .. } => {
-                        "; or pass --no-model to use Lean's tactics only"
-                    }
-                    EngineWarning::Setting(_) => "",
-                };
-                progress.message(&format!("sorryfill: warning: {warning}{advice}"));
+                progress.message(&warning_line(warning));
             }
             Ok(engine
                 .prove_files(&mut lean, &options.files, options.write, &progress)
@@ -187,6 +181,15 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
         progress.message(&format!("sorryfill: {problem}"));
     }
     outcome
+}
+
+/// A configuration warning as the shell commands print it, with what a shell user can do.
+pub fn warning_line(warning: &EngineWarning) -> String {
+    let advice = match warning {
+        EngineWarning::MissingKey { .. } => "; or pass --no-model to use Lean's tactics only",
+        EngineWarning::Setting(_) => "",
+    };
+    format!("sorryfill: warning: {warning}{advice}")
 }
 
 /// Whether `path` may have a hole: any `sorry` or `admit` token, or a file that cannot be
