@@ -87,18 +87,20 @@ pub async fn start_lean(
     let limit = initialize_limit();
     // The proxy may end (a missing program, Lean exiting at once) before the editor's request
     // is even registered; waiting on both never leaves the request waiting for its time limit.
-    let failure = tokio::select! {
+    let outcome = tokio::select! {
         answer = editor.initialize(&root_uri, limit) => match answer {
             // A language server's answer always has its capabilities; anything else (`cat`
             // echoing requests back) would leave every later wait to its time limit.
-            Ok(result) if result.get("capabilities").is_some_and(serde_json::Value::is_object) => None,
-            Ok(_) => Some(Err(EditorError::Timeout("initialize".to_owned()))),
-            Err(error) => Some(Err(error)),
+            Ok(result) if result.get("capabilities").is_some_and(serde_json::Value::is_object) => {
+                Initialize::Answered
+            }
+            Ok(_) | Err(EditorError::Timeout(_)) => Initialize::NoLanguageServer,
+            Err(error) => Initialize::Failed(error),
         },
-        ended = &mut session => Some(Ok(ended)),
+        ended = &mut session => Initialize::Ended(ended),
     };
-    let detail = match failure {
-        None => {
+    let detail = match outcome {
+        Initialize::Answered => {
             return Ok(LeanProcess {
                 editor,
                 documents,
@@ -108,16 +110,16 @@ pub async fn start_lean(
                 session,
             });
         }
-        Some(Ok(ended)) => session_failure(ended, program, from_lean_cmd),
-        Some(Err(EditorError::Timeout(_))) => {
-            // Dropping the session task kills the child with it.
+        Initialize::Ended(ended) => session_failure(ended, program, from_lean_cmd),
+        Initialize::NoLanguageServer => {
+            // Ending the session task kills the child with it.
             session.abort();
             format!(
                 "the Lean server `{shown}` gave no language server's answer to `initialize` within {} s. Is it a Lean language server? sorryfill needs `lake serve` (or `lean --server`); pass another one with --lean-cmd, or raise the limit with {INITIALIZE_LIMIT_VAR}=SECONDS",
                 limit.as_secs()
             )
         }
-        Some(Err(editor_error)) => {
+        Initialize::Failed(editor_error) => {
             drop(editor);
             // The proxy's own error (the program is missing, Lean exited) says more than the
             // editor's "no answer".
@@ -131,6 +133,18 @@ pub async fn start_lean(
         }
     };
     Err(StartError(detail))
+}
+
+/// How the `initialize` exchange with a new server ended.
+enum Initialize {
+    /// A language server's answer: Lean is ready.
+    Answered,
+    /// No answer within the limit, or one without capabilities.
+    NoLanguageServer,
+    /// The in-process editor could not get an answer (the pipe closed, an error).
+    Failed(EditorError),
+    /// The proxy session ended first.
+    Ended(Result<Result<ExitStatus, ServeError>, tokio::task::JoinError>),
 }
 
 /// Why the proxy session ended before Lean initialised, in words, with what to do.

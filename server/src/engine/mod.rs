@@ -3,7 +3,8 @@
 //! data set from the project's `store::Store`; Lean is the caller's [`Checker`].
 //!
 //! [`Engine::build`] is the one place that decides what runs: a missing `[prover]` means
-//! model-free (the tactic portfolio only, said once in the log), a missing `[decomposer]`
+//! model-free (the tactic portfolio only, said once in the log), a model whose API key
+//! variable is not set is off (one warning for the caller to show), a missing `[decomposer]`
 //! means a chain-of-thought prover's own sketches decompose (see [`decomposer`]) or nothing
 //! does, and a database that cannot be opened means no cache (with a warning) rather than no
 //! proving.
@@ -165,8 +166,9 @@ static MODEL_FREE_NOTICE: Once = Once::new();
 
 impl<C: Checker> Engine<C> {
     /// Wires the pipeline for the project at `project_root` as `config` says, with Lean
-    /// behind `checker`. Fails only on a configuration the user must fix (a prompt format,
-    /// an API key variable that is not set).
+    /// behind `checker`. Fails only on a configuration the user must fix (a prompt format);
+    /// a model whose API key variable is not set is left out with a warning
+    /// ([`Engine::warnings`]), so the rest still runs.
     pub fn build(config: &Config, project_root: &Path, checker: C) -> Result<Self, EngineError> {
         let mut warnings = Vec::new();
         let mut endpoints = Vec::new();
