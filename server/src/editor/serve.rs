@@ -194,18 +194,19 @@ fn with_environment_settings(config: Config, variable: Option<&str>) -> anyhow::
         .map_err(anyhow::Error::new)
 }
 
+/// The session as `serve` wires it to the configured engine.
+type ServeSession = Session<
+    LeanChecker,
+    crate::engine::ConfiguredProver,
+    crate::engine::ConfiguredDecomposer,
+    crate::engine::ConfiguredStore,
+>;
+
+/// The session for `config`, and the configuration's warnings for the editor.
 fn build_session(
     config: &Config,
     parts: &SessionParts,
-) -> anyhow::Result<(
-    Session<
-        LeanChecker,
-        crate::engine::ConfiguredProver,
-        crate::engine::ConfiguredDecomposer,
-        crate::engine::ConfiguredStore,
-    >,
-    Vec<crate::engine::EngineWarning>,
-)> {
+) -> anyhow::Result<(ServeSession, Vec<crate::engine::EngineWarning>)> {
     // The checker waits on this while the user's own documents elaborate.
     let (busy, user_busy) = watch::channel(false);
     let sources = SourceDocuments::new();
