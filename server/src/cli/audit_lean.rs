@@ -222,6 +222,47 @@ mod tests {
     }
 
     #[test]
+    fn lean_repeating_a_hole_the_source_shows_is_dropped_but_other_axioms_are_kept() {
+        let declarations = audit::audit_declarations(FILE);
+        let (_, first_line) = with_print_axioms(FILE, &declarations);
+        let policy = AuditPolicy::default();
+        let source = audit::static_findings_with(FILE, &policy);
+        let only_sorry = findings_from_answers(
+            &[info(first_line, "'Foo.a' depends on axioms: [sorryAx]")],
+            first_line,
+            &declarations,
+            &policy,
+        );
+        assert_eq!(only_sorry.len(), 1);
+        assert!(without_repeated_sorries(&source, only_sorry).is_empty());
+        let more = findings_from_answers(
+            &[info(
+                first_line,
+                "'Foo.a' depends on axioms: [sorryAx, Foo.magic]",
+            )],
+            first_line,
+            &declarations,
+            &policy,
+        );
+        assert_eq!(
+            without_repeated_sorries(&source, more).len(),
+            1,
+            "an axiom besides sorryAx is news"
+        );
+        let elsewhere = findings_from_answers(
+            &[info(first_line + 2, "'c' depends on axioms: [sorryAx]")],
+            first_line,
+            &declarations,
+            &policy,
+        );
+        assert_eq!(
+            without_repeated_sorries(&source, elsewhere).len(),
+            1,
+            "a declaration without its own hole depends on one elsewhere"
+        );
+    }
+
+    #[test]
     fn print_axioms_lines_follow_the_file_one_per_declaration() {
         let declarations = audit::audit_declarations(FILE);
         let (document, first_line) = with_print_axioms(FILE, &declarations);
