@@ -90,8 +90,9 @@ impl VirtualEditor {
         )
     }
 
-    /// `initialize` (as a Lean-aware editor sends it) followed by `initialized`.
-    pub async fn initialize(&self, root_uri: &str) -> Result<Value, EditorError> {
+    /// `initialize` (as a Lean-aware editor sends it, answered within `limit`) followed by
+    /// `initialized`.
+    pub async fn initialize(&self, root_uri: &str, limit: Duration) -> Result<Value, EditorError> {
         let params = json!({
             "processId": std::process::id(),
             "rootUri": root_uri,
@@ -101,9 +102,7 @@ impl VirtualEditor {
             },
             "initializationOptions": {"hasWidgets": false}
         });
-        let result = self
-            .request("initialize", params, Duration::from_secs(120))
-            .await?;
+        let result = self.request("initialize", params, limit).await?;
         self.notify("initialized", json!({}));
         Ok(result)
     }

@@ -113,6 +113,11 @@ async fn start_session(
 ) {
     // The router sends `EditorReady` before any document event.
     let first = documents.recv().await;
+    if first.is_none() {
+        // The editor left before `initialized`: a normal end, nothing to set up.
+        tracing::info!("the editor closed the connection before sorryfill started");
+        return;
+    }
     let settings = match &first {
         Some(DocumentEvent::EditorReady { settings, .. }) => settings.clone(),
         _ => None,
@@ -130,7 +135,17 @@ async fn start_session(
     let built =
         config.and_then(|config| build_session(&config, &parts).map(|session| (config, session)));
     let (config, session) = match built {
-        Ok(built) => built,
+        Ok((config, (session, warnings))) => {
+            // A model that is off (its key variable unset) or a capped setting does not stop
+            // sorryfill: the editor is told once (a warning, already in the log).
+            for warning in warnings {
+                parts.editor.notify(
+                    "window/showMessage",
+                    json!({"type": 2, "message": format!("sorryfill: {warning}")}),
+                );
+            }
+            (config, session)
+        }
         Err(error) => {
             tracing::error!("sorryfill is off for this session: {error:#}");
             parts.editor.notify(
@@ -179,17 +194,19 @@ fn with_environment_settings(config: Config, variable: Option<&str>) -> anyhow::
         .map_err(anyhow::Error::new)
 }
 
+/// The session as `serve` wires it to the configured engine.
+type ServeSession = Session<
+    LeanChecker,
+    crate::engine::ConfiguredProver,
+    crate::engine::ConfiguredDecomposer,
+    crate::engine::ConfiguredStore,
+>;
+
+/// The session for `config`, and the configuration's warnings for the editor.
 fn build_session(
     config: &Config,
     parts: &SessionParts,
-) -> anyhow::Result<
-    Session<
-        LeanChecker,
-        crate::engine::ConfiguredProver,
-        crate::engine::ConfiguredDecomposer,
-        crate::engine::ConfiguredStore,
-    >,
-> {
+) -> anyhow::Result<(ServeSession, Vec<crate::engine::EngineWarning>)> {
     // The checker waits on this while the user's own documents elaborate.
     let (busy, user_busy) = watch::channel(false);
     let sources = SourceDocuments::new();
@@ -202,11 +219,11 @@ fn build_session(
     )
     .context("could not set up the Lean checker")?;
     let engine =
-        Engine::build(config, &parts.root, checker).context("sorryfill.toml needs fixing")?;
+        Engine::build(config, &parts.root, checker).context("the configuration needs fixing")?;
+    let warnings = engine.warnings().to_vec();
     let pipeline = Arc::new(engine.pipeline);
-    Ok(
-        Session::new(pipeline, parts.lean.clone(), parts.state.clone(), busy)
-            .with_editor(parts.editor.clone(), config.editor.clone())
-            .with_source_documents(sources),
-    )
+    let session = Session::new(pipeline, parts.lean.clone(), parts.state.clone(), busy)
+        .with_editor(parts.editor.clone(), config.editor.clone())
+        .with_source_documents(sources);
+    Ok((session, warnings))
 }

@@ -721,3 +721,43 @@ async fn a_broken_sorryfill_toml_leaves_lean_working_and_says_so() {
     editor.lean_still_publishes(&uri).await;
     child.kill().await.expect("the proxy stops");
 }
+
+/// A `[prover]` whose API key variable is not set leaves the tactic portfolio running: the
+/// editor gets one warning naming the variable, and still the portfolio's proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_api_key_warns_once_and_the_portfolio_still_runs() {
+    const UNSET: &str = "SORRYFILL_EDITOR_TEST_UNSET_KEY";
+    let dir = fresh_dir();
+    std::fs::write(
+        dir.path().join("sorryfill.toml"),
+        format!(
+            "[prover]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\napi_key_env = \"{UNSET}\"\n"
+        ),
+    )
+    .expect("write sorryfill.toml");
+    let (mut child, mut editor, uri, _log) = serve_binary(dir.path(), ORACLE);
+    editor.initialize(json!({}), &uri, TEXT).await;
+    let fill = wait_for_fill(&mut editor, &uri).await;
+    assert_eq!(apply(TEXT, &fill), TEXT.replace("sorry", "omega"));
+    let messages: Vec<Value> = editor
+        .raw
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter_map(|frame| serde_json::from_str::<Value>(frame).ok())
+        .filter(|frame| frame["method"] == "window/showMessage")
+        .collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let message = messages[0]["params"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(messages[0]["params"]["type"], 2, "a warning: {message}");
+    assert!(message.contains(UNSET), "{message}");
+    assert!(!message.contains("is off:"), "{message}");
+    assert_eq!(
+        message.matches("is not set").count(),
+        1,
+        "said once: {message}"
+    );
+    child.kill().await.expect("the proxy stops");
+}

@@ -12,6 +12,7 @@ mod editor_protocol;
 #[cfg(unix)]
 mod editors;
 mod engine;
+mod first_run;
 mod holes;
 mod models;
 #[cfg(unix)]

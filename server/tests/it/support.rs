@@ -95,9 +95,16 @@ pub fn fresh_dir() -> tempfile::TempDir {
         .expect("a temporary folder can be made")
 }
 
-/// Prints a skip notice straight to stderr: the test harness captures `eprintln!`, and a skip
-/// must be seen in the test log, never silent.
+/// Prints a skip notice straight to stderr, naming the test: the test harness captures
+/// `eprintln!`, and a skip must be seen in the test log, never silent. `.ci/run` counts these
+/// lines in its last line. A precondition known before the run is an `#[ignore = "reason"]`
+/// instead, which the harness itself counts.
 pub fn skip_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{line}");
+    // libtest runs each test on a thread named after it.
+    let test = std::thread::current()
+        .name()
+        .map(|name| format!(" [{name}]"))
+        .unwrap_or_default();
+    let _ = writeln!(std::io::stderr(), "{line}{test}");
 }

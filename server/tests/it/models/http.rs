@@ -348,11 +348,13 @@ async fn a_body_that_is_not_json_is_a_clear_error() {
 }
 
 #[tokio::test]
-async fn a_connection_refused_is_retried_then_reported() {
+async fn a_connection_refused_marks_the_endpoint_down_and_later_requests_fail_at_once() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = listener.local_addr().expect("address");
     drop(listener);
-    let error = client(settings(&format!("http://{address}/v1")))
+    let client = client(settings(&format!("http://{address}/v1")));
+    assert_eq!(client.unreachable(), None);
+    let error = client
         .complete(
             &non_streaming(&PromptFormat::DeepSeekProverV2),
             &CancellationToken::new(),
@@ -361,6 +363,24 @@ async fn a_connection_refused_is_retried_then_reported() {
         .expect_err("nothing listens");
     assert!(matches!(error, ModelError::Connect { .. }), "{error}");
     assert!(error.to_string().contains("is it running?"));
+    // Something listens now, but the endpoint is marked down: no connection is even tried.
+    let listener = std::net::TcpListener::bind(address).expect("the port is free again");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let again = client
+        .complete(
+            &non_streaming(&PromptFormat::DeepSeekProverV2),
+            &CancellationToken::new(),
+        )
+        .await
+        .expect_err("marked down");
+    assert!(matches!(again, ModelError::Down { .. }), "{again}");
+    assert!(again.to_string().contains(&address.to_string()), "{again}");
+    assert!(
+        listener.accept().is_err(),
+        "no connection was made to an endpoint marked down"
+    );
+    let summary = client.unreachable().expect("it was down");
+    assert!(summary.contains(&address.to_string()), "{summary}");
 }
 
 // ---- True streaming with axum ----------------------------------------------------------------
