@@ -135,8 +135,6 @@ fn neovim_gets_leans_diagnostics_and_applies_sorryfills_verified_proof() {
 /// with an on-save mode and one setting for the server (the project's sorryfill.toml allows
 /// only `simp`; `omega` must come from here).
 const INIT_LUA: &str = r#"
--- lean-sim answers no widget RPC, which lean.nvim's infoview needs.
-vim.g.lean_config = { infoview = { autoopen = false } }
 vim.opt.runtimepath:prepend(vim.env.LEAN_NVIM)
 vim.opt.runtimepath:prepend(vim.env.SORRYFILL_PLUGIN)
 vim.cmd 'filetype plugin on'
