@@ -1,5 +1,6 @@
 //! Wiring a proxy session: the Lean child process, one reader and one writer task per
-//! pipe, and the router task between them; then a clean exit.
+//! pipe, and the router task between them; then a clean exit. `serve` runs all of them on
+//! a thread of its own ([`Proxy::serve_on_own_thread`]), so a frame crosses no thread.
 //!
 //! Invariants: the child is always waited for or killed before [`Proxy::serve`] returns
 //! (no orphans); when Lean exits, everything it wrote before exiting is forwarded first and
