@@ -40,7 +40,9 @@ fn main() {
     };
     let proxied = || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sorryfill"));
+        // `serve` keeps its store in the working folder: never the repository.
         command
+            .current_dir(log_dir.path())
             .env(ROLE, "echo")
             .arg("serve")
             .arg("--log-file")
