@@ -719,6 +719,7 @@ fn a_200_mib_burst_to_a_stalled_editor_is_held_back_in_the_pipe_not_in_memory() 
     let Some((_, start_peak)) = resident_kib(proxy.id()) else {
         crate::support::skip_line(format_args!("skipped: no /proc to read memory from"));
         let _ = proxy.kill();
+        let _ = proxy.wait();
         return;
     };
     let mut stdin = proxy.stdin.take().expect("stdin is piped");

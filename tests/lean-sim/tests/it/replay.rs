@@ -73,7 +73,7 @@ fn captures() -> Vec<PathBuf> {
 
 /// What is compared of an answer: its id and whether it is an error or a result of which
 /// JSON type.
-fn answer_shape(message: &Value) -> (String, &'static str) {
+fn answer_shape(message: &Value) -> (Value, &'static str) {
     let kind = match (message.get("error"), message.get("result")) {
         (Some(_), _) => "error",
         (None, Some(Value::Null)) => "null",
@@ -82,11 +82,19 @@ fn answer_shape(message: &Value) -> (String, &'static str) {
         (None, Some(_)) => "scalar",
         (None, None) => "missing",
     };
-    (message["id"].to_string(), kind)
+    (message["id"].clone(), kind)
 }
 
 fn is_response(message: &Value) -> bool {
     message.get("id").is_some() && message.get("method").is_none()
+}
+
+/// Waits (up to 10 s) until lean-sim has answered `id`, unless it already has.
+fn wait_answered(sim: &mut Sim, id: &Value) {
+    let answered = |m: &Value| is_response(m) && m.get("id") == Some(id);
+    if !sim.seen.iter().any(answered) {
+        sim.try_wait_for(Duration::from_secs(10), answered);
+    }
 }
 
 fn replay(path: &Path) {
@@ -105,14 +113,14 @@ fn replay(path: &Path) {
         "{}: nothing was sent to Lean",
         path.display()
     );
-    let requested: Vec<String> = to_lean
+    let requested: Vec<Value> = to_lean
         .iter()
         .filter(|(_, m)| m.get("id").is_some() && m.get("method").is_some())
-        .map(|(_, m)| m["id"].to_string())
+        .map(|(_, m)| m["id"].clone())
         .collect();
-    let captured: Vec<(u64, (String, &'static str))> = from_lean
+    let captured: Vec<(u64, (Value, &'static str))> = from_lean
         .iter()
-        .filter(|(_, m)| is_response(m) && requested.contains(&m["id"].to_string()))
+        .filter(|(_, m)| is_response(m) && requested.contains(&m["id"]))
         .map(|(t, m)| (*t, answer_shape(m)))
         .collect();
 
@@ -121,26 +129,20 @@ fn replay(path: &Path) {
         // Causality as captured: whatever Lean had answered before this message was sent,
         // lean-sim must have answered too before it gets the message.
         for (_, (id, _)) in captured.iter().filter(|(t, _)| t < sent_at) {
-            let answered = |m: &Value| is_response(m) && m["id"].to_string() == *id;
-            if !sim.seen.iter().any(answered) {
-                sim.try_wait_for(Duration::from_secs(10), answered);
-            }
+            wait_answered(&mut sim, id);
         }
         sim.send(message);
     }
     for (_, (id, _)) in &captured {
-        let answered = |m: &Value| is_response(m) && m["id"].to_string() == *id;
-        if !sim.seen.iter().any(answered) {
-            sim.try_wait_for(Duration::from_secs(10), answered);
-        }
+        wait_answered(&mut sim, id);
     }
-    let replayed: Vec<(String, &'static str)> = sim
+    let replayed: Vec<(Value, &'static str)> = sim
         .seen
         .iter()
-        .filter(|m| is_response(m) && requested.contains(&m["id"].to_string()))
+        .filter(|m| is_response(m) && requested.contains(&m["id"]))
         .map(answer_shape)
         .collect();
-    let captured: Vec<(String, &'static str)> =
+    let captured: Vec<(Value, &'static str)> =
         captured.into_iter().map(|(_, shape)| shape).collect();
     assert_eq!(
         replayed,
