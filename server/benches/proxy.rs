@@ -1,7 +1,11 @@
 //! What the proxy costs: request/response round-trip latency and 1 MiB-frame throughput
-//! through `sorryfill serve`, each as a ratio to a direct connection to the same server,
-//! measured in the same run (the machine is noisy). The server is this bench binary
-//! itself, re-executed as a minimal echo server.
+//! through `sorryfill serve`, each against a direct connection to the same server, measured
+//! in the same run (the machine is noisy). The client is this bench process, the proxy
+//! and the server are separate processes (the server is this bench binary re-executed as a
+//! minimal echo server), so every figure includes the pipes and wake-ups a real editor
+//! pays. Latency is measured twice: on the machine as it is ("idle"; the load average is
+//! printed so the reader can judge), and under a load this bench makes itself (one busy
+//! process per core, each stopping after a fixed time at most).
 #![allow(clippy::print_stdout)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -12,14 +16,20 @@ use sorryfill::transport::Envelope;
 
 const ROLE: &str = "SORRYFILL_BENCH_ROLE";
 const WARMUP: usize = 300;
+/// Round trips per connection and phase, in batches that alternate between the two
+/// connections so a burst of outside load hits both alike.
 const ROUND_TRIPS: usize = 3000;
+const BATCH: usize = 250;
 const BIG_FRAMES: usize = 64;
 const THROUGHPUT_ROUNDS: usize = 7;
+/// The longest a load process runs, should the bench die without stopping it.
+const LOAD_LIMIT: Duration = Duration::from_secs(120);
 
 fn main() {
-    if std::env::var_os(ROLE).is_some() {
-        echo_server();
-        return;
+    match std::env::var(ROLE).as_deref() {
+        Ok("echo") => return echo_server(),
+        Ok("load") => return busy_load(),
+        _ => {}
     }
     let log_dir = tempfile::tempdir().expect("a temporary folder can be made");
     let me = std::env::current_exe().expect("the bench knows its own path");
@@ -30,7 +40,9 @@ fn main() {
     };
     let proxied = || {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sorryfill"));
+        // `serve` keeps its store in the working folder: never the repository.
         command
+            .current_dir(log_dir.path())
             .env(ROLE, "echo")
             .arg("serve")
             .arg("--log-file")
@@ -40,29 +52,30 @@ fn main() {
         command
     };
 
-    let direct_rtt = latencies(direct());
-    let proxied_rtt = latencies(proxied());
-    let (d50, d99) = (percentile(&direct_rtt, 0.50), percentile(&direct_rtt, 0.99));
-    let (p50, p99) = (
-        percentile(&proxied_rtt, 0.50),
-        percentile(&proxied_rtt, 0.99),
-    );
-    println!("round trip ({ROUND_TRIPS} requests):");
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     println!(
-        "  direct   p50 {:>8.1} µs   p99 {:>8.1} µs",
-        micros(d50),
-        micros(d99)
+        "machine: {cores} cores, load average before the run: {}",
+        load_average()
     );
-    println!(
-        "  proxied  p50 {:>8.1} µs   p99 {:>8.1} µs",
-        micros(p50),
-        micros(p99)
+    latency_phase("idle (the machine as it is)", direct(), proxied());
+    let load: Vec<Child> = (0..cores)
+        .map(|_| {
+            Command::new(&me)
+                .env(ROLE, "load")
+                .spawn()
+                .expect("a load process starts")
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    latency_phase(
+        &format!("loaded ({cores} busy processes of this bench)"),
+        direct(),
+        proxied(),
     );
-    println!(
-        "  added    p50 {:>8.1} µs   p99 {:>8.1} µs   (target: p50 added <= 50 µs)",
-        micros(p50.saturating_sub(d50)),
-        micros(p99.saturating_sub(d99))
-    );
+    for mut child in load {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 
     // Each round measures both, in alternating order, and the ratio is taken within the
     // round, so a burst of load from other processes on the machine moves both numbers
@@ -89,7 +102,72 @@ fn main() {
     println!("  median round of {THROUGHPUT_ROUNDS}:");
     println!("  direct   {direct_rate:>8.1} MiB/s");
     println!("  proxied  {proxied_rate:>8.1} MiB/s");
-    println!("  ratio    {:>8.1} %   (target: >= 50 %)", 100.0 * ratio);
+    println!("  ratio    {:>8.1} %   (target: >= 90 %)", 100.0 * ratio);
+    println!("load average after the run: {}", load_average());
+}
+
+/// Measures round trips on a direct and a proxied connection, alternating batches, and
+/// prints both distributions, the added latency and the ratio.
+fn latency_phase(name: &str, direct: Command, proxied: Command) {
+    println!("round trip, {name}; load average {}:", load_average());
+    let mut direct = Peer::start(direct);
+    let mut proxied = Peer::start(proxied);
+    pings(&mut direct, WARMUP);
+    pings(&mut proxied, WARMUP);
+    let (mut direct_rtt, mut proxied_rtt) = (Vec::new(), Vec::new());
+    for batch in 0..ROUND_TRIPS / BATCH {
+        if batch % 2 == 0 {
+            direct_rtt.extend(pings(&mut direct, BATCH));
+            proxied_rtt.extend(pings(&mut proxied, BATCH));
+        } else {
+            proxied_rtt.extend(pings(&mut proxied, BATCH));
+            direct_rtt.extend(pings(&mut direct, BATCH));
+        }
+    }
+    direct.finish();
+    proxied.finish();
+    direct_rtt.sort_unstable();
+    proxied_rtt.sort_unstable();
+    let (d50, d99) = (percentile(&direct_rtt, 0.50), percentile(&direct_rtt, 0.99));
+    let (p50, p99) = (
+        percentile(&proxied_rtt, 0.50),
+        percentile(&proxied_rtt, 0.99),
+    );
+    println!(
+        "  direct   p50 {:>8.1} µs   p99 {:>8.1} µs",
+        micros(d50),
+        micros(d99)
+    );
+    println!(
+        "  proxied  p50 {:>8.1} µs   p99 {:>8.1} µs",
+        micros(p50),
+        micros(p99)
+    );
+    println!(
+        "  added    p50 {:>8.1} µs   p99 {:>8.1} µs   ratio p50 {:.2}x   (target when idle: <= 50 µs and <= 1.2x)",
+        micros(p50.saturating_sub(d50)),
+        micros(p99.saturating_sub(d99)),
+        p50.as_secs_f64() / d50.as_secs_f64()
+    );
+}
+
+/// The 1-minute load average, as the kernel reports it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Keeps one core busy until killed, or until [`LOAD_LIMIT`].
+fn busy_load() {
+    let started = Instant::now();
+    let mut x: u64 = 1;
+    while started.elapsed() < LOAD_LIMIT {
+        for _ in 0..1_000_000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
 }
 
 fn micros(d: Duration) -> f64 {
@@ -105,6 +183,7 @@ struct Peer {
     child: Child,
     input: ChildStdin,
     output: BufReader<ChildStdout>,
+    next_id: u64,
 }
 
 impl Peer {
@@ -120,6 +199,7 @@ impl Peer {
             child,
             input,
             output,
+            next_id: 0,
         };
         peer.send(br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#);
         peer.receive();
@@ -144,23 +224,20 @@ impl Peer {
     }
 }
 
-fn latencies(command: Command) -> Vec<Duration> {
-    let mut peer = Peer::start(command);
-    let mut samples = Vec::with_capacity(ROUND_TRIPS);
-    for i in 0..WARMUP + ROUND_TRIPS {
+/// `count` round trips on `peer`, each timed.
+fn pings(peer: &mut Peer, count: usize) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        peer.next_id += 1;
         let body = format!(
             r#"{{"jsonrpc":"2.0","id":{},"method":"$/lean/plainGoal","params":{{"textDocument":{{"uri":"file:///p/A.lean"}},"position":{{"line":3,"character":7}}}}}}"#,
-            i + 1
+            peer.next_id
         );
         let started = Instant::now();
         peer.send(body.as_bytes());
         peer.receive();
-        if i >= WARMUP {
-            samples.push(started.elapsed());
-        }
+        samples.push(started.elapsed());
     }
-    peer.finish();
-    samples.sort_unstable();
     samples
 }
 

@@ -40,6 +40,10 @@ pub struct ProveArgs {
     /// Use Lean's tactics only, even when models are configured.
     #[arg(long)]
     no_model: bool,
+    /// Record every frame between sorryfill and Lean in a new file in this folder (format
+    /// and privacy: docs/capture.md).
+    #[arg(long, value_name = "DIR")]
+    capture: Option<PathBuf>,
     /// Also write the JSON report (schema in docs/cli-report.md) to this file.
     #[arg(long, value_name = "REPORT")]
     json: Option<PathBuf>,
@@ -205,6 +209,7 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
         jobs: args.jobs.and_then(|jobs| usize::try_from(jobs).ok()),
         budget: args.budget.map(std::time::Duration::from_secs),
         no_model: args.no_model,
+        capture_dir: args.capture,
     };
     let runtime = runtime()?;
     // Ctrl-C drops the run: model requests are cancelled with their futures, and shutting the

@@ -52,6 +52,10 @@ struct ServeArgs {
     /// Largest message body accepted from either side, in bytes.
     #[arg(long, default_value_t = DEFAULT_MAX_FRAME_BYTES)]
     max_frame_bytes: usize,
+    /// Record every frame, both ways, in a new file in this folder (format and privacy:
+    /// docs/capture.md).
+    #[arg(long, value_name = "DIR", env = "SORRYFILL_CAPTURE")]
+    capture: Option<PathBuf>,
     /// The Lean server command (default: `lake serve`).
     #[arg(last = true)]
     server_command: Vec<String>,
@@ -93,6 +97,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         project_root: std::env::current_dir().context("could not read the current folder")?,
         proxy: ProxyConfig {
             max_frame_bytes: args.max_frame_bytes,
+            capture_dir: args.capture,
             ..ProxyConfig::default()
         },
         log_file,

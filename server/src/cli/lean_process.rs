@@ -67,6 +67,15 @@ pub async fn start_lean(
     project_root: &Path,
     command_line: Option<&[String]>,
 ) -> Result<LeanProcess, StartError> {
+    start_lean_with(project_root, command_line, ProxyConfig::default()).await
+}
+
+/// [`start_lean`] with the proxy's settings (`prove --capture` records the session).
+pub async fn start_lean_with(
+    project_root: &Path,
+    command_line: Option<&[String]>,
+    proxy_config: ProxyConfig,
+) -> Result<LeanProcess, StartError> {
     let root = std::path::absolute(project_root)
         .map_err(|error| StartError(format!("no project folder: {error}")))?;
     let default_command = ["lake".to_owned(), "serve".to_owned()];
@@ -78,7 +87,7 @@ pub async fn start_lean(
     let mut server = tokio::process::Command::new(program);
     server.args(args).current_dir(&root);
 
-    let mut proxy = Proxy::new(ProxyConfig::default());
+    let mut proxy = Proxy::new(proxy_config);
     let lean = proxy.lean_handle();
     let documents = proxy.observe_documents();
     let (editor, mut session) = VirtualEditor::connect(proxy, server);

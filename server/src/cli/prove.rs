@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::edits::{self, Replacement, SourceFile};
-use crate::cli::lean_process::{LeanProcess, StartError, start_lean, wait_elaborated};
+use crate::cli::lean_process::{LeanProcess, StartError, start_lean_with, wait_elaborated};
 use crate::cli::progress::{HoleLabel, HoleState, Progress};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSource, RunError};
 use crate::cli::virtual_editor::VirtualEditor;
@@ -25,6 +25,7 @@ use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
     Verdict,
 };
+use crate::router::ProxyConfig;
 use crate::verify::checker::{
     CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments, file_uri,
 };
@@ -48,6 +49,8 @@ pub struct ProveOptions {
     pub budget: Option<Duration>,
     /// Tactics only.
     pub no_model: bool,
+    /// Record every frame between the proxy and Lean in this folder (`--capture`).
+    pub capture_dir: Option<PathBuf>,
 }
 
 /// What a run produced: the report, and one unified diff per changed file (empty with
@@ -155,7 +158,11 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
         .as_ref()
         .map_or_else(|| "lake serve".to_owned(), |words| words.join(" "));
     progress.phase(&format!("starting Lean (`{command}`)"));
-    let started = start_lean(&root, options.lean_cmd.as_deref()).await;
+    let proxy_config = ProxyConfig {
+        capture_dir: options.capture_dir.clone(),
+        ..ProxyConfig::default()
+    };
+    let started = start_lean_with(&root, options.lean_cmd.as_deref(), proxy_config).await;
     let mut lean = match started {
         Ok(lean) => {
             progress.phase_done("Lean started");

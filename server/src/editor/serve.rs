@@ -90,7 +90,9 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
         root: options.project_root.clone(),
     };
     let session = tokio::spawn(start_session(file_config, parts, documents, commands));
-    let status = proxy.serve(stdio::stdin(), stdio::stdout(), server).await?;
+    let status = proxy
+        .serve_on_own_thread(|| (stdio::stdin(), stdio::stdout()), server)
+        .await?;
     session.abort();
     Ok(status)
 }

@@ -3,8 +3,10 @@
 //!
 //! Invariants:
 //! - The loop awaits only on its event receiver; everything it does per event is
-//!   synchronous. Writer queues are unbounded so a send never blocks the loop (a slow
-//!   reader on one side grows that side's queue instead of stalling the other side).
+//!   synchronous. Writer queues are unbounded channels so a send never blocks the loop;
+//!   what they hold is bounded upstream: every frame is charged to the read budget of
+//!   the reader that read it until it is written, so a peer that stops reading stops the
+//!   other side's reader, not the router (see `transport/pool.rs`).
 //! - Every frame not intercepted is forwarded with its body bytes unchanged, in arrival
 //!   order, in both directions; ids are never rewritten.
 //! - Intercepted: the proxy's own responses (`"sorryfill:<n>"` ids, consumed) and the

@@ -1,11 +1,13 @@
 //! Wiring a proxy session: the Lean child process, one reader and one writer task per
-//! pipe, and the router task between them; then a clean exit.
+//! pipe, and the router task between them; then a clean exit. `serve` runs all of them on
+//! a thread of its own ([`Proxy::serve_on_own_thread`]), so a frame crosses no thread.
 //!
 //! Invariants: the child is always waited for or killed before [`Proxy::serve`] returns
 //! (no orphans); when Lean exits, everything it wrote before exiting is forwarded first and
 //! the proxy reports Lean's exit status; when the editor goes away, Lean gets `exit` and a
 //! grace period, then is killed.
 
+use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -16,7 +18,8 @@ use tokio::sync::mpsc;
 
 use super::{CodeActionProvider, Event, NoCodeActions, Router, RouterExit, RouterOutputs};
 use crate::lean::{DocumentEvent, LeanHandle};
-use crate::transport::{DEFAULT_MAX_FRAME_BYTES, read_frames, write_frames};
+use crate::transport::capture::{Capture, Direction};
+use crate::transport::{DEFAULT_MAX_FRAME_BYTES, Incoming, read_frames, write_frames_captured};
 
 /// Settings of one proxy session.
 #[derive(Debug, Clone)]
@@ -27,6 +30,8 @@ pub struct ProxyConfig {
     /// How long Lean gets to exit after `exit` (or after closing its stdout) before it is
     /// killed.
     pub exit_grace: Duration,
+    /// Where to record every frame, both ways (`--capture DIR`); `None` records nothing.
+    pub capture_dir: Option<PathBuf>,
 }
 
 impl Default for ProxyConfig {
@@ -34,6 +39,7 @@ impl Default for ProxyConfig {
         Self {
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             exit_grace: Duration::from_secs(2),
+            capture_dir: None,
         }
     }
 }
@@ -52,6 +58,9 @@ pub enum ServeError {
     /// Waiting for the child failed.
     #[error("could not wait for the Lean server: {0}")]
     Wait(std::io::Error),
+    /// The proxy's own thread or runtime could not be started.
+    #[error("could not start the proxy's thread: {0}")]
+    Runtime(std::io::Error),
 }
 
 /// One proxy session, set up before it runs: take a [`LeanHandle`], subscribe to
@@ -134,24 +143,41 @@ impl Proxy {
         }
 
         let cap = self.config.max_frame_bytes;
+        let capture = self.config.capture_dir.as_deref().and_then(|dir| {
+            Capture::create(dir)
+                .inspect_err(|error| {
+                    tracing::error!(%error, dir = %dir.display(), "could not start the capture; going on without it");
+                })
+                .ok()
+        });
+        let tap = |direction| capture.clone().map(|capture| (capture, direction));
         let (to_client, client_queue) = mpsc::unbounded_channel::<Bytes>();
         let (to_server, server_queue) = mpsc::unbounded_channel::<Bytes>();
-        let client_writer = tokio::spawn(write_frames(client_out, client_queue));
-        let server_writer = tokio::spawn(write_frames(server_in, server_queue));
+        let client_writer = tokio::spawn(write_frames_captured(
+            client_out,
+            client_queue,
+            tap(Direction::ToEditor),
+        ));
+        let server_writer = tokio::spawn(write_frames_captured(
+            server_in,
+            server_queue,
+            tap(Direction::ToLean),
+        ));
         let client_reader = spawn_reader(
             client_in,
             cap,
             self.events_tx.clone(),
-            Event::Client,
-            Event::ClientClosed,
+            (Event::Client, Event::ClientClosed),
+            tap(Direction::FromEditor),
         );
         let server_reader = spawn_reader(
             server_out,
             cap,
             self.events_tx.clone(),
-            Event::Server,
-            Event::ServerClosed,
+            (Event::Server, Event::ServerClosed),
+            tap(Direction::FromLean),
         );
+        drop(capture);
         // The router must stop when both readers are done, even if handles live on.
         drop(self.events_tx);
         drop(self.lean);
@@ -195,18 +221,73 @@ impl Proxy {
     }
 }
 
+impl Proxy {
+    /// Runs the session like [`Proxy::serve`], but on a thread of its own with a
+    /// single-threaded runtime: a frame then goes from its reader to the router to the
+    /// other side's writer without waking another thread (the only wake-up is the pipe's
+    /// readiness), while the caller's runtime keeps the background work. `client` makes
+    /// the editor's streams on that thread, so their readiness is delivered there too.
+    pub async fn serve_on_own_thread<C, R, W>(
+        self,
+        client: C,
+        server: Command,
+    ) -> Result<ExitStatus, ServeError>
+    where
+        C: FnOnce() -> (R, W) + Send + 'static,
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("sorryfill-proxy".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = done_tx.send(Err(ServeError::Runtime(error)));
+                        return;
+                    }
+                };
+                let outcome = runtime.block_on(async move {
+                    let (client_in, client_out) = client();
+                    self.serve(client_in, client_out, server).await
+                });
+                // A blocking read of a terminal may still hold a thread: do not wait for it.
+                runtime.shutdown_background();
+                let _ = done_tx.send(outcome);
+            })
+            .map_err(ServeError::Runtime)?;
+        done_rx.await.unwrap_or_else(|_| {
+            Err(ServeError::Runtime(std::io::Error::other(
+                "the proxy thread ended without a result",
+            )))
+        })
+    }
+}
+
+/// Starts the reader of one pipe: each item becomes `wrap(item)` on the router's events,
+/// and `closed` follows the last one.
 fn spawn_reader<R>(
     reader: R,
     cap: usize,
     events: mpsc::UnboundedSender<Event>,
-    wrap: fn(crate::transport::Incoming) -> Event,
-    closed: Event,
+    (wrap, closed): (fn(Incoming) -> Event, Event),
+    capture: Option<(Capture, Direction)>,
 ) -> tokio::task::JoinHandle<()>
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
     tokio::spawn(async move {
-        let result = read_frames(reader, cap, |item| events.send(wrap(item)).is_ok()).await;
+        let result = read_frames(reader, cap, |item| {
+            if let (Some((capture, direction)), Incoming::Frame(frame)) = (&capture, &item) {
+                capture.record(*direction, frame.bytes());
+            }
+            events.send(wrap(item)).is_ok()
+        })
+        .await;
         if let Err(error) = result {
             tracing::warn!(%error, "read error; treating it as end of input");
         }

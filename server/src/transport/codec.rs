@@ -20,6 +20,10 @@ const MAX_HEADER_LINE_BYTES: usize = 8 * 1024;
 /// buffer growing as bytes arrive).
 pub(super) const LARGE_BODY_BYTES: usize = 64 * 1024;
 
+/// How many bytes of an endless header line are kept when the rest is skipped: enough for a
+/// `Content-Length` header that starts at its end.
+const RESYNC_TAIL_BYTES: usize = 64;
+
 /// How many body bytes of a skipped over-cap frame are kept to find its `id` and `method`.
 const SNIFF_PREFIX_BYTES: usize = 4 * 1024;
 
@@ -156,14 +160,16 @@ impl Decoder for LspCodec {
                 } => {
                     let Some(newline) = memchr::memchr(b'\n', src) else {
                         if src.len() > MAX_HEADER_LINE_BYTES {
-                            // Keep memory bounded: no header line is this long.
-                            src.clear();
-                            return Ok(Some(malformed(MalformedKind::GarbageHeaderLine)));
+                            // Keep memory bounded: no header line is this long. The last
+                            // bytes are kept, since a header may be starting there.
+                            let report = garbage(&src[..src.len() - RESYNC_TAIL_BYTES]);
+                            src.advance(src.len() - RESYNC_TAIL_BYTES);
+                            return Ok(Some(report));
                         }
                         return Ok(None);
                     };
                     let line = src.split_to(newline + 1);
-                    let line = trim_line_end(&line);
+                    let mut line = trim_line_end(&line);
                     if line.is_empty() {
                         if !*saw_line {
                             // Stray blank lines between frames carry nothing.
@@ -194,18 +200,29 @@ impl Decoder for LspCodec {
                         }
                         continue;
                     }
-                    let Some(colon) = memchr::memchr(b':', line) else {
-                        return Ok(Some(malformed(MalformedKind::GarbageHeaderLine)));
+                    let header = memchr::memchr(b':', line).filter(|&colon| {
+                        is_header_name(&line[..colon]) && !is_glued_content_length(&line[..colon])
+                    });
+                    let colon = match header {
+                        Some(colon) => colon,
+                        None => {
+                            // Stray bytes glued to a header (a body that lost its own
+                            // header, say) would desynchronise every later frame: a header
+                            // starts again at the `Content-Length` inside the line.
+                            let Some(start) = find_content_length(line) else {
+                                return Ok(Some(garbage(line)));
+                            };
+                            let stray = garbage(&line[..start]);
+                            line = &line[start..];
+                            *content_length = Some(parse_length(line));
+                            *saw_line = true;
+                            return Ok(Some(stray));
+                        }
                     };
                     *saw_line = true;
                     let (name, value) = (&line[..colon], &line[colon + 1..]);
                     if name.trim_ascii().eq_ignore_ascii_case(b"content-length") {
-                        *content_length = Some(
-                            std::str::from_utf8(value)
-                                .ok()
-                                .and_then(|v| v.trim().parse::<usize>().ok())
-                                .ok_or(()),
-                        );
+                        *content_length = Some(parse_length(value));
                     }
                 }
                 State::Body { len } => {
@@ -240,6 +257,52 @@ impl Decoder for LspCodec {
             }
         }
     }
+}
+
+/// Skipped header bytes, with the `id` and `method` of a message they may hold, so an
+/// editor's request whose header was lost is still answered.
+fn garbage(bytes: &[u8]) -> Incoming {
+    Incoming::Malformed(Malformed {
+        kind: MalformedKind::GarbageHeaderLine,
+        sniffed: sniff_envelope(&bytes[..bytes.len().min(SNIFF_PREFIX_BYTES)]),
+    })
+}
+
+/// A header name is an HTTP token: anything else on a line is not a header.
+fn is_header_name(name: &[u8]) -> bool {
+    let name = name.trim_ascii();
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A header name that ends in `Content-Length` after other bytes (`xyzContent-Length`) is
+/// a `Content-Length` header glued to stray bytes.
+fn is_glued_content_length(name: &[u8]) -> bool {
+    const NAME: &[u8] = b"content-length";
+    let name = name.trim_ascii();
+    name.len() > NAME.len() && name[name.len() - NAME.len()..].eq_ignore_ascii_case(NAME)
+}
+
+/// Where the last `Content-Length:` inside `line` starts, case-insensitively: the last,
+/// because stray bytes (a lost body, say) may contain the words themselves.
+fn find_content_length(line: &[u8]) -> Option<usize> {
+    const NAME: &[u8] = b"content-length:";
+    line.windows(NAME.len())
+        .rposition(|window| window.eq_ignore_ascii_case(NAME))
+}
+
+/// The value of a `Content-Length` header line (`Content-Length: 12`) or of its value part.
+fn parse_length(line_or_value: &[u8]) -> Result<usize, ()> {
+    let value = match find_content_length(line_or_value) {
+        Some(start) => &line_or_value[start + "content-length:".len()..],
+        None => line_or_value,
+    };
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .ok_or(())
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
@@ -369,6 +432,61 @@ CONTENT-LENGTH:3\r\n\r\n[1]";
         }
         assert!(buf.len() <= MAX_HEADER_LINE_BYTES + 1024);
         assert!(reports > 0);
+    }
+
+    fn frames_and_sniffed_ids(items: &[Incoming]) -> (Vec<&[u8]>, Vec<Option<String>>) {
+        let mut frames = Vec::new();
+        let mut ids = Vec::new();
+        for item in items {
+            match item {
+                Incoming::Frame(frame) => frames.push(frame.body()),
+                Incoming::Malformed(m) => ids.push(m.sniffed.id.clone()),
+            }
+        }
+        (frames, ids)
+    }
+
+    #[test]
+    fn stray_bytes_glued_to_a_header_do_not_desynchronise_later_frames() {
+        // A body that lost its header ends up glued to the next header: the codec starts
+        // again at the `Content-Length` inside that line, so every later frame decodes.
+        let input = b"junk\r\n\r\n{}Content-Length: 3\r\n\r\n[1]Content-Length: 3\r\n\r\n[2]";
+        let items = decode_all(&mut LspCodec::default(), &[input]);
+        let (frames, skipped) = frames_and_sniffed_ids(&items);
+        assert_eq!(frames, vec![&b"[1]"[..], b"[2]"]);
+        assert_eq!(skipped.len(), 2, "`junk` and `{{}}` are reported");
+    }
+
+    #[test]
+    fn a_request_that_lost_its_header_is_reported_with_its_id() {
+        let input = b"Content-Type: x\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"m\",\"params\":\"Content-Length: 7\"}content-length:3\r\n\r\n[1]";
+        let items = decode_all(&mut LspCodec::default(), &[input]);
+        let (frames, ids) = frames_and_sniffed_ids(&items);
+        assert_eq!(frames, vec![&b"[1]"[..]]);
+        assert_eq!(ids, vec![None, Some("9".to_owned())]);
+    }
+
+    #[test]
+    fn a_header_after_an_endless_line_is_found_even_across_reads() {
+        let mut garbage = vec![b'x'; 3 * MAX_HEADER_LINE_BYTES];
+        garbage.extend_from_slice(b"Content-Len");
+        let items = decode_all(
+            &mut LspCodec::default(),
+            &[&garbage, b"gth: 3\r\n\r\n[1]Content-Length: 2\r\n\r\n{}"],
+        );
+        let (frames, skipped) = frames_and_sniffed_ids(&items);
+        assert_eq!(frames, vec![&b"[1]"[..], b"{}"]);
+        assert!(!skipped.is_empty());
+    }
+
+    #[test]
+    fn a_header_name_must_be_a_token() {
+        assert!(is_header_name(b"Content-Length"));
+        assert!(is_header_name(b" Content-Type "));
+        assert!(!is_header_name(b"{\"id\""));
+        assert!(!is_header_name(b""));
+        assert!(is_glued_content_length(b"xyzContent-Length"));
+        assert!(!is_glued_content_length(b"Content-Length"));
     }
 
     proptest! {

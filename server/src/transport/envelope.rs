@@ -31,6 +31,11 @@ impl Frame {
         &self.body
     }
 
+    /// The body as shared bytes (cloning them is cheap).
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
     /// The body as cheaply clonable bytes, for forwarding unchanged.
     pub fn into_bytes(self) -> Bytes {
         self.body

@@ -5,6 +5,7 @@
 //! rewritten, always as a single `Content-Length` line, as Lean writes it); a writer
 //! writes whole frames in the order it received them, so frames never interleave.
 
+pub mod capture;
 mod codec;
 mod envelope;
 mod json;
@@ -21,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::codec::Decoder;
 
+use capture::{Capture, Direction};
 use pool::BodyPool;
 
 /// Bodies at least this large are written straight from their buffer instead of being
@@ -40,7 +42,9 @@ const READ_BUFFER_BYTES: usize = 64 * 1024;
 ///
 /// Headers and small bodies go through one read buffer; a large body is read straight
 /// into a recycled buffer of its own, so it is copied once, from the pipe, on its way
-/// to the other side.
+/// to the other side. Before each read from the pipe it waits until the frames it handed
+/// on and that are still alive are under the read budget (see `pool.rs`): when the other
+/// side stops reading, this side stops being read.
 pub async fn read_frames<R, F>(
     mut reader: R,
     max_frame_bytes: usize,
@@ -55,10 +59,19 @@ where
     let pool = BodyPool::default();
     loop {
         while let Some(item) = codec.decode(&mut buffer)? {
+            let item = match item {
+                Incoming::Frame(frame) => {
+                    Incoming::Frame(Frame::new(pool.charge(frame.into_bytes())))
+                }
+                malformed => malformed,
+            };
             if !deliver(item) {
                 return Ok(());
             }
         }
+        // Backpressure: while the frames already handed on wait for a peer that does not
+        // read, the rest stays in the pipe.
+        pool.room().await;
         if let Some(len) = codec.awaited_body_len()
             && len >= codec::LARGE_BODY_BYTES
         {
@@ -84,8 +97,7 @@ where
     }
 }
 
-/// Reads a body of `len` bytes whose first bytes may already be in `buffer`, once the
-/// bodies read before it have mostly been written.
+/// Reads a body of `len` bytes whose first bytes may already be in `buffer`.
 async fn read_large_body<R>(
     reader: &mut R,
     buffer: &mut BytesMut,
@@ -95,7 +107,6 @@ async fn read_large_body<R>(
 where
     R: AsyncRead + Unpin,
 {
-    pool.room_for_another().await;
     let mut body = pool.take(len);
     let target = body.buffer();
     let buffered = buffer.len().min(len);
@@ -117,9 +128,19 @@ where
 /// Writes every body received on `bodies` to `writer` as a frame, batching frames that
 /// are already queued into one write and flushing whenever the queue is empty. Returns
 /// when the channel closes (after flushing) or on the first I/O error.
-pub async fn write_frames<W>(
+pub async fn write_frames<W>(writer: W, bodies: UnboundedReceiver<Bytes>) -> std::io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    write_frames_captured(writer, bodies, None).await
+}
+
+/// [`write_frames`], recording each body in `capture` (as going `direction`) as it is
+/// written.
+pub async fn write_frames_captured<W>(
     mut writer: W,
     mut bodies: UnboundedReceiver<Bytes>,
+    capture: Option<(Capture, Direction)>,
 ) -> std::io::Result<()>
 where
     W: AsyncWrite + Unpin,
@@ -128,6 +149,9 @@ where
     while let Some(body) = bodies.recv().await {
         let mut next = Some(body);
         while let Some(body) = next.take() {
+            if let Some((capture, direction)) = &capture {
+                capture.record(*direction, &body);
+            }
             batch.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
             if body.len() >= DIRECT_WRITE_BYTES {
                 write_both(&mut writer, &batch, &body).await?;

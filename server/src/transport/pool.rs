@@ -1,21 +1,24 @@
-//! Recycled buffers for large frame bodies, and the limit on how many are in flight.
+//! The read budget of one pipe: recycled buffers for large frame bodies, and the limit on
+//! how many bytes of the frames it read may be alive at once.
 //!
-//! A body handed to the router must live until its writer has written it, so the reader
-//! cannot reuse one buffer for the next frame. Allocating a fresh megabyte per frame
-//! costs more than copying it (every page is faulted in and zeroed by the kernel), and a
-//! reader that runs ahead of a slow peer would hold the whole backlog in memory. So the
-//! reader takes buffers from a small pool, and before it reads another large body it
-//! waits, briefly, until the bodies it already handed on are mostly written: the backlog
-//! then stays in the kernel's pipe, as it would without the proxy.
+//! A frame handed to the router lives until its writer has written it (or the router has
+//! consumed it), so the reader cannot reuse one buffer for the next frame. Allocating a
+//! fresh megabyte per frame costs more than copying it (every page is faulted in and zeroed
+//! by the kernel), so large bodies are read into buffers taken from a small pool. Every
+//! frame the reader hands on, large or small, is charged to the budget until its last
+//! handle is dropped; before it reads more from its pipe the reader waits until the frames
+//! still alive are under [`MAX_BYTES_ALIVE`]. A peer that stops reading therefore stops the
+//! reader of the other side: the backlog stays in the kernel's pipe, where the sender
+//! blocks, as it would without the proxy.
 //!
 //! Invariants: a buffer is reused only after every `Bytes` handle to its body is gone;
 //! the pool keeps at most [`POOLED_BUFFERS`] free buffers of at most [`MAX_POOLED_BYTES`]
-//! each. Waiting for room never blocks for longer than [`MAX_WAIT`] per body, so a body
-//! kept alive elsewhere can slow the reader down but never stop it.
+//! each; the bytes alive are at most [`MAX_BYTES_ALIVE`] plus one frame plus the read
+//! buffer's frames (the reader checks before each read from the pipe, and a single frame
+//! larger than the budget is still read, alone).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -26,43 +29,68 @@ const POOLED_BUFFERS: usize = 4;
 /// Buffers larger than this are freed rather than kept.
 const MAX_POOLED_BYTES: usize = 4 * 1024 * 1024;
 
-/// The reader waits before reading another large body while this many bytes of large
-/// bodies it read are still alive.
-const MAX_BYTES_IN_FLIGHT: usize = 4 * 1024 * 1024;
+/// The reader waits before reading more from its pipe while this many bytes of the frames
+/// it read are still alive: eight 1 MiB frames keep both pipes busy, and it bounds what a
+/// stalled peer can make the proxy hold per direction.
+pub(super) const MAX_BYTES_ALIVE: usize = 8 * 1024 * 1024;
 
-/// The longest the reader waits for room before reading a body anyway.
-const MAX_WAIT: Duration = Duration::from_millis(100);
+/// What a small frame is charged at least: its `Bytes`, event and queue slot cost about
+/// this much besides the body, so a flood of tiny frames is bounded too.
+const MIN_CHARGE_BYTES: usize = 256;
 
 #[derive(Debug, Default)]
 struct Shared {
     free: Mutex<Vec<Vec<u8>>>,
-    bytes_in_flight: AtomicUsize,
+    bytes_alive: AtomicUsize,
     room: Notify,
 }
 
-/// A shared set of free buffers; clones share it.
+/// A shared set of free buffers and the count of bytes alive; clones share them.
 #[derive(Debug, Clone, Default)]
 pub(super) struct BodyPool {
     shared: Arc<Shared>,
 }
 
 impl BodyPool {
-    /// Waits until the large bodies still alive are few enough to read another one, or
-    /// until [`MAX_WAIT`] has passed.
-    pub(super) async fn room_for_another(&self) {
-        let deadline = tokio::time::Instant::now() + MAX_WAIT;
+    /// Waits until the frames still alive are few enough to read more. There is no time
+    /// limit: a frame is alive only while it waits for its writer, so waiting here is the
+    /// backpressure of a peer that does not read.
+    pub(super) async fn room(&self) {
         loop {
             let notified = self.shared.room.notified();
             tokio::pin!(notified);
             // Registered before the check, so a body dropped in between still wakes us.
             notified.as_mut().enable();
-            if self.shared.bytes_in_flight.load(Ordering::Acquire) < MAX_BYTES_IN_FLIGHT {
+            if self.shared.bytes_alive.load(Ordering::Acquire) < MAX_BYTES_ALIVE {
                 return;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                tracing::debug!("large bodies are slow to drain; reading the next one anyway");
-                return;
-            }
+            notified.await;
+        }
+    }
+
+    /// True when the reader may read more without waiting.
+    #[cfg(test)]
+    fn has_room(&self) -> bool {
+        self.shared.bytes_alive.load(Ordering::Acquire) < MAX_BYTES_ALIVE
+    }
+
+    /// Charges a frame body read into the shared read buffer to the budget until its last
+    /// handle is dropped.
+    pub(super) fn charge(&self, body: Bytes) -> Bytes {
+        let counted = body.len().max(MIN_CHARGE_BYTES);
+        self.shared.bytes_alive.fetch_add(counted, Ordering::AcqRel);
+        Bytes::from_owner(Charged {
+            body,
+            counted,
+            pool: self.clone(),
+        })
+    }
+
+    fn release(&self, counted: usize) {
+        let before = self.shared.bytes_alive.fetch_sub(counted, Ordering::AcqRel);
+        // Only the drop that makes room wakes the reader: most drops need no wake-up.
+        if before >= MAX_BYTES_ALIVE && before - counted < MAX_BYTES_ALIVE {
+            self.shared.room.notify_waiters();
         }
     }
 
@@ -77,7 +105,7 @@ impl BodyPool {
         let mut bytes = reused.unwrap_or_default();
         bytes.clear();
         bytes.reserve_exact(len);
-        self.shared.bytes_in_flight.fetch_add(len, Ordering::AcqRel);
+        self.shared.bytes_alive.fetch_add(len, Ordering::AcqRel);
         PooledBody {
             bytes,
             counted: len,
@@ -96,10 +124,7 @@ impl BodyPool {
                 free.push(bytes);
             }
         }
-        self.shared
-            .bytes_in_flight
-            .fetch_sub(counted, Ordering::AcqRel);
-        self.shared.room.notify_waiters();
+        self.release(counted);
     }
 
     #[cfg(test)]
@@ -109,6 +134,26 @@ impl BodyPool {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+}
+
+/// A small body that gives its charge back when dropped.
+#[derive(Debug)]
+struct Charged {
+    body: Bytes,
+    counted: usize,
+    pool: BodyPool,
+}
+
+impl AsRef<[u8]> for Charged {
+    fn as_ref(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+impl Drop for Charged {
+    fn drop(&mut self) {
+        self.pool.release(self.counted);
     }
 }
 
@@ -178,29 +223,43 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_reader_waits_for_room_until_a_body_is_dropped_or_the_wait_is_over() {
+    async fn the_reader_waits_for_room_until_enough_frames_are_dropped() {
         let pool = BodyPool::default();
-        pool.room_for_another().await;
-        let held = pool.take(MAX_BYTES_IN_FLIGHT);
-        let started = tokio::time::Instant::now();
-        pool.room_for_another().await;
-        assert_eq!(
-            started.elapsed(),
-            MAX_WAIT,
-            "a held body delays, never blocks"
-        );
-
-        let dropper = {
+        pool.room().await;
+        let held = pool.take(MAX_BYTES_ALIVE / 2);
+        let small: Vec<Bytes> = (0..MAX_BYTES_ALIVE / 2 / 1024)
+            .map(|_| pool.charge(Bytes::from(vec![0u8; 1024])))
+            .collect();
+        assert!(!pool.has_room(), "large and small frames both count");
+        let waiting = {
             let pool = pool.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(MAX_WAIT / 4).await;
-                drop(held);
-                pool.free_buffers()
-            })
+            tokio::spawn(async move { pool.room().await })
         };
-        let started = tokio::time::Instant::now();
-        pool.room_for_another().await;
-        assert_eq!(started.elapsed(), MAX_WAIT / 4);
-        assert_eq!(dropper.await.expect("no panic"), 1);
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        assert!(
+            !waiting.is_finished(),
+            "no time limit: a stalled peer stops the reader"
+        );
+        drop(small);
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
+            .await
+            .expect("dropping frames makes room")
+            .expect("no panic");
+        drop(held);
+        assert_eq!(pool.free_buffers(), 1);
+        assert_eq!(pool.shared.bytes_alive.load(Ordering::Acquire), 0);
+    }
+
+    #[test]
+    fn a_tiny_frame_is_charged_its_overhead() {
+        let pool = BodyPool::default();
+        let body = pool.charge(Bytes::from_static(b"{}"));
+        assert_eq!(&body[..], b"{}");
+        assert_eq!(
+            pool.shared.bytes_alive.load(Ordering::Acquire),
+            MIN_CHARGE_BYTES
+        );
+        drop(body);
+        assert_eq!(pool.shared.bytes_alive.load(Ordering::Acquire), 0);
     }
 }

@@ -661,3 +661,186 @@ fn a_burst_from_lean_to_a_stalled_editor_arrives_whole_and_in_order() {
     let status = proxy.wait().expect("waitable");
     assert!(status.success(), "{status}");
 }
+
+/// The proxy's resident memory, from `/proc/<pid>/status` (`VmRSS` now, `VmHWM` its peak),
+/// in KiB; `None` where there is no `/proc`.
+fn resident_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// The body `lsp-recorder` writes as frame `i` of a burst of `bytes`-byte frames.
+fn burst_body(i: u64, bytes: usize) -> Vec<u8> {
+    let head = format!(r#"{{"jsonrpc":"2.0","method":"$/burst","params":{{"i":{i},"pad":""#);
+    let tail = "\"}}";
+    let pad = bytes.saturating_sub(head.len() + tail.len());
+    let mut body = head.into_bytes();
+    body.extend((0..pad).map(|k| b'a' + ((k as u64 + i) % 26) as u8));
+    body.extend_from_slice(tail.as_bytes());
+    body
+}
+
+/// Lean writes 200 MiB while the editor reads nothing for a while: the proxy stops reading
+/// from Lean instead of buffering the burst, so its resident memory stays under a fixed
+/// ceiling, and once the editor reads, every frame arrives whole and in order.
+#[test]
+fn a_200_mib_burst_to_a_stalled_editor_is_held_back_in_the_pipe_not_in_memory() {
+    const FRAMES: u64 = 200;
+    const FRAME_BYTES: usize = 1 << 20;
+    // About 24 MiB for the binary at rest, then one read budget of 8 MiB, one frame being
+    // read and slack. Pacing instead of backpressure held about 10 MiB more per second of
+    // stall.
+    const CEILING_KIB: u64 = 48 * 1024;
+    let dir = fresh_dir();
+    let mut proxy = Command::new(sorryfill_bin())
+        .current_dir(dir.path())
+        .arg("serve")
+        .arg("--log-file")
+        .arg(dir.path().join("proxy.log"))
+        .arg("--")
+        .arg(lsp_recorder_bin())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sorryfill starts");
+    let Some((_, start_peak)) = resident_kib(proxy.id()) else {
+        crate::support::skip_line(format_args!("skipped: no /proc to read memory from"));
+        let _ = proxy.kill();
+        let _ = proxy.wait();
+        return;
+    };
+    let mut stdin = proxy.stdin.take().expect("stdin is piped");
+    let stdout = proxy.stdout.take().expect("stdout is piped");
+    let control = json!({"jsonrpc": "2.0", "method": "$/recorder/burst", "params": {"count": FRAMES, "bytes": FRAME_BYTES}})
+        .to_string();
+    write!(stdin, "Content-Length: {}\r\n\r\n{control}", control.len()).expect("the proxy reads");
+    stdin.flush().expect("the proxy reads");
+
+    // The editor stalls; Lean writes as fast as the proxy lets it.
+    std::thread::sleep(Duration::from_secs(3));
+    let (stalled, _) = resident_kib(proxy.id()).expect("the proxy is alive");
+
+    let (checked_tx, checked) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::with_capacity(1 << 20, stdout);
+        for i in 0..FRAMES {
+            let intact =
+                read_frame(&mut reader).is_some_and(|got| got == burst_body(i, FRAME_BYTES));
+            if checked_tx.send(intact).is_err() {
+                return;
+            }
+        }
+    });
+    for i in 0..FRAMES {
+        let intact = checked
+            .recv_timeout(WAIT)
+            .expect("the proxy forwards the whole burst in time");
+        assert!(intact, "frame {i} changed, moved or went missing");
+    }
+    let (_, peak) = resident_kib(proxy.id()).expect("the proxy is alive");
+    drop(stdin);
+    let status = proxy.wait().expect("waitable");
+    assert!(status.success(), "{status}");
+    assert!(
+        stalled < CEILING_KIB && peak < CEILING_KIB,
+        "resident memory {stalled} KiB while stalled, peak {peak} KiB (started at {start_peak} KiB), over the {CEILING_KIB} KiB ceiling for a 200 MiB burst"
+    );
+}
+
+/// Stray bytes glued to a header used to desynchronise the editor's stream for good: every
+/// later message was read as part of a header and dropped. The proxy starts again at the
+/// next `Content-Length` header, answers a request whose header was lost with an error, and
+/// forwards everything after it.
+#[test]
+fn stray_bytes_before_a_header_cost_only_themselves() {
+    let dir = fresh_dir();
+    let mut session = start(dir.path(), &[], &["--echo"]);
+    session.send(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&session.receive()).expect("JSON")["id"],
+        1
+    );
+    session.send_raw(b"junk\r\n\r\n{}");
+    session.send(br#"{"jsonrpc":"2.0","id":2,"method":"textDocument/hover","params":{"n":2}}"#);
+    session.send_raw(
+        b"Content-Type: x\r\n\r\n{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"textDocument/hover\"}",
+    );
+    session.send(br#"{"jsonrpc":"2.0","id":4,"method":"textDocument/hover","params":{"n":4}}"#);
+    // The proxy refuses the headless request itself, so its answer may overtake Lean's.
+    let mut answers: Vec<Value> = (0..3)
+        .map(|_| serde_json::from_slice(&session.receive()).expect("the proxy answers in JSON"))
+        .collect();
+    answers.sort_by_key(|answer| answer["id"].as_i64());
+    assert_eq!(answers[0]["id"], 2);
+    assert_eq!(
+        answers[0]["result"]["n"], 2,
+        "Lean answered the request after the junk"
+    );
+    assert_eq!(answers[1]["id"], 3);
+    assert_eq!(
+        answers[1]["error"]["code"], -32700,
+        "the headless request is refused, not lost"
+    );
+    assert_eq!(answers[2]["id"], 4);
+    assert_eq!(answers[2]["result"]["n"], 4);
+    session.send(br#"{"jsonrpc":"2.0","method":"exit"}"#);
+    assert_eq!(session.wait(), 0);
+    assert!(session.stderr().is_empty());
+}
+
+/// `serve --capture DIR` records every frame both ways, byte for byte, in wire order per
+/// direction, in a file the documented reader reads back.
+#[test]
+fn a_capture_records_every_frame_both_ways_byte_for_byte() {
+    let dir = fresh_dir();
+    let captures = dir.path().join("captures");
+    let capture_arg = captures.to_str().expect("a UTF-8 temporary path");
+    let mut session = start(dir.path(), &["--capture", capture_arg], &["--echo"]);
+    let initialize =
+        br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"t":"\u00e9 \n"}}"#;
+    session.send(initialize);
+    let answer = session.receive();
+    session.send(br#"{"jsonrpc":"2.0","method":"exit"}"#);
+    assert_eq!(session.wait(), 0);
+
+    let files: Vec<_> = std::fs::read_dir(&captures)
+        .expect("the capture folder was made")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    assert_eq!(files.len(), 1, "one file per session: {files:?}");
+    let bytes = std::fs::read(&files[0]).expect("the capture is readable");
+    let frames = sorryfill::transport::capture::read_capture(&bytes).expect("a whole capture");
+    let bodies = |direction: &str| -> Vec<Vec<u8>> {
+        frames
+            .iter()
+            .filter(|frame| frame.direction == direction)
+            .map(|frame| frame.body.clone())
+            .collect()
+    };
+    let exit = br#"{"jsonrpc":"2.0","method":"exit"}"#.to_vec();
+    assert_eq!(
+        bodies("from-editor"),
+        vec![initialize.to_vec(), exit.clone()]
+    );
+    assert_eq!(bodies("to-lean"), vec![initialize.to_vec(), exit]);
+    assert_eq!(bodies("from-lean"), vec![answer.clone()]);
+    assert_eq!(bodies("to-editor"), vec![answer]);
+    assert!(
+        frames.windows(2).all(|w| w[0].micros <= w[1].micros),
+        "records are in the order they were taken"
+    );
+    assert!(session.stderr().is_empty());
+}

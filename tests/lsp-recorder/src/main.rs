@@ -5,6 +5,9 @@
 //! test client sends THROUGH the proxy (they are recorded too):
 //! - `$/recorder/emit {"bodies": [string]}`: writes each string verbatim as a frame body;
 //! - `$/recorder/raw {"bytes": string}`: writes the string's bytes raw (broken framing);
+//! - `$/recorder/burst {"count": n, "bytes": m}`: writes `n` notifications `$/burst` of
+//!   `m` bytes each (`params.i` counts from 0, `params.pad` fills), as fast as the pipe
+//!   takes them (a large burst that blocks when nobody reads);
 //! - `$/recorder/exit {"code": n}`: exits with status `n` (a crash);
 //! - `$/recorder/hang`: from now on ignores `exit` and end of input (a stuck server).
 //!
@@ -67,6 +70,13 @@ fn main() {
                 output.flush().expect("stdout is writable");
                 std::process::exit(params["code"].as_i64().unwrap_or(1) as i32);
             }
+            "$/recorder/burst" => {
+                let count = params["count"].as_u64().unwrap_or(0);
+                let bytes = params["bytes"].as_u64().unwrap_or(0) as usize;
+                for i in 0..count {
+                    write_frame(&mut output, &burst_body(i, bytes));
+                }
+            }
             "$/recorder/hang" => hang = true,
             "exit" if !hang => break,
             _ => {
@@ -86,6 +96,20 @@ fn main() {
             std::thread::sleep(std::time::Duration::from_secs(60));
         }
     }
+}
+
+/// One frame of a burst: `{"jsonrpc":"2.0","method":"$/burst","params":{"i":i,"pad":"ab…"}}`
+/// padded to `bytes` bytes (or as short as it can be), the pad cycling through the alphabet
+/// so a reordered or mangled chunk shows.
+fn burst_body(i: u64, bytes: usize) -> Vec<u8> {
+    let head = format!(r#"{{"jsonrpc":"2.0","method":"$/burst","params":{{"i":{i},"pad":""#);
+    let tail = "\"}}";
+    let pad = bytes.saturating_sub(head.len() + tail.len());
+    let mut body = Vec::with_capacity(bytes);
+    body.extend_from_slice(head.as_bytes());
+    body.extend((0..pad).map(|k| b'a' + ((k as u64 + i) % 26) as u8));
+    body.extend_from_slice(tail.as_bytes());
+    body
 }
 
 fn write_frame(out: &mut impl Write, body: &[u8]) {

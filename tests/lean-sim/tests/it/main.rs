@@ -5,4 +5,5 @@ mod conformance;
 mod corpus;
 mod faults;
 mod real_lean;
+mod replay;
 mod support;
