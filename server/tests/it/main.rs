@@ -9,6 +9,8 @@ mod editor;
 #[cfg(unix)]
 mod editors;
 mod engine;
+#[cfg(unix)]
+mod faults;
 mod holes;
 mod models;
 #[cfg(unix)]

@@ -17,19 +17,29 @@ use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
 // ---- A mock model server --------------------------------------------------------------------
 
 /// How the mock answers one request.
-enum Reply {
+pub(crate) enum Reply {
     /// Streams `text` in two chunks after `delay`.
     Answer { delay: Duration, text: String },
     /// Streams a first token, then stalls until the client drops the connection.
     Hang,
+    /// An HTTP error status with an OpenAI-style error body.
+    Status(u16),
+    /// A 200 answer whose body is `text`, not JSON.
+    Raw(String),
+    /// Accepts the request and never sends a byte of the response.
+    Silent,
+    /// Streams a first token, then closes the connection without ending the stream.
+    CloseMidStream,
+    /// Streams tokens without end, one every few milliseconds.
+    Forever,
 }
 
 type Replier = dyn Fn(&Value) -> Reply + Send + Sync;
 
 /// An OpenAI-compatible server on 127.0.0.1 with its own runtime, so the tests can block on
 /// the `sorryfill` process while it answers. Dropping it stops the server.
-struct MockModel {
-    url: String,
+pub(crate) struct MockModel {
+    pub(crate) url: String,
     bodies: Arc<Mutex<Vec<Value>>>,
     dropped: Arc<AtomicUsize>,
     _runtime: tokio::runtime::Runtime,
@@ -59,7 +69,7 @@ fn event_stream(body: axum::body::Body) -> axum::response::Response {
 }
 
 impl MockModel {
-    fn start(reply: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Self {
+    pub(crate) fn start(reply: impl Fn(&Value) -> Reply + Send + Sync + 'static) -> Self {
         let reply: Arc<Replier> = Arc::new(reply);
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let dropped = Arc::new(AtomicUsize::new(0));
@@ -85,6 +95,40 @@ impl MockModel {
                             event_stream(axum::body::Body::from_stream(futures::stream::iter(
                                 chunks,
                             )))
+                        }
+                        Reply::Status(code) => axum::response::Response::builder()
+                            .status(code)
+                            .header("content-type", "application/json")
+                            .body(axum::body::Body::from(
+                                json!({"error": {"message": format!("mock status {code}")}})
+                                    .to_string(),
+                            ))
+                            .expect("a valid response"),
+                        Reply::Raw(text) => axum::response::Response::builder()
+                            .header("content-type", "application/json")
+                            .body(axum::body::Body::from(text))
+                            .expect("a valid response"),
+                        Reply::Silent => {
+                            let _guard = DropCounter(dropped);
+                            std::future::pending::<()>().await;
+                            unreachable!("a pending future never resolves")
+                        }
+                        Reply::CloseMidStream => {
+                            let first = futures::stream::once(async { Ok(sse("Let me")) });
+                            let broken = futures::stream::once(async {
+                                Err::<String, _>(std::io::Error::other("connection reset"))
+                            });
+                            event_stream(axum::body::Body::from_stream(futures::StreamExt::chain(
+                                first, broken,
+                            )))
+                        }
+                        Reply::Forever => {
+                            let guard = DropCounter(dropped);
+                            let tokens = futures::stream::unfold(guard, |guard| async move {
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                                Some((Ok::<_, std::io::Error>(sse("and so on ")), guard))
+                            });
+                            event_stream(axum::body::Body::from_stream(tokens))
                         }
                         Reply::Hang => {
                             let guard = DropCounter(dropped);
@@ -124,7 +168,7 @@ impl MockModel {
         self.bodies.lock().expect("test lock").clone()
     }
 
-    fn requests(&self) -> usize {
+    pub(crate) fn requests(&self) -> usize {
         self.bodies.lock().expect("test lock").len()
     }
 
@@ -181,14 +225,14 @@ const HELPER_ORACLE: &str =
     "[[theorem]]\nstatement = \"(n : ℕ) : n + 0 = n\"\naccept = [\"simp\"]\n";
 
 /// A fresh project folder with `Foo.lean`, lean-sim's oracle and a `sorryfill.toml`.
-struct Project {
+pub(crate) struct Project {
     dir: tempfile::TempDir,
     lean_cmd: String,
     log: std::path::PathBuf,
 }
 
 impl Project {
-    fn new(lean: &str, oracle: &str, config: &str) -> Self {
+    pub(crate) fn new(lean: &str, oracle: &str, config: &str) -> Self {
         let dir = fresh_dir();
         std::fs::write(dir.path().join("Foo.lean"), lean).expect("write Foo.lean");
         let oracle_path = dir.path().join("oracle.toml");
@@ -204,11 +248,11 @@ impl Project {
         Project { dir, lean_cmd, log }
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(sorryfill_bin());
         command
             .current_dir(self.path())
@@ -219,7 +263,7 @@ impl Project {
     }
 
     /// `sorryfill prove Foo.lean --json report.json`: the process output and the report.
-    fn prove(&self) -> (Output, Value) {
+    pub(crate) fn prove(&self) -> (Output, Value) {
         let output = self
             .command(&self.prove_args())
             .output()
@@ -227,7 +271,7 @@ impl Project {
         (output, self.report())
     }
 
-    fn prove_args(&self) -> Vec<&str> {
+    pub(crate) fn prove_args(&self) -> Vec<&str> {
         vec![
             "prove",
             "Foo.lean",
