@@ -15,6 +15,16 @@ fuzz_target!(|data: (&str, &str)| {
     let mut index = HoleIndex::new(before);
     index.update(after);
     let fresh = HoleIndex::new(after);
-    let spans = |index: &HoleIndex| index.holes().iter().map(|h| h.span.clone()).collect::<Vec<_>>();
-    assert_eq!(spans(&index), spans(&fresh), "incremental and full scans differ");
+    let spans = |index: &HoleIndex| {
+        index
+            .holes()
+            .iter()
+            .map(|h| h.span.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        spans(&index),
+        spans(&fresh),
+        "incremental and full scans differ"
+    );
 });

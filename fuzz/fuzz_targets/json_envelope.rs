@@ -15,7 +15,10 @@ fuzz_target!(|body: &[u8]| {
     let reference =
         std::str::from_utf8(body).is_ok() && serde_json::from_slice::<IgnoredAny>(body).is_ok();
     if ours {
-        assert!(reference, "the validator accepted what serde_json refuses: {body:?}");
+        assert!(
+            reference,
+            "the validator accepted what serde_json refuses: {body:?}"
+        );
     }
     let is_object = body
         .iter()

@@ -669,3 +669,80 @@ fn a_refused_connection_ends_the_hole_quickly_with_a_reason() {
     let reason = report["files"][0]["holes"][0]["reason"].to_string();
     assert!(reason.len() > 2, "the report says why: {report}");
 }
+
+// ---- Secrets and reach ----------------------------------------------------------------------
+
+/// Every file under `dir`, as paths relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                found.push(relative.to_owned());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn an_api_key_reaches_no_file_and_nothing_is_written_outside_the_projects_own_folders() {
+    const KEY: &str = "sk-test-9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    let model = MockModel::start(|_| Reply::Status(500));
+    let config = format!(
+        "[prover]\nbase_url = \"{}\"\nmodel = \"mock\"\napi_key_env = \"FAULT_TEST_KEY\"\n\
+         samples = 2\n[tactics]\nlist = [\"rfl\"]\n",
+        model.url
+    );
+    let project = Project::new(PROVE_FILE, PROVE_ORACLE, &config);
+    let inputs = files_under(project.path());
+    let output = project
+        .command(&project.prove_args())
+        .env("FAULT_TEST_KEY", KEY)
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("sorryfill runs");
+    assert!(model.requests() > 0, "the model was asked");
+    let export = project
+        .command(&["dataset", "export", "--format", "rl", "--out", "rl.jsonl"])
+        .env("FAULT_TEST_KEY", KEY)
+        .output()
+        .expect("sorryfill runs");
+    for (what, bytes) in [
+        ("prove's stdout", &output.stdout),
+        ("prove's stderr", &output.stderr),
+        ("export's stderr", &export.stderr),
+    ] {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(KEY),
+            "the key is in {what}"
+        );
+    }
+    // HOME is the project folder here, so this also covers the user's cache and config.
+    for file in files_under(project.path()) {
+        let bytes = std::fs::read(project.path().join(&file)).unwrap_or_default();
+        assert!(
+            !bytes
+                .windows(KEY.len())
+                .any(|window| window == KEY.as_bytes()),
+            "the key is in {}",
+            file.display()
+        );
+        let allowed = inputs.contains(&file)
+            || file.starts_with(".lake/sorryfill")
+            || file.starts_with(".cache")
+            || file == std::path::Path::new("report.json")
+            || file == std::path::Path::new("rl.jsonl")
+            // The stand-in for Lean logs here at the test's request.
+            || file == std::path::Path::new("lean-sim.log");
+        assert!(
+            allowed,
+            "a file outside the project's own folders: {}",
+            file.display()
+        );
+    }
+}
