@@ -11,6 +11,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use sorryfill::cli::{audit_lean, bench, doctor, files, prove as prove_run, report};
 use sorryfill::store;
 
+/// How `--lean-cmd`'s argument is shown in every command's help.
+const LEAN_CMD_VALUE: &str = "COMMAND";
+
 /// Arguments of `sorryfill prove`.
 #[derive(Args)]
 pub struct ProveArgs {
@@ -23,16 +26,16 @@ pub struct ProveArgs {
     #[arg(long)]
     check: bool,
     /// The Lean server command, split as a shell would (default `lake serve`).
-    #[arg(long, value_name = "CMD ARGS…")]
+    #[arg(long, value_name = LEAN_CMD_VALUE)]
     lean_cmd: Option<String>,
     /// Use this configuration file instead of the `sorryfill.toml` found.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Holes proved at the same time.
-    #[arg(long)]
-    jobs: Option<usize>,
-    /// Wall time per hole, in seconds.
-    #[arg(long, value_name = "SECONDS")]
+    /// Holes proved at the same time [default: `[budget] concurrent_holes`, which is 2].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: Option<u64>,
+    /// Wall time per hole, in seconds [default: `[budget] wall_time_per_hole_s`, which is 300].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     budget: Option<u64>,
     /// Use Lean's tactics only, even when models are configured.
     #[arg(long)]
@@ -54,7 +57,7 @@ pub struct AuditArgs {
     #[arg(long = "static", conflicts_with = "lean_cmd")]
     static_only: bool,
     /// The Lean server command, split as a shell would (default `lake serve`).
-    #[arg(long, value_name = "CMD ARGS…")]
+    #[arg(long, value_name = LEAN_CMD_VALUE)]
     lean_cmd: Option<String>,
     /// Use this configuration file (its `[verify] allowed_axioms`) instead of the one found.
     #[arg(long)]
@@ -81,7 +84,7 @@ struct Minif2fArgs {
     /// The JSONL data set (the Goedel-Prover-V2 miniF2F layout).
     #[arg(long, value_name = "FILE.jsonl")]
     data: PathBuf,
-    /// First-round prover samples per problem (default `[budget] samples_per_hole`).
+    /// First-round prover samples per problem (default `[prover] samples`, at most `[budget] samples_per_hole`).
     #[arg(long, value_name = "K")]
     samples: Option<u32>,
     /// At most N problems, in file order.
@@ -94,13 +97,13 @@ struct Minif2fArgs {
     #[arg(long, value_name = "OUT")]
     json: Option<PathBuf>,
     /// The Lean server command, split as a shell would (default `lake serve`).
-    #[arg(long, value_name = "CMD ARGS…")]
+    #[arg(long, value_name = LEAN_CMD_VALUE)]
     lean_cmd: Option<String>,
     /// Use this configuration file instead of the `sorryfill.toml` found.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Wall time per problem, in seconds.
-    #[arg(long, value_name = "SECONDS")]
+    /// Wall time per problem, in seconds [default: `[budget] wall_time_per_hole_s`, which is 300].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     budget: Option<u64>,
     /// Use Lean's tactics only, even when models are configured.
     #[arg(long)]
@@ -116,8 +119,8 @@ pub struct DoctorArgs {
     /// Use this configuration file instead of the `sorryfill.toml` found.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// The Lean server command that would replace `lake serve`.
-    #[arg(long)]
+    /// The Lean server command that would replace `lake serve`, split as a shell would.
+    #[arg(long, value_name = LEAN_CMD_VALUE)]
     lean_cmd: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -154,14 +157,24 @@ enum DatasetFormat {
 }
 
 /// Prints an error as one line on stderr and maps the outcome to the documented exit code.
+/// A reader that closed the pipe (`… | head`) got what it wanted: that ends quietly with 0.
 pub fn report_errors(outcome: anyhow::Result<report::ExitStatus>) -> ExitCode {
     match outcome {
         Ok(status) => status.into(),
+        Err(error) if is_closed_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("sorryfill: {error:#}");
             report::ExitStatus::Error.into()
         }
     }
+}
+
+fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
@@ -178,7 +191,9 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
                 "--check proves nothing",
             ));
         }
-        return finish_report(&report, args.json.as_deref());
+        write_report_json(&report, args.json.as_deref())?;
+        eprint!("{}", report.render_check_text());
+        return Ok(report::ExitStatus::for_report(&report));
     }
     let lean_cmd = args.lean_cmd.as_deref().map(split_command).transpose()?;
     let options = prove_run::ProveOptions {
@@ -187,7 +202,7 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
         lean_cmd,
         config_file: args.config,
         project_root: std::env::current_dir().context("no current folder")?,
-        jobs: args.jobs,
+        jobs: args.jobs.and_then(|jobs| usize::try_from(jobs).ok()),
         budget: args.budget.map(std::time::Duration::from_secs),
         no_model: args.no_model,
     };
@@ -207,12 +222,19 @@ pub fn prove(args: ProveArgs) -> anyhow::Result<report::ExitStatus> {
         return Ok(report::ExitStatus::Error);
     };
     let outcome = outcome?;
-    let mut stdout = std::io::stdout().lock();
     for diff in &outcome.diffs {
-        stdout.write_all(diff.as_bytes())?;
+        write_stdout(diff)?;
     }
-    stdout.flush()?;
-    drop(stdout);
+    for (path, holes) in &outcome.written {
+        let plural = if *holes == 1 { "" } else { "s" };
+        eprintln!(
+            "sorryfill: wrote {}: {holes} hole{plural} filled",
+            path.display()
+        );
+    }
+    if args.write && outcome.written.is_empty() && outcome.report.errors.is_empty() {
+        eprintln!("sorryfill: no file written: no proof was found");
+    }
     finish_report(&outcome.report, args.json.as_deref())
 }
 
@@ -351,12 +373,17 @@ fn finish_report(
     full_report: &report::Report,
     json: Option<&Path>,
 ) -> anyhow::Result<report::ExitStatus> {
+    write_report_json(full_report, json)?;
+    eprint!("{}", full_report.render_text());
+    Ok(report::ExitStatus::for_report(full_report))
+}
+
+fn write_report_json(full_report: &report::Report, json: Option<&Path>) -> anyhow::Result<()> {
     if let Some(path) = json {
         std::fs::write(path, full_report.to_json())
             .with_context(|| format!("could not write the report to {}", path.display()))?;
     }
-    eprint!("{}", full_report.render_text());
-    Ok(report::ExitStatus::for_report(full_report))
+    Ok(())
 }
 
 fn default_paths(paths: Vec<PathBuf>) -> Vec<PathBuf> {

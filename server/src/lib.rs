@@ -17,10 +17,15 @@ pub mod verify;
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    /// Prints a skip notice straight to stderr: the test harness captures `eprintln!`, and a
-    /// skip must be seen in the test log, never silent.
+    /// Prints a skip notice straight to stderr, naming the test (libtest names each test's
+    /// thread after it): the harness captures `eprintln!`, and a skip must be seen in the test
+    /// log, never silent. `.ci/run` counts these lines.
     pub(crate) fn skip_line(line: std::fmt::Arguments<'_>) {
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), "{line}");
+        let test = std::thread::current()
+            .name()
+            .map(|name| format!(" [{name}]"))
+            .unwrap_or_default();
+        let _ = writeln!(std::io::stderr(), "{line}{test}");
     }
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use sorryfill::editor::{ServeOptions, run_serve};
-use sorryfill::router::{ProxyConfig, exit_code};
+use sorryfill::router::{ProxyConfig, ServeError, exit_code};
 use sorryfill::transport::DEFAULT_MAX_FRAME_BYTES;
 
 mod commands;
@@ -78,7 +78,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
-    let _log_guard = init_logging(args.log_file, &args.log_level);
+    let log_file = args.log_file.or_else(default_log_file);
+    let _log_guard = init_logging(log_file.clone(), &args.log_level);
     let mut command_line = args.server_command;
     if command_line.is_empty() {
         command_line = vec!["lake".into(), "serve".into()];
@@ -94,22 +95,42 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
             max_frame_bytes: args.max_frame_bytes,
             ..ProxyConfig::default()
         },
+        log_file,
     };
     let status = runtime.block_on(run_serve(options));
     // A read from stdin may still block a runtime thread; do not wait for it.
     runtime.shutdown_background();
-    let status = status?;
+    // The log has it too (while its writer is alive), for whoever reads the log.
+    let status = status
+        .map_err(with_fix)
+        .inspect_err(|error| tracing::error!("{error:#}"))?;
     tracing::info!(%status, "proxy exiting");
     Ok(exit_code(status))
 }
 
-/// Logs to a file only; without a usable file the proxy stays silent.
+/// `<cache dir>/sorryfill/serve.log`.
+fn default_log_file() -> Option<PathBuf> {
+    dirs::cache_dir().map(|dir| dir.join("sorryfill").join("serve.log"))
+}
+
+/// A Lean server that could not be started, with `doctor`'s fix when the program is missing.
+fn with_fix(error: anyhow::Error) -> anyhow::Error {
+    if let Some(ServeError::Spawn { program, source }) = error.downcast_ref::<ServeError>()
+        && source.kind() == std::io::ErrorKind::NotFound
+    {
+        let fix = sorryfill::cli::doctor::missing_program_fix(program, program != "lake");
+        return anyhow::anyhow!("{error:#}. To fix: {fix}");
+    }
+    error
+}
+
+/// Logs to a file only; without a usable file the proxy stays silent. Messages are whole
+/// sentences, so the module path is left out of each line.
 fn init_logging(
     log_file: Option<PathBuf>,
     filter: &str,
 ) -> Option<tracing_appender::non_blocking::WorkerGuard> {
-    let path = log_file
-        .or_else(|| dirs::cache_dir().map(|dir| dir.join("sorryfill").join("serve.log")))?;
+    let path = log_file?;
     let dir = path.parent()?;
     std::fs::create_dir_all(dir).ok()?;
     let file = std::fs::OpenOptions::new()
@@ -123,6 +144,7 @@ fn init_logging(
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(false)
+        .with_target(false)
         .with_env_filter(filter)
         .try_init()
         .ok()?;

@@ -199,16 +199,24 @@ pub fn static_findings_with(text: &str, policy: &AuditPolicy) -> Vec<Finding> {
     let scopes = Scopes::of(text);
     let mut findings = Vec::new();
 
-    for hole in holes::scan(text) {
-        let (kind, message) = match hole.kind {
-            HoleKind::Sorry => (FindingKind::Sorry, "`sorry` leaves this proof unfinished"),
-            HoleKind::Admit => (FindingKind::Admit, "`admit` leaves this proof unfinished"),
+    let index = holes::HoleIndex::new(text);
+    for hole in index.holes() {
+        let (kind, word) = match hole.kind {
+            HoleKind::Sorry => (FindingKind::Sorry, "sorry"),
+            HoleKind::Admit => (FindingKind::Admit, "admit"),
+        };
+        // Say what is missing: a definition's value is data, not a proof.
+        let missing = match index.role(hole) {
+            holes::HoleRole::Proof => "leaves this proof unfinished",
+            holes::HoleRole::Statement => "leaves part of this statement open",
+            holes::HoleRole::Definition => "leaves this value undefined",
+            holes::HoleRole::Outside => "stands for a missing term",
         };
         findings.push(Finding {
             kind,
             declaration: Some(hole.id.declaration.clone()),
             range: hole.range,
-            message: message.to_owned(),
+            message: format!("`{word}` {missing}"),
             axioms: Vec::new(),
         });
     }

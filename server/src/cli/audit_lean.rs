@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::audit::{self, AuditDeclaration, AuditFile, AuditPolicy, AuditReport, Finding};
 use crate::cli::lean_process::{LeanProcess, start_lean, wait_elaborated};
+use crate::cli::virtual_editor::VirtualEditor;
 use crate::config::Config;
 use crate::lean::LeanDiagnostic;
 use crate::verify::checker::file_uri;
@@ -97,7 +98,7 @@ pub async fn run(options: AuditOptions) -> Result<AuditOutcome, AuditError> {
         let mut findings = audit::static_findings_with(&text, &policy);
         if let Some(lean) = lean.as_mut() {
             match axiom_findings(lean, &path, &text, &policy).await {
-                Ok(found) => findings.extend(found),
+                Ok(found) => findings.extend(without_repeated_sorries(&findings, found)),
                 Err(reason) => outcome.incomplete.push((path.clone(), reason)),
             }
         }
@@ -108,6 +109,24 @@ pub async fn run(options: AuditOptions) -> Result<AuditOutcome, AuditError> {
         lean.stop().await;
     }
     Ok(outcome)
+}
+
+/// Lean's findings without those that only repeat a hole the source already shows: a
+/// declaration with its own `sorry` depends on `sorryAx`, and one finding per hole is enough.
+fn without_repeated_sorries(source: &[Finding], lean: Vec<Finding>) -> Vec<Finding> {
+    lean.into_iter()
+        .filter(|finding| {
+            let only_sorry = finding.kind == audit::FindingKind::DependsOnSorry
+                && finding.axioms.iter().all(|axiom| axiom == "sorryAx");
+            !(only_sorry
+                && source.iter().any(|hole| {
+                    matches!(
+                        hole.kind,
+                        audit::FindingKind::Sorry | audit::FindingKind::Admit
+                    ) && hole.declaration == finding.declaration
+                }))
+        })
+        .collect()
 }
 
 /// Asks Lean `#print axioms` for every declaration of `text` and returns the findings.
@@ -126,7 +145,14 @@ pub async fn axiom_findings(
     let uri = file_uri(&absolute);
     let (document, first_line) = with_print_axioms(text, &declarations);
     lean.editor.open(&uri, &document);
-    let elaborated = wait_elaborated(&mut lean.documents, &uri, |_| {}).await;
+    let elaborated = wait_elaborated(
+        &lean.lean,
+        &mut lean.documents,
+        &uri,
+        VirtualEditor::OPENED_VERSION,
+        |_| {},
+    )
+    .await;
     lean.editor.close(&uri);
     let diagnostics = elaborated?;
     Ok(findings_from_answers(
@@ -201,6 +227,47 @@ mod tests {
             lean_tags: None,
             extra: serde_json::Map::new(),
         }
+    }
+
+    #[test]
+    fn lean_repeating_a_hole_the_source_shows_is_dropped_but_other_axioms_are_kept() {
+        let declarations = audit::audit_declarations(FILE);
+        let (_, first_line) = with_print_axioms(FILE, &declarations);
+        let policy = AuditPolicy::default();
+        let source = audit::static_findings_with(FILE, &policy);
+        let only_sorry = findings_from_answers(
+            &[info(first_line, "'Foo.a' depends on axioms: [sorryAx]")],
+            first_line,
+            &declarations,
+            &policy,
+        );
+        assert_eq!(only_sorry.len(), 1);
+        assert!(without_repeated_sorries(&source, only_sorry).is_empty());
+        let more = findings_from_answers(
+            &[info(
+                first_line,
+                "'Foo.a' depends on axioms: [sorryAx, Foo.magic]",
+            )],
+            first_line,
+            &declarations,
+            &policy,
+        );
+        assert_eq!(
+            without_repeated_sorries(&source, more).len(),
+            1,
+            "an axiom besides sorryAx is news"
+        );
+        let elsewhere = findings_from_answers(
+            &[info(first_line + 2, "'c' depends on axioms: [sorryAx]")],
+            first_line,
+            &declarations,
+            &policy,
+        );
+        assert_eq!(
+            without_repeated_sorries(&source, elsewhere).len(),
+            1,
+            "a declaration without its own hole depends on one elsewhere"
+        );
     }
 
     #[test]

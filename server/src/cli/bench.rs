@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cli::lean_process::start_lean;
+use crate::cli::lean_process::{StartError, start_lean};
 use crate::cli::progress::Progress;
-use crate::cli::prove::{Overrides, ProveEngine, ProveError, effective_config};
+use crate::cli::prove::{Overrides, ProveEngine, ProveError, effective_config, warning_line};
 use crate::cli::report::{FileReport, HoleStatus, ReportSource, format_duration, source_name};
 
 /// The version written in every benchmark report. Bumped only for an incompatible change.
@@ -36,7 +36,7 @@ pub struct BenchOptions {
     pub split: Option<String>,
     /// At most this many problems (after the split filter), in file order.
     pub limit: Option<usize>,
-    /// First-round prover samples per problem (default `[budget] samples_per_hole`).
+    /// First-round prover samples per problem (default `[prover] samples`, at most `[budget] samples_per_hole`).
     pub samples: Option<u32>,
     /// Wall time per problem.
     pub budget: Option<Duration>,
@@ -265,10 +265,15 @@ impl BenchReport {
             );
         }
         let percent = self.pass_rate * 100.0;
+        // pass@0 would read as "no attempt": without a model, say what ran instead.
+        let measure = if self.samples_per_problem == 0 {
+            "tactics only (no model configured)".to_owned()
+        } else {
+            format!("pass@{}", self.samples_per_problem)
+        };
         let _ = write!(
             out,
-            "pass@{}: {}/{} ({percent:.1}%), {} per problem",
-            self.samples_per_problem,
+            "{measure}: {}/{} ({percent:.1}%), {} per problem",
             self.proved,
             self.problems,
             format_duration(self.mean_ms)
@@ -291,6 +296,7 @@ impl BenchReport {
             Some(tokens) => {
                 let _ = writeln!(out, "; {tokens} model tokens");
             }
+            None if self.samples_per_problem == 0 => out.push('\n'),
             None => out.push_str("; model tokens not reported\n"),
         }
         out
@@ -344,7 +350,7 @@ pub async fn run(
 ) -> Result<BenchReport, BenchError> {
     let problems = read_problems(&options.data, options.split.as_deref(), options.limit)?;
     let root = std::path::absolute(&options.project_root)
-        .map_err(|error| ProveError::Lean(format!("no project folder: {error}")))?;
+        .map_err(|error| ProveError::Lean(StartError(format!("no project folder: {error}"))))?;
     let overrides = Overrides {
         no_model: options.no_model,
         jobs: None,
@@ -380,7 +386,7 @@ pub async fn run(
 
     let mut lean = start_lean(&root, options.lean_cmd.as_deref())
         .await
-        .map_err(|error| ProveError::Lean(error.0))?;
+        .map_err(ProveError::Lean)?;
     let engine = match ProveEngine::new(&lean, &config, &scratch) {
         Ok(engine) => engine,
         Err(error) => {
@@ -388,10 +394,15 @@ pub async fn run(
             return Err(error.into());
         }
     };
+    // The harness's own lines are about problems; a configuration warning comes first.
+    let notices = Progress::plain(Box::new(std::io::stderr()));
+    for warning in engine.warnings() {
+        notices.message(&warning_line(warning));
+    }
     let samples = if engine.is_model_free() {
         0
     } else {
-        config.budget.samples_per_hole
+        config.prover_samples_per_hole()
     };
     // The harness prints one line per problem itself.
     let quiet = Progress::hidden();

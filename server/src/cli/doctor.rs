@@ -308,9 +308,7 @@ async fn check_server_command(options: &DoctorOptions) -> Check {
                 name,
                 CheckStatus::Error,
                 format!("{program} (from --lean-cmd) not found on PATH"),
-                format!(
-                    "install it or give its full path in --lean-cmd; Lean itself comes with elan ({ELAN_URL})"
-                ),
+                missing_program_fix(program, true),
             ),
         };
     }
@@ -322,6 +320,25 @@ async fn check_server_command(options: &DoctorOptions) -> Check {
     )
     .await
     .0
+}
+
+/// What to do when the program that starts Lean's server is not found: `from_lean_cmd` when
+/// the user named it with `--lean-cmd`, otherwise it is `lake` (of `lake serve`).
+pub fn missing_program_fix(program: &str, from_lean_cmd: bool) -> String {
+    if from_lean_cmd {
+        format!(
+            "install {program} or give its full path in --lean-cmd; Lean itself comes with elan ({ELAN_URL})"
+        )
+    } else {
+        missing_tool_fix("the Lean server (lake serve)")
+    }
+}
+
+/// What to do when `lake` or `lean` is not on `PATH`; `what` is what it would start.
+fn missing_tool_fix(what: &str) -> String {
+    format!(
+        "install elan ({ELAN_URL}), which provides lake and lean, and open a new shell; or pass --lean-cmd to start {what} another way"
+    )
 }
 
 async fn check_lean(options: &DoctorOptions) -> (Check, Option<String>) {
@@ -347,9 +364,7 @@ async fn version_check(
             program,
             missing,
             format!("{program} not found on PATH"),
-            format!(
-                "install elan ({ELAN_URL}), which provides lake and lean, and open a new shell; or pass --lean-cmd to start {what} another way"
-            ),
+            missing_tool_fix(what),
         );
         return (check, None);
     };

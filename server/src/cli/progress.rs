@@ -3,13 +3,15 @@
 //!
 //! Invariants: nothing is ever written to stdout (it carries diffs and reports); a hole's state
 //! is printed only when it changes, so a log is a faithful, compact history; writing progress
-//! never fails a run (a closed stderr is ignored).
+//! never fails a run (a closed stderr is ignored). Before the first hole is counted the bar
+//! says what is happening (a phase such as starting Lean or importing) with the time spent;
+//! a live line too long for the terminal is shortened at a word boundary, never mid-word.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -92,7 +94,16 @@ impl std::fmt::Display for HoleState {
 pub struct Progress {
     output: Output,
     last_state: Mutex<HashMap<HoleLabel, HoleState>>,
+    phase_started: Mutex<Instant>,
 }
+
+/// The bar while holes are being proved; the message is fitted to the terminal by
+/// [`fit_words`], so indicatif never has to cut it.
+const HOLES_TEMPLATE: &str = "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} holes  {msg}";
+/// The bar before any hole is counted: what is happening, and for how long.
+const PHASE_TEMPLATE: &str = "{spinner} [{elapsed_precise}] {msg}";
+/// Columns of [`HOLES_TEMPLATE`] besides the counts and the message.
+const HOLES_TEMPLATE_COLUMNS: usize = 1 + 1 + 10 + 1 + 30 + 1 + 1 + 8;
 
 enum Output {
     Bar(ProgressBar),
@@ -118,11 +129,12 @@ impl Progress {
         if std::io::stderr().is_terminal() {
             let bar =
                 ProgressBar::with_draw_target(Some(total_holes), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} holes  {wide_msg}",
-            )
-            .expect("the template is a fixed, valid indicatif template");
-            bar.set_style(style);
+            // Until a hole is counted there is no `n/m holes` to show, only a phase.
+            bar.set_style(style(if total_holes == 0 {
+                PHASE_TEMPLATE
+            } else {
+                HOLES_TEMPLATE
+            }));
             bar.enable_steady_tick(Duration::from_millis(120));
             Self::with_output(Output::Bar(bar))
         } else {
@@ -144,13 +156,37 @@ impl Progress {
         Self {
             output,
             last_state: Mutex::new(HashMap::new()),
+            phase_started: Mutex::new(Instant::now()),
         }
+    }
+
+    /// Says what the run is doing while no hole is being proved (starting Lean, importing a
+    /// file's header): the bar shows it with the time spent; plain output prints it once.
+    pub fn phase(&self, text: &str) {
+        *lock(&self.phase_started) = Instant::now();
+        match &self.output {
+            Output::Bar(bar) => {
+                bar.set_style(style(PHASE_TEMPLATE));
+                bar.set_message(fit_words(text, terminal_columns().saturating_sub(16)));
+            }
+            Output::Lines(_) => self.line(&format!("sorryfill: {text}")),
+            Output::Hidden => {}
+        }
+    }
+
+    /// Ends a phase with `text` and the time the phase took, as one line on both outputs.
+    pub fn phase_done(&self, text: &str) {
+        let took = lock(&self.phase_started).elapsed();
+        self.message(&format!("sorryfill: {text} in {:.1} s", took.as_secs_f64()));
     }
 
     /// Raises the number of holes the bar counts towards (files are scanned as the run goes).
     pub fn add_holes(&self, count: u64) {
         if let Output::Bar(bar) = &self.output {
+            // Counted first, so the bar never shows `0/0 holes`.
             bar.inc_length(count);
+            bar.set_message("");
+            bar.set_style(style(HOLES_TEMPLATE));
         }
     }
 
@@ -174,7 +210,10 @@ impl Progress {
                         bar.println(format!("{hole}: {state}"));
                     }
                 } else {
-                    bar.set_message(format!("{hole}: {state}"));
+                    let counts = format!("{}/{}", bar.position(), bar.length().unwrap_or(0));
+                    let room = terminal_columns()
+                        .saturating_sub(HOLES_TEMPLATE_COLUMNS + counts.chars().count());
+                    bar.set_message(fit_words(&format!("{hole}: {state}"), room));
                 }
             }
             Output::Lines(_) => self.line(&format!("{hole}: {state}")),
@@ -208,6 +247,55 @@ impl Progress {
             let _ = writer.flush();
         }
     }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .expect("the templates are fixed, valid indicatif templates")
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The width of the terminal on stderr (80 when it cannot be read).
+fn terminal_columns() -> usize {
+    #[cfg(target_os = "linux")]
+    if let Ok(size) = rustix::termios::tcgetwinsize(std::io::stderr())
+        && size.ws_col > 0
+    {
+        return usize::from(size.ws_col);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|columns| columns.parse().ok())
+        .unwrap_or(80)
+}
+
+/// `text` in at most `columns` characters: whole as long as it fits, otherwise cut after
+/// the last whole word that fits, followed by `…`.
+pub fn fit_words(text: &str, columns: usize) -> String {
+    if text.chars().count() <= columns {
+        return text.to_owned();
+    }
+    let mut fitted = String::new();
+    for word in text.split(' ') {
+        let separator = usize::from(!fitted.is_empty());
+        // One column stays free for the ellipsis.
+        if fitted.chars().count() + separator + word.chars().count() + 1 > columns {
+            break;
+        }
+        if separator == 1 {
+            fitted.push(' ');
+        }
+        fitted.push_str(word);
+    }
+    if columns > 0 {
+        fitted.push('…');
+    }
+    fitted
 }
 
 #[cfg(test)]
@@ -247,5 +335,18 @@ mod tests {
             text,
             "Foo.lean:5:3 Foo.bar: queued\nFoo.lean:5:3 Foo.bar: proving (tactics)\nFoo.lean:5:3 Foo.bar: verified\n"
         );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_after_a_whole_word() {
+        let line = "Foo.lean:5:3 Mathlib.Very.Long.Name: proving (prover 3/16)";
+        assert_eq!(fit_words(line, 100), line);
+        assert_eq!(fit_words(line, 40), "Foo.lean:5:3 Mathlib.Very.Long.Name:…");
+        assert_eq!(fit_words(line, 30), "Foo.lean:5:3…");
+        assert_eq!(
+            fit_words(line, 45),
+            "Foo.lean:5:3 Mathlib.Very.Long.Name: proving…"
+        );
+        assert!(fit_words(line, 20).chars().count() <= 20);
     }
 }

@@ -13,16 +13,17 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::edits::{self, Replacement, SourceFile};
-use crate::cli::lean_process::{LeanProcess, start_lean, wait_elaborated};
+use crate::cli::lean_process::{LeanProcess, StartError, start_lean, wait_elaborated};
 use crate::cli::progress::{HoleLabel, HoleState, Progress};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSource, RunError};
 use crate::cli::virtual_editor::VirtualEditor;
 use crate::config::Config;
-use crate::engine::Engine;
-use crate::holes::{self, Hole, HolePosition};
+use crate::engine::{Engine, EngineWarning};
+use crate::holes::{self, Hole, HoleId, HolePosition};
 use crate::lean::{DocumentEvent, LeanHandle, goal_at};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
+    Verdict,
 };
 use crate::verify::checker::{
     CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments, file_uri,
@@ -57,6 +58,8 @@ pub struct ProveOutcome {
     pub report: Report,
     /// Unified diffs to print.
     pub diffs: Vec<String>,
+    /// With `--write`: each file written and how many holes it had filled.
+    pub written: Vec<(PathBuf, usize)>,
 }
 
 /// Why a run could not start.
@@ -65,9 +68,15 @@ pub enum ProveError {
     /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    /// Lean could not be started or did not initialise.
-    #[error("could not start Lean: {0}")]
-    Lean(String),
+    /// Lean could not be started or did not initialise (the message says what to do).
+    #[error(transparent)]
+    Lean(#[from] StartError),
+    /// The configuration names something the engine cannot use.
+    #[error("the configuration needs fixing: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+    /// The shadow checker could not be set up on the running Lean.
+    #[error("could not set up the Lean checker: {0}")]
+    Checker(String),
 }
 
 /// What the command line may change in the configuration found.
@@ -106,16 +115,21 @@ pub fn effective_config(
         config.budget.wall_time_per_hole_s = budget.as_secs().max(1);
     }
     if let Some(samples) = overrides.samples {
+        // The command line asks for exactly this many: neither setting may cap it.
         config.budget.samples_per_hole = samples;
+        if let Some(prover) = &mut config.prover {
+            prover.samples = Some(samples);
+        }
     }
     Ok(config)
 }
 
 /// Runs `prove`: starts Lean behind an in-process proxy in the project, proves every hole of
-/// every file, shuts Lean down, and returns the report and diffs.
+/// every file, shuts Lean down, and returns the report and diffs. Lean is not started when
+/// no file has a hole (nothing to do is a success, even without Lean).
 pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
     let root = std::path::absolute(&options.project_root)
-        .map_err(|error| ProveError::Lean(format!("no project folder: {error}")))?;
+        .map_err(|error| StartError(format!("no project folder: {error}")))?;
     let overrides = Overrides {
         no_model: options.no_model,
         jobs: options.jobs,
@@ -123,19 +137,68 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
         samples: None,
     };
     let config = effective_config(&root, options.config_file.as_deref(), &overrides)?;
-    let mut lean = start_lean(&root, options.lean_cmd.as_deref())
-        .await
-        .map_err(|error| ProveError::Lean(error.0))?;
+    if !options.files.iter().any(|path| may_have_holes(path)) {
+        let mut outcome = ProveOutcome::default();
+        outcome.report.files = options
+            .files
+            .iter()
+            .map(|path| FileReport {
+                path: path.clone(),
+                holes: Vec::new(),
+            })
+            .collect();
+        return Ok(outcome);
+    }
     let progress = Progress::for_stderr(0);
+    let command = options
+        .lean_cmd
+        .as_ref()
+        .map_or_else(|| "lake serve".to_owned(), |words| words.join(" "));
+    progress.phase(&format!("starting Lean (`{command}`)"));
+    let started = start_lean(&root, options.lean_cmd.as_deref()).await;
+    let mut lean = match started {
+        Ok(lean) => {
+            progress.phase_done("Lean started");
+            lean
+        }
+        Err(error) => {
+            progress.finish();
+            return Err(error.into());
+        }
+    };
     let outcome = match ProveEngine::new(&lean, &config, &root) {
-        Ok(engine) => Ok(engine
-            .prove_files(&mut lean, &options.files, options.write, &progress)
-            .await),
+        Ok(engine) => {
+            for warning in engine.warnings() {
+                progress.message(&warning_line(warning));
+            }
+            Ok(engine
+                .prove_files(&mut lean, &options.files, options.write, &progress)
+                .await)
+        }
         Err(error) => Err(error),
     };
     progress.finish();
-    lean.stop().await;
+    if let Some(problem) = lean.stop().await {
+        progress.message(&format!("sorryfill: {problem}"));
+    }
     outcome
+}
+
+/// A configuration warning as the shell commands print it, with what a shell user can do.
+pub fn warning_line(warning: &EngineWarning) -> String {
+    let advice = match warning {
+        EngineWarning::MissingKey { .. } => "; or pass --no-model to use Lean's tactics only",
+        EngineWarning::Setting(_) | EngineWarning::NoCache { .. } => "",
+    };
+    format!("sorryfill: warning: {warning}{advice}")
+}
+
+/// Whether `path` may have a hole: any `sorry` or `admit` token, or a file that cannot be
+/// read (its error is reported by the run).
+fn may_have_holes(path: &Path) -> bool {
+    std::fs::read_to_string(path).map_or(true, |text| {
+        !holes::HoleIndex::new(&text).holes().is_empty()
+    })
 }
 
 /// The pipeline as `prove` wires it to a running Lean: the configured models and store, and
@@ -161,10 +224,9 @@ impl ProveEngine {
             user_busy_rx,
             sources.version_source(),
         )
-        .map_err(|error| ProveError::Lean(error.to_string()))?;
+        .map_err(|error| ProveError::Checker(error.to_string()))?;
         let checker = LeanChecker::new(shadow, sources.clone());
-        let engine = Engine::build(config, store_root, checker)
-            .map_err(|error| ProveError::Lean(error.to_string()))?;
+        let engine = Engine::build(config, store_root, checker)?;
         Ok(Self {
             sources,
             engine,
@@ -190,6 +252,11 @@ impl ProveEngine {
             progress,
         };
         let outcome = session.prove_files(files, write).await;
+        for endpoint in self.engine.unreachable_endpoints() {
+            progress.message(&format!(
+                "sorryfill: warning: {endpoint}; the holes went on without it"
+            ));
+        }
         // The store writes on its own thread, which the process does not wait for: without
         // this the last attempts, and the cache the next run relies on, could be lost.
         self.engine.flush().await;
@@ -199,6 +266,11 @@ impl ProveEngine {
     /// Whether no model is configured (the tactic portfolio only).
     pub fn is_model_free(&self) -> bool {
         self.engine.is_model_free()
+    }
+
+    /// What the user should know about the configuration (see [`Engine::warnings`]).
+    pub fn warnings(&self) -> &[EngineWarning] {
+        self.engine.warnings()
     }
 }
 
@@ -225,6 +297,16 @@ where
     pub progress: &'a Progress,
 }
 
+/// What became of a file's proofs.
+enum Applied {
+    /// No proof to apply.
+    Nothing,
+    /// A unified diff to print.
+    Diff(String),
+    /// The file was written with this many holes filled.
+    Written(usize),
+}
+
 /// One hole of a file on its way through the pipeline.
 struct Pending {
     hole: Hole,
@@ -246,13 +328,23 @@ where
     pub async fn prove_files(&mut self, files: &[PathBuf], write: bool) -> ProveOutcome {
         let mut outcome = ProveOutcome::default();
         for path in files {
-            match self.prove_file(path, write).await {
-                Ok((file_report, diff)) => {
-                    outcome.report.files.push(file_report);
-                    if let Some(diff) = diff {
-                        outcome.diffs.push(diff);
-                    }
+            let (file_report, applied) = match self.prove_file(path, write).await {
+                Ok(proved) => proved,
+                Err(message) => {
+                    outcome.report.errors.push(RunError {
+                        path: Some(path.clone()),
+                        message,
+                    });
+                    continue;
                 }
+            };
+            // The holes are reported even when the file could not be changed: the proofs
+            // were found (and cached), only the edit was refused.
+            outcome.report.files.push(file_report);
+            match applied {
+                Ok(Applied::Nothing) => {}
+                Ok(Applied::Diff(diff)) => outcome.diffs.push(diff),
+                Ok(Applied::Written(holes)) => outcome.written.push((path.clone(), holes)),
                 Err(message) => outcome.report.errors.push(RunError {
                     path: Some(path.clone()),
                     message,
@@ -266,7 +358,7 @@ where
         &mut self,
         path: &Path,
         write: bool,
-    ) -> Result<(FileReport, Option<String>), String> {
+    ) -> Result<(FileReport, Result<Applied, String>), String> {
         let source = SourceFile::read(path).map_err(|error| error.to_string())?;
         let absolute = std::path::absolute(path).map_err(|error| error.to_string())?;
         let uri = file_uri(&absolute);
@@ -279,13 +371,26 @@ where
                     path: path.to_path_buf(),
                     holes: Vec::new(),
                 },
-                None,
+                Ok(Applied::Nothing),
             ));
         }
+        let imports = holes::imported_modules(&text);
+        let importing = if imports.is_empty() {
+            String::new()
+        } else {
+            format!(", importing {}", imports.join(", "))
+        };
+        self.progress.phase(&format!(
+            "{}: Lean is elaborating the file{importing}",
+            path.display()
+        ));
         self.editor.open(&uri, &text);
         let elaborated = self.wait_elaborated(&uri).await;
+        if elaborated.is_ok() {
+            self.progress
+                .phase_done(&format!("{}: elaborated", path.display()));
+        }
         let mut pending = Vec::with_capacity(holes.len());
-        let imports = holes::imported_modules(&text);
         for hole in holes {
             let role = index.role(&hole);
             let mut entry = Pending {
@@ -307,8 +412,13 @@ where
         self.progress.add_holes(pending.len() as u64);
         let mut reports = Vec::with_capacity(pending.len());
         let mut replacements = Vec::new();
+        // (declaration command, hole, proof, report index, replacement index) of each
+        // verified proof, to check the proofs of one declaration together before writing.
+        let mut verified = Vec::new();
         for entry in pending {
             let hole = entry.hole.id.clone();
+            let command = entry.hole.command;
+            let written_before = replacements.len();
             let label = HoleLabel::new(path, entry.hole.range.start, &hole.declaration);
             let mut report = finish(entry, &text, &mut replacements, |state| {
                 self.progress.update(&label, state);
@@ -323,17 +433,69 @@ where
                     };
                 }
             }
+            if report.status == HoleStatus::Verified
+                && replacements.len() > written_before
+                && let Some(proof) = &report.proof
+            {
+                verified.push((command, hole, proof.clone(), reports.len(), written_before));
+            }
             reports.push(report);
         }
+        let refused = self.check_together(&uri, &verified, &mut reports).await;
+        let replacements: Vec<Replacement> = replacements
+            .into_iter()
+            .enumerate()
+            .filter(|(at, _)| !refused.contains(at))
+            .map(|(_, replacement)| replacement)
+            .collect();
         self.editor.close(&uri);
-        let diff = self.apply(&source, path, replacements, write)?;
+        let applied = self.apply(&source, path, replacements, write);
         Ok((
             FileReport {
                 path: path.to_path_buf(),
                 holes: reports,
             },
-            diff,
+            applied,
         ))
+    }
+
+    /// Checks the verified proofs of each declaration that got more than one together, as
+    /// the text that will be written; a combination Lean refuses is not written (its holes
+    /// are reported failed). Returns the indexes of the replacements to drop.
+    async fn check_together(
+        &self,
+        uri: &str,
+        verified: &[(usize, HoleId, String, usize, usize)],
+        reports: &mut [HoleReport],
+    ) -> std::collections::HashSet<usize> {
+        let mut refused = std::collections::HashSet::new();
+        let commands: std::collections::BTreeSet<usize> =
+            verified.iter().map(|(command, ..)| *command).collect();
+        for command in commands {
+            let group: Vec<_> = verified.iter().filter(|(c, ..)| *c == command).collect();
+            if group.len() < 2 {
+                continue;
+            }
+            let fills: Vec<(HoleId, String)> = group
+                .iter()
+                .map(|(_, hole, proof, ..)| (hole.clone(), proof.clone()))
+                .collect();
+            if let Verdict::Rejected(rejection) =
+                self.pipeline.checker().check_together(uri, 1, &fills).await
+            {
+                for (_, _, _, report, replacement) in group {
+                    refused.insert(*replacement);
+                    if let Some(report) = reports.get_mut(*report) {
+                        report.status = HoleStatus::Failed;
+                        report.reason = Some(format!(
+                            "verified alone, but refused together with the declaration's other proofs: {}",
+                            rejection.message
+                        ));
+                    }
+                }
+            }
+        }
+        refused
     }
 
     /// Asks Lean for the goal at `entry`'s hole and submits its job.
@@ -368,9 +530,15 @@ where
     /// Waits until Lean has elaborated the opened version of `uri`.
     async fn wait_elaborated(&mut self, uri: &str) -> Result<(), String> {
         let sources = self.sources;
-        wait_elaborated(self.documents, uri, |event| sources.apply(event))
-            .await
-            .map(drop)
+        wait_elaborated(
+            self.lean,
+            self.documents,
+            uri,
+            VirtualEditor::OPENED_VERSION,
+            |event| sources.apply(event),
+        )
+        .await
+        .map(drop)
     }
 
     fn apply(
@@ -379,18 +547,22 @@ where
         path: &Path,
         replacements: Vec<Replacement>,
         write: bool,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Applied, String> {
         if replacements.is_empty() {
-            return Ok(None);
+            return Ok(Applied::Nothing);
         }
         let new_text = edits::apply_replacements(&source.text, &replacements)
             .map_err(|error| error.to_string())?;
         if write {
             edits::write_atomically(path, &source.fingerprint, &new_text)
                 .map_err(|error| error.to_string())?;
-            Ok(None)
+            Ok(Applied::Written(replacements.len()))
         } else {
-            Ok(Some(edits::unified_diff(path, &source.text, &new_text)))
+            Ok(Applied::Diff(edits::unified_diff(
+                path,
+                &source.text,
+                &new_text,
+            )))
         }
     }
 }

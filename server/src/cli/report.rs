@@ -329,6 +329,44 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The text of `prove --check`, which proves nothing: one `path:line:col: sorry in
+    /// declaration: not proved` line per hole, then how many holes are left, in words a CI
+    /// log reader understands.
+    pub fn render_check_text(&self) -> String {
+        let mut out = String::new();
+        for file in &self.files {
+            for hole in &file.holes {
+                let kind = match hole.kind {
+                    ReportHoleKind::Sorry => "sorry",
+                    ReportHoleKind::Admit => "admit",
+                };
+                let _ = writeln!(
+                    out,
+                    "{}:{}:{}: {kind} in {}: not proved",
+                    file.path.display(),
+                    hole.range.start.line + 1,
+                    hole.range.start.character + 1,
+                    hole.declaration,
+                );
+            }
+        }
+        let holes = self.totals().holes();
+        let files = self.files.len();
+        let files_text = format!("{files} file{}", if files == 1 { "" } else { "s" });
+        if holes == 0 {
+            let _ = writeln!(out, "check passed: no sorry or admit left in {files_text}");
+        } else {
+            let _ = writeln!(
+                out,
+                "check failed: {holes} hole{} (sorry or admit) left to prove in {files_text}; run `sorryfill prove` to fill them",
+                if holes == 1 { "" } else { "s" }
+            );
+        }
+        out
+    }
+}
+
 /// The report's word for a stage, as in the JSON (`tactic`, `prover`, …).
 pub fn source_name(source: ReportSource) -> &'static str {
     match source {

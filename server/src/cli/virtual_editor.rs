@@ -90,8 +90,9 @@ impl VirtualEditor {
         )
     }
 
-    /// `initialize` (as a Lean-aware editor sends it) followed by `initialized`.
-    pub async fn initialize(&self, root_uri: &str) -> Result<Value, EditorError> {
+    /// `initialize` (as a Lean-aware editor sends it, answered within `limit`) followed by
+    /// `initialized`.
+    pub async fn initialize(&self, root_uri: &str, limit: Duration) -> Result<Value, EditorError> {
         let params = json!({
             "processId": std::process::id(),
             "rootUri": root_uri,
@@ -101,19 +102,21 @@ impl VirtualEditor {
             },
             "initializationOptions": {"hasWidgets": false}
         });
-        let result = self
-            .request("initialize", params, Duration::from_secs(120))
-            .await?;
+        let result = self.request("initialize", params, limit).await?;
         self.notify("initialized", json!({}));
         Ok(result)
     }
 
-    /// Opens a document as an editor would (without building dependencies).
+    /// The version every document is opened with.
+    pub const OPENED_VERSION: i32 = 1;
+
+    /// Opens a document as an editor would (without building dependencies), as version
+    /// [`Self::OPENED_VERSION`].
     pub fn open(&self, uri: &str, text: &str) {
         self.notify(
             "textDocument/didOpen",
             json!({
-                "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
+                "textDocument": {"uri": uri, "languageId": "lean4", "version": Self::OPENED_VERSION, "text": text},
                 "dependencyBuildMode": "never"
             }),
         );

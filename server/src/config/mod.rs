@@ -82,9 +82,10 @@ pub struct ModelConfig {
     /// The NAME of the environment variable holding the API key (never the key itself).
     #[serde(default)]
     pub api_key_env: Option<String>,
-    /// Samples per request.
-    #[serde(default = "default_samples")]
-    pub samples: u32,
+    /// First-round samples per hole asked of this prover; at most `[budget] samples_per_hole`,
+    /// which is also the default. Not used for a decomposer (one plan per goal).
+    #[serde(default)]
+    pub samples: Option<u32>,
     /// Sampling temperature.
     #[serde(default)]
     pub temperature: Option<f64>,
@@ -195,9 +196,6 @@ impl Default for VerifyConfig {
     }
 }
 
-fn default_samples() -> u32 {
-    4
-}
 fn default_max_tokens() -> u32 {
     8192
 }
@@ -358,9 +356,18 @@ impl Config {
     /// `sorryfill` object of the editor settings, e.g. `{"prover": {"baseUrl": "…"}}`;
     /// camelCase keys are accepted, `null` values are ignored.
     pub fn with_editor_settings(&self, settings: &serde_json::Value) -> Result<Self, ConfigError> {
-        const ORIGIN: &str = "the editor settings";
+        self.with_settings_from(settings, "the editor settings")
+    }
+
+    /// [`Config::with_editor_settings`] for settings from `origin` (named in errors), e.g.
+    /// the `SORRYFILL_SETTINGS` environment variable.
+    pub fn with_settings_from(
+        &self,
+        settings: &serde_json::Value,
+        origin: &str,
+    ) -> Result<Self, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
-            origin: ORIGIN.to_owned(),
+            origin: origin.to_owned(),
             message,
         };
         let mut base = toml::Value::try_from(self).map_err(|e| invalid(e.to_string()))?;
@@ -371,7 +378,7 @@ impl Config {
         let merged: Self = base
             .try_into()
             .map_err(|e: toml::de::Error| invalid(e.to_string().trim().to_owned()))?;
-        merged.check(ORIGIN)?;
+        merged.check(origin)?;
         Ok(merged)
     }
 
@@ -398,6 +405,41 @@ impl Config {
         }
     }
 
+    /// First-round prover samples per hole: `[prover] samples`, capped by `[budget]
+    /// samples_per_hole` (see [`Config::setting_warnings`]).
+    pub fn prover_samples_per_hole(&self) -> u32 {
+        let cap = self.budget.samples_per_hole;
+        self.prover
+            .as_ref()
+            .and_then(|prover| prover.samples)
+            .map_or(cap, |samples| samples.min(cap))
+    }
+
+    /// Settings that have less effect than their value says, in words (for one warning
+    /// each): a value capped by another setting, or a key that does nothing where it is.
+    pub fn setting_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let cap = self.budget.samples_per_hole;
+        if let Some(samples) = self.prover.as_ref().and_then(|prover| prover.samples)
+            && samples > cap
+        {
+            warnings.push(format!(
+                "[prover] samples = {samples} is capped by [budget] samples_per_hole = {cap}: each hole gets {cap} prover samples; raise samples_per_hole to allow more"
+            ));
+        }
+        if self
+            .decomposer
+            .as_ref()
+            .is_some_and(|decomposer| decomposer.samples.is_some())
+        {
+            warnings.push(
+                "[decomposer] samples has no effect: the decomposer writes one plan per goal"
+                    .to_owned(),
+            );
+        }
+        warnings
+    }
+
     fn check(&self, origin: &str) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             origin: origin.to_owned(),
@@ -414,7 +456,7 @@ impl Config {
                     model.base_url
                 )));
             }
-            if model.samples == 0 {
+            if model.samples == Some(0) {
                 return Err(invalid(format!("[{table}] samples must be at least 1")));
             }
             if let Some(name) = &model.api_key_env
@@ -522,7 +564,8 @@ timeout_s = 60
     fn a_full_file_reads_with_defaults_filled_in() {
         let config = Config::from_toml(FULL, "sorryfill.toml").expect("valid");
         let prover = config.prover.as_ref().expect("a prover");
-        assert_eq!(prover.samples, 8);
+        assert_eq!(prover.samples, Some(8));
+        assert_eq!(config.prover_samples_per_hole(), 8);
         assert_eq!(prover.max_tokens, 8192);
         assert_eq!(config.tactics.list, ["simp", "omega"]);
         assert_eq!(config.budget.decomposition_depth, 1);
@@ -556,6 +599,33 @@ timeout_s = 60
     }
 
     #[test]
+    fn prover_samples_are_capped_by_the_budget_with_a_warning() {
+        let prover = "[prover]\nbase_url = \"http://x/v1\"\nmodel = \"m\"\n";
+        let unset = Config::from_toml(prover, "f").expect("valid");
+        assert_eq!(
+            unset.prover_samples_per_hole(),
+            16,
+            "the budget's by default"
+        );
+        assert!(unset.setting_warnings().is_empty());
+        let capped = Config::from_toml(&format!("{prover}samples = 31\n"), "f").expect("valid");
+        assert_eq!(capped.prover_samples_per_hole(), 16);
+        let warnings = capped.setting_warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("samples_per_hole = 16"),
+            "{warnings:?}"
+        );
+        let raised = Config::from_toml(
+            &format!("{prover}samples = 31\n[budget]\nsamples_per_hole = 40\n"),
+            "f",
+        )
+        .expect("valid");
+        assert_eq!(raised.prover_samples_per_hole(), 31);
+        assert!(raised.setting_warnings().is_empty());
+    }
+
+    #[test]
     fn no_prover_means_model_free() {
         let config = Config::from_toml("[verify]\nworkers = 1\n", "f").expect("valid");
         assert!(config.is_model_free());
@@ -573,7 +643,7 @@ timeout_s = 60
             .expect("valid settings");
         let prover = merged.prover.expect("still a prover");
         assert_eq!(prover.base_url, "http://127.0.0.1:9000/v1");
-        assert_eq!(prover.samples, 2);
+        assert_eq!(prover.samples, Some(2));
         assert_eq!(prover.model, "deepseek-ai/DeepSeek-Prover-V2-7B");
         assert!(merged.verify.allow_native_decide);
         let error = config

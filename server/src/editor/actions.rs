@@ -7,11 +7,13 @@
 
 use lsp_types::{Position, Range};
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
+use super::commands::{self, SessionCommand};
 use super::state::EditorState;
-use crate::holes::{Hole, HoleIndex, HoleKind, HolePosition};
+use crate::holes::{Hole, HoleIndex, HolePosition};
 use crate::pipeline::JobState;
-use crate::router::{CodeActionProvider, CodeActionQuery, EditorHandle};
+use crate::router::{CodeActionProvider, CodeActionQuery, CommandError, EditorHandle};
 use crate::verify::{self, splice};
 
 /// Title of the action that fills a hole with a verified proof.
@@ -24,6 +26,8 @@ pub const STATUS_TITLE: &str = "sorryfill: status of this hole";
 pub struct HoleActions {
     state: EditorState,
     editor: Option<EditorHandle>,
+    /// Where the plugins' commands send their work.
+    session: Option<mpsc::UnboundedSender<SessionCommand>>,
     /// This session's status command, announced in the `initialize` result.
     status_command: String,
 }
@@ -39,6 +43,7 @@ impl HoleActions {
         Self {
             state,
             editor: None,
+            session: None,
             status_command: format!("{STATUS_COMMAND}.{}", std::process::id()),
         }
     }
@@ -46,6 +51,12 @@ impl HoleActions {
     /// Shows the status command's answer in the editor (`window/showMessage`).
     pub fn with_editor(mut self, editor: EditorHandle) -> Self {
         self.editor = Some(editor);
+        self
+    }
+
+    /// Hands the work of the plugins' commands (`sorryfill.prove`, …) to the session.
+    pub fn with_session(mut self, session: mpsc::UnboundedSender<SessionCommand>) -> Self {
+        self.session = Some(session);
         self
     }
 
@@ -125,7 +136,7 @@ impl CodeActionProvider for HoleActions {
         let jobs = self.state.jobs_of(query.uri);
         let mut actions = Vec::new();
         for hole in index.holes() {
-            if hole.kind != HoleKind::Sorry || !touches(hole.range, query.range) {
+            if !touches(hole.range, query.range) {
                 continue;
             }
             let Some(slot) = jobs.iter().find(|slot| slot.hole == hole.id) else {
@@ -178,18 +189,32 @@ impl CodeActionProvider for HoleActions {
         actions
     }
 
-    fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
+    fn execute_command(
+        &mut self,
+        command: &str,
+        arguments: &[Value],
+    ) -> Option<Result<Value, CommandError>> {
         if command != self.status_command {
-            return None;
+            let ran = commands::run(&self.state, self.session.as_ref(), command, arguments);
+            return Some(ran.unwrap_or_else(|| {
+                Err(CommandError::invalid_params(format!(
+                    "sorryfill has no command {command:?}"
+                )))
+            }));
         }
-        let argument = arguments.first()?;
-        let uri = argument.get("uri")?.as_str()?;
-        let hole = argument.get("hole")?.as_str()?;
+        let argument = arguments.first();
+        let uri = argument.and_then(|a| a.get("uri")).and_then(Value::as_str);
+        let hole = argument.and_then(|a| a.get("hole")).and_then(Value::as_str);
+        let (Some(uri), Some(hole)) = (uri, hole) else {
+            return Some(Err(CommandError::invalid_params(
+                "expected [{\"uri\": …, \"hole\": …}]",
+            )));
+        };
         let message = self.status_of(uri, hole);
         if let Some(editor) = &self.editor {
             editor.notify("window/showMessage", json!({"type": 3, "message": message}));
         }
-        Some(json!({"message": message}))
+        Some(Ok(json!({"message": message})))
     }
 
     fn commands(&self) -> Vec<String> {

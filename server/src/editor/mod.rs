@@ -7,6 +7,8 @@
 //!   hole; and on every edit cancels, re-anchors or keeps each job.
 //! - [`EditorState`] is the state the session shares with the router's code action hook
 //!   ([`HoleActions`]) and with the checker (current versions and texts).
+//! - [`commands`] answers the plugins' `sorryfill.*` commands on the router task and hands
+//!   their work to the session; [`report_status`] sends `$/sorryfill/status`.
 //! - [`run_serve`] wires `sorryfill serve`: configuration, pipeline, session and proxy.
 //!
 //! Invariants: goals are used only for the version they were asked for (a reply that
@@ -15,13 +17,17 @@
 //! closed document are cancelled.
 
 mod actions;
+pub mod commands;
 mod serve;
 mod session;
 mod settings;
 mod state;
+mod status;
 
 pub use actions::{FILL_TITLE, HoleActions, STATUS_COMMAND, STATUS_TITLE};
+pub use commands::SessionCommand;
 pub use serve::{ServeOptions, run_serve};
 pub use session::Session;
 pub use settings::EditorConfig;
 pub use state::{EditorState, JobSlot};
+pub use status::{STATUS_METHOD, Status, StatusState, report_status};

@@ -1,9 +1,14 @@
 //! `sorryfill serve`: configuration, pipeline, editor session and proxy wired together.
 //!
+//! Settings apply in this order, each over the one before: `sorryfill.toml` (project, then
+//! user), the `SORRYFILL_SETTINGS` environment variable (for editors whose extension owns the
+//! initialization options), then `initializationOptions.sorryfill`.
+//!
 //! Invariant: a sorryfill problem never costs the user their Lean server. When the
 //! configuration or the engine cannot be set up, Lean still runs behind a transparent proxy
 //! and the editor is told once, after its `initialized`, why sorryfill is off (a message, not
-//! a stderr line, so both VS Code and Neovim show it the same way).
+//! a stderr line, so both VS Code and Neovim show it the same way), and the status says
+//! `off` with the reason.
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -13,7 +18,8 @@ use anyhow::Context;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-use super::{EditorState, HoleActions, Session};
+use super::status::{report_status, watch_endpoints};
+use super::{EditorState, HoleActions, Session, SessionCommand};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::lean::DocumentEvent;
@@ -30,7 +36,13 @@ pub struct ServeOptions {
     pub project_root: PathBuf,
     /// Settings of the proxy core.
     pub proxy: ProxyConfig,
+    /// The log file, named in the status so plugins can open it.
+    pub log_file: Option<PathBuf>,
 }
+
+/// The environment variable holding settings over `sorryfill.toml` (a JSON object shaped
+/// like `initializationOptions.sorryfill`).
+pub const SETTINGS_VARIABLE: &str = "SORRYFILL_SETTINGS";
 
 /// Runs the proxy with the editor session on stdin/stdout in front of the Lean server, and
 /// returns Lean's exit status.
@@ -59,14 +71,25 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
     let editor = proxy.editor_handle();
     let documents = proxy.observe_documents();
     let state = EditorState::new();
-    proxy.set_code_action_provider(HoleActions::new(state.clone()).with_editor(editor.clone()));
+    state.set_log(
+        options
+            .log_file
+            .as_ref()
+            .map(|path| path.display().to_string()),
+    );
+    let (commands_tx, commands) = mpsc::unbounded_channel();
+    proxy.set_code_action_provider(
+        HoleActions::new(state.clone())
+            .with_editor(editor.clone())
+            .with_session(commands_tx),
+    );
     let parts = SessionParts {
         lean,
         editor,
         state,
         root: options.project_root.clone(),
     };
-    let session = tokio::spawn(start_session(file_config, parts, documents));
+    let session = tokio::spawn(start_session(file_config, parts, documents, commands));
     let status = proxy.serve(stdio::stdin(), stdio::stdout(), server).await?;
     session.abort();
     Ok(status)
@@ -86,29 +109,42 @@ async fn start_session(
     file_config: Result<Config, crate::config::ConfigError>,
     parts: SessionParts,
     mut documents: mpsc::UnboundedReceiver<DocumentEvent>,
+    commands: mpsc::UnboundedReceiver<SessionCommand>,
 ) {
     // The router sends `EditorReady` before any document event.
     let first = documents.recv().await;
+    if first.is_none() {
+        // The editor left before `initialized`: a normal end, nothing to set up.
+        tracing::info!("the editor closed the connection before sorryfill started");
+        return;
+    }
     let settings = match &first {
         Some(DocumentEvent::EditorReady { settings, .. }) => settings.clone(),
         _ => None,
     };
-    let config = file_config.and_then(|config| match &settings {
-        Some(settings) => config.with_editor_settings(settings),
-        None => Ok(config),
-    });
-    let built = match config {
-        Ok(config) => build_session(&config, &parts).map(|session| (config, session)),
-        Err(error) => Err(anyhow::Error::new(error)),
-    };
-    let mut session = match built {
-        Ok((config, session)) => {
-            if config.is_model_free() {
-                tracing::info!("model-free: {}", config.summary());
-            } else {
-                tracing::info!("{}", config.summary());
+    let environment = std::env::var(SETTINGS_VARIABLE).ok();
+    let config = file_config
+        .map_err(anyhow::Error::new)
+        .and_then(|config| with_environment_settings(config, environment.as_deref()))
+        .and_then(|config| match &settings {
+            Some(settings) => config
+                .with_editor_settings(settings)
+                .map_err(anyhow::Error::new),
+            None => Ok(config),
+        });
+    let built =
+        config.and_then(|config| build_session(&config, &parts).map(|session| (config, session)));
+    let (config, session) = match built {
+        Ok((config, (session, warnings))) => {
+            // A model that is off (its key variable unset) or a capped setting does not stop
+            // sorryfill: the editor is told once (a warning, already in the log).
+            for warning in warnings {
+                parts.editor.notify(
+                    "window/showMessage",
+                    json!({"type": 2, "message": format!("sorryfill: {warning}")}),
+                );
             }
-            session
+            (config, session)
         }
         Err(error) => {
             tracing::error!("sorryfill is off for this session: {error:#}");
@@ -116,28 +152,61 @@ async fn start_session(
                 "window/showMessage",
                 json!({"type": 1, "message": format!("sorryfill is off: {error:#}. Lean runs as usual.")}),
             );
+            parts.state.set_off(format!("{error:#}"));
             // Keep draining so the router never holds events for nobody.
-            while documents.recv().await.is_some() {}
+            let drain = async { while documents.recv().await.is_some() {} };
+            tokio::select! {
+                () = drain => {}
+                () = report_status(parts.state, parts.editor) => {}
+            }
             return;
         }
     };
+    if config.is_model_free() {
+        tracing::info!("model-free: {}", config.summary());
+    } else {
+        tracing::info!("{}", config.summary());
+    }
+    let mut session = session.with_commands(commands);
     if let Some(first) = first {
         session.on_event(first);
     }
-    session.run(documents).await;
+    // The status lives as long as the session: both end when the router stops.
+    tokio::select! {
+        () = session.run(documents) => {}
+        () = report_status(parts.state.clone(), parts.editor) => {}
+        () = async {
+            watch_endpoints(parts.state, &config).await;
+            std::future::pending::<()>().await
+        } => {}
+    }
 }
 
+/// `config` with the JSON object of [`SETTINGS_VARIABLE`] (when set) merged on top.
+fn with_environment_settings(config: Config, variable: Option<&str>) -> anyhow::Result<Config> {
+    let Some(text) = variable.filter(|text| !text.trim().is_empty()) else {
+        return Ok(config);
+    };
+    let settings: serde_json::Value = serde_json::from_str(text)
+        .with_context(|| format!("{SETTINGS_VARIABLE} is not valid JSON"))?;
+    config
+        .with_settings_from(&settings, SETTINGS_VARIABLE)
+        .map_err(anyhow::Error::new)
+}
+
+/// The session as `serve` wires it to the configured engine.
+type ServeSession = Session<
+    LeanChecker,
+    crate::engine::ConfiguredProver,
+    crate::engine::ConfiguredDecomposer,
+    crate::engine::ConfiguredStore,
+>;
+
+/// The session for `config`, and the configuration's warnings for the editor.
 fn build_session(
     config: &Config,
     parts: &SessionParts,
-) -> anyhow::Result<
-    Session<
-        LeanChecker,
-        crate::engine::ConfiguredProver,
-        crate::engine::ConfiguredDecomposer,
-        crate::engine::ConfiguredStore,
-    >,
-> {
+) -> anyhow::Result<(ServeSession, Vec<crate::engine::EngineWarning>)> {
     // The checker waits on this while the user's own documents elaborate.
     let (busy, user_busy) = watch::channel(false);
     let sources = SourceDocuments::new();
@@ -150,11 +219,11 @@ fn build_session(
     )
     .context("could not set up the Lean checker")?;
     let engine =
-        Engine::build(config, &parts.root, checker).context("sorryfill.toml needs fixing")?;
+        Engine::build(config, &parts.root, checker).context("the configuration needs fixing")?;
+    let warnings = engine.warnings().to_vec();
     let pipeline = Arc::new(engine.pipeline);
-    Ok(
-        Session::new(pipeline, parts.lean.clone(), parts.state.clone(), busy)
-            .with_editor(parts.editor.clone(), config.editor.clone())
-            .with_source_documents(sources),
-    )
+    let session = Session::new(pipeline, parts.lean.clone(), parts.state.clone(), busy)
+        .with_editor(parts.editor.clone(), config.editor.clone())
+        .with_source_documents(sources);
+    Ok((session, warnings))
 }

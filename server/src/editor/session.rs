@@ -15,9 +15,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::actions::{describe, hole_edit, versioned_edit};
+use super::commands::SessionCommand;
 use super::settings::EditorConfig;
 use super::state::{DocumentEntry, EditorState, JobSlot};
-use crate::holes::{Goal, Hole, HoleId, HoleIndex, HoleKind, parse_goal};
+use crate::holes::{Goal, Hole, HoleId, HoleIndex, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
@@ -36,6 +37,8 @@ struct Document {
     elaborated: bool,
     /// Holes whose goal was asked for at this version.
     asked: HashSet<HoleId>,
+    /// Holes the user asked for (`sorryfill.prove`): their jobs skip the background queue.
+    urgent: HashSet<HoleId>,
     jobs: HashMap<HoleId, LiveJob>,
 }
 
@@ -62,6 +65,8 @@ pub struct Session<C, P, D, A> {
     work_done_progress: bool,
     next_progress: u64,
     sources: Option<SourceDocuments>,
+    /// The plugins' commands, from the router's code action hook.
+    commands: Option<mpsc::UnboundedReceiver<SessionCommand>>,
 }
 
 impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
@@ -89,7 +94,15 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             work_done_progress: false,
             next_progress: 1,
             sources: None,
+            commands: None,
         }
+    }
+
+    /// Runs the plugins' commands (`sorryfill.prove`, `sorryfill.cancel`, …) that the
+    /// router's code action hook hands over on `commands`.
+    pub fn with_commands(mut self, commands: mpsc::UnboundedReceiver<SessionCommand>) -> Self {
+        self.commands = Some(commands);
+        self
     }
 
     /// Lets the session talk to the editor itself: `$/progress` per job (when the editor
@@ -111,13 +124,21 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
 
     /// Runs until the router stops sending events; then cancels every job.
     pub async fn run(mut self, mut events: mpsc::UnboundedReceiver<DocumentEvent>) {
+        let mut commands = self.commands.take();
         loop {
+            let command = async {
+                match commands.as_mut() {
+                    Some(commands) => commands.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => self.on_event(event),
                     None => break,
                 },
                 Some(reply) = self.goals_rx.recv() => self.on_goal(reply),
+                Some(command) = command => self.on_command(command),
             }
         }
         let uris: Vec<String> = self.documents.keys().cloned().collect();
@@ -143,6 +164,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                         index,
                         elaborated: false,
                         asked: HashSet::new(),
+                        urgent: HashSet::new(),
                         jobs: HashMap::new(),
                     },
                 );
@@ -320,7 +342,9 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
     }
 
     /// With `apply_on_save`, applies every proof verified for the saved version in one
-    /// versioned `workspace/applyEdit`.
+    /// versioned `workspace/applyEdit`. Proofs of one declaration were each verified with the
+    /// others still holes, so Lean checks them together, as the text the edit writes, first;
+    /// a combination Lean refuses is left out.
     fn saved(&mut self, uri: &str, version: i32) {
         if !self.settings.apply_on_save {
             return;
@@ -332,7 +356,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         }
         let jobs = self.state.jobs_of(uri);
-        let edits: Vec<(Range, String)> = doc
+        // (declaration command, hole, proof, edit) of each proof verified at this version.
+        let verified: Vec<(usize, HoleId, String, (Range, String))> = doc
             .index
             .holes()
             .iter()
@@ -342,19 +367,52 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                     JobState::Verified {
                         proof,
                         version: checked,
-                    } if *checked == version => hole_edit(&doc.index, hole, proof),
+                    } if *checked == version => {
+                        let edit = hole_edit(&doc.index, hole, proof)?;
+                        Some((hole.command, hole.id.clone(), proof.clone(), edit))
+                    }
                     _ => None,
                 }
             })
             .collect();
-        if edits.is_empty() {
+        if verified.is_empty() {
             return;
         }
-        tracing::info!(%uri, version, holes = edits.len(), "applying verified proofs on save");
-        editor.request(
-            "workspace/applyEdit",
-            json!({"label": "sorryfill: fill verified holes", "edit": versioned_edit(uri, version, &edits)}),
-        );
+        let editor = editor.clone();
+        let pipeline = Arc::clone(&self.pipeline);
+        let uri = uri.to_owned();
+        tokio::spawn(async move {
+            let mut edits = Vec::with_capacity(verified.len());
+            let commands: std::collections::BTreeSet<usize> =
+                verified.iter().map(|(command, ..)| *command).collect();
+            for command in commands {
+                let group: Vec<_> = verified.iter().filter(|(c, ..)| *c == command).collect();
+                if group.len() > 1 {
+                    let fills: Vec<(HoleId, String)> = group
+                        .iter()
+                        .map(|(_, hole, proof, _)| (hole.clone(), proof.clone()))
+                        .collect();
+                    let together = pipeline
+                        .checker()
+                        .check_together(&uri, version, &fills)
+                        .await;
+                    if !together.is_verified() {
+                        tracing::info!(%uri, version, "proofs of one declaration refused together; not applied");
+                        continue;
+                    }
+                }
+                edits.extend(group.into_iter().map(|(.., edit)| edit.clone()));
+            }
+            if edits.is_empty() {
+                return;
+            }
+            tracing::info!(%uri, version, holes = edits.len(), "applying verified proofs on save");
+            // The edit names `version`, so an editor never applies it to another version.
+            editor.request(
+                "workspace/applyEdit",
+                json!({"label": "sorryfill: fill verified holes", "edit": versioned_edit(&uri, version, &edits)}),
+            );
+        });
     }
 
     fn elaborated(&mut self, uri: &str, version: i32, diagnostics: &[LeanDiagnostic]) {
@@ -366,27 +424,6 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         }
         doc.elaborated = true;
-        // A job whose check raced with an edit (the checker saw the new version before the
-        // job was re-anchored) ended as stale; its hole is still here, so it starts again.
-        let stale: Vec<HoleId> = {
-            let state = self.state.lock();
-            doc.jobs
-                .iter()
-                .filter(|(_, job)| {
-                    state.jobs.get(&job.slot).is_some_and(|slot| {
-                        matches!(&slot.state, JobState::Failed { reason } if reason.contains("no longer current"))
-                    })
-                })
-                .map(|(id, _)| id.clone())
-                .collect()
-        };
-        for id in stale {
-            self.pipeline.cancel(uri, &id);
-            if let Some(job) = doc.jobs.remove(&id) {
-                job.watcher.abort();
-                self.state.lock().jobs.remove(&job.slot);
-            }
-        }
         let index = Arc::clone(&doc.index);
         let outline = index.outline();
         let pairs: Vec<(Range, String)> = diagnostics
@@ -417,11 +454,42 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                     .position(|c| c.span.start <= byte && byte < c.span.end)
             })
             .collect();
+        // Lean drops the sorry warning of a declaration with errors: a proof there could not
+        // pass the gate anyway. The same version can report again with a later set (real Lean
+        // publishes after its done notification), so work started on an earlier, emptier set
+        // for such a hole is dropped.
+        let broken: HashSet<HoleId> = index
+            .holes()
+            .iter()
+            .filter(|hole| errored.contains(&hole.command) && !warned.contains(&hole.command))
+            .map(|hole| hole.id.clone())
+            .collect();
+        // A job whose check raced with an edit (the checker saw the new version before the
+        // job was re-anchored) ended as stale; its hole is still here, so it starts again.
+        let dropped: Vec<HoleId> = {
+            let state = self.state.lock();
+            doc.jobs
+                .iter()
+                .filter(|(id, job)| {
+                    broken.contains(*id)
+                        || state.jobs.get(&job.slot).is_some_and(|slot| {
+                            matches!(&slot.state, JobState::Failed { reason } if reason.contains("no longer current"))
+                        })
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        for id in dropped {
+            self.pipeline.cancel(uri, &id);
+            if let Some(job) = doc.jobs.remove(&id) {
+                job.watcher.abort();
+                self.state.lock().jobs.remove(&job.slot);
+            }
+        }
+        doc.asked.retain(|id| !broken.contains(id));
         for hole in index.holes() {
-            if hole.kind != HoleKind::Sorry
-                || doc.jobs.contains_key(&hole.id)
-                || doc.asked.contains(&hole.id)
-            {
+            // `admit` holes are filled like `sorry` ones (the splicer replaces both).
+            if doc.jobs.contains_key(&hole.id) || doc.asked.contains(&hole.id) {
                 continue;
             }
             // A `sorry` in a statement or a definition's value is not a proof to find.
@@ -429,32 +497,92 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 tracing::debug!(%uri, hole = %hole.id, reason, "hole left alone");
                 continue;
             }
-            // Lean drops the sorry warning of a declaration with errors: a proof there could
-            // not pass the gate anyway.
-            if errored.contains(&hole.command) && !warned.contains(&hole.command) {
+            if broken.contains(&hole.id) {
                 tracing::debug!(%uri, hole = %hole.id, "declaration has errors; hole skipped");
                 continue;
             }
             doc.asked.insert(hole.id.clone());
-            let lean = self.lean.clone();
-            let replies = self.goals_tx.clone();
-            let uri = uri.to_owned();
-            let hole = hole.clone();
-            tokio::spawn(async move {
-                let goal = match crate::lean::goal_at(&lean, &uri, &hole).await {
-                    Ok(goal) => goal.map(|goal| parse_goal(&goal)),
-                    Err(error) => {
-                        tracing::info!(%uri, hole = %hole.id, %error, "no goal from Lean");
-                        None
-                    }
+            ask_goal(&self.lean, &self.goals_tx, uri, version, hole.clone());
+        }
+    }
+
+    fn on_command(&mut self, command: SessionCommand) {
+        match command {
+            SessionCommand::Prove {
+                uri,
+                version,
+                holes,
+            } => {
+                for hole in holes {
+                    self.prove_now(&uri, version, hole);
+                }
+            }
+            SessionCommand::Cancel { uri } => {
+                let uris: Vec<String> = match uri {
+                    Some(uri) => vec![uri],
+                    None => self.documents.keys().cloned().collect(),
                 };
-                let _ = replies.send(GoalReply {
-                    uri,
-                    version,
-                    hole,
-                    goal,
-                });
-            });
+                for uri in uris {
+                    let Some(doc) = self.documents.get_mut(&uri) else {
+                        continue;
+                    };
+                    doc.urgent.clear();
+                    // The job's watcher stays and shows it as cancelled; an edit or
+                    // `sorryfill.prove` starts the hole again.
+                    for id in doc.jobs.keys() {
+                        if self
+                            .pipeline
+                            .state(&uri, id)
+                            .is_some_and(|state| !state.is_final())
+                        {
+                            tracing::info!(%uri, hole = %id, "job cancelled by the user");
+                            self.pipeline.cancel(&uri, id);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Proves `hole` of `uri` ahead of the background queue: a queued or running job is let
+    /// through at once; a job that ended without a proof starts again; a hole without a
+    /// job gets one as soon as its goal is known.
+    fn prove_now(&mut self, uri: &str, version: i32, id: HoleId) {
+        let Some(doc) = self.documents.get_mut(uri) else {
+            return;
+        };
+        // Hole ids survive edits elsewhere: a command that crossed an edit still names the
+        // hole, now at the current version.
+        let asked_at = version;
+        let version = doc.version;
+        let Some(hole) = doc.index.holes().iter().find(|hole| hole.id == id).cloned() else {
+            tracing::debug!(%uri, hole = %id, asked_at, version, "the hole asked for is gone");
+            return;
+        };
+        tracing::info!(%uri, hole = %id, version, "the user asked for this hole");
+        let finished = self.pipeline.state(uri, &id);
+        match finished {
+            Some(JobState::Verified { .. } | JobState::Partial { .. }) => return,
+            Some(state) if !state.is_final() => {
+                self.pipeline.prioritise(uri, &id);
+                return;
+            }
+            _ => {}
+        }
+        // Failed, cancelled or never started: forget the old job and ask for the goal; the
+        // job it gets skips the queue.
+        doc.urgent.insert(id.clone());
+        self.pipeline.cancel(uri, &id);
+        if let Some(job) = doc.jobs.remove(&id) {
+            job.watcher.abort();
+            self.state.lock().jobs.remove(&job.slot);
+        }
+        doc.asked.remove(&id);
+        // Before the version is elaborated Lean's goal would wait for it anyway; the
+        // elaboration asks for every hole, this one included.
+        if doc.elaborated {
+            doc.asked.insert(id);
+            ask_goal(&self.lean, &self.goals_tx, uri, version, hole);
         }
     }
 
@@ -488,6 +616,9 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         };
         tracing::info!(uri = %reply.uri, hole = %reply.hole.id, version = reply.version, "job submitted");
         let receiver = self.pipeline.submit(request);
+        if doc.urgent.remove(&reply.hole.id) {
+            self.pipeline.prioritise(&reply.uri, &reply.hole.id);
+        }
         let slot = self.next_slot;
         self.next_slot += 1;
         self.state.lock().jobs.insert(
@@ -507,6 +638,35 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         let watcher = spawn_watcher(self.state.clone(), slot, receiver, progress);
         doc.jobs.insert(reply.hole.id, LiveJob { slot, watcher });
     }
+}
+
+/// Asks Lean for the goal at `hole` of `uri` at `version`; the answer comes back to
+/// [`Session::on_goal`] through `replies`.
+fn ask_goal(
+    lean: &LeanHandle,
+    replies: &mpsc::UnboundedSender<GoalReply>,
+    uri: &str,
+    version: i32,
+    hole: Hole,
+) {
+    let lean = lean.clone();
+    let replies = replies.clone();
+    let uri = uri.to_owned();
+    tokio::spawn(async move {
+        let goal = match crate::lean::goal_at(&lean, &uri, &hole).await {
+            Ok(goal) => goal.map(|goal| parse_goal(&goal)),
+            Err(error) => {
+                tracing::info!(%uri, hole = %hole.id, %error, "no goal from Lean");
+                None
+            }
+        };
+        let _ = replies.send(GoalReply {
+            uri,
+            version,
+            hole,
+            goal,
+        });
+    });
 }
 
 /// A job's `$/progress` in the editor: begun at the first state, reported on each change,
@@ -714,6 +874,46 @@ mod tests {
 
     fn goal(target: &str) -> Value {
         json!({"goals": [format!("x : Nat\n⊢ {target}")], "rendered": ""})
+    }
+
+    #[tokio::test]
+    async fn a_late_publish_after_done_updates_the_holes_of_that_version() {
+        let mut h = harness();
+        let text = "theorem t (x : Nat) : x + 0 = x := by\n  simp [nope]\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: text.into(),
+        });
+        // Real Lean's order for a version that never blocked: done with nothing published yet,
+        // so the hole looks clean and gets its goal and a job ...
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: Vec::new(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        assert_eq!(h.state.jobs_of(URI).len(), 1);
+        // ... then the final set: the declaration has an error and no sorry warning, so no
+        // proof of this hole can pass and its job goes.
+        let error = json!({
+            "range": {"start": {"line": 1, "character": 8}, "end": {"line": 1, "character": 12}},
+            "severity": 1,
+            "message": "Unknown identifier `nope`",
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: vec![serde_json::from_value(error).expect("a valid diagnostic")],
+        });
+        h.settle().await;
+        assert!(
+            h.state.jobs_of(URI).is_empty(),
+            "{:?}",
+            h.state.jobs_of(URI)
+        );
     }
 
     #[tokio::test]

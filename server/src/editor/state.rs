@@ -1,11 +1,16 @@
-//! The state the editor session shares with the router's code action hook and the checker.
+//! The state the editor session shares with the router's code action hook, the checker and
+//! the status reporter.
 //!
-//! Invariant: a document's entry always holds the index of its LATEST version (the session
+//! Invariants: a document's entry always holds the index of its LATEST version (the session
 //! replaces it before anything else reacts to an edit), so readers comparing versions with
-//! it never act on an outdated text.
+//! it never act on an outdated text. Every write goes through [`EditorState::lock`], whose
+//! guard wakes the status reporter when it is dropped, so no change escapes the status.
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::watch;
 
 use crate::holes::{Hole, HoleId, HoleIndex};
 use crate::pipeline::JobState;
@@ -31,12 +36,57 @@ pub(crate) struct DocumentEntry {
 pub(crate) struct Inner {
     pub documents: HashMap<String, DocumentEntry>,
     pub jobs: HashMap<u64, JobSlot>,
+    /// Why sorryfill is off for this session (a configuration it cannot use).
+    pub off: Option<String>,
+    /// The model endpoint that cannot be reached, in words.
+    pub unreachable: Option<String>,
+    /// The log file of `sorryfill serve`.
+    pub log: Option<String>,
 }
 
 /// Cloneable handle on the editor's shared state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EditorState {
     inner: Arc<Mutex<Inner>>,
+    /// Counts changes; the status reporter and the endpoint watcher follow it.
+    changes: Arc<watch::Sender<u64>>,
+}
+
+impl Default for EditorState {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            changes: Arc::new(watch::channel(0).0),
+        }
+    }
+}
+
+/// The state, locked for a change: dropping it wakes whoever waits in
+/// [`EditorState::changes`].
+pub(crate) struct Changing<'a> {
+    guard: MutexGuard<'a, Inner>,
+    changes: &'a watch::Sender<u64>,
+}
+
+impl Deref for Changing<'_> {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.guard
+    }
+}
+
+impl DerefMut for Changing<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        &mut self.guard
+    }
+}
+
+impl Drop for Changing<'_> {
+    fn drop(&mut self) {
+        self.changes
+            .send_modify(|count| *count = count.wrapping_add(1));
+    }
 }
 
 impl EditorState {
@@ -45,7 +95,8 @@ impl EditorState {
         Self::default()
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    /// The state for reading only.
+    pub(crate) fn read(&self) -> MutexGuard<'_, Inner> {
         // Every change under the lock is a single insert, remove or assignment, so a
         // poisoned lock still holds consistent data.
         self.inner
@@ -53,14 +104,27 @@ impl EditorState {
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
+    /// The state for a change; the status reporter hears of it when the guard is dropped.
+    pub(crate) fn lock(&self) -> Changing<'_> {
+        Changing {
+            guard: self.read(),
+            changes: &self.changes,
+        }
+    }
+
+    /// Follows the changes: its `changed()` resolves after the next one.
+    pub(crate) fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     /// The editor's current version of `uri`, if the editor has it open.
     pub fn current_version(&self, uri: &str) -> Option<i32> {
-        self.lock().documents.get(uri).map(|doc| doc.version)
+        self.read().documents.get(uri).map(|doc| doc.version)
     }
 
     /// The current version of `uri` and its hole index (which holds the text).
     pub fn document(&self, uri: &str) -> Option<(i32, Arc<HoleIndex>)> {
-        self.lock()
+        self.read()
             .documents
             .get(uri)
             .map(|doc| (doc.version, Arc::clone(&doc.index)))
@@ -79,7 +143,7 @@ impl EditorState {
 
     /// The state of every job of `uri`.
     pub fn jobs_of(&self, uri: &str) -> Vec<JobSlot> {
-        self.lock()
+        self.read()
             .jobs
             .values()
             .filter(|slot| slot.uri == uri)

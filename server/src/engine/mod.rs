@@ -3,7 +3,8 @@
 //! data set from the project's `store::Store`; Lean is the caller's [`Checker`].
 //!
 //! [`Engine::build`] is the one place that decides what runs: a missing `[prover]` means
-//! model-free (the tactic portfolio only, said once in the log), a missing `[decomposer]`
+//! model-free (the tactic portfolio only, said once in the log), a model whose API key
+//! variable is not set is off (one warning for the caller to show), a missing `[decomposer]`
 //! means a chain-of-thought prover's own sketches decompose (see [`decomposer`]) or nothing
 //! does, and a database that cannot be opened means no cache (with a warning) rather than no
 //! proving.
@@ -32,24 +33,57 @@ use crate::pipeline::{
 };
 use crate::store::{self, ProjectFingerprint};
 
-/// Why the engine could not be built from a configuration.
+/// Why the engine could not be built from a configuration. The fields are not error
+/// sources on purpose: the message already says everything, and a source would be printed
+/// a second time by `{:#}`.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// A model's prompt format is wrong.
-    #[error("[{table}] format: {source}")]
+    #[error("[{table}] format: {problem}")]
     Format {
         /// `prover` or `decomposer`.
         table: &'static str,
         /// What is wrong with it.
-        source: PromptError,
+        problem: PromptError,
     },
-    /// A model's client could not be made (a missing API key variable, a bad URL).
-    #[error("[{table}]: {source}")]
+    /// A model's client could not be made (the HTTP client could not be set up).
+    #[error("[{table}]: {problem}")]
     Client {
         /// `prover` or `decomposer`.
         table: &'static str,
         /// The client's error; it never contains a key.
-        source: crate::models::ModelError,
+        problem: crate::models::ModelError,
+    },
+}
+
+/// Something the user should know about the configuration, which does not stop proving.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineWarning {
+    /// An endpoint's `api_key_env` names a variable that is not set: that model is off.
+    #[error(
+        "[{table}] api_key_env names the environment variable {variable}, which is not set, so the {table} is off and {fallback}; set it (export {variable}=...) before starting sorryfill"
+    )]
+    MissingKey {
+        /// `prover` or `decomposer`.
+        table: &'static str,
+        /// The variable's name (never its value).
+        variable: String,
+        /// What runs instead, in words.
+        fallback: &'static str,
+    },
+    /// A setting has less effect than its value says (capped by another, or unused).
+    #[error("{0}")]
+    Setting(String),
+    /// The project's database cannot be used (corrupt, locked, unwritable): proving goes on
+    /// without the cache and the attempt log.
+    #[error(
+        "the cache at {database} cannot be used ({reason}), so proving goes on without a cache or data set"
+    )]
+    NoCache {
+        /// The database file.
+        database: String,
+        /// Why, in SQLite's words.
+        reason: String,
     },
 }
 
@@ -133,6 +167,9 @@ pub struct Engine<C> {
     store: Option<StoreAttempts>,
     database: Option<PathBuf>,
     model_free: bool,
+    warnings: Vec<EngineWarning>,
+    /// The model clients (clones share their state), to tell which could not be reached.
+    endpoints: Vec<crate::models::ChatClient>,
 }
 
 /// Model-free mode is announced once per process, not once per workspace folder.
@@ -140,51 +177,63 @@ static MODEL_FREE_NOTICE: Once = Once::new();
 
 impl<C: Checker> Engine<C> {
     /// Wires the pipeline for the project at `project_root` as `config` says, with Lean
-    /// behind `checker`. Fails only on a configuration the user must fix (a prompt format,
-    /// an API key variable that is not set).
+    /// behind `checker`. Fails only on a configuration the user must fix (a prompt format);
+    /// a model whose API key variable is not set is left out with a warning
+    /// ([`Engine::warnings`]), so the rest still runs.
     pub fn build(config: &Config, project_root: &Path, checker: C) -> Result<Self, EngineError> {
+        let mut warnings = Vec::new();
+        let mut endpoints = Vec::new();
         let prover = match &config.prover {
             Some(model) => {
-                let format = model.prompt_format(ModelRole::Prover).map_err(|source| {
+                let format = model.prompt_format(ModelRole::Prover).map_err(|problem| {
                     EngineError::Format {
                         table: "prover",
-                        source,
+                        problem,
                     }
                 })?;
-                let client = model.client().map_err(|source| EngineError::Client {
-                    table: "prover",
-                    source,
-                })?;
-                Some(ModelProver::new(client, format, model))
+                model_client(model, "prover", &mut warnings)?
+                    .inspect(|client| endpoints.push(client.clone()))
+                    .map(|client| ModelProver::new(client, format, model))
             }
             None => None,
         };
-        let decomposer = match (&config.decomposer, &prover) {
-            (Some(model), _) => {
+        let decomposer_client = match &config.decomposer {
+            Some(model) => {
                 let format = model
                     .prompt_format(ModelRole::Decomposer)
-                    .map_err(|source| EngineError::Format {
+                    .map_err(|problem| EngineError::Format {
                         table: "decomposer",
-                        source,
+                        problem,
                     })?;
-                let client = model.client().map_err(|source| EngineError::Client {
-                    table: "decomposer",
-                    source,
-                })?;
-                ConfiguredDecomposer::Model(ModelDecomposer::new(client, format, model))
+                model_client(model, "decomposer", &mut warnings)?
+                    .inspect(|client| endpoints.push(client.clone()))
+                    .map(|client| ModelDecomposer::new(client, format, model))
             }
+            None => None,
+        };
+        let decomposer = match (decomposer_client, &prover) {
+            (Some(decomposer), _) => ConfiguredDecomposer::Model(decomposer),
             (None, Some(prover)) if prover.format().yields_sketch() => {
                 ConfiguredDecomposer::ProverSketches(ProverSketches::new(prover.clone()))
             }
             (None, _) => ConfiguredDecomposer::Absent(NoDecomposer),
         };
-        let model_free = prover.is_none() && config.decomposer.is_none();
-        if model_free {
-            MODEL_FREE_NOTICE.call_once(|| tracing::info!("{}", config.summary()));
-        } else {
-            tracing::info!("{}", config.summary());
+        let what_runs = match (&prover, &decomposer) {
+            (None, ConfiguredDecomposer::Absent(_)) => "only Lean's tactics run",
+            (None, _) => "the decomposer's plans and Lean's tactics still run",
+            (Some(_), _) => "the prover and Lean's tactics still run",
+        };
+        for warning in &mut warnings {
+            if let EngineWarning::MissingKey { fallback, .. } = warning {
+                *fallback = what_runs;
+            }
         }
-
+        warnings.extend(
+            config
+                .setting_warnings()
+                .into_iter()
+                .map(EngineWarning::Setting),
+        );
         let keys = KeyParts {
             fingerprint: ProjectFingerprint::read(project_root),
             model: prover.as_ref().map(|p| p.model().to_owned()),
@@ -194,10 +243,22 @@ impl<C: Checker> Engine<C> {
         let store = match StoreAttempts::open(&database, keys) {
             Ok(store) => Some(store),
             Err(error) => {
-                tracing::warn!(%error, "proving without a cache or data set");
+                warnings.push(EngineWarning::NoCache {
+                    database: database.display().to_string(),
+                    reason: error.to_string(),
+                });
                 None
             }
         };
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        let model_free = prover.is_none() && matches!(decomposer, ConfiguredDecomposer::Absent(_));
+        if model_free {
+            MODEL_FREE_NOTICE.call_once(|| tracing::info!("{}", config.summary()));
+        } else {
+            tracing::info!("{}", config.summary());
+        }
 
         let budget = hole_budget(config, prover.is_some(), &decomposer);
         let limits = WorkspaceLimits {
@@ -220,6 +281,8 @@ impl<C: Checker> Engine<C> {
             database: store.as_ref().map(|_| database),
             store,
             model_free,
+            warnings,
+            endpoints,
         })
     }
 }
@@ -228,6 +291,20 @@ impl<C> Engine<C> {
     /// Whether no model is configured (the tactic portfolio only).
     pub fn is_model_free(&self) -> bool {
         self.model_free
+    }
+
+    /// What the user should know about the configuration (a model that is off and why);
+    /// already logged, for the caller to show once.
+    pub fn warnings(&self) -> &[EngineWarning] {
+        &self.warnings
+    }
+
+    /// One line for each model endpoint that could not be reached at some point of the run.
+    pub fn unreachable_endpoints(&self) -> Vec<String> {
+        self.endpoints
+            .iter()
+            .filter_map(crate::models::ChatClient::unreachable)
+            .collect()
     }
 
     /// The database attempts are recorded in, when it could be opened.
@@ -243,13 +320,34 @@ impl<C> Engine<C> {
     }
 }
 
-/// What each hole may spend under `config`: `[budget] samples_per_hole` first-round prover
-/// samples (the pipeline adds at most two repair requests for samples Lean explained),
+/// The client of one endpoint; `None` with a warning when its API key variable is not set
+/// (the rest of the engine still runs).
+fn model_client(
+    model: &crate::config::ModelConfig,
+    table: &'static str,
+    warnings: &mut Vec<EngineWarning>,
+) -> Result<Option<crate::models::ChatClient>, EngineError> {
+    match model.client() {
+        Ok(client) => Ok(Some(client)),
+        Err(crate::models::ModelError::MissingKey(variable)) => {
+            warnings.push(EngineWarning::MissingKey {
+                table,
+                variable,
+                fallback: "",
+            });
+            Ok(None)
+        }
+        Err(problem) => Err(EngineError::Client { table, problem }),
+    }
+}
+
+/// What each hole may spend under `config`: `[prover] samples` first-round prover samples
+/// (at most `[budget] samples_per_hole`) (the pipeline adds at most two repair requests for samples Lean explained),
 /// decomposition only when something can decompose.
 fn hole_budget(config: &Config, has_prover: bool, decomposer: &ConfiguredDecomposer) -> HoleBudget {
     let defaults = HoleBudget::default();
     let samples = if has_prover {
-        config.budget.samples_per_hole as usize
+        config.prover_samples_per_hole() as usize
     } else {
         0
     };

@@ -3,9 +3,12 @@
 //! Lean publishes many times per version while it elaborates. Since v4.31, with the
 //! client capability `incrementalDiagnosticSupport`, a publish with `isIncremental: true`
 //! holds only NEW diagnostics to append; `false` or absent means the full set, replacing
-//! what came before. A version is fully elaborated when `$/lean/fileProgress` reports
-//! `processing: []` for it (it may say so twice; [`DiagnosticsStore::progress`] reports it
-//! once). Invariant: a publish for a version older than the one stored is stale and ignored.
+//! what came before. `$/lean/fileProgress` with `processing: []` says elaboration of a
+//! version is over (it may say so twice; [`DiagnosticsStore::progress`] reports it once), but
+//! it is NOT a diagnostics barrier: a version that finished inside `reportDelayMs` gets its
+//! only publish right AFTER the done notification. The set is final only when Lean answers
+//! `textDocument/waitForDiagnostics` for the version, which it writes after every publish.
+//! Invariant: a publish for a version older than the one stored is stale and ignored.
 
 use std::collections::HashMap;
 
@@ -115,6 +118,14 @@ pub struct VersionDiagnostics {
     elaborated: Option<Option<i32>>,
 }
 
+impl VersionDiagnostics {
+    /// True when the done notification of this version has already been reported: a publish
+    /// now is the version's late final set (real Lean sends it after `processing: []`).
+    pub fn reported_done(&self) -> bool {
+        self.elaborated == Some(self.version)
+    }
+}
+
 /// Diagnostics per URI (exact URI text).
 #[derive(Debug, Default)]
 pub struct DiagnosticsStore {
@@ -155,9 +166,8 @@ impl DiagnosticsStore {
         if params.is_incremental == Some(true) && same_version {
             entry.diagnostics.extend(params.diagnostics);
         } else {
-            if !same_version {
-                entry.elaborated = None;
-            }
+            // `elaborated` stays: it names a version, and a done that came before this
+            // version's first publish (Lean's order for a version that never blocked) counts.
             entry.version = params.version;
             entry.diagnostics = params.diagnostics;
         }
@@ -266,6 +276,28 @@ mod tests {
         assert!(diagnostics[0].full_range.is_some());
         assert_eq!(diagnostics[0].extra.get("source"), Some(&json!("Lean 4")));
         assert_eq!(store.progress(&done(3)), ProgressOutcome::Running);
+    }
+
+    #[test]
+    fn a_publish_after_done_is_marked_as_the_late_final_set() {
+        let mut store = DiagnosticsStore::new();
+        store.publish(publish(1, Some(false), &["early"]));
+        assert!(
+            !store
+                .get("file:///A.lean")
+                .is_some_and(VersionDiagnostics::reported_done)
+        );
+        // Real Lean's order for a version that never blocked: done first, then the publish.
+        assert_eq!(
+            store.progress(&done(2)),
+            ProgressOutcome::Elaborated(Vec::new()),
+            "at done nothing of version 2 is known yet"
+        );
+        let late = store
+            .publish(publish(2, Some(false), &["final"]))
+            .expect("not stale");
+        assert!(late.reported_done());
+        assert_eq!(messages(&store), ["final"]);
     }
 
     #[test]

@@ -34,8 +34,12 @@ pub enum DocumentEvent {
         /// The document.
         uri: String,
     },
-    /// Lean finished elaborating `version` (`fileProgress` with `processing: []`).
-    /// The version may already be outdated: compare with the latest `Changed`.
+    /// Lean finished elaborating `version` (`fileProgress` with `processing: []`), and again
+    /// for every publish of that version that arrives afterwards: real Lean sends the final
+    /// set of a version that never blocked AFTER the done notification, so the last
+    /// `Elaborated` of a version carries its final diagnostics. For a barrier, wait for
+    /// Lean's `textDocument/waitForDiagnostics` answer: every `Elaborated` it covers has been
+    /// sent by then. The version may already be outdated: compare with the latest `Changed`.
     Elaborated {
         /// The document.
         uri: String,
@@ -92,7 +96,9 @@ pub enum PrivateEvent {
         /// Regions still processing; check [`ProcessingRange::is_fatal`].
         processing: Vec<ProcessingRange>,
     },
-    /// The first "done" for `version`, with its full diagnostics.
+    /// The first "done" for `version`, with the diagnostics known at that moment. NOT the
+    /// final set: real Lean may publish for the version after it; the final set is the last
+    /// `Diagnostics` of the version before Lean's `waitForDiagnostics` answer.
     Elaborated {
         /// The private document.
         uri: String,

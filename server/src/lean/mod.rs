@@ -25,15 +25,16 @@
 //! lean.notify("textDocument/didOpen", json!({
 //!     "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": "example : True := trivial"},
 //!     "dependencyBuildMode": "never"}))?;
-//! // Either wait with Lean's own barrier ...
+//! // Lean's own barrier: it answers after every publish of the version, and the router
+//! // forwards Lean's frames in order, so every event before the answer is already queued.
 //! lean.wait_for_diagnostics(uri, 1).await?;
-//! // ... or watch the private stream for the version's full diagnostics.
-//! while let Some(event) = shadow.recv().await {
-//!     if let PrivateEvent::Elaborated { version: Some(1), diagnostics, .. } = event {
-//!         let _errors = diagnostics.iter().filter(|d| d.is_error()).count();
-//!         break;
+//! let mut last = Vec::new();
+//! while let Ok(event) = shadow.try_recv() {
+//!     if let PrivateEvent::Diagnostics { version: Some(1), diagnostics, .. } = event {
+//!         last = diagnostics;
 //!     }
 //! }
+//! let _errors = last.iter().filter(|d| d.is_error()).count();
 //! let _goal = lean.request("$/lean/plainGoal", json!({
 //!     "textDocument": {"uri": uri}, "position": {"line": 0, "character": 18}})).await?;
 //! # drop(documents.try_recv().map(|_: DocumentEvent| ()));

@@ -4,8 +4,11 @@
 //! Invariants:
 //! - The API key is sent only in the `Authorization` header (marked sensitive) to the
 //!   configured host, and is scrubbed from any server text that reaches an error.
-//! - Retries (connect errors, 429, 5xx) happen only before a response was accepted: never after
-//!   the first streamed byte, so a generation is never paid for twice.
+//! - Retries (429, 5xx) happen only before a response was accepted: never after the first
+//!   streamed byte, so a generation is never paid for twice.
+//! - An endpoint that cannot be connected to (refused, unknown host) is not retried: it is
+//!   marked down for [`DOWN_FOR`], logged once, and every request meanwhile fails at once
+//!   naming it, so a hole goes on with what is left instead of waiting on every sample.
 //! - Cancelling (the token, or dropping the future) drops the connection, so the server stops
 //!   generating.
 //! - A long generation is not a timeout while tokens flow: streaming uses an idle timeout
@@ -213,6 +216,17 @@ pub enum ModelError {
     /// The request was cancelled (the hole went stale).
     #[error("the model request was cancelled")]
     Cancelled,
+    /// The endpoint could not be connected to a moment ago; it is not tried again yet.
+    #[error(
+        "the model server at {url} is unreachable ({detail}); sorryfill tries it again in at most {} s (is it running? check base_url)",
+        DOWN_FOR.as_secs()
+    )]
+    Down {
+        /// The endpoint.
+        url: String,
+        /// Why the last connection failed.
+        detail: String,
+    },
     /// The configured key variable is not set.
     #[error("the environment variable {0} named by api_key_env is not set")]
     MissingKey(String),
@@ -233,9 +247,26 @@ impl ModelError {
     fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Connect { .. } | Self::RateLimited { .. } | Self::Status { status: 500.., .. }
+            Self::RateLimited { .. } | Self::Status { status: 500.., .. }
         )
     }
+}
+
+/// How long an endpoint that refused a connection (or whose host is unknown) is left alone.
+pub const DOWN_FOR: Duration = Duration::from_secs(30);
+
+/// When an endpoint was found unreachable, and why (shared by a client's clones).
+#[derive(Debug, Default)]
+struct Reachability {
+    /// Requests fail at once until then.
+    down_until: Option<std::time::Instant>,
+    /// The last connection failure.
+    detail: String,
+    /// Whether it was ever down in this process (for a run's summary).
+    ever_down: bool,
+    /// The status (401 or 403) of a refused key; requests fail at once with it until then,
+    /// since asking again with the same key only meets the same refusal.
+    refused: Option<(u16, std::time::Instant)>,
 }
 
 /// The wire form of a request.
@@ -302,6 +333,7 @@ pub struct ChatClient {
     slots: Arc<Semaphore>,
     /// Set once the server returned fewer choices than asked: later requests go parallel.
     ignores_n: Arc<AtomicBool>,
+    reachability: Arc<std::sync::Mutex<Reachability>>,
 }
 
 impl std::fmt::Debug for ChatClient {
@@ -331,7 +363,78 @@ impl ChatClient {
             settings: Arc::new(settings),
             url: url.into(),
             ignores_n: Arc::new(AtomicBool::new(false)),
+            reachability: Arc::default(),
         })
+    }
+
+    /// Why the endpoint could not be reached, if it was ever found down in this process.
+    pub fn unreachable(&self) -> Option<String> {
+        let reachability = self.reachability();
+        reachability.ever_down.then(|| {
+            format!(
+                "the model server at {} could not be reached ({})",
+                self.url, reachability.detail
+            )
+        })
+    }
+
+    fn reachability(&self) -> std::sync::MutexGuard<'_, Reachability> {
+        self.reachability
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// `Down` while the endpoint is marked down, `Unauthorized` while its key is refused.
+    fn check_reachable(&self) -> Result<(), ModelError> {
+        let reachability = self.reachability();
+        if let Some((status, until)) = reachability.refused
+            && std::time::Instant::now() < until
+        {
+            return Err(ModelError::Unauthorized {
+                url: self.url.to_string(),
+                status,
+                api_key_env: self.settings.api_key_env.clone(),
+            });
+        }
+        match reachability.down_until {
+            Some(until) if std::time::Instant::now() < until => Err(ModelError::Down {
+                url: self.url.to_string(),
+                detail: reachability.detail.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Marks the endpoint down after a connection failure; logs only the first of a row.
+    fn mark_down(&self, detail: &str) {
+        let mut reachability = self.reachability();
+        let now = std::time::Instant::now();
+        let was_down = reachability.down_until.is_some_and(|until| now < until);
+        reachability.down_until = Some(now + DOWN_FOR);
+        reachability.detail = detail.to_owned();
+        reachability.ever_down = true;
+        if !was_down {
+            tracing::warn!(
+                url = %self.url,
+                "the model server is unreachable ({detail}); requests to it fail at once for {} s",
+                DOWN_FOR.as_secs()
+            );
+        }
+    }
+
+    /// Stops requests after the server refused the key; logs only the first of a row.
+    fn mark_refused(&self, status: u16) {
+        let mut reachability = self.reachability();
+        let now = std::time::Instant::now();
+        let was_refused = reachability.refused.is_some_and(|(_, until)| now < until);
+        reachability.refused = Some((status, now + DOWN_FOR));
+        if !was_refused {
+            tracing::warn!(
+                url = %self.url,
+                "the model server refused the API key (HTTP {status}); requests to it fail at once for {} s",
+                DOWN_FOR.as_secs()
+            );
+        }
     }
 
     /// The full URL requests go to.
@@ -396,11 +499,14 @@ impl ChatClient {
         request: &ChatRequest,
         n: u32,
     ) -> Result<Vec<Completion>, ModelError> {
+        self.check_reachable()?;
         let _slot = self
             .slots
             .acquire()
             .await
             .map_err(|_| ModelError::Cancelled)?;
+        // Requests queued behind the one that found the endpoint down fail at once too.
+        self.check_reachable()?;
         let body = WireRequest {
             model: &self.settings.model,
             messages: &request.messages,
@@ -424,6 +530,11 @@ impl ChatClient {
                     };
                 }
                 Err((error, retry_after)) => {
+                    match &error {
+                        ModelError::Connect { detail, .. } => self.mark_down(detail),
+                        ModelError::Unauthorized { status, .. } => self.mark_refused(*status),
+                        _ => {}
+                    }
                     if !error.is_retryable() || attempt > self.settings.max_retries {
                         return Err(match error {
                             ModelError::RateLimited { url, .. } => ModelError::RateLimited {

@@ -26,6 +26,11 @@ use super::types::{
     Repair, Source, Target, Verdict, Version,
 };
 
+/// How long the checks of earlier portfolio tactics may still run once a later one verified
+/// (see [`Engine::tactics`]): long enough for checks started together to finish together,
+/// short against a hole's budget.
+pub(crate) const STABLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The pipeline's stages with the outside world plugged in.
 pub(crate) struct Engine<C, P, D, A> {
     /// Lean, behind the gate.
@@ -290,15 +295,29 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
             if target.depth() >= self.budget.decomposition_depth {
                 return Found::Failed(prover_failure);
             }
-            self.decompose(ctx, &target, &goal).await
+            // Both stages' reasons are kept: the prover's may name an endpoint that failed.
+            match self.decompose(ctx, &target, &goal).await {
+                Found::Failed(reason) => Found::Failed(format!("{prover_failure}; {reason}")),
+                found => found,
+            }
         })
     }
 
-    /// Stage 1: the portfolio, cheapest first, a few checks at a time; the first verified
-    /// tactic wins.
+    /// Stage 1: the portfolio, cheapest first, a few checks at a time. The winner is the
+    /// earliest tactic in portfolio order that verifies, not the first check to finish: once
+    /// one verifies, the checks of earlier tactics still running get [`STABLE_WINDOW`] to
+    /// finish, later tactics are not started, and the earliest verified one is taken. The
+    /// same hole so gets the same proof from run to run.
     async fn tactics(&self, ctx: &JobContext, target: &Target, goal: &GoalSpec) -> Option<Found> {
+        // The index of the earliest tactic verified so far (`usize::MAX`: none yet).
+        let best = std::sync::atomic::AtomicUsize::new(usize::MAX);
+        let best = &best;
         let mut checks = stream::iter(0..ctx.tactics.len())
             .map(|index| async move {
+                if index > best.load(std::sync::atomic::Ordering::Relaxed) {
+                    // An earlier tactic already verified: this one could never be chosen.
+                    return (index, None);
+                }
                 let tactic = &ctx.tactics[index];
                 let (verdict, version) = self
                     .check(
@@ -310,19 +329,50 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
                         None,
                     )
                     .await;
-                (tactic, verdict, version)
+                (index, Some((verdict, version)))
             })
             .buffer_unordered(self.budget.parallel_tactics.max(1));
-        while let Some((tactic, verdict, version)) = checks.next().await {
-            if verdict.is_verified() {
-                drop(checks);
-                return Some(
-                    self.accept(ctx, target, goal, tactic.clone(), verdict, version)
-                        .await,
-                );
+        let mut winner = None;
+        let mut finished = std::collections::BTreeSet::new();
+        let mut window: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        loop {
+            let next = match window.as_mut() {
+                None => checks.next().await,
+                Some(deadline) => tokio::select! {
+                    next = checks.next() => next,
+                    () = deadline.as_mut() => None,
+                },
+            };
+            let Some((index, outcome)) = next else { break };
+            finished.insert(index);
+            if let Some((verdict, version)) = outcome
+                && verdict.is_verified()
+                && winner.as_ref().is_none_or(|(best, _, _)| index < *best)
+            {
+                best.store(index, std::sync::atomic::Ordering::Relaxed);
+                winner = Some((index, verdict, version));
+                window.get_or_insert_with(|| Box::pin(tokio::time::sleep(STABLE_WINDOW)));
+            }
+            // Done as soon as every earlier tactic has had its say.
+            if let Some((best_index, _, _)) = &winner
+                && (0..*best_index).all(|earlier| finished.contains(&earlier))
+            {
+                break;
             }
         }
-        None
+        drop(checks);
+        let (index, verdict, version) = winner?;
+        Some(
+            self.accept(
+                ctx,
+                target,
+                goal,
+                ctx.tactics[index].clone(),
+                verdict,
+                version,
+            )
+            .await,
+        )
     }
 
     /// One model request under the workspace's model limit.
@@ -359,6 +409,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
         let total = self.budget.samples;
         let mut repairs: Vec<Repair> = Vec::new();
         let mut model_errors = 0usize;
+        // The first model error is the one that names the endpoint that failed.
+        let mut first_error: Option<ModelError> = None;
         if total > 0 {
             ctx.publish(
                 target,
@@ -411,6 +463,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
                     Err(SampleError::Model(error)) => {
                         model_errors += 1;
                         tracing::debug!(%error, "prover sample failed");
+                        first_error.get_or_insert(error);
                     }
                     Err(SampleError::Stopped) => model_errors += 1,
                 }
@@ -446,7 +499,10 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
             }
         }
         Err(if model_errors == total && total > 0 {
-            "every prover request failed".into()
+            match first_error {
+                Some(error) => format!("every prover request failed: {error}"),
+                None => "every prover request failed".into(),
+            }
         } else {
             format!("no tactic and none of {total} prover samples closed the goal")
         })

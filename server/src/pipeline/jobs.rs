@@ -131,6 +131,8 @@ pub struct Moved {
 struct JobEntry {
     request: JobRequest,
     token: CancellationToken,
+    /// Fired when the user asks for this hole: the job stops waiting for a slot.
+    urgent: CancellationToken,
     anchor: watch::Sender<Anchor>,
     state: Arc<watch::Sender<JobState>>,
     tally: Arc<std::sync::Mutex<JobTally>>,
@@ -204,6 +206,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
             prefix_changed_at: None,
         });
         let token = CancellationToken::new();
+        let urgent = CancellationToken::new();
         let map_key = (request.key.doc.clone(), request.key.hole.clone());
         let tally = Arc::default();
         let ctx = JobContext {
@@ -220,11 +223,13 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
             Arc::clone(&self.hole_permits),
             ctx,
             token.clone(),
+            urgent.clone(),
             known,
         ));
         let entry = JobEntry {
             request,
             token,
+            urgent,
             anchor: anchor_tx,
             state: state_tx,
             tally,
@@ -249,6 +254,20 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
         }
     }
 
+    /// Lets a hole's queued job start now, ahead of the jobs waiting for one of the
+    /// workspace's `concurrent_holes` slots (the user asked for this hole). It then runs
+    /// beside them without a slot, so the limit is exceeded by the holes the user asked
+    /// for. Returns whether there was a job.
+    pub fn prioritise(&self, doc: &str, hole: &HoleId) -> bool {
+        match self.jobs().get(&(doc.to_owned(), hole.clone())) {
+            Some(entry) => {
+                entry.urgent.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Cancels every job of a document (it was closed).
     pub fn cancel_document(&self, doc: &str) {
         let mut jobs = self.jobs();
@@ -266,6 +285,11 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
         self.jobs()
             .get(&(doc.to_owned(), hole.clone()))
             .map(|entry| entry.state.borrow().clone())
+    }
+
+    /// The checker behind the gate, for checks outside a job (proofs checked together).
+    pub fn checker(&self) -> &C {
+        &self.engine.checker
     }
 
     /// How many checks a hole's job made and which stage found its proof.
@@ -381,15 +405,19 @@ async fn run_job<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
     hole_permits: Arc<Semaphore>,
     ctx: JobContext,
     token: CancellationToken,
+    urgent: CancellationToken,
     known: Option<Known>,
 ) {
     let state = Arc::clone(&ctx.state);
+    // An urgent job holds no slot (`None`); it never waits behind the queue.
     let permit = tokio::select! {
-        permit = hole_permits.acquire_owned() => permit,
+        biased;
         () = token.cancelled() => {
             state.send_replace(JobState::Cancelled);
             return;
         }
+        () = urgent.cancelled() => Ok(None),
+        permit = hole_permits.acquire_owned() => permit.map(Some),
     };
     if permit.is_err() {
         state.send_replace(JobState::Failed {

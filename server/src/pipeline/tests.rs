@@ -67,6 +67,8 @@ impl Drop for DropWatch {
 struct FakeLean {
     oracle: Arc<Oracle>,
     delay: Duration,
+    /// Proofs that take longer than `delay` to check.
+    slow: Arc<HashMap<String, Duration>>,
     calls: Arc<Mutex<Vec<Call>>>,
     holes_in_flight: Arc<Mutex<HashMap<HoleId, usize>>>,
     max_holes_in_flight: Arc<AtomicUsize>,
@@ -77,6 +79,7 @@ impl FakeLean {
         FakeLean {
             oracle: Arc::new(oracle),
             delay: Duration::from_millis(50),
+            slow: Arc::default(),
             calls: Arc::default(),
             holes_in_flight: Arc::default(),
             max_holes_in_flight: Arc::default(),
@@ -103,7 +106,7 @@ impl Checker for FakeLean {
             rendered: target.render(proof),
             mode,
         });
-        tokio::time::sleep(self.delay).await;
+        tokio::time::sleep(self.slow.get(proof).copied().unwrap_or(self.delay)).await;
         let mut holes = self.holes_in_flight.lock().expect("test lock");
         if let Some(count) = holes.get_mut(&target.hole) {
             *count -= 1;
@@ -345,6 +348,50 @@ async fn the_portfolio_proves_a_hole_without_any_model_call() {
     );
     assert_eq!(prover.started(), 0);
     assert!(decomposer.asked().is_empty());
+}
+
+/// The earliest tactic in portfolio order wins, not the first check to finish, so the same
+/// hole gets the same proof from run to run; a much slower earlier check does not hold the
+/// hole up beyond the window.
+#[tokio::test(start_paused = true)]
+async fn the_earliest_verified_tactic_wins_not_the_first_to_finish() {
+    let run = |rfl_check: Duration| async move {
+        let mut lean = FakeLean::new(|_, proof, mode| {
+            verdict(mode == CheckMode::Full && (proof == "rfl" || proof == "decide"))
+        });
+        lean.slow = Arc::new(HashMap::from([("rfl".to_owned(), rfl_check)]));
+        let pipeline = Pipeline::new(
+            lean.clone(),
+            NoProver,
+            NoDecomposer,
+            NoStore,
+            Portfolio::new(["rfl".to_owned(), "decide".to_owned(), "omega".to_owned()]),
+            HoleBudget {
+                parallel_tactics: 2,
+                cleanup_checks: 0,
+                ..budget()
+            },
+            WorkspaceLimits::default(),
+        );
+        let mut rx = pipeline.submit(request("h1", "2 = 2", &[]));
+        let proof = match final_state(&mut rx).await {
+            JobState::Verified { proof, .. } => proof,
+            other => panic!("not verified: {other:?}"),
+        };
+        let checked: Vec<String> = lean.calls().into_iter().map(|call| call.proof).collect();
+        (proof, checked)
+    };
+    let (proof, checked) = run(Duration::from_millis(500)).await;
+    assert_eq!(proof, "rfl", "decide finished first, rfl comes first");
+    assert!(
+        !checked.contains(&"omega".to_owned()),
+        "no later tactic is started once one verified: {checked:?}"
+    );
+    let (proof, _) = run(Duration::from_secs(60)).await;
+    assert_eq!(
+        proof, "decide",
+        "an earlier check past the window is not waited for"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -22,6 +22,22 @@ pub trait Checker: Send + Sync + 'static {
         mode: CheckMode,
     ) -> impl Future<Output = Verdict> + Send;
 
+    /// Checks proofs for several holes of ONE declaration of `doc` at `version` together, as
+    /// the exact text that would be written: each was verified with the others still holes,
+    /// and only the combination reaches the user. A checker that cannot do this refuses.
+    fn check_together(
+        &self,
+        doc: &str,
+        version: i32,
+        fills: &[(crate::holes::HoleId, String)],
+    ) -> impl Future<Output = Verdict> + Send {
+        let _ = (doc, version, fills);
+        std::future::ready(Verdict::rejected(
+            super::types::RejectKind::Gate,
+            "this checker cannot check proofs together",
+        ))
+    }
+
     /// The goal Lean reports at a target (its hypotheses as binders), when the checker can
     /// ask; the pipeline falls back to the sketch's textual step goal otherwise.
     fn goal_at(&self, target: &Target) -> impl Future<Output = Option<GoalSpec>> + Send {

@@ -44,9 +44,13 @@ pub trait CodeActionProvider: Send {
     fn code_actions(&mut self, query: &CodeActionQuery<'_>) -> Vec<Value>;
 
     /// Runs one of the proxy's own commands (`workspace/executeCommand` whose command starts
-    /// with `sorryfill.`); `Some(result)` answers the editor, and Lean never sees the
-    /// request. `None`: the request goes to Lean as usual.
-    fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
+    /// with `sorryfill.`); `Some(result)` answers the editor (a result or an error), and
+    /// Lean never sees the request. `None`: the request goes to Lean as usual.
+    fn execute_command(
+        &mut self,
+        command: &str,
+        arguments: &[Value],
+    ) -> Option<Result<Value, CommandError>> {
         let _ = (command, arguments);
         None
     }
@@ -56,6 +60,33 @@ pub trait CodeActionProvider: Send {
     /// only when the server announced it.
     fn commands(&self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// A JSON-RPC error answering one of the proxy's own commands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError {
+    /// The JSON-RPC error code (`-32602` for arguments that name nothing to do).
+    pub code: i64,
+    /// One sentence for the user.
+    pub message: String,
+}
+
+impl CommandError {
+    /// Invalid params (`-32602`): the arguments name no document or hole the proxy can use.
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self {
+            code: -32602,
+            message: message.into(),
+        }
+    }
+
+    /// Request failed (`-32803`, LSP 3.17): well-formed, but it cannot be done now.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            code: -32803,
+            message: message.into(),
+        }
     }
 }
 

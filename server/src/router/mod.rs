@@ -20,7 +20,9 @@ mod intercept;
 mod serve;
 
 pub use editor_handle::{EditorCommand, EditorHandle};
-pub use intercept::{CodeActionProvider, CodeActionQuery, NoCodeActions, OWN_ACTION_DATA_KEY};
+pub use intercept::{
+    CodeActionProvider, CodeActionQuery, CommandError, NoCodeActions, OWN_ACTION_DATA_KEY,
+};
 pub use serve::{Proxy, ProxyConfig, ServeError, exit_code};
 
 use std::collections::{HashMap, HashSet};
@@ -282,10 +284,16 @@ impl Router {
     /// Answers the editor's request `id_text` (its id as JSON text) with `result`; returns
     /// whether the answer went out.
     fn reply_to_client(&self, id_text: &str, result: &Value) -> bool {
+        self.answer_client(id_text, "result", result)
+    }
+
+    /// Answers the editor's request `id_text` with `member` (`result` or `error`) set to
+    /// `value`; returns whether the answer went out.
+    fn answer_client(&self, id_text: &str, member: &str, value: &Value) -> bool {
         let Ok(id) = serde_json::from_str::<Value>(id_text) else {
             return false;
         };
-        match serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, "result": result})) {
+        match serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": id, member: value})) {
             Ok(body) => {
                 self.send_to_client(Bytes::from(body));
                 true
@@ -423,10 +431,15 @@ impl Router {
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let Some(result) = self.code_actions.execute_command(command, arguments) else {
-            return false;
-        };
-        self.reply_to_client(id_text, &result)
+        match self.code_actions.execute_command(command, arguments) {
+            Some(Ok(result)) => self.reply_to_client(id_text, &result),
+            Some(Err(error)) => self.answer_client(
+                id_text,
+                "error",
+                &json!({"code": error.code, "message": error.message}),
+            ),
+            None => false,
+        }
     }
 
     /// Answers a `codeAction/resolve` for one of the proxy's own actions with the action
@@ -705,10 +718,14 @@ impl Router {
         };
         let uri = params.uri.clone();
         let version = params.version;
+        let private = self.private_subscriber(&uri).is_some();
+        // Private subscribers get every set; editor documents only the sets that arrive after
+        // the version's done notification (the late final publish of real Lean).
         let known = self
             .diagnostics
             .publish(params)
-            .map(|d| d.diagnostics.clone());
+            .filter(|known| private || known.reported_done())
+            .map(|known| known.diagnostics.clone());
         if let Some(subscriber) = self.private_subscriber(&uri) {
             if let Some(diagnostics) = known {
                 let _ = subscriber.send(PrivateEvent::Diagnostics {
@@ -720,6 +737,13 @@ impl Router {
             return;
         }
         self.send_to_client(frame.into_bytes());
+        if let Some(diagnostics) = known {
+            self.emit(DocumentEvent::Elaborated {
+                uri,
+                version: version.unwrap_or(0),
+                diagnostics,
+            });
+        }
     }
 
     fn file_progress(&mut self, frame: Frame) {

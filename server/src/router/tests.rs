@@ -247,6 +247,43 @@ fn private_uris_are_filtered_and_reported_to_their_subscriber() {
 }
 
 #[test]
+fn a_publish_after_done_reaches_the_editor_document_stream() {
+    let mut h = Harness::new();
+    h.start();
+    let open = r#"{"jsonrpc":"2.0","method":"textDocument/didOpen","params":{"textDocument":{"uri":"file:///A.lean","languageId":"lean4","version":1,"text":"theorem t : True := sorry"}}}"#;
+    h.client(open);
+    let diag = r#"{"range":{"start":{"line":0,"character":8},"end":{"line":0,"character":9}},"message":"declaration uses 'sorry'","severity":2,"source":"Lean 4"}"#;
+    // Real Lean's order for a version that never blocked: done first, then its only publish.
+    let done = r#"{"jsonrpc":"2.0","method":"$/lean/fileProgress","params":{"processing":[],"textDocument":{"uri":"file:///A.lean","version":1}}}"#;
+    let publish = format!(
+        r#"{{"jsonrpc":"2.0","method":"textDocument/publishDiagnostics","params":{{"diagnostics":[{diag}],"uri":"file:///A.lean","version":1}}}}"#
+    );
+    h.server(done);
+    h.server(&publish);
+    assert_eq!(
+        h.sent_to_client(),
+        vec![done.to_owned(), publish.clone()],
+        "both pass through unchanged"
+    );
+    let mut sets = Vec::new();
+    while let Ok(event) = h.documents.try_recv() {
+        if let DocumentEvent::Elaborated {
+            version,
+            diagnostics,
+            ..
+        } = event
+        {
+            sets.push((version, diagnostics.len()));
+        }
+    }
+    assert_eq!(
+        sets,
+        [(1, 0), (1, 1)],
+        "done reports what was known, the late publish the final set"
+    );
+}
+
+#[test]
 fn document_sync_is_applied_before_forwarding_and_reported_in_order() {
     let mut h = Harness::new();
     h.start();
@@ -484,8 +521,15 @@ fn only_the_proxys_own_commands_are_answered_by_the_proxy() {
         fn code_actions(&mut self, _query: &CodeActionQuery<'_>) -> Vec<Value> {
             Vec::new()
         }
-        fn execute_command(&mut self, command: &str, arguments: &[Value]) -> Option<Value> {
-            Some(json!({"ran": command, "arguments": arguments.len()}))
+        fn execute_command(
+            &mut self,
+            command: &str,
+            arguments: &[Value],
+        ) -> Option<Result<Value, CommandError>> {
+            match command {
+                "sorryfill.fail" => Some(Err(CommandError::invalid_params("nothing there"))),
+                _ => Some(Ok(json!({"ran": command, "arguments": arguments.len()}))),
+            }
         }
     }
     let mut h = Harness::with_provider(Box::new(Echo));
@@ -500,6 +544,16 @@ fn only_the_proxys_own_commands_are_answered_by_the_proxy() {
         answer["result"],
         json!({"ran": "sorryfill.status", "arguments": 1})
     );
+    let failing = r#"{"jsonrpc":"2.0","id":"f","method":"workspace/executeCommand","params":{"command":"sorryfill.fail"}}"#;
+    h.client(failing);
+    assert!(h.sent_to_server().is_empty());
+    let answer: Value = serde_json::from_str(&h.sent_to_client()[0]).expect("JSON");
+    assert_eq!(answer["id"], "f");
+    assert_eq!(
+        answer["error"],
+        json!({"code": -32602, "message": "nothing there"})
+    );
+    assert!(answer.get("result").is_none());
     let lean = r#"{"jsonrpc":"2.0","id":8,"method":"workspace/executeCommand","params":{"command":"lean.restartFile","arguments":[]}}"#;
     h.client(lean);
     assert_eq!(h.sent_to_server(), [lean.to_owned()]);

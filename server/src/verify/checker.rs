@@ -1,51 +1,41 @@
 //! Checking candidates with Lean itself, in shadow documents on the user's own Lean server.
 //!
-//! [`ShadowChecker`] keeps a bounded pool of shadow documents (one per slot, config
-//! `verify.workers`) under private URIs `<root>/.lake/sorryfill/shadow-<k>/<source path>`, so
-//! Lake resolves imports as for the source file while nothing is written to disk. A check
-//! runs the static gate, splices the candidate, and sends ONE ranged `didChange` covering only
-//! the bytes that differ from the slot's previous text: the header and every command before
-//! the target stay byte-identical, so Lean reuses them. [`LeanChecker`] implements the
-//! pipeline's [`Checker`] on top, and [`SourceDocuments`] tracks the editor's documents it
-//! checks against.
+//! [`ShadowChecker`] runs the static gate, splices the candidate, elaborates the shadow text in
+//! the [`ShadowPool`] and judges Lean's report of exactly that version. [`LeanChecker`]
+//! implements the pipeline's [`Checker`] on top, and [`SourceDocuments`] tracks the editor's
+//! documents it checks against.
 //!
 //! Invariants:
 //! - a candidate reaches Lean only after [`scan_candidate`] and [`splice`] accepted it;
-//! - a verdict is judged on the diagnostics of exactly the version that was sent, after both
-//!   `textDocument/waitForDiagnostics` answered and the private `Elaborated` event arrived;
-//! - a timed-out or crashed shadow document is closed and reopened on next use, never reused;
-//! - a verdict is `Stale` unless the hole's source version is still current when it is ready;
-//! - every shadow URI is registered private before the first document is opened, so nothing
-//!   about it reaches the editor.
+//! - a verdict is judged on the final diagnostics of exactly the version that was sent (the
+//!   pool guarantees it);
+//! - a verdict is `Stale` unless the hole's source version is still current when it is ready.
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use lean_syntax::{TokenKind, lex};
-use lsp_types::{Diagnostic, DiagnosticSeverity, Position};
 use ropey::Rope;
-use serde_json::{Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+use tokio::sync::watch;
 
 use super::gate::{
-    GatePolicy, RejectReason, Rejection, Verdict, axioms_from_diagnostics,
-    check_axioms_with_policy, diagnostics_verdict, is_sorry_warning, scan_candidate,
+    GatePolicy, RejectReason, Rejection, Verdict, scan_candidate, scan_focused_candidate,
+    scan_self_reference,
 };
-use super::splice::{HoleKind, shadow_text, splice};
+pub use super::judgement::GateMode;
+use super::judgement::judge;
+use super::shadow::ShadowPool;
+pub use super::shadow::{CheckerStats, file_uri, position_of};
+use super::splice::{HoleKind, fresh_nonce, shadow_text, splice, splice_together};
 use crate::config::VerifyConfig;
-use crate::holes::{HoleIndex, HolePosition, parse_goal};
-use crate::lean::{DocumentEvent, LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
+use crate::holes::{HoleId, HoleIndex, HolePosition, parse_goal};
+use crate::lean::{DocumentEvent, LeanError, LeanHandle};
 use crate::pipeline::{self, CheckMode, Checker, GoalSpec, RejectKind, Target};
 
 /// Answers "which version of this editor document is current?" (`None` when it is closed).
 pub type CurrentVersion = Arc<dyn Fn(&str) -> Option<i32> + Send + Sync>;
-
-/// The JSON-RPC codes Lean uses for a crashed file worker.
-const WORKER_CRASH_CODES: [i64; 2] = [-32901, -32902];
 
 /// How a [`ShadowChecker`] runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,16 +66,6 @@ impl Default for CheckerSettings {
     fn default() -> Self {
         Self::from_config(&VerifyConfig::default())
     }
-}
-
-/// How strictly a shadow check judges Lean's report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GateMode {
-    /// The whole gate: no error, no sorry warning, only allowed axioms.
-    Full,
-    /// A sketch (or a proof inside one): its own `sorry`s are expected, so the sorry warning
-    /// and `sorryAx` are tolerated; any error still rejects and so does any other axiom.
-    Sketch,
 }
 
 /// One candidate to check: where the hole is and what goes into it.
@@ -119,9 +99,7 @@ pub struct CheckOutcome {
 }
 
 /// Checks candidates in a pool of shadow documents on the user's Lean server. Cheap to clone;
-/// clones share the pool. Make ONE per proxy session: the router delivers a private URI's
-/// events to one subscriber of its prefix (the latest), so two checkers on the same root
-/// would steal each other's events.
+/// clones share the pool. Make ONE per proxy session (see [`ShadowPool`]).
 #[derive(Clone)]
 pub struct ShadowChecker {
     inner: Arc<Inner>,
@@ -130,103 +108,16 @@ pub struct ShadowChecker {
 impl std::fmt::Debug for ShadowChecker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ShadowChecker")
-            .field("root_uri", &self.inner.root_uri)
+            .field("pool", &self.inner.pool)
             .field("settings", &self.inner.settings)
             .finish_non_exhaustive()
     }
 }
 
 struct Inner {
-    lean: LeanHandle,
-    root_uri: String,
+    pool: ShadowPool,
     settings: CheckerSettings,
-    permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Slot>>,
-    user_busy: watch::Receiver<bool>,
     current_version: CurrentVersion,
-    counters: Counters,
-}
-
-/// Running totals, for benches, `doctor` and the logs.
-#[derive(Debug, Default)]
-struct Counters {
-    opened: AtomicU64,
-    changes: AtomicU64,
-    bytes_sent: AtomicU64,
-}
-
-/// What a [`ShadowChecker`] has sent to Lean so far.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CheckerStats {
-    /// Shadow documents opened (`didOpen`), including reopens after a timeout or crash.
-    pub opened: u64,
-    /// Ranged `didChange`s sent (one per check that reached Lean with a new text).
-    pub changes: u64,
-    /// Bytes of document text sent in `didOpen` and `didChange` params.
-    pub bytes_sent: u64,
-}
-
-/// One shadow document of the pool, with its private event stream.
-struct Slot {
-    index: usize,
-    prefix: String,
-    events: mpsc::UnboundedReceiver<PrivateEvent>,
-    /// The version of the next change; never reset, so a reopened document never reuses one.
-    next_version: i32,
-    open: Option<OpenShadow>,
-}
-
-/// What Lean holds for a slot's open shadow document.
-struct OpenShadow {
-    uri: String,
-    text: String,
-    version: i32,
-    /// The diagnostics of `version`, once it finished: a check of the same text reuses them.
-    finished: Option<Vec<LeanDiagnostic>>,
-}
-
-/// A slot taken from the pool; it returns itself (and then its permit) when dropped, also
-/// when a check is cancelled midway, since later checks only look at newer versions.
-struct Lease {
-    slot: Option<Slot>,
-    pool: Arc<Inner>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Some(slot) = self.slot.take()
-            && let Ok(mut idle) = self.pool.idle.lock()
-        {
-            idle.push(slot);
-        }
-    }
-}
-
-impl Lease {
-    fn slot(&mut self) -> &mut Slot {
-        self.slot
-            .as_mut()
-            .expect("a lease holds its slot until it is dropped")
-    }
-}
-
-/// The `file://` URI of a local path, percent-encoding what a URI cannot hold as is.
-pub fn file_uri(path: &std::path::Path) -> String {
-    let mut uri = String::from("file://");
-    let text = path.to_string_lossy();
-    if !text.starts_with('/') {
-        uri.push('/');
-    }
-    for byte in text.bytes() {
-        let keep = byte.is_ascii_alphanumeric() || b"/-_.~".contains(&byte);
-        if keep {
-            uri.push(byte as char);
-        } else {
-            uri.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    uri
 }
 
 impl ShadowChecker {
@@ -240,49 +131,30 @@ impl ShadowChecker {
         user_busy: watch::Receiver<bool>,
         current_version: CurrentVersion,
     ) -> Result<Self, LeanError> {
-        let root_uri = root_uri.trim_end_matches('/').to_owned();
-        let workers = settings.workers.max(1);
-        let mut slots = Vec::with_capacity(workers);
-        for index in 0..workers {
-            let prefix = format!("{root_uri}/.lake/sorryfill/shadow-{index}/");
-            let events = lean.register_private(prefix.clone())?;
-            slots.push(Slot {
-                index,
-                prefix,
-                events,
-                next_version: 1,
-                open: None,
-            });
-        }
-        // Slots are taken from the end: keep slot 0 there so a lone check uses it.
-        slots.reverse();
+        let pool = ShadowPool::new(
+            lean,
+            root_uri,
+            settings.workers,
+            settings.timeout,
+            user_busy,
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
-                lean,
-                root_uri,
-                permits: Arc::new(Semaphore::new(workers)),
-                idle: Mutex::new(slots),
+                pool,
                 settings,
-                user_busy,
                 current_version,
-                counters: Counters::default(),
             }),
         })
     }
 
     /// The URI prefix under which every shadow document lives.
     pub fn shadow_prefix(&self) -> String {
-        format!("{}/.lake/sorryfill/", self.inner.root_uri)
+        self.inner.pool.shadow_prefix()
     }
 
     /// What has been sent to Lean so far.
     pub fn stats(&self) -> CheckerStats {
-        let counters = &self.inner.counters;
-        CheckerStats {
-            opened: counters.opened.load(Ordering::Relaxed),
-            changes: counters.changes.load(Ordering::Relaxed),
-            bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
-        }
+        self.inner.pool.stats()
     }
 
     /// The settings in force.
@@ -337,40 +209,26 @@ impl ShadowChecker {
             request.hole_kind,
             request.proof,
         )?;
-        let shadow = shadow_text(request.source_text, request.declaration.clone(), &spliced)?;
+        if spliced.focused && request.mode == GateMode::Full {
+            scan_focused_candidate(request.proof)?;
+        }
+        let shadow = shadow_text(
+            request.source_text,
+            request.declaration.clone(),
+            &spliced,
+            &fresh_nonce(),
+        )?;
+        scan_self_reference(request.proof, &shadow.full_name)?;
 
-        // The user's own documents come first: Lean elaborates them on the same cores.
-        let mut busy = self.inner.user_busy.clone();
-        let _ = busy.wait_for(|busy| !*busy).await;
-
-        let mut lease = self.lease(request.source_uri).await?;
-        let uri = self.shadow_uri(&lease.slot().prefix, request.source_uri);
-        let limit = self.inner.settings.timeout;
-        let started = Instant::now();
-        let elaborated =
-            tokio::time::timeout(limit, self.elaborate(lease.slot(), &uri, &shadow.text)).await;
-        let (version, diagnostics) = match elaborated {
-            Ok(Ok(done)) => done,
-            Ok(Err(rejection)) => {
-                if rejection.reason == RejectReason::WorkerCrashed {
-                    self.close(lease.slot());
-                }
-                return Err(rejection);
-            }
-            Err(_) => {
-                self.close(lease.slot());
-                return Err(Rejection::new(RejectReason::Timeout { after: limit }));
-            }
-        };
-        drop(lease);
-        let elapsed = started.elapsed();
+        let elaborated = self
+            .inner
+            .pool
+            .elaborate(request.source_uri, &shadow.text)
+            .await?;
         let judged = judge(
-            &shadow.text,
-            shadow.declaration_span.clone(),
-            shadow.proof_span.clone(),
-            &shadow.print_name,
-            version,
-            &diagnostics,
+            &shadow,
+            &elaborated.diagnostics,
+            &elaborated.symbols,
             request.mode,
             policy,
         )?;
@@ -378,130 +236,67 @@ impl ShadowChecker {
             Verdict::Verified {
                 proof: spliced.inserted().to_owned(),
                 axioms: judged.axioms,
-                elapsed,
+                elapsed: elaborated.elapsed,
             },
             judged.suggestion,
         ))
     }
 
-    /// `<slot prefix><source path relative to the root>`, or the file name when the source is
-    /// outside the root.
-    fn shadow_uri(&self, prefix: &str, source_uri: &str) -> String {
-        let relative = source_uri
-            .strip_prefix(&self.inner.root_uri)
-            .and_then(|rest| rest.strip_prefix('/'))
-            .filter(|rest| !rest.is_empty())
-            .unwrap_or_else(|| source_uri.rsplit('/').next().unwrap_or("Shadow.lean"));
-        format!("{prefix}{relative}")
-    }
-
-    /// Takes a slot, preferring one that already holds a shadow of `source_uri` (its prefix is
-    /// elaborated), then one with no document open, then any.
-    async fn lease(&self, source_uri: &str) -> Result<Lease, Rejection> {
-        let permit = Arc::clone(&self.inner.permits)
-            .acquire_owned()
-            .await
-            .map_err(|_| Rejection::new(RejectReason::WorkerCrashed))?;
-        let mut idle = self
-            .inner
-            .idle
-            .lock()
-            .map_err(|_| Rejection::new(RejectReason::WorkerCrashed))?;
-        let wanted = |slot: &Slot| {
-            let uri = self.shadow_uri(&slot.prefix, source_uri);
-            slot.open.as_ref().is_some_and(|open| open.uri == uri)
-        };
-        let position = idle
-            .iter()
-            .rposition(wanted)
-            .or_else(|| idle.iter().rposition(|slot| slot.open.is_none()))
-            .or_else(|| idle.len().checked_sub(1));
-        // A permit guarantees an idle slot, since a lease returns its slot before its permit;
-        // only a poisoned pool could lose one, and then the check cannot run.
-        let slot = position
-            .map(|at| idle.remove(at))
-            .ok_or_else(|| Rejection::new(RejectReason::WorkerCrashed))?;
-        drop(idle);
-        Ok(Lease {
-            slot: Some(slot),
-            pool: Arc::clone(&self.inner),
-            _permit: permit,
-        })
-    }
-
-    /// Closes the slot's document, so the next check opens it afresh.
-    fn close(&self, slot: &mut Slot) {
-        if let Some(open) = slot.open.take() {
-            tracing::debug!(slot = slot.index, uri = %open.uri, "closing a shadow document");
-            let _ = self.inner.lean.notify(
-                "textDocument/didClose",
-                json!({"textDocument": {"uri": open.uri}}),
-            );
-        }
-    }
-
-    /// Brings the slot's document to `text` and waits until Lean finished it. Returns the
-    /// version and its diagnostics.
-    async fn elaborate(
+    /// Checks several proofs for holes of ONE declaration together, as the exact text that
+    /// would be written (each laid out as [`splice`] lays it out alone), with the whole gate:
+    /// each proved alone beside the others' holes, but only the combination is what the user
+    /// gets. `fills` are (hole span, kind, proof) in `source_text` at `hole_version`.
+    pub async fn check_together(
         &self,
-        slot: &mut Slot,
-        uri: &str,
-        text: &str,
-    ) -> Result<(i32, Vec<LeanDiagnostic>), Rejection> {
-        let lean = &self.inner.lean;
-        if slot.open.as_ref().is_some_and(|open| open.uri != uri) {
-            self.close(slot);
-        }
-        if let Some(open) = &slot.open
-            && open.text == text
-            && let Some(diagnostics) = &open.finished
-        {
-            return Ok((open.version, diagnostics.clone()));
-        }
-        let version = slot.next_version;
-        slot.next_version += 1;
-        let counters = &self.inner.counters;
-        let sent = match &slot.open {
-            Some(open) => {
-                let change = ranged_change(&open.text, text);
-                let bytes = change["text"].as_str().map_or(0, str::len);
-                counters.changes.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .bytes_sent
-                    .fetch_add(bytes as u64, Ordering::Relaxed);
-                lean.notify(
-                    "textDocument/didChange",
-                    json!({
-                        "textDocument": {"uri": uri, "version": version},
-                        "contentChanges": [change],
-                    }),
-                )
-            }
-            None => {
-                counters.opened.fetch_add(1, Ordering::Relaxed);
-                counters
-                    .bytes_sent
-                    .fetch_add(text.len() as u64, Ordering::Relaxed);
-                lean.notify(
-                    "textDocument/didOpen",
-                    json!({"textDocument": {
-                        "uri": uri, "languageId": "lean4", "version": version, "text": text,
-                    }}),
-                )
-            }
+        source_uri: &str,
+        source_text: &str,
+        hole_version: i32,
+        declaration: Range<usize>,
+        fills: &[(Range<usize>, HoleKind, &str)],
+    ) -> Verdict {
+        let current = (self.inner.current_version)(source_uri);
+        let stale = || {
+            Rejection::new(RejectReason::Stale {
+                hole_version,
+                current_version: current.unwrap_or(-1),
+            })
         };
-        sent.map_err(infrastructure)?;
-        slot.open = Some(OpenShadow {
-            uri: uri.to_owned(),
-            text: text.to_owned(),
-            version,
-            finished: None,
-        });
-        let diagnostics = barrier(lean, &mut slot.events, uri, version).await?;
-        if let Some(open) = &mut slot.open {
-            open.finished = Some(diagnostics.clone());
-        }
-        Ok((version, diagnostics))
+        let checked = async {
+            if current != Some(hole_version) {
+                return Err(stale());
+            }
+            let policy = &self.inner.settings.policy;
+            for (_, _, proof) in fills {
+                scan_candidate(proof, policy)?;
+            }
+            let spliced = splice_together(source_text, fills)?;
+            let shadow = shadow_text(source_text, declaration, &spliced, &fresh_nonce())?;
+            for (_, _, proof) in fills {
+                if spliced.focused {
+                    scan_focused_candidate(proof)?;
+                }
+                scan_self_reference(proof, &shadow.full_name)?;
+            }
+            let elaborated = self.inner.pool.elaborate(source_uri, &shadow.text).await?;
+            let judged = judge(
+                &shadow,
+                &elaborated.diagnostics,
+                &elaborated.symbols,
+                GateMode::Full,
+                policy,
+            )?;
+            if (self.inner.current_version)(source_uri) != Some(hole_version) {
+                return Err(stale());
+            }
+            Ok(Verdict::Verified {
+                proof: spliced.text[spliced.proof_span.clone()].to_owned(),
+                axioms: judged.axioms,
+                elapsed: elaborated.elapsed,
+            })
+        };
+        checked.await.unwrap_or_else(|rejection| Verdict::Rejected {
+            reason: rejection.reason,
+        })
     }
 }
 
@@ -514,117 +309,6 @@ fn rejected(rejection: Rejection) -> CheckOutcome {
     }
 }
 
-/// A failure to talk to Lean at all: the check cannot conclude, so it rejects.
-fn infrastructure(error: LeanError) -> Rejection {
-    if error
-        .code()
-        .is_some_and(|code| WORKER_CRASH_CODES.contains(&code))
-        || matches!(error, LeanError::ServerGone)
-    {
-        return Rejection::new(RejectReason::WorkerCrashed);
-    }
-    Rejection::new(RejectReason::LeanError {
-        message: error.to_string(),
-        range: lsp_types::Range::default(),
-    })
-}
-
-/// Waits for Lean's completion barrier of `version`: `waitForDiagnostics` answered AND the
-/// private `Elaborated` event arrived. A fatal `fileProgress` or a crash code ends the wait as
-/// [`RejectReason::WorkerCrashed`].
-async fn barrier(
-    lean: &LeanHandle,
-    events: &mut mpsc::UnboundedReceiver<PrivateEvent>,
-    uri: &str,
-    version: i32,
-) -> Result<Vec<LeanDiagnostic>, Rejection> {
-    let wait = lean.wait_for_diagnostics(uri, version);
-    tokio::pin!(wait);
-    let mut waited = false;
-    let mut elaborated: Option<Vec<LeanDiagnostic>> = None;
-    loop {
-        if waited && let Some(diagnostics) = elaborated.take() {
-            return Ok(diagnostics);
-        }
-        tokio::select! {
-            answer = &mut wait, if !waited => {
-                answer.map_err(infrastructure)?;
-                waited = true;
-            }
-            event = events.recv() => match event {
-                None => return Err(infrastructure(LeanError::RouterGone)),
-                Some(PrivateEvent::Elaborated { uri: about, version: Some(done), diagnostics })
-                    if about == uri && done == version =>
-                {
-                    elaborated = Some(diagnostics);
-                }
-                Some(PrivateEvent::Progress { uri: about, version: at, processing })
-                    if about == uri
-                        && at.is_none_or(|at| at == version)
-                        && processing.iter().any(|p| p.is_fatal()) =>
-                {
-                    return Err(Rejection::new(RejectReason::WorkerCrashed));
-                }
-                Some(_) => {}
-            },
-        }
-    }
-}
-
-/// The one ranged change that turns `old` into `new`: only the bytes between their common
-/// prefix and common suffix are sent.
-fn ranged_change(old: &str, new: &str) -> Value {
-    let (start, old_end, new_end) = differing_span(old, new);
-    json!({
-        "range": {
-            "start": position_json(position_of(old, start)),
-            "end": position_json(position_of(old, old_end)),
-        },
-        "text": &new[start..new_end],
-    })
-}
-
-/// `(start, old_end, new_end)`: `old[start..old_end]` is replaced by `new[start..new_end]`.
-/// All three are char boundaries.
-fn differing_span(old: &str, new: &str) -> (usize, usize, usize) {
-    let mut start = old
-        .bytes()
-        .zip(new.bytes())
-        .take_while(|(a, b)| a == b)
-        .count();
-    while !old.is_char_boundary(start) || !new.is_char_boundary(start) {
-        start -= 1;
-    }
-    let room = old.len().min(new.len()) - start;
-    let mut suffix = old
-        .bytes()
-        .rev()
-        .zip(new.bytes().rev())
-        .take(room)
-        .take_while(|(a, b)| a == b)
-        .count();
-    while !old.is_char_boundary(old.len() - suffix) || !new.is_char_boundary(new.len() - suffix) {
-        suffix -= 1;
-    }
-    (start, old.len() - suffix, new.len() - suffix)
-}
-
-fn position_json(position: Position) -> Value {
-    json!({"line": position.line, "character": position.character})
-}
-
-/// The LSP position (UTF-16 columns, as Lean counts them) of byte `offset` of `text`.
-pub fn position_of(text: &str, offset: usize) -> Position {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count();
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let character = before[line_start..].encode_utf16().count();
-    Position::new(
-        u32::try_from(line).unwrap_or(u32::MAX),
-        u32::try_from(character).unwrap_or(u32::MAX),
-    )
-}
-
 /// Replaces each `sorry` token with spaces of the same length, so a sketch's own holes pass
 /// the static scan while every other construct is still scanned.
 fn mask_sorries(proof: &str) -> String {
@@ -635,87 +319,6 @@ fn mask_sorries(proof: &str) -> String {
         }
     }
     masked
-}
-
-/// What the judge learned from a successful check.
-struct Judged {
-    axioms: Vec<String>,
-    suggestion: Option<String>,
-}
-
-/// The gate over Lean's report of `version` of a shadow document.
-#[allow(clippy::too_many_arguments)]
-fn judge(
-    text: &str,
-    declaration: Range<usize>,
-    proof: Range<usize>,
-    print_name: &str,
-    version: i32,
-    diagnostics: &[LeanDiagnostic],
-    mode: GateMode,
-    policy: &GatePolicy,
-) -> Result<Judged, Rejection> {
-    let lsp: Vec<Diagnostic> = diagnostics
-        .iter()
-        .filter(|d| mode == GateMode::Full || !is_sorry_warning(&d.message))
-        .map(|d| Diagnostic {
-            range: d.range,
-            severity: d.severity,
-            message: d.message.clone(),
-            ..Diagnostic::default()
-        })
-        .collect();
-    let published = lsp_types::PublishDiagnosticsParams {
-        uri: lsp_types::Uri::from_str("file:///sorryfill-shadow.lean")
-            .expect("a constant file URI parses"),
-        diagnostics: lsp.clone(),
-        version: Some(version),
-    };
-    let declaration_range = lsp_types::Range::new(
-        position_of(text, declaration.start),
-        position_of(text, declaration.end),
-    );
-    diagnostics_verdict(&published, declaration_range, version)?;
-
-    // Only a report placed on the appended `#print axioms` counts: a tactic such as `trace`
-    // could print a look-alike message inside the proof.
-    let print_at = text
-        .rfind("#print axioms ")
-        .map(|at| position_of(text, at))
-        .ok_or_else(|| Rejection::new(RejectReason::AxiomsUnknown))?;
-    let reports: Vec<Diagnostic> = lsp
-        .iter()
-        .filter(|d| {
-            (d.range.start.line, d.range.start.character) >= (print_at.line, print_at.character)
-        })
-        .filter(|d| d.severity != Some(DiagnosticSeverity::ERROR))
-        .cloned()
-        .collect();
-    let axioms = axioms_from_diagnostics(&reports, print_name)
-        .ok_or_else(|| Rejection::new(RejectReason::AxiomsUnknown))?;
-    let judged: Vec<String> = match mode {
-        GateMode::Full => axioms.clone(),
-        GateMode::Sketch => axioms.iter().filter(|a| *a != "sorryAx").cloned().collect(),
-    };
-    check_axioms_with_policy(&judged, policy)?;
-
-    let proof_range = (position_of(text, proof.start), position_of(text, proof.end));
-    let suggestion = lsp
-        .iter()
-        .filter(|d| {
-            let at = (d.range.start.line, d.range.start.character);
-            at >= (proof_range.0.line, proof_range.0.character)
-                && at <= (proof_range.1.line, proof_range.1.character)
-        })
-        .find_map(|d| try_this(&d.message));
-    Ok(Judged { axioms, suggestion })
-}
-
-/// The replacement of a `Try this: …` message (`Try this:\n  [apply] …` since Lean 4.25).
-fn try_this(message: &str) -> Option<String> {
-    let rest = message.trim().strip_prefix("Try this:")?.trim();
-    let rest = rest.strip_prefix("[apply]").unwrap_or(rest).trim();
-    (!rest.is_empty()).then(|| rest.to_owned())
 }
 
 /// The editor's documents as the checker sees them: the latest version and text of each open
@@ -793,9 +396,6 @@ struct LocatedHole {
     span: Range<usize>,
     kind: HoleKind,
     declaration: Range<usize>,
-    /// Other holes of the user's stay `sorry` in the same declaration while this one is
-    /// checked, so Lean's sorry warning for it says nothing about this proof.
-    shares_declaration: bool,
     index: HoleIndex,
 }
 
@@ -875,15 +475,10 @@ impl LeanChecker {
             HolePosition::Tactic => HoleKind::Tactic,
             HolePosition::Term => HoleKind::Term,
         };
-        let shares_declaration = index
-            .holes()
-            .iter()
-            .any(|other| other.command == hole.command && other.id != hole.id);
         Ok(LocatedHole {
             span: hole.span.clone(),
             kind,
             declaration,
-            shares_declaration,
             text,
             index,
         })
@@ -896,10 +491,11 @@ impl Checker for LeanChecker {
             Ok(located) => located,
             Err(rejection) => return to_pipeline(&rejection.reason),
         };
-        // Inside a sketch the other steps keep their `sorry`, and so do the user's other holes
-        // of the same declaration: the proof itself gets the full static scan (no `sorry` of
-        // its own), the declaration the sketch gate (no error; only those holes' `sorryAx`).
-        let inside_sketch = !target.frames.is_empty() || located.shares_declaration;
+        // Inside a decomposer's sketch the other steps keep their `sorry`: the proof itself gets
+        // the full static scan (no `sorry` of its own), the declaration the sketch gate. The
+        // user's other holes of the declaration are no reason for that: the splicer focuses
+        // the candidate on its own goal and the shadow turns those holes into a nonce axiom.
+        let inside_sketch = !target.frames.is_empty();
         if mode == CheckMode::Full
             && inside_sketch
             && let Err(rejection) = scan_candidate(proof, &self.shadow.settings().policy)
@@ -931,6 +527,56 @@ impl Checker for LeanChecker {
         }
     }
 
+    async fn check_together(
+        &self,
+        doc: &str,
+        version: i32,
+        fills: &[(HoleId, String)],
+    ) -> pipeline::Verdict {
+        let Some(text) = self.documents.text_at(doc, version) else {
+            return to_pipeline(&RejectReason::Stale {
+                hole_version: version,
+                current_version: self.documents.current_version(doc).unwrap_or(-1),
+            });
+        };
+        let index = HoleIndex::new(&text);
+        let mut located = Vec::with_capacity(fills.len());
+        let mut declarations = std::collections::BTreeSet::new();
+        for (id, proof) in fills {
+            let Some(hole) = index.holes().iter().find(|hole| hole.id == *id) else {
+                return to_pipeline(&RejectReason::StructureChanged {
+                    detail: format!("the hole {id} is not in the document"),
+                });
+            };
+            if index.role(hole) != crate::holes::HoleRole::Proof {
+                return to_pipeline(&RejectReason::StatementChanged);
+            }
+            let kind = match hole.position {
+                HolePosition::Tactic => HoleKind::Tactic,
+                HolePosition::Term => HoleKind::Term,
+            };
+            declarations.insert(hole.declaration);
+            located.push((hole.span.clone(), kind, proof.as_str()));
+        }
+        let declaration = match declarations.into_iter().collect::<Vec<_>>().as_slice() {
+            [Some(at)] => index.command(*at).map(|command| command.span.clone()),
+            _ => None,
+        };
+        let Some(declaration) = declaration else {
+            return to_pipeline(&RejectReason::StructureChanged {
+                detail: "the proofs checked together are not in one declaration".to_owned(),
+            });
+        };
+        match self
+            .shadow
+            .check_together(doc, &text, version, declaration, &located)
+            .await
+        {
+            Verdict::Verified { .. } => pipeline::Verdict::verified(),
+            Verdict::Rejected { reason } => to_pipeline(&reason),
+        }
+    }
+
     async fn goal_at(&self, target: &Target) -> Option<GoalSpec> {
         if !target.frames.is_empty() {
             return None;
@@ -941,7 +587,7 @@ impl Checker for LeanChecker {
             .holes()
             .iter()
             .find(|hole| hole.id == target.hole)?;
-        let goal = crate::lean::goal_at(&self.shadow.inner.lean, &target.doc, hole)
+        let goal = crate::lean::goal_at(self.shadow.inner.pool.lean(), &target.doc, hole)
             .await
             .ok()??;
         let context = located.index.context(hole);
@@ -976,35 +622,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_change_covers_only_the_differing_bytes() {
-        let old = "import A\n\ntheorem t : p := by\n  simp\n\n#print axioms t\n";
-        let new = "import A\n\ntheorem t : p := by\n  omega\n\n#print axioms t\n";
-        let (start, old_end, new_end) = differing_span(old, new);
-        assert_eq!(&old[start..old_end], "simp");
-        assert_eq!(&new[start..new_end], "omega");
-        let change = ranged_change(old, new);
-        assert_eq!(change["range"]["start"], json!({"line": 3, "character": 2}));
-        assert_eq!(change["text"], "omega");
-    }
-
-    #[test]
-    fn the_change_never_splits_a_character() {
-        // `α` and `β` share their first UTF-8 byte.
-        let (start, old_end, new_end) = differing_span("x α y", "x β y");
-        assert_eq!((start, old_end, new_end), (2, 4, 4));
-        let (start, old_end, new_end) = differing_span("aaa", "aaaa");
-        assert_eq!(&"aaaa"[start..new_end], "a");
-        assert_eq!(start, old_end);
-    }
-
-    #[test]
-    fn positions_count_utf16_units() {
-        let text = "ab\n𝔽x";
-        assert_eq!(position_of(text, 3), Position::new(1, 0));
-        assert_eq!(position_of(text, 7), Position::new(1, 2));
-    }
-
-    #[test]
     fn a_sketchs_own_sorries_are_masked_but_nothing_else() {
         let masked = mask_sorries("have h : p := by sorry\nexact h -- sorry");
         assert!(!masked.contains(" sorry\n"));
@@ -1012,121 +629,5 @@ mod tests {
         assert!(scan_candidate(&masked, &GatePolicy::default()).is_ok());
         let masked = mask_sorries("have h : p := by native_decide\nsorry");
         assert!(scan_candidate(&masked, &GatePolicy::default()).is_err());
-    }
-
-    fn diagnostic(
-        text: &str,
-        at: &str,
-        severity: DiagnosticSeverity,
-        message: &str,
-    ) -> LeanDiagnostic {
-        let start = position_of(text, text.find(at).expect("the marker is in the text"));
-        LeanDiagnostic {
-            range: lsp_types::Range::new(start, start),
-            full_range: None,
-            severity: Some(severity),
-            message: message.to_owned(),
-            is_silent: None,
-            lean_tags: None,
-            extra: serde_json::Map::new(),
-        }
-    }
-
-    const SHADOW: &str = "theorem before : p := bad\n\ntheorem t : q := by\n  trace \"x\"\n  simp\n\n#print axioms t\n";
-
-    fn judge_shadow(diagnostics: &[LeanDiagnostic], mode: GateMode) -> Result<Judged, Rejection> {
-        let declaration = SHADOW.find("theorem t").expect("declared")
-            ..SHADOW.find("\n\n#print").expect("printed");
-        let proof =
-            SHADOW.find("trace").expect("proof")..SHADOW.find("\n\n#print").expect("printed");
-        judge(
-            SHADOW,
-            declaration,
-            proof,
-            "t",
-            3,
-            diagnostics,
-            mode,
-            &GatePolicy::default(),
-        )
-    }
-
-    fn reason(result: Result<Judged, Rejection>) -> Option<RejectReason> {
-        result.err().map(|rejection| rejection.reason)
-    }
-
-    #[test]
-    fn an_axioms_report_printed_by_the_proof_itself_does_not_count() {
-        let info = DiagnosticSeverity::INFORMATION;
-        let spoof = diagnostic(SHADOW, "trace", info, "'t' does not depend on any axioms");
-        assert_eq!(
-            reason(judge_shadow(std::slice::from_ref(&spoof), GateMode::Full)),
-            Some(RejectReason::AxiomsUnknown)
-        );
-        let real = diagnostic(SHADOW, "#print", info, "'t' depends on axioms: [propext]");
-        let judged = judge_shadow(&[spoof, real], GateMode::Full).expect("the real report passes");
-        assert_eq!(judged.axioms, ["propext"]);
-    }
-
-    #[test]
-    fn only_the_targets_problems_count_and_sketches_tolerate_their_sorries() {
-        let info = DiagnosticSeverity::INFORMATION;
-        let error_before = diagnostic(
-            SHADOW,
-            "bad",
-            DiagnosticSeverity::ERROR,
-            "unknown identifier 'bad'",
-        );
-        let sorry = diagnostic(
-            SHADOW,
-            "t :",
-            DiagnosticSeverity::WARNING,
-            "declaration uses `sorry`",
-        );
-        let with_sorry = diagnostic(
-            SHADOW,
-            "#print",
-            info,
-            "'t' depends on axioms: [sorryAx, propext]",
-        );
-        let report = diagnostic(SHADOW, "#print", info, "'t' depends on axioms: [propext]");
-        assert!(judge_shadow(&[error_before, report], GateMode::Full).is_ok());
-        let sketch = [sorry, with_sorry];
-        assert_eq!(
-            reason(judge_shadow(&sketch, GateMode::Full)),
-            Some(RejectReason::SorryWarning)
-        );
-        assert!(judge_shadow(&sketch, GateMode::Sketch).is_ok());
-        let error = diagnostic(
-            SHADOW,
-            "simp",
-            DiagnosticSeverity::ERROR,
-            "simp made no progress",
-        );
-        assert!(matches!(
-            reason(judge_shadow(&[error], GateMode::Sketch)),
-            Some(RejectReason::LeanError { .. })
-        ));
-    }
-
-    #[test]
-    fn try_this_in_both_spellings() {
-        assert_eq!(
-            try_this("Try this: exact Nat.le_refl n").as_deref(),
-            Some("exact Nat.le_refl n")
-        );
-        assert_eq!(
-            try_this("Try this:\n  [apply] exact h").as_deref(),
-            Some("exact h")
-        );
-        assert_eq!(try_this("unsolved goals"), None);
-    }
-
-    #[test]
-    fn file_uris_are_percent_encoded() {
-        assert_eq!(
-            file_uri(std::path::Path::new("/home/me/my proj")),
-            "file:///home/me/my%20proj"
-        );
     }
 }

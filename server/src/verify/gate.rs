@@ -1,10 +1,11 @@
 //! The soundness gate: the checks every candidate proof must pass before it is offered.
 //!
-//! Three checks live here, each a pure function so it can be tested without Lean:
-//! - [`scan_candidate`] rejects a proof body that uses, outside comments and strings, any
-//!   construct that could make Lean accept an unsound proof or run code on the user's machine;
-//! - [`diagnostics_verdict`] judges Lean's diagnostics for the checked shadow version;
+//! Two checks live here, each a pure function so it can be tested without Lean:
+//! - [`scan_candidate`] rejects a proof body that uses any construct that could make Lean
+//!   accept an unsound proof or run code on the user's machine;
 //! - [`check_axioms`] judges the `#print axioms` report parsed by [`parse_print_axioms`].
+//!
+//! What Lean said about a shadow document is judged in `super::judgement`.
 //!
 //! Invariants: the static scan is conservative (when in doubt it rejects: a false rejection
 //! costs one candidate, a false acceptance costs the user's trust); every rejection carries a
@@ -14,7 +15,9 @@ use std::fmt;
 use std::time::Duration;
 
 use lean_syntax::{Token, TokenKind, lex};
-use lsp_types::{Diagnostic, DiagnosticSeverity, Position, PublishDiagnosticsParams, Range};
+
+use super::splice::SHADOW_NAME_PREFIX;
+use lsp_types::Range;
 use serde::{Deserialize, Serialize};
 
 /// The axioms a proof may depend on unless the user configures otherwise.
@@ -349,7 +352,85 @@ const BANNED_WORDS: &[&str] = &[
     "register_tactic_tag",
     "tactic_extension",
     "set_premise_selector",
+    // Newer commands of Lean core and Mathlib (module system, limits, linters, grind,
+    // documentation): each would start a command, and several change what later code may do.
+    "unlock_limits",
+    "unset_option",
+    "with_weak_namespace",
+    "register_linter_set",
+    "public",
+    "meta",
+    "module",
+    "deprecated_module",
+    "docs_to_verso",
+    "stop_at_first_error",
+    "guard_min_heartbeats",
+    "simproc_pattern",
+    "register_grind_attr",
+    "reset_grind_attrs",
+    "init_grind_norm",
+    "grind_propagator",
+    "set_library_suggestions",
+    "show_panel_widgets",
+    "register_hint",
+    "mk_iff_of_inductive_prop",
+    "norm_cast_add_elim",
+    "name_poly_vars",
+    "extend_docs",
+    // Reading files and writing the environment from meta code.
+    "include_str",
+    "addDecl",
+    "addDeclWithoutChecking",
+    "addAndCompile",
+    "modifyEnv",
+    "setEnv",
+    "evalExpr",
+    "evalDecl",
+    "ofExcept",
 ];
+
+/// Words that run code, read files or skip the kernel. Besides the token scan, the raw text is
+/// searched for them with no lexer at all (a word is a run of ASCII letters, digits, `_` and
+/// `'`; anything else, any non-ASCII letter included, separates words), so a comment or string
+/// our lexer misreads cannot hide them. A proof may use `set_option` and `eval` as code (the
+/// token scan judges those), so for these the raw count must not exceed the code count.
+const RAW_BANNED_WORDS: &[&str] = &[
+    "IO",
+    "EIO",
+    "BaseIO",
+    "run_cmd",
+    "run_tac",
+    "run_elab",
+    "run_meta",
+    "by_elab",
+    "elab",
+    "elab_rules",
+    "macro",
+    "macro_rules",
+    "syntax",
+    "initialize",
+    "builtin_initialize",
+    "dbg_trace",
+    "dbgTrace",
+    "dbgTraceIfShared",
+    "implemented_by",
+    "extern",
+    "include_str",
+    "addDecl",
+    "addDeclWithoutChecking",
+    "addAndCompile",
+    "evalExpr",
+    "evalDecl",
+    "unlock_limits",
+    "polyrith",
+    "plausible",
+    "sorryAx",
+    "ofReduceBool",
+    "trustCompiler",
+];
+
+/// Words a proof may use as code that the raw scan must not find anywhere else.
+const RAW_COUNTED_WORDS: &[&str] = &["set_option", "eval", "config"];
 
 /// Words banned unless the policy allows native evaluation: each makes the proof trust the
 /// compiler (`Lean.ofReduceBool` or an auxiliary axiom) instead of the kernel.
@@ -372,6 +453,69 @@ const LIMIT_OPTIONS: &[&str] = &[
     "maxRecDepth",
     "synthInstance.maxHeartbeats",
 ];
+
+/// Tactics that reach goals other than the main one. In a focused block (a hole whose
+/// declaration keeps the user's other holes) Lean's focus already hides those goals; refusing
+/// these as well means no check of such a hole rests on one mechanism alone.
+const OTHER_GOAL_TACTICS: &[&str] = &[
+    "swap",
+    "pick_goal",
+    "on_goal",
+    "rotate_left",
+    "rotate_right",
+    "case",
+    "case'",
+    "all_goals",
+    "any_goals",
+    "repeat",
+    "repeat'",
+    "iterate",
+    "fail_if_no_progress",
+    "focus",
+];
+
+/// The extra scan of a candidate that goes into a focused block: besides [`scan_candidate`],
+/// no tactic that addresses other goals (see [`OTHER_GOAL_TACTICS`]).
+pub fn scan_focused_candidate(proof: &str) -> Result<(), Rejection> {
+    for token in lex(proof).iter().filter(|t| t.kind == TokenKind::Ident) {
+        let text = token.text(proof);
+        if OTHER_GOAL_TACTICS.contains(&text) {
+            return Err(Rejection::banned(
+                proof,
+                format!("`{text}` beside the user's other holes"),
+                token.span.start,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Rejects a candidate that names the declaration it proves (`name` is its full name): a
+/// proof never needs recursion through its own theorem, and only Lean's termination checker
+/// would otherwise stand in the way.
+pub fn scan_self_reference(proof: &str, full_name: &str) -> Result<(), Rejection> {
+    let short = full_name.rsplit('.').next().unwrap_or(full_name);
+    for token in lex(proof).iter().filter(|t| t.kind == TokenKind::Ident) {
+        let text = token.text(proof);
+        let text = text.strip_prefix('@').unwrap_or(text);
+        let text = text.strip_prefix("_root_.").unwrap_or(text);
+        let suffix_of_name = full_name
+            .strip_suffix(text)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'));
+        if text == short || suffix_of_name {
+            return Err(Rejection::banned(
+                proof,
+                format!("`{text}`, the declaration being proved"),
+                token.span.start,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The largest value a proof may give an allowed option: far above any honest limit (Lean's
+/// default `maxHeartbeats` is 200000), far below where `value * 1000` overflows a `UInt64`.
+const MAX_OPTION_VALUE: u64 = 1_000_000_000;
 
 /// Rejects a candidate proof body that uses, outside comments and strings, a construct that
 /// could make Lean accept an unsound proof or run code (see [`BANNED_WORDS`], [`NATIVE_WORDS`]
@@ -398,6 +542,15 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
     }
     for token in &tokens {
         check_unterminated(proof, token)?;
+        // Lean interpolates `{…}` in strings after `s!`, `m!`, `f!`, `throwError` and more,
+        // written with or without a space: a brace in what we read as a string may be code.
+        if token.kind == TokenKind::String && token.text(proof).contains('{') {
+            return Err(Rejection::banned(
+                proof,
+                "a string with `{` (Lean may read it as interpolated code)",
+                token.span.start,
+            ));
+        }
     }
     let code: Vec<&Token> = tokens
         .iter()
@@ -420,6 +573,10 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
                 }
                 if text == "set_option" {
                     check_set_option(proof, &code[index + 1..], offset)?;
+                    continue;
+                }
+                if text == "config" {
+                    check_config(proof, &code[index + 1..], offset)?;
                     continue;
                 }
                 // Mathlib's `eval% t` (one token for Lean) runs `t` in the interpreter.
@@ -445,6 +602,69 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
                 _ => {}
             },
             _ => {}
+        }
+    }
+    scan_raw(proof, &code)
+}
+
+/// The scan of the raw text, with no lexer: what a comment or string could hide from the token
+/// scan if our lexer read it differently from Lean. It can only add rejections.
+fn scan_raw(proof: &str, code: &[&Token]) -> Result<(), Rejection> {
+    let is_word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'\'';
+    let bytes = proof.as_bytes();
+    let mut words: Vec<(usize, &str)> = Vec::new();
+    let mut start = None;
+    for (at, byte) in bytes.iter().enumerate().chain([(bytes.len(), &b' ')]) {
+        match (start, is_word_byte(*byte)) {
+            (None, true) => start = Some(at),
+            (Some(from), false) => {
+                words.push((from, &proof[from..at]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    for &(at, word) in &words {
+        if RAW_BANNED_WORDS.contains(&word) {
+            return Err(Rejection::banned(proof, format!("`{word}`"), at));
+        }
+        if word.to_ascii_lowercase().contains("unsafe")
+            || word.starts_with("dbg")
+            || word.starts_with(SHADOW_NAME_PREFIX)
+        {
+            return Err(Rejection::banned(proof, format!("`{word}`"), at));
+        }
+        // `#eval`, `#exit`, …: a `#` right before a word of two letters or more.
+        let letters = word.bytes().filter(u8::is_ascii_alphabetic).count();
+        if at > 0 && bytes[at - 1] == b'#' && letters > 1 {
+            return Err(Rejection::banned(
+                proof,
+                format!("the command `#{word}`"),
+                at - 1,
+            ));
+        }
+    }
+    if let Some(at) = proof.find("@[") {
+        return Err(Rejection::banned(proof, "an attribute `@[…]`", at));
+    }
+    for counted in RAW_COUNTED_WORDS {
+        let raw: Vec<usize> = words
+            .iter()
+            .filter(|(_, word)| word == counted)
+            .map(|(at, _)| *at)
+            .collect();
+        let as_code = code
+            .iter()
+            .filter(|t| t.kind == TokenKind::Ident)
+            .flat_map(|t| name_components(t.text(proof)))
+            .filter(|component| component == counted)
+            .count();
+        if raw.len() > as_code {
+            return Err(Rejection::banned(
+                proof,
+                format!("`{counted}` inside a comment or string"),
+                raw[0],
+            ));
         }
     }
     Ok(())
@@ -496,7 +716,11 @@ fn check_name(
     for component in name_components(name) {
         let bare = component.trim_start_matches('«').trim_end_matches('»');
         // `builtin_simproc`, `builtin_grind_propagator`, …: commands of Lean's own sources.
-        if BANNED_WORDS.contains(&bare) || bare.starts_with("builtin_") {
+        if BANNED_WORDS.contains(&bare)
+            || bare.starts_with("builtin_")
+            || bare.starts_with("dbg")
+            || bare.starts_with(SHADOW_NAME_PREFIX)
+        {
             return Err(Rejection::banned(proof, format!("`{bare}`"), offset));
         }
         if !policy.allow_native_decide && NATIVE_WORDS.contains(&bare) {
@@ -552,12 +776,53 @@ fn check_set_option(proof: &str, rest: &[&Token], offset: usize) -> Result<(), R
         ));
     }
     let value = rest.get(1).map(|t| t.text(proof)).unwrap_or("");
-    if LIMIT_OPTIONS.contains(&name) && parse_number(value) == Some(0) {
-        return Err(Rejection::banned(
+    // Lean reads the value as a `Nat` and multiplies heartbeats by 1000 into a `UInt64`: a
+    // huge number wraps around (to 0, "no limit", among others), so only sane values pass.
+    match parse_number(value) {
+        Some(0) if LIMIT_OPTIONS.contains(&name) => Err(Rejection::banned(
             proof,
             format!("`set_option {name} 0` (no limit)"),
             offset,
-        ));
+        )),
+        Some(number) if number <= MAX_OPTION_VALUE => Ok(()),
+        _ => Err(Rejection::banned(
+            proof,
+            format!("`set_option {name} {value}` (not a number up to {MAX_OPTION_VALUE})"),
+            offset,
+        )),
+    }
+}
+
+/// `(config := { field := value, … })`: Lean evaluates the term while elaborating the tactic,
+/// so it may only be a structure of literals (names, numbers, `true`/`false`).
+fn check_config(proof: &str, rest: &[&Token], offset: usize) -> Result<(), Rejection> {
+    if rest.first().map(|t| t.text(proof)) != Some(":=") {
+        return Ok(());
+    }
+    let mut depth = 0usize;
+    let values = &rest[1..];
+    for (index, token) in values.iter().enumerate() {
+        let text = token.text(proof);
+        let next = values.get(index + 1).map(|t| t.text(proof));
+        let after_dot = index > 0 && values[index - 1].text(proof) == ".";
+        match text {
+            "{" => depth += 1,
+            "}" => depth = depth.saturating_sub(1),
+            ")" if depth == 0 => return Ok(()),
+            "," | ":=" | "." => {}
+            "true" | "false" => {}
+            _ if token.kind == TokenKind::Number => {}
+            // A field name, or an enumeration constructor such as `.reducible`.
+            _ if token.kind == TokenKind::Ident
+                && (next == Some(":=") || text.starts_with('.') || after_dot) => {}
+            _ => {
+                return Err(Rejection::banned(
+                    proof,
+                    format!("`{text}` in a tactic configuration (Lean evaluates it)"),
+                    offset,
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -613,52 +878,6 @@ fn check_hash_word(proof: &str, word: &str, offset: usize) -> Result<(), Rejecti
 
 fn is_subscript(c: char) -> bool {
     matches!(c as u32, 0x2080..=0x209c | 0x1d62..=0x1d6a | 0x2c7c)
-}
-
-/// Judges Lean's diagnostics for the checked version of a shadow document.
-///
-/// Rejects when the diagnostics are for another version, when an error starts at or after the
-/// start of `declaration_range`, or when a sorry warning (`'sorry'` before Lean v4.24,
-/// `` `sorry` `` since) starts there. Everything before the target declaration is the user's
-/// own text, byte for byte, so its errors and warnings are not the candidate's; everything
-/// after the start is the candidate's declaration and the appended `#print axioms`, so an error
-/// there (for example a parse error that a candidate pushed past the declaration's end) counts.
-pub fn diagnostics_verdict(
-    published: &PublishDiagnosticsParams,
-    declaration_range: Range,
-    version: i32,
-) -> Result<(), Rejection> {
-    if published.version != Some(version) {
-        return Err(Rejection::new(RejectReason::DiagnosticsVersionMismatch {
-            checked_version: version,
-            reported_version: published.version,
-        }));
-    }
-    let ours = |d: &&Diagnostic| position_at_or_after(d.range.start, declaration_range.start);
-    if let Some(error) = published
-        .diagnostics
-        .iter()
-        .filter(ours)
-        .find(|d| d.severity == Some(DiagnosticSeverity::ERROR))
-    {
-        return Err(Rejection::new(RejectReason::LeanError {
-            message: error.message.clone(),
-            range: error.range,
-        }));
-    }
-    if published
-        .diagnostics
-        .iter()
-        .filter(ours)
-        .any(|d| d.severity == Some(DiagnosticSeverity::WARNING) && is_sorry_warning(&d.message))
-    {
-        return Err(Rejection::new(RejectReason::SorryWarning));
-    }
-    Ok(())
-}
-
-fn position_at_or_after(position: Position, start: Position) -> bool {
-    (position.line, position.character) >= (start.line, start.character)
 }
 
 /// Lean's "declaration uses sorry" warning, in every spelling (one matcher for the project).
@@ -736,13 +955,6 @@ fn same_declaration(printed: &str, asked: &str) -> bool {
     printed == asked || printed.ends_with(&format!(".{asked}"))
 }
 
-/// Finds the `#print axioms` report for `name` among a version's diagnostics.
-pub fn axioms_from_diagnostics(diagnostics: &[Diagnostic], name: &str) -> Option<Vec<String>> {
-    diagnostics
-        .iter()
-        .find_map(|d| parse_print_axioms(&d.message, name))
-}
-
 /// Serialises a `Duration` as whole milliseconds, which is what a JSON report reader expects.
 mod duration_millis {
     use std::time::Duration;
@@ -762,8 +974,6 @@ mod duration_millis {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lsp_types::{Diagnostic, Uri};
-    use std::str::FromStr;
 
     fn banned(proof: &str) -> Option<(String, usize)> {
         match scan_candidate(proof, &GatePolicy::default()) {
@@ -858,6 +1068,46 @@ mod tests {
         assert!(banned("simp /- the rest of the file").is_some());
         assert!(banned("exact \"open").is_some());
         assert!(banned("/-- doc -/ simp").is_some());
+    }
+
+    #[test]
+    fn the_raw_text_is_scanned_for_code_a_misread_comment_or_string_could_hide() {
+        for proof in [
+            "omega //-\n#eval IO.Process.exit 0\n-/",
+            "omega -- set_option debug.skipKernelTC true in",
+            "omega /- dbgTrace -/",
+            "exact (m! \"{h}\").length_pos",
+            "have := include_str \"/etc/passwd\"\nomega",
+            "omega\nдmacro_rules | _ => sorry",
+            "simp (config := { maxSteps := dbgTraceVal 5 })",
+            "simp (config := (fun _ => {}) ())",
+            "set_option maxHeartbeats 18446744073709552 in\nomega",
+            "unlock_limits\nomega",
+            "exact _sorryfill_hole_0",
+        ] {
+            assert!(banned(proof).is_some(), "{proof}");
+        }
+        assert_eq!(
+            banned("simp (config := { decide := true, zeta := false })"),
+            None
+        );
+        assert_eq!(banned("intro x\n-- sorry, this was hard\nexact x.2"), None);
+    }
+
+    #[test]
+    fn a_focused_block_refuses_tactics_that_reach_other_goals_and_nobody_may_name_itself() {
+        for proof in [
+            "swap\nexact h",
+            "case right => exact h",
+            "all_goals simp",
+            "on_goal 2 => simp",
+        ] {
+            assert!(scan_focused_candidate(proof).is_err(), "{proof}");
+        }
+        assert!(scan_focused_candidate("constructor <;> simp").is_ok());
+        assert!(scan_self_reference("exact Foo.t", "Foo.t").is_err());
+        assert!(scan_self_reference("exact t", "Foo.t").is_err());
+        assert!(scan_self_reference("exact Nat.t", "Foo.t").is_ok());
     }
 
     #[test]
@@ -975,59 +1225,6 @@ mod tests {
             None
         );
         assert_eq!(parse_print_axioms("unknown constant 't'", "t"), None);
-    }
-
-    fn diagnostic(line: u32, severity: DiagnosticSeverity, message: &str) -> Diagnostic {
-        Diagnostic {
-            range: Range::new(Position::new(line, 0), Position::new(line, 5)),
-            severity: Some(severity),
-            message: message.to_owned(),
-            ..Diagnostic::default()
-        }
-    }
-
-    fn published(version: i32, diagnostics: Vec<Diagnostic>) -> PublishDiagnosticsParams {
-        let uri = Uri::from_str("file:///p/.lake/sorryfill/A.lean").expect("a valid literal URI");
-        PublishDiagnosticsParams::new(uri, diagnostics, Some(version))
-    }
-
-    #[test]
-    fn diagnostics_in_the_target_reject_and_before_it_do_not() {
-        let target = Range::new(Position::new(10, 0), Position::new(14, 0));
-        let earlier_error = diagnostic(3, DiagnosticSeverity::ERROR, "unknown identifier 'x'");
-        let earlier_sorry = diagnostic(5, DiagnosticSeverity::WARNING, "declaration uses 'sorry'");
-        let fine = published(4, vec![earlier_error.clone(), earlier_sorry.clone()]);
-        assert_eq!(diagnostics_verdict(&fine, target, 4), Ok(()));
-
-        let error = diagnostic(12, DiagnosticSeverity::ERROR, "unsolved goals\n⊢ True");
-        let verdict = diagnostics_verdict(&published(4, vec![earlier_error, error]), target, 4);
-        assert!(matches!(
-            verdict.map_err(|r| r.reason),
-            Err(RejectReason::LeanError { message, .. }) if message.starts_with("unsolved goals")
-        ));
-        for spelling in ["declaration uses 'sorry'", "declaration uses `sorry`"] {
-            let warning = diagnostic(10, DiagnosticSeverity::WARNING, spelling);
-            let verdict = diagnostics_verdict(&published(4, vec![warning]), target, 4);
-            assert_eq!(
-                verdict.map_err(|r| r.reason),
-                Err(RejectReason::SorryWarning)
-            );
-        }
-        let after = diagnostic(16, DiagnosticSeverity::ERROR, "unexpected token '#print'");
-        assert!(diagnostics_verdict(&published(4, vec![after]), target, 4).is_err());
-    }
-
-    #[test]
-    fn diagnostics_of_another_version_are_not_judged() {
-        let target = Range::new(Position::new(0, 0), Position::new(1, 0));
-        let verdict = diagnostics_verdict(&published(3, vec![]), target, 4);
-        assert_eq!(
-            verdict.map_err(|r| r.reason),
-            Err(RejectReason::DiagnosticsVersionMismatch {
-                checked_version: 4,
-                reported_version: Some(3)
-            })
-        );
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Verification: every candidate proof takes one path to the user, and this module is its
 //! gate. `splice` puts a candidate proof body in place of a hole without changing anything else
-//! in the file; `gate` holds the static scan, the diagnostics and axiom checks, and the typed
-//! verdict; `checker` runs candidates through Lean in private shadow documents. Invariant:
-//! nothing is offered to the user unless it passed every check here.
+//! in the file; `gate` holds the static scan, the axiom allow-list and the typed verdict;
+//! `judgement` reads Lean's answers for a shadow (diagnostics, the declaration's bounds, the
+//! `#print axioms` report); `shadow` is the pool of private documents Lean elaborates them in;
+//! `checker` ties these together. Invariant: nothing is offered to the user unless it passed
+//! every check here.
 
 pub mod checker;
 pub mod gate;
+pub mod judgement;
+pub mod shadow;
 pub mod splice;
 
 pub use checker::{
@@ -14,7 +18,11 @@ pub use checker::{
 };
 pub use gate::{
     GatePolicy, RejectReason, Rejection, Verdict, check_axioms, check_axioms_with_policy,
-    diagnostics_verdict, parse_print_axioms, scan_candidate,
+    parse_print_axioms, scan_candidate, scan_focused_candidate,
 };
 
-pub use splice::{HoleKind, Shadow, Spliced, shadow_text, splice};
+pub use judgement::{Judged, judge, lean_whitespace_end};
+pub use splice::{
+    HoleKind, SHADOW_NAME_PREFIX, Shadow, Spliced, fresh_nonce, shadow_text, splice,
+    splice_together,
+};

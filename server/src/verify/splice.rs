@@ -1,13 +1,20 @@
-//! Splicing: putting a candidate proof body in place of a `sorry` hole, and building the
-//! shadow document Lean checks it in.
+//! Splicing: putting a candidate proof body in place of a `sorry` or `admit` hole, and building
+//! the shadow document Lean checks it in.
 //!
 //! Invariants:
 //! - only the hole (or, for a multi-line block after `by`, the space between `by` and the hole)
 //!   is replaced; every token before and after it lexes exactly as before, so a candidate
 //!   cannot swallow the rest of the file with an open comment, string or line comment;
 //! - the command structure ([`lean_syntax::outline`]) is unchanged: a candidate that ends the
-//!   declaration early or opens a new command is rejected before Lean sees it;
-//! - the statement cannot change, because only a proof body is ever spliced.
+//!   declaration early or opens a new command is rejected before Lean sees it. These two checks
+//!   use our lexer and can only reject; whether the candidate stayed inside its declaration is
+//!   decided from Lean's own answers (`super::judgement`);
+//! - a hole whose declaration keeps other holes is filled by a focused block with a closing
+//!   parenthesis of ours (`(· …)` for a tactic, `(by …)` for a term): Lean's parser, not ours,
+//!   bounds the candidate, and the candidate can neither see nor close another goal;
+//! - a term hole always gets a tactic block (`by …`): every candidate is a tactic proof;
+//! - the statement cannot change, because only a proof body is ever spliced;
+//! - every name the shadow adds carries a per-check nonce the candidate cannot guess.
 
 use std::ops::Range;
 
@@ -37,6 +44,11 @@ pub struct Spliced {
     /// The byte range of the original document that the inserted text replaced (the hole, or
     /// from the end of `by` to the end of the hole).
     pub replaced: Range<usize>,
+    /// The declaration keeps other holes, so the candidate was spliced as a focused block.
+    pub focused: bool,
+    /// The byte range in `text` of each inserted proof (one, or several for
+    /// [`splice_together`]); `proof_span` covers them all.
+    pub filled: Vec<Range<usize>>,
 }
 
 impl Spliced {
@@ -52,13 +64,43 @@ pub struct Shadow {
     /// The source's header and every command before the target byte for byte, the target with
     /// the candidate, and `#print axioms` for it.
     pub text: String,
-    /// The target declaration's byte range in `text`.
+    /// The target declaration's byte range in `text`: from its first byte (doc comment and
+    /// modifiers included) to its last non-whitespace byte.
     pub declaration_span: Range<usize>,
+    /// Where the declaration's keyword starts in `text` (`theorem`, `def`, …).
+    pub keyword_offset: usize,
+    /// The first byte of `text` that differs from the source: everything before is the user's
+    /// own text, so Lean's messages there are not the candidate's.
+    pub checked_from: usize,
     /// The inserted proof's byte range in `text`.
     pub proof_span: Range<usize>,
-    /// The name `#print axioms` asks about (a private name for an `example` or an anonymous
-    /// `instance`).
-    pub print_name: String,
+    /// The target's full name, as Lean prints it in `#print axioms` (a nonce name for an
+    /// `example` or an anonymous `instance`).
+    pub full_name: String,
+    /// Where the appended `#print axioms _root_.<full_name>` starts in `text`.
+    pub print_offset: usize,
+    /// Axioms this check alone allows: the nonce axiom that stands for the user's other holes
+    /// of the declaration.
+    pub extra_axioms: Vec<String>,
+}
+
+/// The prefix of every name a shadow adds; a candidate that mentions it is rejected.
+pub const SHADOW_NAME_PREFIX: &str = "_sorryfill_";
+
+/// A fresh, unguessable nonce for the names of one check (128 bits from the standard library's
+/// randomly keyed hasher, which is seeded from the operating system).
+pub fn fresh_nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let half = |salt: u64| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(count);
+        hasher.write_u64(salt);
+        hasher.finish()
+    };
+    format!("{:016x}{:016x}", half(1), half(2))
 }
 
 fn structure_changed(detail: impl Into<String>) -> Rejection {
@@ -67,16 +109,18 @@ fn structure_changed(detail: impl Into<String>) -> Rejection {
     })
 }
 
-/// Splices `proof` in place of the `sorry` at `hole_span` in `document`.
+/// Splices `proof` in place of the `sorry` or `admit` at `hole_span` in `document`.
 ///
 /// Layout (what a user would write by hand):
-/// - a tactic hole: a leading `by` of the body is dropped; the first line replaces `sorry` and
+/// - a tactic hole: a leading `by` of the body is dropped; the first line replaces the hole and
 ///   later lines start at the hole's column. When the hole is the last thing on a line that
 ///   ends in `by` and the body has several lines, the block moves to its own lines, indented two
 ///   spaces more than the line of `by` (or than the first line of a statement it continues);
-/// - a term hole: a body written `by …` after `:=` stays a `by` block (on its own lines when
-///   long); anywhere else it becomes `(by …)`. A term body is parenthesised unless it is one
-///   token or stands right after `:=`.
+/// - a term hole: the body is a tactic block, so it becomes `by …` right after `:=` (on its
+///   own lines when long) and `(by …)` anywhere else;
+/// - a hole whose declaration keeps other holes (`sorry` or `admit`): `(· …)` for a tactic and
+///   `(by …)` for a term, so the candidate works on its own goal only, must close it, and ends
+///   at our `)`.
 ///
 /// Bodies keep their relative indentation. A body whose first line was trimmed (no indentation
 /// while every later line is indented) and is a complete line on its own (no open bracket, no
@@ -90,16 +134,20 @@ pub fn splice(
     hole_kind: HoleKind,
     proof: &str,
 ) -> Result<Spliced, Rejection> {
-    if document.get(hole_span.clone()) != Some("sorry") {
+    if !matches!(document.get(hole_span.clone()), Some("sorry" | "admit")) {
         return Err(structure_changed(format!(
-            "the hole at bytes {}..{} is not a `sorry` token of the document",
+            "the hole at bytes {}..{} is not a `sorry` or `admit` token of the document",
             hole_span.start, hole_span.end
         )));
     }
     let layout = HoleLayout::of(document, &hole_span);
-    let (replaced, inserted) = match hole_kind {
-        HoleKind::Tactic => layout_tactic(&layout, &hole_span, strip_leading_by(proof))?,
-        HoleKind::Term => layout_term(&layout, &hole_span, proof)?,
+    let focused = !other_holes(document, &hole_span).is_empty();
+    let body = strip_leading_by(proof);
+    let (replaced, inserted) = match (focused, hole_kind) {
+        (true, HoleKind::Tactic) => layout_enclosed(&layout, &hole_span, "(· ", body)?,
+        (true, HoleKind::Term) => layout_enclosed(&layout, &hole_span, "(by ", body)?,
+        (false, HoleKind::Tactic) => layout_tactic(&layout, &hole_span, body)?,
+        (false, HoleKind::Term) => layout_term(&layout, &hole_span, body)?,
     };
     let mut text = String::with_capacity(document.len() + inserted.len());
     text.push_str(&document[..replaced.start]);
@@ -110,9 +158,71 @@ pub fn splice(
     check_outline(&outline(document), &outline(&text))?;
     Ok(Spliced {
         text,
+        filled: vec![proof_span.clone()],
         proof_span,
         replaced,
+        focused,
     })
+}
+
+/// Several proofs spliced into one document at once, each laid out exactly as [`splice`] lays
+/// it out alone (so the text is what the editor or `prove --write` would write), for checking
+/// them together. `fills` are (hole span, kind, proof) of the original document.
+pub fn splice_together(
+    document: &str,
+    fills: &[(Range<usize>, HoleKind, &str)],
+) -> Result<Spliced, Rejection> {
+    let mut edits: Vec<(Range<usize>, String, bool)> = Vec::with_capacity(fills.len());
+    for (hole, kind, proof) in fills {
+        let one = splice(document, hole.clone(), *kind, proof)?;
+        edits.push((one.replaced.clone(), one.inserted().to_owned(), one.focused));
+    }
+    edits.sort_by_key(|(range, _, _)| range.start);
+    if edits.windows(2).any(|pair| pair[0].0.end > pair[1].0.start) {
+        return Err(structure_changed("two proofs replace overlapping text"));
+    }
+    let mut text = String::with_capacity(document.len());
+    let mut filled = Vec::with_capacity(edits.len());
+    let mut copied = 0;
+    for (range, inserted, _) in &edits {
+        text.push_str(&document[copied..range.start]);
+        filled.push(text.len()..text.len() + inserted.len());
+        text.push_str(inserted);
+        copied = range.end;
+    }
+    text.push_str(&document[copied..]);
+    let (Some(first), Some(last)) = (filled.first(), filled.last()) else {
+        return Err(Rejection::new(RejectReason::Empty));
+    };
+    let (Some(first_replaced), Some(last_replaced)) = (edits.first(), edits.last()) else {
+        return Err(Rejection::new(RejectReason::Empty));
+    };
+    check_outline(&outline(document), &outline(&text))?;
+    Ok(Spliced {
+        proof_span: first.start..last.end,
+        replaced: first_replaced.0.start..last_replaced.0.end,
+        focused: edits.iter().any(|(_, _, focused)| *focused),
+        filled,
+        text,
+    })
+}
+
+/// The user's other holes in the declaration of the hole at `hole_span` (every `sorry` or
+/// `admit` token our lexer sees, statements included). A hole our lexer misses stays `sorry` in
+/// the shadow, where `sorryAx` rejects the check: a lexer mistake can only cause a rejection.
+fn other_holes(document: &str, hole_span: &Range<usize>) -> Vec<crate::holes::Hole> {
+    let holes = crate::holes::scan(document);
+    let Some(command) = holes
+        .iter()
+        .find(|hole| hole.span == *hole_span)
+        .map(|hole| hole.command)
+    else {
+        return Vec::new();
+    };
+    holes
+        .into_iter()
+        .filter(|hole| hole.command == command && hole.span != *hole_span)
+        .collect()
 }
 
 /// The column where a line's content starts: after its spaces and a leading bullet `· `, since
@@ -283,35 +393,47 @@ fn layout_tactic(
 fn layout_term(
     layout: &HoleLayout<'_>,
     hole: &Range<usize>,
-    proof: &str,
+    body: &str,
 ) -> Result<(Range<usize>, String), Rejection> {
-    let standalone = layout.after_assignment() && layout.ends_line();
-    let stripped = strip_leading_by(proof);
-    if stripped.len() != proof.len() {
-        let lines = body_lines(stripped)?;
-        let text = if standalone && lines.len() == 1 {
-            format!("by {}", lines[0])
-        } else if standalone {
-            let mut text = String::from("by");
-            for line in &lines {
-                text.push('\n');
-                push_indented(&mut text, line, layout.line_indent + 2);
-            }
-            text
-        } else {
-            format!("(by {})", place(&lines, layout.column + "(by ".len()))
-        };
-        return Ok((hole.clone(), text));
+    if !(layout.after_assignment() && layout.ends_line()) {
+        return layout_enclosed(layout, hole, "(by ", body);
     }
-    let lines = body_lines(proof)?;
-    let single_token = lines.len() == 1 && code_tokens(&lines[0]) == 1;
-    let text = if standalone {
-        place(&lines, layout.line_indent + 2)
-    } else if single_token {
-        lines[0].clone()
+    let lines = body_lines(body)?;
+    let text = if lines.len() == 1 {
+        format!("by {}", lines[0])
     } else {
-        format!("({})", place(&lines, layout.column + 1))
+        let mut text = String::from("by");
+        for line in &lines {
+            text.push('\n');
+            push_indented(&mut text, line, layout.line_indent + 2);
+        }
+        text
     };
+    Ok((hole.clone(), text))
+}
+
+/// `opener` (`(· ` or `(by `), the body lined up after it, and our closing `)`; on a line of
+/// its own when the body ends in a line comment, which would swallow it.
+fn layout_enclosed(
+    layout: &HoleLayout<'_>,
+    hole: &Range<usize>,
+    opener: &str,
+    body: &str,
+) -> Result<(Range<usize>, String), Rejection> {
+    let lines = body_lines(body)?;
+    let column = layout.column + opener.chars().count();
+    let mut text = String::from(opener);
+    text.push_str(&place(&lines, column));
+    let ends_in_comment = lex(&text)
+        .iter()
+        .rev()
+        .find(|t| t.kind != TokenKind::Whitespace)
+        .is_some_and(|t| t.kind == TokenKind::LineComment);
+    if ends_in_comment {
+        text.push('\n');
+        text.extend(std::iter::repeat_n(' ', layout.column));
+    }
+    text.push(')');
     Ok((hole.clone(), text))
 }
 
@@ -334,13 +456,6 @@ fn push_indented(text: &mut String, line: &str, indent: usize) {
         text.extend(std::iter::repeat_n(' ', indent));
         text.push_str(line);
     }
-}
-
-fn code_tokens(text: &str) -> usize {
-    lex(text)
-        .iter()
-        .filter(|t| t.kind != TokenKind::Whitespace && !t.is_comment())
-        .count()
 }
 
 /// Drops a leading `by` (and the whitespace after it) from a body.
@@ -523,16 +638,20 @@ fn check_outline(original: &Outline, spliced: &Outline) -> Result<(), Rejection>
 }
 
 /// Builds the shadow document for checking `spliced`: the text up to the end of the target
-/// declaration (whose span in the original `document` is `target`), then `#print axioms` for it.
+/// declaration (whose span in the original `document` is `target`), then
+/// `#print axioms _root_.<full name>`.
 ///
-/// An `example` becomes `noncomputable def _sorryfill_example_<n>` and an anonymous `instance`
-/// gets the name `_sorryfill_instance_<n>` (`n` is the command's index), so that its axioms can
-/// be printed; `noncomputable` because an `example` is never compiled either. A `protected`
-/// declaration is printed by its full name, since its short name does not resolve.
+/// Names the shadow adds carry `nonce`: an `example` becomes `noncomputable def
+/// _sorryfill_example_<nonce>` and an anonymous `instance` gets the name
+/// `_sorryfill_instance_<nonce>`, so that its axioms can be printed and Lean lists it as a
+/// symbol; `noncomputable` because an `example` is never compiled either. The user's other
+/// holes of the declaration become the axiom `_sorryfill_hole_<nonce>`, declared just before
+/// the declaration and allowed for this check alone (see [`Shadow::extra_axioms`]).
 pub fn shadow_text(
     document: &str,
     target: Range<usize>,
     spliced: &Spliced,
+    nonce: &str,
 ) -> Result<Shadow, Rejection> {
     let grown = spliced.text.len() as isize - document.len() as isize;
     let target_end = target.end.checked_add_signed(grown).unwrap_or(0);
@@ -574,29 +693,30 @@ pub fn shadow_text(
         })
         .map(|t| t.text(source))
         .collect();
-    let (insert_at, insertion, print_name) = match (&command.name, command.keyword.as_str()) {
-        (Some((name, _)), _) => {
-            let name = if prefix_tokens.contains(&"protected") {
-                qualified(&outline, index, name)
-            } else {
-                name.clone()
-            };
-            (keyword_token.span.end, String::new(), name)
-        }
+    let mut scopes = lean_syntax::Scopes::default();
+    for earlier in &outline.commands[..index] {
+        scopes.step(earlier);
+    }
+
+    // Edits inside the declaration, as (range in `source`, replacement).
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    let name = match (&command.name, command.keyword.as_str()) {
+        (Some((name, _)), _) => name.clone(),
         (None, "example") => {
-            let name = format!("_sorryfill_example_{index}");
+            let name = format!("{SHADOW_NAME_PREFIX}example_{nonce}");
             let modifier = if prefix_tokens.contains(&"noncomputable") {
                 ""
             } else {
                 "noncomputable "
             };
-            let replacement = format!("{modifier}def {name}");
-            (keyword_token.span.end, replacement, name)
+            edits.push((keyword_token.span.clone(), format!("{modifier}def {name}")));
+            name
         }
         (None, "instance") => {
-            let name = format!("_sorryfill_instance_{index}");
+            let name = format!("{SHADOW_NAME_PREFIX}instance_{nonce}");
             let at = instance_name_position(source, &tokens, keyword_token);
-            (at, format!(" {name}"), name)
+            edits.push((at..at, format!(" {name}")));
+            name
         }
         (None, keyword) => {
             return Err(structure_changed(format!(
@@ -604,29 +724,82 @@ pub fn shadow_text(
             )));
         }
     };
-    let mut text = String::with_capacity(target_end + 64);
-    let (replace_from, shift) = if command.keyword == "example" && command.name.is_none() {
-        // The keyword itself is replaced by `noncomputable def NAME`.
-        (
-            keyword_token.span.start,
-            insertion.len() as isize - "example".len() as isize,
-        )
-    } else {
-        (insert_at, insertion.len() as isize)
+    let full_name = scopes.qualify(&name);
+
+    // The user's other holes stand for goals the candidate must not touch: in the shadow they
+    // become a nonce axiom (allowed for this check only), so `sorryAx` never has to be.
+    let hole_axiom = format!("{SHADOW_NAME_PREFIX}hole_{nonce}");
+    let mut replaced_holes = false;
+    for hole in crate::holes::scan(source) {
+        let in_target = hole.span.start >= command.span.start && hole.span.end <= target_end;
+        let in_proof = spliced
+            .filled
+            .iter()
+            .any(|filled| hole.span.start < filled.end && filled.start < hole.span.end);
+        if !in_target || in_proof {
+            continue;
+        }
+        let replacement = match hole.position {
+            crate::holes::HolePosition::Tactic => format!("exact {hole_axiom}"),
+            crate::holes::HolePosition::Term => hole_axiom.clone(),
+        };
+        edits.push((hole.span.clone(), replacement));
+        replaced_holes = true;
+    }
+    edits.sort_by_key(|(range, _)| range.start);
+
+    let mut declaration = String::with_capacity(source.len() - command.span.start + 64);
+    let mut copied = command.span.start;
+    let mut shift_at = Vec::with_capacity(edits.len());
+    for (range, replacement) in &edits {
+        declaration.push_str(&source[copied..range.start]);
+        declaration.push_str(replacement);
+        copied = range.end;
+        shift_at.push((range.end, replacement.len() as isize - range.len() as isize));
+    }
+    declaration.push_str(&source[copied..]);
+    let declaration = declaration.trim_end();
+
+    let mut text = String::with_capacity(target_end + declaration.len() + 256);
+    text.push_str(&source[..command.span.start]);
+    let mut extra_axioms = Vec::new();
+    if replaced_holes {
+        text.push_str(&format!(
+            "axiom _root_.{hole_axiom}.{{sorryfill_u}} {{α : Sort sorryfill_u}} : α\n\n"
+        ));
+        extra_axioms.push(hole_axiom);
+    }
+    let declaration_start = text.len();
+    let moved = |offset: usize| {
+        let shift: isize = shift_at
+            .iter()
+            .filter(|(end, _)| *end <= offset)
+            .map(|(_, delta)| delta)
+            .sum();
+        (offset + declaration_start - command.span.start).saturating_add_signed(shift)
     };
-    text.push_str(&source[..replace_from]);
-    text.push_str(&insertion);
-    text.push_str(&source[insert_at..]);
-    let declaration_end = text.trim_end().len();
-    text.truncate(declaration_end);
-    text.push_str("\n\n#print axioms ");
-    text.push_str(&print_name);
+    text.push_str(declaration);
+    let declaration_end = text.len();
+    text.push_str("\n\n");
+    let print_offset = text.len();
+    text.push_str("#print axioms _root_.");
+    text.push_str(&full_name);
     text.push('\n');
-    let moved = |offset: usize| offset.checked_add_signed(shift).unwrap_or(offset);
+    let keyword_offset = if command.keyword == "example" && command.name.is_none() {
+        // `example` became `[noncomputable ]def NAME`: the keyword is `def`.
+        let start = moved(keyword_token.span.start);
+        text[start..].find("def ").map_or(start, |at| start + at)
+    } else {
+        moved(keyword_token.span.start)
+    };
     Ok(Shadow {
-        declaration_span: command.span.start..declaration_end,
+        checked_from: command.span.start,
+        declaration_span: declaration_start..declaration_end,
+        keyword_offset,
         proof_span: moved(spliced.proof_span.start)..moved(spliced.proof_span.end),
-        print_name,
+        full_name,
+        print_offset,
+        extra_axioms,
         text,
     })
 }
@@ -657,30 +830,6 @@ fn instance_name_position(source: &str, tokens: &[Token], keyword: &Token) -> us
         }
     }
     keyword.span.end
-}
-
-/// `name` qualified by the namespaces open at command `index`. Inside namespace `A`, `A.x`
-/// resolves to `A.x` unless an `A.A.x` exists, which is rare enough to accept.
-fn qualified(outline: &Outline, index: usize, name: &str) -> String {
-    if let Some(rooted) = name.strip_prefix("_root_.") {
-        return rooted.to_owned();
-    }
-    // Each scope is a namespace's components or `None` for a section.
-    let mut scopes: Vec<Option<String>> = Vec::new();
-    for command in &outline.commands[..index] {
-        let scope_name = command.name.as_ref().map(|(n, _)| n.clone());
-        match command.kind {
-            CommandKind::Namespace => scopes.push(scope_name),
-            CommandKind::Section => scopes.push(None),
-            CommandKind::End => {
-                scopes.pop();
-            }
-            _ => {}
-        }
-    }
-    let mut parts: Vec<String> = scopes.into_iter().flatten().collect();
-    parts.push(name.to_owned());
-    parts.join(".")
 }
 
 #[cfg(test)]
@@ -763,8 +912,8 @@ mod tests {
             "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨(by omega), trivial⟩\n"
         );
         assert_eq!(
-            spliced(doc, HoleKind::Term, "h").expect("splices"),
-            "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨h, trivial⟩\n"
+            spliced(doc, HoleKind::Term, "exact h").expect("splices"),
+            "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨(by exact h), trivial⟩\n"
         );
         let alone = "theorem t (p : Prop) (h : p) : p :=\n  sorry\n";
         assert_eq!(
@@ -773,8 +922,52 @@ mod tests {
         );
         let inline = "theorem t (p : Prop) (h : p) : p := sorry\n";
         assert_eq!(
-            spliced(inline, HoleKind::Term, "id h").expect("splices"),
-            "theorem t (p : Prop) (h : p) : p := id h\n"
+            spliced(inline, HoleKind::Term, "exact id h").expect("splices"),
+            "theorem t (p : Prop) (h : p) : p := by exact id h\n"
+        );
+    }
+
+    #[test]
+    fn a_term_hole_gets_a_tactic_block_never_a_bare_tactic() {
+        let doc = "theorem t (n : ℕ) : n + 0 = n := sorry\n";
+        assert_eq!(
+            spliced(doc, HoleKind::Term, "omega").expect("splices"),
+            "theorem t (n : ℕ) : n + 0 = n := by omega\n"
+        );
+    }
+
+    #[test]
+    fn an_admit_hole_is_filled_like_a_sorry() {
+        let doc = "theorem t : True := by\n  admit\n";
+        let at = doc.find("admit").expect("present");
+        let result = splice(doc, at..at + 5, HoleKind::Tactic, "trivial").expect("splices");
+        assert_eq!(result.text, "theorem t : True := by\n  trivial\n");
+    }
+
+    #[test]
+    fn a_hole_beside_other_holes_gets_a_focused_block_closed_by_our_parenthesis() {
+        let doc = "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · sorry\n  · admit\n";
+        let result =
+            splice(doc, hole(doc, 0), HoleKind::Tactic, "have h := hp\nexact h").expect("splices");
+        assert!(result.focused);
+        assert!(
+            result
+                .text
+                .contains("  · (· have h := hp\n       exact h)\n  · admit\n"),
+            "{}",
+            result.text
+        );
+        let term = "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
+        let result =
+            splice(term, hole(term, 0), HoleKind::Term, "exact hp -- done").expect("splices");
+        let column = term[..hole(term, 0).start].chars().count();
+        assert_eq!(
+            result.text,
+            format!(
+                "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨(by exact hp -- done\n{}), sorry⟩\n",
+                " ".repeat(column)
+            ),
+            "a line comment would swallow our parenthesis"
         );
     }
 
@@ -821,12 +1014,18 @@ mod tests {
         let target_start = doc.find("theorem t").expect("present");
         let target = target_start..doc.find("theorem z").expect("present");
         let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
-        let shadow = shadow_text(doc, target, &result).expect("builds");
+        let shadow = shadow_text(doc, target, &result, "n0").expect("builds");
         assert_eq!(
             shadow.text,
-            "import Mathlib\n\ntheorem a : True := trivial\n\ntheorem t : True := by\n  trivial\n\n#print axioms t\n"
+            "import Mathlib\n\ntheorem a : True := trivial\n\ntheorem t : True := by\n  trivial\n\n#print axioms _root_.t\n"
         );
-        assert_eq!(shadow.print_name, "t");
+        assert_eq!(shadow.full_name, "t");
+        assert_eq!(
+            &shadow.text[shadow.print_offset..],
+            "#print axioms _root_.t\n"
+        );
+        assert_eq!(&shadow.text[shadow.keyword_offset..][..7], "theorem");
+        assert!(shadow.extra_axioms.is_empty());
         assert_eq!(&shadow.text[shadow.proof_span.clone()], "trivial");
         assert_eq!(&shadow.text[..target_start], &doc[..target_start]);
     }
@@ -835,22 +1034,23 @@ mod tests {
     fn an_example_is_renamed_so_its_axioms_can_be_printed() {
         let doc = "example : True := by\n  sorry\n";
         let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
-        let shadow = shadow_text(doc, 0..doc.len(), &result).expect("builds");
+        let shadow = shadow_text(doc, 0..doc.len(), &result, "n0nce").expect("builds");
         assert_eq!(
             shadow.text,
-            "noncomputable def _sorryfill_example_0 : True := by\n  trivial\n\n#print axioms _sorryfill_example_0\n"
+            "noncomputable def _sorryfill_example_n0nce : True := by\n  trivial\n\n#print axioms _root_._sorryfill_example_n0nce\n"
         );
+        assert_eq!(&shadow.text[shadow.keyword_offset..][..3], "def");
         assert_eq!(&shadow.text[shadow.proof_span.clone()], "trivial");
     }
 
     #[test]
     fn an_anonymous_instance_gets_a_name_after_its_priority() {
         let doc = "instance (priority := low) : Inhabited Nat := sorry\n";
-        let result = splice(doc, hole(doc, 0), HoleKind::Term, "⟨0⟩").expect("splices");
-        let shadow = shadow_text(doc, 0..doc.len(), &result).expect("builds");
+        let result = splice(doc, hole(doc, 0), HoleKind::Term, "exact ⟨0⟩").expect("splices");
+        let shadow = shadow_text(doc, 0..doc.len(), &result, "n0").expect("builds");
         assert!(
             shadow.text.starts_with(
-                "instance (priority := low) _sorryfill_instance_0 : Inhabited Nat := ⟨0⟩"
+                "instance (priority := low) _sorryfill_instance_n0 : Inhabited Nat := by exact ⟨0⟩"
             ),
             "{}",
             shadow.text
@@ -858,7 +1058,7 @@ mod tests {
         assert!(
             shadow
                 .text
-                .ends_with("#print axioms _sorryfill_instance_0\n")
+                .ends_with("#print axioms _root_._sorryfill_instance_n0\n")
         );
     }
 
@@ -868,7 +1068,64 @@ mod tests {
         let start = doc.find("protected").expect("present");
         let end = doc.find("end Foo").expect("present");
         let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
-        let shadow = shadow_text(doc, start..end, &result).expect("builds");
-        assert_eq!(shadow.print_name, "Foo.t");
+        let shadow = shadow_text(doc, start..end, &result, "n0").expect("builds");
+        assert_eq!(shadow.full_name, "Foo.t");
+    }
+
+    #[test]
+    fn the_users_other_holes_become_a_nonce_axiom_in_the_shadow_only() {
+        let doc = "namespace N\n\ntheorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · sorry\n  · admit\n\nend N\n";
+        let start = doc.find("theorem").expect("present");
+        let end = doc.find("end N").expect("present");
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "exact hp").expect("splices");
+        let shadow = shadow_text(doc, start..end, &result, "n0").expect("builds");
+        assert_eq!(
+            &shadow.text[start..],
+            "axiom _root_._sorryfill_hole_n0.{sorryfill_u} {α : Sort sorryfill_u} : α\n\ntheorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · (· exact hp)\n  · exact _sorryfill_hole_n0\n\n#print axioms _root_.N.t\n"
+        );
+        assert_eq!(shadow.extra_axioms, ["_sorryfill_hole_n0"]);
+        assert_eq!(&shadow.text[shadow.proof_span.clone()], "(· exact hp)");
+        assert_eq!(shadow.checked_from, start);
+        assert_eq!(
+            &shadow.text[shadow.declaration_span.start..][..7],
+            "theorem"
+        );
+    }
+
+    #[test]
+    fn proofs_spliced_together_are_what_each_splice_writes_and_leave_no_hole_axiom() {
+        let doc = "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  sorry\n  admit\n";
+        let first = hole(doc, 0);
+        let second = doc.find("admit").expect("present");
+        let together = splice_together(
+            doc,
+            &[
+                (second..second + 5, HoleKind::Tactic, "exact hq"),
+                (first.clone(), HoleKind::Tactic, "exact hp"),
+            ],
+        )
+        .expect("splices");
+        assert_eq!(
+            together.text,
+            "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  (· exact hp)\n  (· exact hq)\n"
+        );
+        assert_eq!(together.filled.len(), 2);
+        let shadow = shadow_text(doc, 0..doc.len(), &together, "n0").expect("builds");
+        assert!(shadow.extra_axioms.is_empty(), "{}", shadow.text);
+        let overlapping = splice_together(
+            doc,
+            &[
+                (first.clone(), HoleKind::Tactic, "exact hp"),
+                (first, HoleKind::Tactic, "exact hq"),
+            ],
+        );
+        assert!(overlapping.is_err());
+    }
+
+    #[test]
+    fn nonces_differ_between_checks() {
+        let (a, b) = (fresh_nonce(), fresh_nonce());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
     }
 }

@@ -3,7 +3,6 @@
 //! asks lean-sim itself (the real `LeanChecker` lives in `verify`; this one keeps the
 //! session's tests independent of it).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,55 +19,61 @@ use sorryfill::pipeline::{
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
 
 const SHADOW_PREFIX: &str = "file:///sorryfill-test-shadow/";
-const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 const URI: &str = "file:///project/Main.lean";
 
 /// One check the test checker made: the version it was for and the proof text.
 type CheckLog = Arc<Mutex<Vec<(i32, String)>>>;
 
-type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<Vec<sorryfill::lean::LeanDiagnostic>>>>>;
-
 /// Checks a proof by opening the spliced document under a private URI in lean-sim: no
-/// error and no sorry warning means verified.
+/// error and no sorry warning means verified. Its diagnostics are read at Lean's barrier, the
+/// `waitForDiagnostics` answer (Lean publishes a quick version after saying it is done).
 #[derive(Clone)]
 struct ShadowChecker {
     lean: LeanHandle,
     state: EditorState,
-    waiters: Waiters,
     next: Arc<Mutex<u64>>,
     log: CheckLog,
 }
 
 impl ShadowChecker {
     fn new(lean: LeanHandle, state: EditorState) -> Self {
-        let mut events = lean
-            .register_private(SHADOW_PREFIX)
-            .expect("the router is alive while the test sets up");
-        let waiters: Waiters = Arc::default();
-        let route = Arc::clone(&waiters);
-        tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                if let PrivateEvent::Elaborated {
-                    uri, diagnostics, ..
-                } = event
-                    && let Some(waiter) = route.lock().expect("not poisoned").remove(&uri)
-                {
-                    let _ = waiter.send(diagnostics);
-                }
-            }
-        });
         Self {
             lean,
             state,
-            waiters,
             next: Arc::default(),
             log: CheckLog::default(),
         }
+    }
+
+    /// Opens `text` as a fresh private document and returns its final diagnostics.
+    async fn diagnostics_of(&self, text: &str) -> Option<Vec<sorryfill::lean::LeanDiagnostic>> {
+        let prefix = {
+            let mut next = self.next.lock().expect("not poisoned");
+            *next += 1;
+            format!("{SHADOW_PREFIX}{next}/")
+        };
+        let uri = format!("{prefix}Check.lean");
+        let mut events = self.lean.register_private(prefix).ok()?;
+        let open = json!({"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text}});
+        self.lean.notify("textDocument/didOpen", open).ok()?;
+        let answered = tokio::time::timeout(WAIT, self.lean.wait_for_diagnostics(&uri, 1)).await;
+        let mut last = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            if let PrivateEvent::Diagnostics { diagnostics, .. } = event {
+                last = diagnostics;
+            }
+        }
+        let _ = self.lean.notify(
+            "textDocument/didClose",
+            json!({"textDocument": {"uri": uri}}),
+        );
+        matches!(answered, Ok(Ok(()))).then_some(last)
     }
 }
 
@@ -92,26 +97,7 @@ impl Checker for ShadowChecker {
             Ok(spliced) => spliced,
             Err(error) => return Verdict::rejected(RejectKind::Gate, format!("{error:?}")),
         };
-        let uri = {
-            let mut next = self.next.lock().expect("not poisoned");
-            *next += 1;
-            format!("{SHADOW_PREFIX}{next}.lean")
-        };
-        let (tx, rx) = oneshot::channel();
-        self.waiters
-            .lock()
-            .expect("not poisoned")
-            .insert(uri.clone(), tx);
-        let open = json!({"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": spliced.text}});
-        if self.lean.notify("textDocument/didOpen", open).is_err() {
-            return Verdict::rejected(RejectKind::Stale, "Lean is gone");
-        }
-        let diagnostics = tokio::time::timeout(WAIT, rx).await;
-        let _ = self.lean.notify(
-            "textDocument/didClose",
-            json!({"textDocument": {"uri": uri}}),
-        );
-        let Ok(Ok(diagnostics)) = diagnostics else {
+        let Some(diagnostics) = self.diagnostics_of(&spliced.text).await else {
             return Verdict::rejected(RejectKind::Timeout, "no answer");
         };
         let error = diagnostics.iter().find(|d| d.is_error());
@@ -128,11 +114,11 @@ impl Checker for ShadowChecker {
 }
 
 /// The scripted editor: writes frames, reads every frame the proxy sends.
-struct Editor {
+pub(crate) struct Editor {
     to_proxy: Box<dyn AsyncWrite + Unpin + Send>,
     frames: mpsc::UnboundedReceiver<Value>,
     backlog: Vec<Value>,
-    raw: Arc<Mutex<Vec<String>>>,
+    pub(crate) raw: Arc<Mutex<Vec<String>>>,
     next_id: i64,
     checks: CheckLog,
     state: EditorState,
@@ -159,13 +145,13 @@ impl Editor {
         }
     }
 
-    async fn initialize(&mut self, capabilities: Value, uri: &str, text: &str) {
+    pub(crate) async fn initialize(&mut self, capabilities: Value, uri: &str, text: &str) {
         self.initialize_with(capabilities, Value::Null, uri, text)
             .await;
     }
 
     /// `initialize` with `initializationOptions`, `initialized`, then `didOpen`.
-    async fn initialize_with(
+    pub(crate) async fn initialize_with(
         &mut self,
         capabilities: Value,
         options: Value,
@@ -184,6 +170,25 @@ impl Editor {
         .await;
         self.send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
             .await;
+        self.open(uri, text).await;
+    }
+
+    /// Waits for Lean's first non-empty publish and checks it is about `uri`: Lean's own
+    /// traffic flows, whatever sorryfill does.
+    pub(crate) async fn lean_still_publishes(&mut self, uri: &str) {
+        let published = self
+            .wait_for(|frame| {
+                frame["method"] == "textDocument/publishDiagnostics"
+                    && frame["params"]["diagnostics"]
+                        .as_array()
+                        .is_some_and(|diagnostics| !diagnostics.is_empty())
+            })
+            .await;
+        assert_eq!(published["params"]["uri"], uri);
+    }
+
+    /// `didOpen` of `text` at version 1.
+    pub(crate) async fn open(&mut self, uri: &str, text: &str) {
         self.send(
             json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
                 "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
@@ -192,7 +197,7 @@ impl Editor {
         .await;
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         let body = serde_json::to_vec(&message).expect("JSON serialises");
         let header = format!("Content-Length: {}\r\n\r\n", body.len());
         self.to_proxy
@@ -205,7 +210,7 @@ impl Editor {
             .expect("the proxy reads");
     }
 
-    async fn request(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) async fn request(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
@@ -215,7 +220,7 @@ impl Editor {
     }
 
     /// The first frame, among those not yet taken, that `wanted` accepts.
-    async fn wait_for(&mut self, mut wanted: impl FnMut(&Value) -> bool) -> Value {
+    pub(crate) async fn wait_for(&mut self, mut wanted: impl FnMut(&Value) -> bool) -> Value {
         if let Some(at) = self.backlog.iter().position(&mut wanted) {
             return self.backlog.remove(at);
         }
@@ -241,12 +246,23 @@ impl Editor {
     }
 
     async fn code_actions(&mut self, line: u32) -> Vec<Value> {
+        self.code_actions_in(URI, line, 0).await
+    }
+
+    /// The code actions of `uri` at `line`, `character`.
+    pub(crate) async fn code_actions_in(
+        &mut self,
+        uri: &str,
+        line: u32,
+        character: u32,
+    ) -> Vec<Value> {
+        let position = json!({"line": line, "character": character});
         let answer = self
             .request(
                 "textDocument/codeAction",
                 json!({
-                    "textDocument": {"uri": URI},
-                    "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
+                    "textDocument": {"uri": uri},
+                    "range": {"start": position, "end": position},
                     "context": {"diagnostics": []},
                 }),
             )
@@ -392,7 +408,7 @@ accept = ["trivial"]
 const TEXT: &str = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
 
 /// Applies a `TextDocumentEdit`'s single edit to `text` (UTF-16 columns are ASCII here).
-fn apply(text: &str, action: &Value) -> String {
+pub(crate) fn apply(text: &str, action: &Value) -> String {
     let edit = &action["edit"]["documentChanges"][0]["edits"][0];
     let offset = |position: &Value| {
         let line = position["line"].as_u64().expect("a line") as usize;
@@ -539,9 +555,20 @@ async fn without_the_capability_or_the_setting_the_proxy_sends_nothing_of_its_ow
 
 /// The real `sorryfill serve` in `dir` in front of lean-sim with `oracle`, with no user-level
 /// configuration; returns the child, a connected editor, the document URI and the log path.
-fn serve_binary(
+pub(crate) fn serve_binary(
     dir: &std::path::Path,
     oracle: &str,
+) -> (tokio::process::Child, Editor, String, std::path::PathBuf) {
+    serve_binary_with(dir, oracle, &[], &[])
+}
+
+/// [`serve_binary`] with extra environment variables for `sorryfill serve` and extra
+/// arguments for lean-sim.
+pub(crate) fn serve_binary_with(
+    dir: &std::path::Path,
+    oracle: &str,
+    env: &[(&str, &str)],
+    lean_args: &[&str],
 ) -> (tokio::process::Child, Editor, String, std::path::PathBuf) {
     let oracle_path = dir.join("oracle.toml");
     std::fs::write(&oracle_path, oracle).expect("the temp dir is writable");
@@ -554,10 +581,13 @@ fn serve_binary(
         .arg(lean_sim_bin())
         .arg("--oracle")
         .arg(&oracle_path)
+        .args(lean_args)
         .current_dir(dir)
         // No user-level sorryfill.toml may change what runs.
         .env("XDG_CONFIG_HOME", dir)
         .env("HOME", dir)
+        .env_remove("SORRYFILL_SETTINGS")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -580,17 +610,7 @@ fn serve_binary(
 async fn wait_for_fill(editor: &mut Editor, uri: &str) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let answer = editor
-            .request(
-                "textDocument/codeAction",
-                json!({
-                    "textDocument": {"uri": uri},
-                    "range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}},
-                    "context": {"diagnostics": []},
-                }),
-            )
-            .await;
-        let actions = answer["result"].as_array().cloned().unwrap_or_default();
+        let actions = editor.code_actions_in(uri, 1, 2).await;
         if let Some(fill) = actions.iter().find(|a| a["title"] == FILL_TITLE) {
             return fill.clone();
         }
@@ -698,14 +718,46 @@ async fn a_broken_sorryfill_toml_leaves_lean_working_and_says_so() {
         "the message names the bad key: {message}"
     );
     // Lean's own traffic still flows: its sorry warning reaches the editor.
-    let published = editor
-        .wait_for(|frame| {
-            frame["method"] == "textDocument/publishDiagnostics"
-                && frame["params"]["diagnostics"]
-                    .as_array()
-                    .is_some_and(|diagnostics| !diagnostics.is_empty())
-        })
-        .await;
-    assert_eq!(published["params"]["uri"], uri.as_str());
+    editor.lean_still_publishes(&uri).await;
+    child.kill().await.expect("the proxy stops");
+}
+
+/// A `[prover]` whose API key variable is not set leaves the tactic portfolio running: the
+/// editor gets one warning naming the variable, and still the portfolio's proof.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_api_key_warns_once_and_the_portfolio_still_runs() {
+    const UNSET: &str = "SORRYFILL_EDITOR_TEST_UNSET_KEY";
+    let dir = fresh_dir();
+    std::fs::write(
+        dir.path().join("sorryfill.toml"),
+        format!(
+            "[prover]\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\napi_key_env = \"{UNSET}\"\n"
+        ),
+    )
+    .expect("write sorryfill.toml");
+    let (mut child, mut editor, uri, _log) = serve_binary(dir.path(), ORACLE);
+    editor.initialize(json!({}), &uri, TEXT).await;
+    let fill = wait_for_fill(&mut editor, &uri).await;
+    assert_eq!(apply(TEXT, &fill), TEXT.replace("sorry", "omega"));
+    let messages: Vec<Value> = editor
+        .raw
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .filter_map(|frame| serde_json::from_str::<Value>(frame).ok())
+        .filter(|frame| frame["method"] == "window/showMessage")
+        .collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let message = messages[0]["params"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(messages[0]["params"]["type"], 2, "a warning: {message}");
+    assert!(message.contains(UNSET), "{message}");
+    assert!(!message.contains("is off:"), "{message}");
+    assert_eq!(
+        message.matches("is not set").count(),
+        1,
+        "said once: {message}"
+    );
     child.kill().await.expect("the proxy stops");
 }

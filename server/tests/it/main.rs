@@ -3,14 +3,18 @@
 
 mod support;
 
+mod adversarial;
+mod barrier;
 mod bench_cli;
 mod cli;
 mod editor;
+mod editor_protocol;
 #[cfg(unix)]
 mod editors;
 mod engine;
 #[cfg(unix)]
 mod faults;
+mod first_run;
 mod holes;
 mod models;
 #[cfg(unix)]
@@ -21,3 +25,5 @@ mod proxy;
 mod real_lean;
 mod verify;
 mod verify_lean;
+#[cfg(unix)]
+mod vscode;

@@ -164,7 +164,7 @@ impl MockModel {
         }
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub(crate) fn bodies(&self) -> Vec<Value> {
         self.bodies.lock().expect("test lock").clone()
     }
 
@@ -181,7 +181,7 @@ impl MockModel {
 }
 
 /// The user message of a request.
-fn user_text(body: &Value) -> String {
+pub(crate) fn user_text(body: &Value) -> String {
     body["messages"]
         .as_array()
         .and_then(|messages| messages.last())
@@ -197,7 +197,7 @@ fn asks_for(body: &Value, target: &str) -> bool {
 
 /// An answer as a model writes it: a line of reasoning, then the Lean it was shown with
 /// `proof` (tactic lines, indented under the theorem) in place of the `sorry`.
-fn answer(body: &Value, proof: &str) -> String {
+pub(crate) fn answer(body: &Value, proof: &str) -> String {
     let user = user_text(body);
     let lean = user
         .split_once("```lean4\n")
@@ -208,7 +208,7 @@ fn answer(body: &Value, proof: &str) -> String {
     format!("The goal follows from these steps.\n\n```lean4\n{lean}{proof}\n```\n")
 }
 
-fn after(millis: u64, text: String) -> Reply {
+pub(crate) fn after(millis: u64, text: String) -> Reply {
     Reply::Answer {
         delay: Duration::from_millis(millis),
         text,
@@ -227,7 +227,7 @@ const HELPER_ORACLE: &str =
 /// A fresh project folder with `Foo.lean`, lean-sim's oracle and a `sorryfill.toml`.
 pub(crate) struct Project {
     dir: tempfile::TempDir,
-    lean_cmd: String,
+    pub(crate) lean_cmd: String,
     log: std::path::PathBuf,
 }
 
@@ -282,7 +282,7 @@ impl Project {
         ]
     }
 
-    fn report(&self) -> Value {
+    pub(crate) fn report(&self) -> Value {
         let text = std::fs::read_to_string(self.path().join("report.json")).expect("a report");
         serde_json::from_str(&text).expect("the report is JSON")
     }
@@ -319,16 +319,16 @@ impl Project {
     }
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// The report's line for the hole of declaration `name`.
-fn hole<'a>(report: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn hole<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["files"][0]["holes"]
         .as_array()
         .and_then(|holes| holes.iter().find(|hole| hole["declaration"] == name))

@@ -178,6 +178,30 @@ fn prove_refuses_to_write_a_file_changed_during_the_run() {
     );
     let now = std::fs::read_to_string(dir.path().join("Foo.lean")).expect("read");
     assert_eq!(now, edited, "the user's text is kept");
+    // The proof found is still reported, and cached for the next run.
+    assert!(
+        stderr.contains("add_zero': verified") && stderr.contains("2 holes in 1 file"),
+        "{stderr}"
+    );
+    let again = sorryfill(
+        dir.path(),
+        &[
+            "prove",
+            "Foo.lean",
+            "--lean-cmd",
+            &lean_cmd,
+            "--json",
+            "r.json",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json")).expect("report"))
+            .expect("JSON");
+    assert_eq!(
+        report["files"][0]["holes"][0]["source"], "cache",
+        "{report}"
+    );
 }
 
 #[cfg(unix)]

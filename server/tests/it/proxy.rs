@@ -19,6 +19,8 @@ struct Session {
     stdin: Option<ChildStdin>,
     frames: mpsc::Receiver<Vec<u8>>,
     stderr: mpsc::Receiver<Vec<u8>>,
+    /// The proxy's `$/sorryfill/status` notifications, set aside by [`Session::receive`].
+    statuses: std::cell::RefCell<Vec<Value>>,
 }
 
 fn start(dir: &Path, proxy_args: &[&str], recorder_args: &[&str]) -> Session {
@@ -61,7 +63,15 @@ fn start(dir: &Path, proxy_args: &[&str], recorder_args: &[&str]) -> Session {
         proxy,
         frames,
         stderr: stderr_rx,
+        statuses: std::cell::RefCell::default(),
     }
+}
+
+/// The status notification the proxy adds to a plain editor's traffic: the one frame of its
+/// own that every session sends (see `docs/editor-protocol.md`).
+fn as_status(frame: &[u8]) -> Option<Value> {
+    let value: Value = serde_json::from_slice(frame).ok()?;
+    (value["method"] == "$/sorryfill/status").then_some(value)
 }
 
 impl Session {
@@ -78,10 +88,32 @@ impl Session {
         stdin.flush().expect("the proxy reads");
     }
 
+    /// The next frame that is not the proxy's status notification.
     fn receive(&self) -> Vec<u8> {
-        self.frames
-            .recv_timeout(WAIT)
-            .expect("the proxy forwards a frame in time")
+        loop {
+            let frame = self
+                .frames
+                .recv_timeout(WAIT)
+                .expect("the proxy forwards a frame in time");
+            match as_status(&frame) {
+                Some(status) => self.statuses.borrow_mut().push(status),
+                None => return frame,
+            }
+        }
+    }
+
+    /// Every frame still to come after the proxy exited: all must be status notifications.
+    fn only_statuses_left(&self) -> Vec<Value> {
+        for frame in self.frames.try_iter() {
+            match as_status(&frame) {
+                Some(status) => self.statuses.borrow_mut().push(status),
+                None => panic!(
+                    "an unexpected frame: {}",
+                    String::from_utf8_lossy(&frame[..frame.len().min(200)])
+                ),
+            }
+        }
+        self.statuses.borrow().clone()
     }
 
     fn close_stdin(&mut self) {
@@ -207,6 +239,11 @@ fn a_long_mixed_session_is_forwarded_byte_for_byte_in_order() {
     session.send(&shutdown);
     session.send(&exit);
     assert_eq!(session.wait(), 0);
+    // Lean's frames came byte for byte; the proxy added only its status, at least once
+    // (right after `initialized`).
+    let statuses = session.only_statuses_left();
+    assert!(!statuses.is_empty(), "the status after `initialized`");
+    assert!(statuses.iter().all(|s| s["params"]["state"].is_string()));
 
     let mut expected_record = client_frames;
     expected_record.extend([emit_frame, shutdown, exit]);
@@ -537,6 +574,16 @@ fn a_broken_sorryfill_toml_leaves_lean_working_and_says_why_once() {
     );
     session.close_stdin();
     assert_eq!(session.wait(), 0);
+    // The status says so too, for a plugin's status line.
+    let statuses = session.only_statuses_left();
+    let off = statuses.last().expect("a status after `initialized`");
+    assert_eq!(off["params"]["state"], "off");
+    assert!(
+        off["params"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("modle")),
+        "{off}"
+    );
     assert!(session.stderr().is_empty(), "nothing on stderr");
     let record = recorded(dir.path());
     assert_eq!(record[0], initialize.to_vec());

@@ -55,9 +55,14 @@ pub fn protocol_dir() -> Option<PathBuf> {
     shared_dir("lean-protocol")
 }
 
-fn shared_dir(name: &str) -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = root.join("..").join("shared").join(name);
+/// A folder of the shared reference material: `../shared/<name>` from the project root, or
+/// `$SORRYFILL_SHARED/<name>` (for a git worktree that is not next to `shared/`).
+pub fn shared_dir(name: &str) -> Option<PathBuf> {
+    let shared = match std::env::var_os("SORRYFILL_SHARED") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    };
+    let dir = shared.join(name);
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -90,9 +95,16 @@ pub fn fresh_dir() -> tempfile::TempDir {
         .expect("a temporary folder can be made")
 }
 
-/// Prints a skip notice straight to stderr: the test harness captures `eprintln!`, and a skip
-/// must be seen in the test log, never silent.
+/// Prints a skip notice straight to stderr, naming the test: the test harness captures
+/// `eprintln!`, and a skip must be seen in the test log, never silent. `.ci/run` counts these
+/// lines in its last line. A precondition known before the run is an `#[ignore = "reason"]`
+/// instead, which the harness itself counts.
 pub fn skip_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr(), "{line}");
+    // libtest runs each test on a thread named after it.
+    let test = std::thread::current()
+        .name()
+        .map(|name| format!(" [{name}]"))
+        .unwrap_or_default();
+    let _ = writeln!(std::io::stderr(), "{line}{test}");
 }

@@ -27,7 +27,7 @@ const ROOT: &str = "file:///work/project";
 const SOURCE_URI: &str = "file:///work/project/Demo/Basic.lean";
 
 /// A small file with one tactic hole in the last declaration.
-const SOURCE: &str = "import Demo.Prelude
+pub(crate) const SOURCE: &str = "import Demo.Prelude
 
 theorem helper (a : ℕ) : a ≤ a + 1 := Nat.le_succ a
 
@@ -179,6 +179,11 @@ impl Session {
             busy,
             _dir: None,
         }
+    }
+
+    /// The proxy's own channel to Lean.
+    pub(crate) fn lean(&self) -> &LeanHandle {
+        &self.lean
     }
 
     /// Opens `text` as version 1 of the source and waits until Lean finished it.
@@ -346,10 +351,11 @@ async fn a_proof_lean_accepts_is_verified_and_a_wrong_one_is_rejected_with_leans
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sorry_warning_rejects_in_every_spelling() {
-    // Two holes in one declaration: a full check of one with the other still `sorry` leaves
-    // Lean's sorry warning on the declaration, which the full gate rejects.
-    let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
-    let first = source.find("sorry").expect("a hole");
+    // A theorem proved by `sorry` elsewhere in the file: the candidate's declaration depends
+    // on it, so Lean warns (in its version's spelling) and prints `sorryAx`.
+    let source = "theorem helper_sorry (p : Prop) : p := sorry\n\ntheorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, hq⟩\n";
+    let hole = source.rfind("sorry").expect("a hole");
+    let declaration = source.find("theorem pair").expect("the target")..source.len();
     for style in ["quote", "backtick", "named"] {
         let mut session = Session::start(&["--accept-all", "--sorry-style", style]).await;
         session.open(source).await;
@@ -358,10 +364,10 @@ async fn the_sorry_warning_rejects_in_every_spelling() {
             source_uri: SOURCE_URI,
             source_text: source,
             hole_version: 1,
-            hole_span: first..first + "sorry".len(),
+            hole_span: hole..hole + "sorry".len(),
             hole_kind: HoleKind::Term,
-            declaration: 0..source.len(),
-            proof: "hp",
+            declaration: declaration.clone(),
+            proof: "exact helper_sorry p",
             mode: GateMode::Full,
         };
         let verdict = checker.shadow().check(&request).await;
@@ -369,7 +375,7 @@ async fn the_sorry_warning_rejects_in_every_spelling() {
             matches!(
                 &verdict,
                 GateVerdict::Rejected {
-                    reason: RejectReason::SorryWarning
+                    reason: RejectReason::SorryWarning | RejectReason::Axiom { .. }
                 }
             ),
             "{style}: {verdict:?}"
@@ -380,14 +386,14 @@ async fn the_sorry_warning_rejects_in_every_spelling() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hole_sharing_its_declaration_with_another_users_hole_can_be_verified() {
-    // The other `sorry` is the user's own: it keeps the warning on, so the pipeline's checker
-    // judges this hole by its own proof (static scan) and Lean's errors, not by the warning.
+    // The other `sorry` is the user's own: in the shadow it becomes a nonce axiom allowed for
+    // this check alone, and the candidate is a focused block that cannot reach it.
     let source = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
     let mut session = Session::start(&["--accept-all"]).await;
     session.open(source).await;
     let checker = session.checker(settings(1, WAIT));
     assert_eq!(
-        check(&checker, &session.target(0), "hp").await,
+        check(&checker, &session.target(0), "exact hp").await,
         Verdict::verified()
     );
     let banned = check(&checker, &session.target(0), "sorryAx _").await;
@@ -497,7 +503,7 @@ async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
         // sorryfill's own gate at work.
         let honest = match kind {
             HoleKind::Tactic => "omega",
-            HoleKind::Term => "hp",
+            HoleKind::Term => "exact hp",
         };
         assert_eq!(check(&checker, &target, honest).await, Verdict::verified());
         for case in ADVERSARIAL.iter().filter(|c| c.kind == kind) {
@@ -514,10 +520,9 @@ async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_adversarial_suite_verifies_nothing_under_the_sketch_gate_either() {
-    // The user's second `sorry` stays in the declaration, so the hole is judged by the sketch
-    // gate, which ignores the sorry warning and `sorryAx`: the static scan is all that stands
-    // between a tactic that quietly admits the goal and the user.
+async fn the_adversarial_suite_verifies_nothing_beside_the_users_other_hole_either() {
+    // The user's second `sorry` becomes a nonce axiom in the shadow; a cheat that admits its
+    // own goal still brings `sorryAx`, which is never allowed.
     let source = "theorem target (a b : ℕ) (h : a ≤ b) (h' : b < b + 1) : a ≤ b + 1 := by
   have h2 : b ≤ b + 1 := by
     sorry
@@ -765,6 +770,27 @@ async fn a_sketch_check_tolerates_its_own_sorries_but_not_errors() {
             }
         ),
         "{verdict:?}"
+    );
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_lean_reads_as_leaving_its_declaration_is_rejected_without_any_error() {
+    // The first tactic is pushed right by a comment, so Lean ends the tactic block at the next
+    // line at the hole's column: `open Nat` becomes a command of its own, which Lean accepts
+    // without a word. Only Lean's bounds of the declaration show it.
+    let mut session = Session::start(&["--accept-all"]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let verdict = check(&checker, &session.target(0), "/- pad -/   omega\nopen Nat").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Gate, "Lean ends the declaration"),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        check(&checker, &session.target(0), "/- pad -/   omega").await,
+        Verdict::verified(),
+        "the same proof without the escape verifies"
     );
     session.finish().await;
 }

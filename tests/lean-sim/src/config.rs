@@ -31,8 +31,9 @@ pub struct Config {
     /// Milliseconds spent elaborating each declaration.
     #[arg(long, default_value_t = 0)]
     pub decl_ms: u64,
-    /// Debounce before the first diagnostics of a version are published (`server.reportDelayMs`).
-    #[arg(long, default_value_t = 0)]
+    /// When Lean's reporter first looks at a version (`server.reportDelayMs`, Lean's default
+    /// 200): a version finished by then says done before its one publish.
+    #[arg(long, default_value_t = 200)]
     pub report_delay_ms: u64,
     /// Append a line per header load and per elaborated declaration to this file.
     #[arg(long)]
@@ -58,6 +59,14 @@ pub struct Config {
     /// Send `workspace/semanticTokens/refresh` requests (numeric ids from 0) while processing.
     #[arg(long)]
     pub refresh_requests: bool,
+    /// The project's imports are out of date: a worker allowed to build (`dependencyBuildMode`
+    /// `always`, absent, or `once` at first start) shows Lake's progress lines and then
+    /// works; one that may not gets Lean's "Imports are out of date" header error.
+    #[arg(long)]
+    pub imports_out_of_date: bool,
+    /// Model the v4.2x releases that refuse `#print axioms` in a file with a `module` header.
+    #[arg(long)]
+    pub print_axioms_refused_in_module: bool,
     /// Lean `-D` options; `-Dserver.reportDelayMs=N` overrides `--report-delay-ms`.
     #[arg(short = 'D', value_name = "OPTION=VALUE")]
     pub defines: Vec<String>,

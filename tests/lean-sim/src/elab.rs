@@ -11,7 +11,7 @@
 
 use std::ops::Range;
 
-use lean_syntax::{BinderKind, Command, CommandKind, Token, TokenKind};
+use crate::syntax::{BinderKind, Command, CommandKind, Token, TokenKind};
 
 use crate::config::{Dialect, SorryStyle};
 use crate::oracle::{Oracle, STANDARD_AXIOMS};
@@ -46,8 +46,12 @@ pub struct CommandResult {
     pub is_declaration: bool,
     /// The declared name, if any.
     pub name: Option<String>,
+    /// The declared name with its namespace (`Foo.bar` inside `namespace Foo`).
+    pub full_name: Option<String>,
     /// Axioms the declaration depends on (for `#print axioms`), if it was added.
     pub axioms: Option<Vec<String>>,
+    /// For `axiom x : ∀ {α : Sort u}, α` (a stand-in for `sorry`): it closes any goal.
+    pub universal_axiom: bool,
     /// Messages, in source order.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -60,10 +64,69 @@ pub struct Context<'a> {
     pub dialect: Dialect,
     /// Whether to emit silent "Goals accomplished!" diagnostics.
     pub silent_diagnostics: bool,
+    /// Whether `#print axioms` is refused in a file with a `module` header.
+    pub print_axioms_refused_in_module: bool,
 }
 
-/// Keywords whose declarations are judged by the oracle (their type is a proposition).
+/// Keywords whose declarations get "Goals accomplished!" (their type is a proposition).
 const PROOF_KEYWORDS: [&str; 3] = ["theorem", "lemma", "example"];
+
+/// Keywords that declare a type (fields and constructors, no value to judge).
+const TYPE_KEYWORDS: [&str; 3] = ["structure", "class", "inductive"];
+
+/// Tactic names that are no constant Lean knows, so a term starting with one is an unknown
+/// identifier. (`decide`, `trivial`, `rfl`, `funext`, `congr` are constants too and are not
+/// listed.)
+const TACTIC_ONLY_NAMES: [&str; 48] = [
+    "omega",
+    "simp",
+    "simp_all",
+    "simp_arith",
+    "simpa",
+    "norm_num",
+    "linarith",
+    "nlinarith",
+    "positivity",
+    "ring",
+    "ring_nf",
+    "field_simp",
+    "aesop",
+    "tauto",
+    "polyrith",
+    "gcongr",
+    "exact",
+    "apply",
+    "refine",
+    "intro",
+    "intros",
+    "rw",
+    "rwa",
+    "rewrite",
+    "constructor",
+    "cases",
+    "rcases",
+    "obtain",
+    "induction",
+    "use",
+    "contradiction",
+    "assumption",
+    "exfalso",
+    "by_contra",
+    "push_neg",
+    "unfold",
+    "split",
+    "specialize",
+    "subst",
+    "ext",
+    "native_decide",
+    "norm_cast",
+    "push_cast",
+    "try",
+    "repeat",
+    "all_goals",
+    "any_goals",
+    "infer_instance",
+];
 
 /// A declaration's parts, as needed for judging and goals.
 #[derive(Debug, Clone)]
@@ -145,7 +208,7 @@ pub fn code_end(tokens: &[Token], range: &Range<usize>) -> usize {
 
 /// Analyses a declaration command.
 pub fn view_declaration(src: &str, tokens: &[Token], command: &Command) -> Option<DeclView> {
-    let declaration = lean_syntax::parse_declaration(src, command)?;
+    let declaration = crate::syntax::parse_declaration(src, tokens, command)?;
     let code = code_tokens(tokens, &command.span);
     let keyword_token = code
         .iter()
@@ -186,7 +249,7 @@ pub fn view_declaration(src: &str, tokens: &[Token], command: &Command) -> Optio
 }
 
 /// Renders binders as goal hypotheses, merging neighbours of the same type as Lean does.
-fn render_hypotheses(binders: &[lean_syntax::Binder]) -> Vec<String> {
+fn render_hypotheses(binders: &[crate::syntax::Binder]) -> Vec<String> {
     let mut groups: Vec<(Vec<String>, String)> = Vec::new();
     for binder in binders {
         let ty = binder
@@ -350,18 +413,21 @@ fn standard_axioms() -> Vec<String> {
 
 /// Whether the code tokens of `range` contain a `sorry` outside syntax quotations.
 ///
-/// `admit` (the tactic synonym) and a direct `sorryAx` count too: Lean's check looks for the
-/// `sorryAx` constant in the declaration, however it got there.
+/// `admit` (the tactic synonym), a direct `sorryAx` and `apply?` (which closes the goal with a
+/// non-synthetic `sorry`) count too: Lean's check looks for the `sorryAx` constant in the
+/// declaration, however it got there.
 fn contains_sorry(src: &str, tokens: &[Token], range: &Range<usize>) -> bool {
     code_tokens(tokens, range)
         .iter()
-        .any(|t| t.is_code() && matches!(t.text(src), "sorry" | "admit" | "sorryAx"))
+        .any(|t| t.is_code() && matches!(t.text(src), "sorry" | "admit" | "sorryAx" | "apply?"))
 }
 
 struct Judge<'a> {
     src: &'a str,
     tokens: &'a [Token],
     context: &'a Context<'a>,
+    /// Whether a token names an earlier universal axiom of the file (it closes any goal).
+    stand_in: &'a dyn Fn(&str) -> bool,
 }
 
 impl Judge<'_> {
@@ -383,7 +449,27 @@ impl Judge<'_> {
             errors,
             ..Verdict::default()
         };
-        if crate::oracle::proof_key(proof_text) == "sorry" {
+        // A term whose head is a tactic's name: tactic names are not reserved words in Lean
+        // (the tactic category reads leading identifiers both ways), so as a term it is an
+        // identifier Lean does not know. This is how `:= omega` fails.
+        if !is_tactic
+            && let Some(head) = code.first()
+            && TACTIC_ONLY_NAMES.contains(&head.text(src))
+        {
+            return rejected(vec![unknown_identifier(
+                head.text(src),
+                head.span.clone(),
+                self.context.dialect,
+            )]);
+        }
+        let key = crate::oracle::proof_key(proof_text);
+        // A proof that is only a universal axiom depends on that axiom alone (added by the
+        // reference walk of the declaration).
+        let only = key.strip_prefix("by exact ").unwrap_or(&key);
+        if (self.stand_in)(only) {
+            return Verdict::default();
+        }
+        if matches!(key.as_str(), "sorry" | "by sorry") {
             return Verdict {
                 uses_sorry: true,
                 axioms: vec!["sorryAx".to_owned()],
@@ -410,6 +496,35 @@ impl Judge<'_> {
             .and_then(|entry| entry.goal.clone())
             .unwrap_or_else(|| render_goal(hypotheses, target));
         let unsolved = || self.unsolved_goals(&code, proof, &goal, is_tactic);
+        // `exact?` closes the goal when it finds a proof (the oracle's suggestion) and fails
+        // the tactic when it does not: never a suggestion and unsolved goals together.
+        if is_tactic && let Some(by_token) = code.first() {
+            let steps = tactic_steps(src, self.tokens, &by_token.span, proof.end);
+            if let Some(step) = steps
+                .iter()
+                .find(|step| text_of(src, &step.range).trim() == "exact?")
+            {
+                if self.context.oracle.suggestion("exact?").is_none() {
+                    return rejected(vec![Diagnostic {
+                        range: step.range.clone(),
+                        severity: 1,
+                        message: "`exact?` could not close the goal. Try `apply?` to see partial suggestions.".to_owned(),
+                        code: None,
+                        lean_tag: None,
+                        silent: false,
+                        keep_full_range: false,
+                    }]);
+                }
+                if !contains_sorry(src, self.tokens, proof) {
+                    let mut verdict = Verdict {
+                        axioms: standard_axioms(),
+                        ..Verdict::default()
+                    };
+                    self.add_token_axioms(proof, &mut verdict);
+                    return verdict;
+                }
+            }
+        }
         if is_tactic && let Some(by_token) = code.first() {
             let steps = tactic_steps(src, self.tokens, &by_token.span, proof.end);
             if steps.iter().any(|step| step.have.is_some()) {
@@ -417,7 +532,17 @@ impl Judge<'_> {
                     .judge_compositionally(binders, hypotheses, target, proof, &steps, &goal);
             }
         }
-        if contains_sorry(src, self.tokens, proof) {
+        let has_sorry = contains_sorry(src, self.tokens, proof);
+        if !has_sorry && code.iter().any(|t| (self.stand_in)(t.text(src))) {
+            // Like `sorry`, a universal axiom is assumed to close what it is applied to.
+            let mut verdict = Verdict {
+                axioms: standard_axioms(),
+                ..Verdict::default()
+            };
+            self.add_token_axioms(proof, &mut verdict);
+            return verdict;
+        }
+        if has_sorry {
             let mut verdict = Verdict {
                 uses_sorry: true,
                 axioms: standard_axioms(),
@@ -548,87 +673,9 @@ impl Judge<'_> {
     }
 }
 
-/// The document's commands: lean-syntax's outline, with `#`-commands (`#print`, `#check`,
-/// `#guard_msgs in`, …) at the start of a line handled here.
-///
-/// Workaround: the shared lexer reads `#print` as `#` followed by an identifier, which its
-/// outline does not recognise as a command keyword, so such a command (and a `#guard_msgs in`
-/// prefix, whose `in` joins commands) would merge neighbouring declarations. These lines are
-/// blanked out before the outline runs, and `#`-commands other than `… in` prefixes are added
-/// back as commands of their own. Spans stay sorted and disjoint.
+/// The document's commands, as lean-sim's own reading of Lean's syntax splits them.
 pub fn commands(src: &str, tokens: &[Token]) -> Vec<Command> {
-    let mut masked = src.to_owned().into_bytes();
-    let mut hash_commands: Vec<Command> = Vec::new();
-    let code: Vec<&Token> = tokens
-        .iter()
-        .filter(|t| !t.is_trivia() && !t.is_comment())
-        .collect();
-    for pair in code.windows(2) {
-        let (hash, word) = (pair[0], pair[1]);
-        let at_line_start =
-            hash.span.start == 0 || src.as_bytes().get(hash.span.start - 1) == Some(&b'\n');
-        if !(at_line_start
-            && hash.text(src) == "#"
-            && word.kind == TokenKind::Ident
-            && word.span.start == hash.span.end)
-        {
-            continue;
-        }
-        let line_end = src[hash.span.start..]
-            .find('\n')
-            .map_or(src.len(), |i| hash.span.start + i);
-        for byte in &mut masked[hash.span.start..line_end] {
-            *byte = b' ';
-        }
-        // `#guard_msgs in` and the like prefix the next command instead of being one.
-        let last_on_line = code
-            .iter()
-            .take_while(|t| t.span.start < line_end)
-            .last()
-            .map(|t| t.text(src));
-        if last_on_line != Some("in") {
-            hash_commands.push(Command {
-                span: hash.span.start..line_end,
-                keyword: format!("#{}", word.text(src)),
-                kind: CommandKind::Other,
-                name: None,
-            });
-        }
-    }
-    if hash_commands.is_empty() && masked.as_slice() == src.as_bytes() {
-        return lean_syntax::outline_tokens(src, tokens).commands;
-    }
-    // Blanking replaced whole lines byte for byte, so offsets are unchanged and still on char
-    // boundaries at every token edge.
-    let masked = String::from_utf8_lossy(&masked).into_owned();
-    let mut commands = lean_syntax::outline(&masked).commands;
-    for command in &mut commands {
-        let keyword_at = code
-            .iter()
-            .find(|t| command.span.contains(&t.span.start) && t.text(src) == command.keyword)
-            .map_or(command.span.start, |t| t.span.start);
-        let original = command.span.clone();
-        for hash in hash_commands
-            .iter()
-            .filter(|h| original.contains(&h.span.start))
-        {
-            if keyword_at > hash.span.start {
-                // What precedes the hash command (a doc comment) belongs to it, not to this one.
-                command.span.start = command.span.start.max(hash.span.end);
-            } else {
-                command.span.end = command.span.end.min(hash.span.start);
-            }
-        }
-    }
-    commands.extend(hash_commands);
-    commands.sort_by_key(|command| command.span.start);
-    let starts: Vec<usize> = commands.iter().map(|command| command.span.start).collect();
-    for (index, command) in commands.iter_mut().enumerate() {
-        if let Some(&next) = starts.get(index + 1) {
-            command.span.end = command.span.end.min(next);
-        }
-    }
-    commands
+    crate::syntax::commands(src, tokens)
 }
 
 /// Elaborates one command, given the results of the commands before it.
@@ -640,22 +687,45 @@ pub fn elaborate_command(
     context: &Context<'_>,
 ) -> CommandResult {
     let text = text_of(src, &command.span).to_owned();
+    let namespace = current_namespace(earlier);
+    let name = command.name.as_ref().map(|(name, _)| name.clone());
     let mut result = CommandResult {
         span: command.span.clone(),
         text,
         is_declaration: command.kind == CommandKind::Declaration,
-        name: command.name.as_ref().map(|(name, _)| name.clone()),
+        full_name: name.as_deref().map(|name| qualify(&namespace, name)),
+        name,
         axioms: None,
+        universal_axiom: false,
         diagnostics: Vec::new(),
     };
+    if command.not_a_command {
+        // Lean's parser skips to the next command and reports where it stopped reading.
+        if let Some(first) = code_tokens(tokens, &command.span).first() {
+            let what = match first.kind {
+                TokenKind::Ident => "identifier".to_owned(),
+                _ => format!("token '{}'", first.text(src)),
+            };
+            result.diagnostics.push(Diagnostic {
+                range: first.span.clone(),
+                severity: 1,
+                message: format!("unexpected {what}; expected command"),
+                code: None,
+                lean_tag: None,
+                silent: false,
+                keep_full_range: true,
+            });
+        }
+        return result;
+    }
     if let Some(error) = parse_error(src, tokens, command) {
         result.diagnostics.push(error);
         return result;
     }
     if command.keyword == "#print" {
-        result
-            .diagnostics
-            .extend(print_axioms(src, tokens, command, earlier));
+        result.diagnostics.extend(print_axioms(
+            src, tokens, command, earlier, &namespace, context,
+        ));
         return result;
     }
     if command.kind != CommandKind::Declaration {
@@ -671,9 +741,163 @@ pub fn elaborate_command(
         && !earlier
             .iter()
             .any(|r| r.name.is_none() && !r.is_declaration && silenced(&r.text));
-    result.diagnostics =
-        elaborate_declaration(src, tokens, &view, context, warn_sorry, &mut result.axioms);
+    if view.keyword == "axiom" {
+        // An axiom depends on itself; one whose type is its own type variable stands in for
+        // `sorry` (the gate's nonce axiom in shadow files).
+        result.axioms = result.full_name.clone().map(|name| vec![name]);
+        result.universal_axiom = is_universal(&view);
+        return result;
+    }
+    if let Some(value) = &view.value
+        && context
+            .oracle
+            .entry(&view.statement())
+            .is_some_and(|entry| entry.kernel_rejects(text_of(src, value)))
+    {
+        // The kernel's error; Lean then adds the constant as an axiom of its own type, so
+        // `#print axioms` on it (or on what uses it) names it.
+        result.diagnostics.push(Diagnostic {
+            range: view.name_range.clone(),
+            severity: 1,
+            message: "(kernel) deep recursion detected".to_owned(),
+            code: None,
+            lean_tag: None,
+            silent: false,
+            keep_full_range: false,
+        });
+        result.axioms = result.full_name.clone().map(|name| vec![name]);
+        return result;
+    }
+    let stand_in = |name: &str| {
+        resolve(name, &namespace, earlier).is_some_and(|declared| declared.universal_axiom)
+    };
+    result.diagnostics = elaborate_declaration(
+        src,
+        tokens,
+        &view,
+        context,
+        warn_sorry,
+        &stand_in,
+        &mut result.axioms,
+    );
+    // `#print axioms` collects through every constant used: the axioms of the file's earlier
+    // declarations the statement or value names come along.
+    if let Some(axioms) = &mut result.axioms {
+        let referenced = code_tokens(tokens, &(view.name_range.end..view.code_end));
+        for token in referenced.iter().filter(|t| t.kind == TokenKind::Ident) {
+            let Some(declared) = resolve(token.text(src), &namespace, earlier) else {
+                continue;
+            };
+            for axiom in declared.axioms.iter().flatten() {
+                if !axioms.contains(axiom) {
+                    axioms.push(axiom.clone());
+                }
+            }
+        }
+        sort_names(axioms);
+    }
     result
+}
+
+/// The namespace open after `earlier` (`namespace A.B` … `end A.B`; `section` nests too).
+fn current_namespace(earlier: &[CommandResult]) -> String {
+    let mut scopes: Vec<Option<String>> = Vec::new();
+    for result in earlier {
+        let words = significant_words(&result.text);
+        match words.first().map(String::as_str) {
+            Some("namespace") => scopes.push(words.get(1).cloned()),
+            Some("section") => scopes.push(None),
+            Some("noncomputable") if words.get(1).map(String::as_str) == Some("section") => {
+                scopes.push(None);
+            }
+            Some("end") => {
+                scopes.pop();
+            }
+            _ => {}
+        }
+    }
+    scopes.into_iter().flatten().collect::<Vec<_>>().join(".")
+}
+
+fn significant_words(text: &str) -> Vec<String> {
+    crate::oracle::significant_tokens(text)
+        .into_iter()
+        .take(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `name` declared inside `namespace` (`_root_.x` escapes it).
+fn qualify(namespace: &str, name: &str) -> String {
+    match name.strip_prefix("_root_.") {
+        Some(root) => root.to_owned(),
+        None if namespace.is_empty() => name.to_owned(),
+        None => format!("{namespace}.{name}"),
+    }
+}
+
+/// The earlier declaration `name` refers to from inside `namespace`: the innermost namespace
+/// first, as Lean resolves (open namespaces are not modelled).
+fn resolve<'a>(
+    name: &str,
+    namespace: &str,
+    earlier: &'a [CommandResult],
+) -> Option<&'a CommandResult> {
+    let name = name.trim_start_matches('@');
+    let mut prefix = namespace.to_owned();
+    loop {
+        let candidate = qualify(&prefix, name);
+        if let Some(found) = earlier
+            .iter()
+            .rev()
+            .find(|r| r.full_name.as_deref() == Some(candidate.as_str()))
+        {
+            return Some(found);
+        }
+        if prefix.is_empty() {
+            return None;
+        }
+        prefix = prefix
+            .rsplit_once('.')
+            .map_or(String::new(), |(outer, _)| outer.to_owned());
+    }
+}
+
+/// Whether an axiom's type is one of its own type variables (`∀ {α : Sort u}, α`,
+/// `{α : Sort u} : α`): such an axiom proves anything.
+fn is_universal(view: &DeclView) -> bool {
+    let statement = format!("{} : {}", view.binders_text, view.type_text);
+    let words = crate::oracle::significant_tokens(&statement);
+    let Some(last) = words.last() else {
+        return false;
+    };
+    words
+        .windows(3)
+        .any(|w| w[0] == *last && w[1] == ":" && matches!(w[2], "Sort" | "Type" | "Prop"))
+}
+
+/// Sorts constant names by Lean's `Name.lt`: component by component from the root, a shorter
+/// prefix first (`propext` < `sorryAx` < `Classical.choice` < `Quot.sound`).
+fn sort_names(names: &mut [String]) {
+    names.sort_by(|a, b| name_cmp(a, b));
+}
+
+fn name_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    // `Name.cmp` compares the prefixes first, then the last components; a name with fewer
+    // components has a prefix that runs out first (anonymous < anything).
+    let a_parts: Vec<&str> = a.split('.').collect();
+    let b_parts: Vec<&str> = b.split('.').collect();
+    fn cmp(a: &[&str], b: &[&str]) -> std::cmp::Ordering {
+        match (a.split_last(), b.split_last()) {
+            (None, None) => std::cmp::Ordering::Equal,
+            (None, Some(_)) => std::cmp::Ordering::Less,
+            (Some(_), None) => std::cmp::Ordering::Greater,
+            (Some((a_last, a_prefix)), Some((b_last, b_prefix))) => {
+                cmp(a_prefix, b_prefix).then_with(|| a_last.cmp(b_last))
+            }
+        }
+    }
+    cmp(&a_parts, &b_parts)
 }
 
 fn elaborate_declaration(
@@ -682,6 +906,7 @@ fn elaborate_declaration(
     view: &DeclView,
     context: &Context<'_>,
     warn_sorry: bool,
+    stand_in: &dyn Fn(&str) -> bool,
     axioms_out: &mut Option<Vec<String>>,
 ) -> Vec<Diagnostic> {
     // Unknown identifiers named by the oracle fail elaboration at the identifier.
@@ -702,23 +927,61 @@ fn elaborate_declaration(
         let signature_end = view.value.as_ref().map_or(view.code_end, |v| v.start);
         contains_sorry(src, tokens, &(view.name_range.end..signature_end))
     };
+    // `where` helpers and `let rec`s are declarations of their own (`parent.helper`), with
+    // their own sorry warning; the parent is judged without them.
+    let (main_end, auxiliaries) = auxiliaries(src, tokens, view);
+    let main_tokens: Vec<Token> = tokens
+        .iter()
+        .filter(|t| {
+            !auxiliaries
+                .iter()
+                .any(|aux| aux.extent.contains(&t.span.start))
+        })
+        .cloned()
+        .collect();
     let mut verdict = match &view.value {
-        Some(value) if PROOF_KEYWORDS.contains(&view.keyword.as_str()) => {
-            let judge = Judge {
-                src,
-                tokens,
-                context,
-            };
-            judge.judge(&view.binders_text, &view.hypotheses, &view.type_text, value)
-        }
-        Some(value) => Verdict {
+        // A type's fields and constructors are no value to judge; a sorry there still warns.
+        Some(value) if TYPE_KEYWORDS.contains(&view.keyword.as_str()) => Verdict {
             uses_sorry: contains_sorry(src, tokens, value),
-            axioms: standard_axioms(),
+            axioms: Vec::new(),
             ..Verdict::default()
         },
+        // Every value is judged, whatever the keyword: a `def` or `instance` whose value the
+        // oracle does not accept fails like a theorem's proof.
+        Some(value) => {
+            let judge = Judge {
+                src,
+                tokens: &main_tokens,
+                context,
+                stand_in,
+            };
+            judge.judge(
+                &view.binders_text,
+                &view.hypotheses,
+                &view.type_text,
+                &(value.start..main_end.max(value.start)),
+            )
+        }
         None => Verdict::default(),
     };
     verdict.uses_sorry |= statement_has_sorry;
+    let mut auxiliary_warnings: Vec<(Range<usize>, String)> = Vec::new();
+    for aux in &auxiliaries {
+        let judge = Judge {
+            src,
+            tokens,
+            context,
+            stand_in,
+        };
+        let mut part = judge.judge(&aux.binders, &[], &aux.ty, &aux.value);
+        if part.uses_sorry {
+            let parent = view.name.as_deref().unwrap_or(view.keyword.as_str());
+            auxiliary_warnings.push((aux.name_range.clone(), format!("{parent}.{}", aux.name)));
+            part.uses_sorry = false;
+            part.axioms.push("sorryAx".to_owned());
+        }
+        verdict.absorb(part);
+    }
     // "Try this" is logged while the tactic runs, before any error of the declaration.
     let try_this: Vec<Diagnostic> = suggestions(src, tokens, view, context.oracle)
         .into_iter()
@@ -749,25 +1012,36 @@ fn elaborate_declaration(
     }
     *axioms_out = Some(verdict.axioms.clone());
     let mut diagnostics = try_this;
-    if verdict.uses_sorry && !warn_sorry {
+    let sorry_warning = |range: Range<usize>, name: &str| Diagnostic {
+        range,
+        severity: 2,
+        message: match context.dialect.sorry_style {
+            SorryStyle::Quote => "declaration uses 'sorry'".to_owned(),
+            SorryStyle::Backtick => "declaration uses `sorry`".to_owned(),
+            SorryStyle::Named => format!("declaration `{name}` uses `sorry`"),
+        },
+        code: None,
+        lean_tag: None,
+        silent: false,
+        keep_full_range: false,
+    };
+    if warn_sorry {
+        diagnostics.extend(
+            auxiliary_warnings
+                .iter()
+                .map(|(range, name)| sorry_warning(range.clone(), name)),
+        );
+    }
+    let any_sorry = verdict.uses_sorry || !auxiliary_warnings.is_empty();
+    if any_sorry && !warn_sorry {
         // Silenced: neither the warning nor "Goals accomplished!".
     } else if verdict.uses_sorry {
-        diagnostics.push(Diagnostic {
-            range: view.name_range.clone(),
-            severity: 2,
-            message: match context.dialect.sorry_style {
-                SorryStyle::Quote => "declaration uses 'sorry'".to_owned(),
-                SorryStyle::Backtick => "declaration uses `sorry`".to_owned(),
-                SorryStyle::Named => format!(
-                    "declaration `{}` uses `sorry`",
-                    view.name.as_deref().unwrap_or(view.keyword.as_str())
-                ),
-            },
-            code: None,
-            lean_tag: None,
-            silent: false,
-            keep_full_range: false,
-        });
+        diagnostics.push(sorry_warning(
+            view.name_range.clone(),
+            view.name.as_deref().unwrap_or(view.keyword.as_str()),
+        ));
+    } else if any_sorry {
+        // Only helpers use `sorry`: their warnings are out; no "Goals accomplished!".
     } else if context.silent_diagnostics && PROOF_KEYWORDS.contains(&view.keyword.as_str()) {
         diagnostics.push(Diagnostic {
             range: view.start..view.code_end,
@@ -780,6 +1054,110 @@ fn elaborate_declaration(
         });
     }
     diagnostics
+}
+
+/// A `where` helper or `let rec` of a declaration: Lean adds it as `parent.name`.
+struct Auxiliary {
+    name: String,
+    name_range: Range<usize>,
+    binders: String,
+    ty: String,
+    /// Its value (after `:=`, or its `|` alternatives).
+    value: Range<usize>,
+    /// Everything that belongs to it, to leave out of the parent's own value.
+    extent: Range<usize>,
+}
+
+/// Where the parent's own value ends (before a `where`) and its auxiliary declarations.
+fn auxiliaries(src: &str, tokens: &[Token], view: &DeclView) -> (usize, Vec<Auxiliary>) {
+    let Some(value) = &view.value else {
+        return (view.code_end, Vec::new());
+    };
+    let code = code_tokens(tokens, value);
+    let column = |token: &Token| {
+        let line_start = src[..token.span.start].rfind('\n').map_or(0, |i| i + 1);
+        src[line_start..token.span.start].chars().count()
+    };
+    let starts_line = |token: &Token| {
+        let line_start = src[..token.span.start].rfind('\n').map_or(0, |i| i + 1);
+        src[line_start..token.span.start].trim().is_empty()
+    };
+    let mut found = Vec::new();
+    let mut depth = 0i32;
+    let mut main_end = value.end;
+    for (i, token) in code.iter().enumerate() {
+        match token.text(src) {
+            "(" | "[" | "{" | "⟨" | "⦃" => depth += 1,
+            ")" | "]" | "}" | "⟩" | "⦄" => depth -= 1,
+            "where" if depth == 0 && i > 0 => {
+                main_end = code[i - 1].span.end;
+                let helpers = &code[i + 1..];
+                let Some(first) = helpers.first() else { break };
+                let helper_column = column(first);
+                let mut starts: Vec<usize> = vec![0];
+                starts.extend(
+                    helpers
+                        .iter()
+                        .enumerate()
+                        .skip(1)
+                        .filter(|(_, t)| starts_line(t) && column(t) == helper_column)
+                        .map(|(j, _)| j),
+                );
+                for (n, &start) in starts.iter().enumerate() {
+                    let end = starts.get(n + 1).copied().unwrap_or(helpers.len());
+                    if let Some(aux) = auxiliary(src, &helpers[start..end]) {
+                        found.push(aux);
+                    }
+                }
+                break;
+            }
+            "let" if code.get(i + 1).is_some_and(|t| t.text(src) == "rec") => {
+                let let_column = column(token);
+                let end = code[i + 2..]
+                    .iter()
+                    .position(|t| starts_line(t) && column(t) <= let_column)
+                    .map_or(code.len(), |j| i + 2 + j);
+                if let Some(aux) = auxiliary(src, &code[i + 2..end]) {
+                    found.push(aux);
+                }
+            }
+            _ => {}
+        }
+    }
+    (main_end, found)
+}
+
+/// `name binders : type := value` or `name binders : type | alternatives`.
+fn auxiliary(src: &str, tokens: &[Token]) -> Option<Auxiliary> {
+    let name = tokens.first().filter(|t| t.kind == TokenKind::Ident)?;
+    let mut depth = 0i32;
+    let mut colon = None;
+    for (i, token) in tokens.iter().enumerate().skip(1) {
+        match token.text(src) {
+            "(" | "[" | "{" | "⟨" | "⦃" => depth += 1,
+            ")" | "]" | "}" | "⟩" | "⦄" => depth -= 1,
+            ":" if depth == 0 && colon.is_none() => colon = Some(i),
+            marker @ (":=" | "|") if depth == 0 => {
+                let after = if marker == ":=" { i + 1 } else { i };
+                let value = tokens.get(after)?.span.start..tokens.last()?.span.end;
+                let binders_end = colon.unwrap_or(i);
+                let binders = text_of(src, &(name.span.end..tokens[binders_end].span.start));
+                let ty = colon.map_or("", |c| {
+                    text_of(src, &(tokens[c].span.end..token.span.start))
+                });
+                return Some(Auxiliary {
+                    name: name.text(src).to_owned(),
+                    name_range: name.span.clone(),
+                    binders: collapse_whitespace(binders),
+                    ty: collapse_whitespace(ty),
+                    value,
+                    extent: name.span.start..tokens.last()?.span.end,
+                });
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 fn unknown_identifier(name: &str, range: Range<usize>, dialect: Dialect) -> Diagnostic {
@@ -851,51 +1229,61 @@ fn parse_error(src: &str, tokens: &[Token], command: &Command) -> Option<Diagnos
     })
 }
 
-/// `#print axioms NAME`.
+/// `#print axioms NAME`, as Lean's `elabPrintAxioms` prints it: the constant's full name, the
+/// axioms sorted by `Name.lt`, on the `#print` token. Behind `--print-axioms-refused-in-module`
+/// a file with a `module` header gets the error some v4.2x releases give.
 fn print_axioms(
     src: &str,
     tokens: &[Token],
     command: &Command,
     earlier: &[CommandResult],
+    namespace: &str,
+    context: &Context<'_>,
 ) -> Option<Diagnostic> {
     let code = code_tokens(tokens, &command.span);
-    // The shared lexer splits `#print` into two tokens; skip both.
-    let offset = if code.first().map(|t| t.text(src)) == Some("#") {
-        1
-    } else {
-        0
-    };
-    if code.get(1 + offset).map(|t| t.text(src)) != Some("axioms") {
+    if code.get(1).map(|t| t.text(src)) != Some("axioms") {
         return None;
     }
-    let name_token = code.get(2 + offset)?;
-    let name = name_token.text(src);
-    let range = code.first()?.span.start..name_token.span.end;
-    let found = earlier.iter().rev().find(|result| {
-        result
-            .name
-            .as_deref()
-            .is_some_and(|declared| declared == name || name.ends_with(&format!(".{declared}")))
-    });
-    let (severity, message) = match found.map(|result| result.axioms.as_ref()) {
-        Some(Some(axioms)) if axioms.is_empty() => {
-            (3, format!("'{name}' does not depend on any axioms"))
-        }
-        Some(Some(axioms)) => (
-            3,
-            format!("'{name}' depends on axioms: [{}]", axioms.join(", ")),
-        ),
-        _ => (1, format!("unknown constant '{name}'")),
-    };
-    Some(Diagnostic {
-        range,
+    let name = code.get(2)?.text(src);
+    let range = code.first()?.span.clone();
+    let diagnostic = |severity: u8, message: String| Diagnostic {
+        range: range.clone(),
         severity,
         message,
         code: None,
         lean_tag: None,
         silent: false,
         keep_full_range: false,
+    };
+    if context.print_axioms_refused_in_module && has_module_header(src, tokens) {
+        return Some(diagnostic(
+            1,
+            "cannot use `#print axioms` in a `module`; consider temporarily removing the `module` header or placing the command in a separate file".to_owned(),
+        ));
+    }
+    let found = resolve(name, namespace, earlier);
+    Some(match found.map(|result| (result, result.axioms.as_ref())) {
+        Some((result, Some(axioms))) => {
+            let full = result.full_name.as_deref().unwrap_or(name);
+            if axioms.is_empty() {
+                diagnostic(3, format!("'{full}' does not depend on any axioms"))
+            } else {
+                diagnostic(
+                    3,
+                    format!("'{full}' depends on axioms: [{}]", axioms.join(", ")),
+                )
+            }
+        }
+        _ => diagnostic(1, format!("unknown constant '{name}'")),
     })
+}
+
+/// Whether the file starts with a `module` header (Lean's module system).
+fn has_module_header(src: &str, tokens: &[Token]) -> bool {
+    tokens
+        .iter()
+        .find(|t| !t.is_trivia() && !t.is_comment())
+        .is_some_and(|t| t.text(src) == "module")
 }
 
 /// The goals Lean would show at `byte` (`$/lean/plainGoal`): `None` outside a tactic block,
@@ -1010,8 +1398,9 @@ mod tests {
             oracle: &oracle,
             dialect: NEWEST,
             silent_diagnostics: false,
+            print_axioms_refused_in_module: false,
         };
-        let tokens = lean_syntax::lex(src);
+        let tokens = crate::syntax::lex(src);
         let mut results: Vec<CommandResult> = Vec::new();
         for command in &commands(src, &tokens) {
             let result = elaborate_command(src, &tokens, command, &results, &context);
@@ -1060,7 +1449,7 @@ accept = ["rw [h₀]"]
             messages(&results, good),
             vec![(
                 "'t' depends on axioms: [propext, Classical.choice, Quot.sound]".to_owned(),
-                "#print axioms t".to_owned()
+                "#print".to_owned()
             )]
         );
         let bad = good.replace("rw [h₀]", "simp");
@@ -1083,7 +1472,8 @@ accept = ["rw [h₀]"]
         let results = elaborate(partial, "");
         assert_eq!(
             messages(&results, partial)[1].0,
-            "'p' depends on axioms: [propext, Classical.choice, Quot.sound, sorryAx]"
+            "'p' depends on axioms: [propext, sorryAx, Classical.choice, Quot.sound]",
+            "sorted by Name.lt: a shorter prefix first"
         );
         let results = elaborate(src, "");
         assert_eq!(
@@ -1101,11 +1491,153 @@ accept = ["rw [h₀]"]
     }
 
     #[test]
+    fn print_axioms_names_the_full_constant_and_follows_file_axioms() {
+        let src = "axiom sorryfill_n7 {α : Sort u} : α\n\
+                   namespace Foo\n\
+                   theorem helper : 1 = 2 := by\n  exact sorryfill_n7\n\
+                   theorem main : 1 = 1 := by\n  have := helper\n  rfl\n\
+                   end Foo\n\
+                   #print axioms Foo.main\n\
+                   namespace Foo\n#print axioms helper\nend Foo\n";
+        let oracle = "[[theorem]]\nstatement = \": 1 = 1\"\naccept = [\"have := helper\\nrfl\"]\n";
+        let results = elaborate(src, oracle);
+        let found = messages(&results, src);
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "'Foo.main' depends on axioms: [propext, sorryfill_n7, Classical.choice, Quot.sound]"
+                        .to_owned(),
+                    "#print".to_owned()
+                ),
+                (
+                    "'Foo.helper' depends on axioms: [sorryfill_n7]".to_owned(),
+                    "#print".to_owned()
+                ),
+            ],
+            "a universal axiom stands in for sorry without the warning and is named in the list"
+        );
+    }
+
+    #[test]
+    fn print_axioms_in_a_module_can_be_refused_as_some_releases_do() {
+        let src = "module\n\ntheorem t : 1 = 1 := by\n  sorry\n#print axioms t\n";
+        let oracle = Oracle::parse("").expect("valid");
+        let context = Context {
+            oracle: &oracle,
+            dialect: NEWEST,
+            silent_diagnostics: false,
+            print_axioms_refused_in_module: true,
+        };
+        let tokens = crate::syntax::lex(src);
+        let mut results: Vec<CommandResult> = Vec::new();
+        for command in &commands(src, &tokens) {
+            let result = elaborate_command(src, &tokens, command, &results, &context);
+            results.push(result);
+        }
+        let found = messages(&results, src);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[1]
+                .0
+                .starts_with("cannot use `#print axioms` in a `module`;")
+        );
+        assert_eq!(found[1].1, "#print");
+    }
+
+    #[test]
+    fn exact_search_closes_or_errors_and_apply_search_leaves_a_sorry() {
+        let src = "theorem e (n : ℕ) : n ≤ n := by\n  exact?\n";
+        let found = messages(&elaborate(src, ""), src);
+        assert_eq!(
+            found,
+            vec![(
+                "`exact?` could not close the goal. Try `apply?` to see partial suggestions."
+                    .to_owned(),
+                "exact?".to_owned()
+            )],
+            "an error, and no unsolved goals besides"
+        );
+        let suggesting = "[suggestions]\n\"exact?\" = \"exact Nat.le_refl n\"\n";
+        let found = messages(&elaborate(src, suggesting), src);
+        assert_eq!(
+            found,
+            vec![(
+                "Try this:\n  [apply] exact Nat.le_refl n".to_owned(),
+                "exact?".to_owned()
+            )],
+            "the suggestion closes the goal"
+        );
+        let apply = "theorem a (n : ℕ) : n ≤ n := by\n  apply?\n";
+        let found = messages(&elaborate(apply, ""), apply);
+        assert_eq!(
+            found,
+            vec![("declaration uses `sorry`".to_owned(), "a".to_owned())],
+            "`apply?` closes the goal with a sorry: a warning, no error"
+        );
+    }
+
+    #[test]
+    fn a_kernel_rejected_declaration_is_its_own_axiom() {
+        let src = "theorem k : 1 = 1 := by\n  decide\ntheorem user : 1 = 1 := k\n#print axioms k\n#print axioms user\n";
+        let oracle = "[[theorem]]\nstatement = \": 1 = 1\"\naccept = [\"k\"]\nkernel_reject = [\"decide\"]\n";
+        let found = messages(&elaborate(src, oracle), src);
+        assert_eq!(found[0].0, "(kernel) deep recursion detected");
+        assert_eq!(found[1].0, "'k' depends on axioms: [k]");
+        assert_eq!(
+            found[2].0,
+            "'user' depends on axioms: [k, propext, Classical.choice, Quot.sound]"
+        );
+    }
+
+    #[test]
+    fn names_sort_like_lean() {
+        let mut names: Vec<String> = [
+            "Quot.sound",
+            "sorryAx",
+            "Lean.ofReduceBool",
+            "propext",
+            "Classical.choice",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        sort_names(&mut names);
+        assert_eq!(
+            names,
+            [
+                "propext",
+                "sorryAx",
+                "Classical.choice",
+                "Lean.ofReduceBool",
+                "Quot.sound"
+            ]
+        );
+    }
+
+    #[test]
+    fn definitions_are_judged_and_by_is_never_dropped() {
+        let src = "def five : ℕ := 5\ndef six : ℕ := 6\ntheorem t (x : ℕ) : x + 0 = x := omega\n";
+        let oracle = "[[theorem]]\nstatement = \": ℕ\"\naccept = [\"5\"]\n[[theorem]]\nstatement = \"(x : ℕ) : x + 0 = x\"\naccept = [\"omega\"]\n";
+        let results = elaborate(src, oracle);
+        let found = messages(&results, src);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].0.starts_with("type mismatch"), "{found:?}");
+        assert_eq!(found[0].1, "6", "a def the oracle does not accept fails");
+        assert_eq!(
+            found[1],
+            ("Unknown identifier `omega`".to_owned(), "omega".to_owned()),
+            "a tactic name as a term is no proof"
+        );
+        let tactic = src.replace(":= omega", ":= by omega");
+        assert_eq!(messages(&elaborate(&tactic, oracle), &tactic).len(), 1);
+    }
+
+    #[test]
     fn goals_include_binders_and_earlier_haves() {
         let src = "theorem t (x : ℕ) (h₀ : x ≠ 0) : x + 0 = x := by\n  have h : x = x := by\n    rfl\n  sorry\n";
-        let tokens = lean_syntax::lex(src);
-        let outline = lean_syntax::outline_tokens(src, &tokens);
-        let view = view_declaration(src, &tokens, &outline.commands[0]).expect("a declaration");
+        let tokens = crate::syntax::lex(src);
+        let outline = commands(src, &tokens);
+        let view = view_declaration(src, &tokens, &outline[0]).expect("a declaration");
         let oracle = Oracle::default();
         let at_sorry = src.rfind("sorry").expect("the sorry is there");
         assert_eq!(
@@ -1124,7 +1656,7 @@ accept = ["rw [h₀]"]
         assert_eq!(goals_at(src, &tokens, &view, &oracle, false, 3), None);
 
         let term = "theorem t (x : ℕ) : x = x := by\n  have h : 0 = 0 := sorry\n  sorry\n";
-        let tokens = lean_syntax::lex(term);
+        let tokens = crate::syntax::lex(term);
         let view =
             view_declaration(term, &tokens, &commands(term, &tokens)[0]).expect("a declaration");
         let have_sorry = term.find(":= sorry").expect("the have is there") + 3;
@@ -1150,8 +1682,8 @@ accept = ["rw [h₀]"]
             probe in 0usize..200,
         ) {
             let oracle = Oracle::parse("accept_all = false").expect("a valid oracle");
-            let context = Context { oracle: &oracle, dialect: NEWEST, silent_diagnostics: true };
-            let tokens = lean_syntax::lex(&src);
+            let context = Context { oracle: &oracle, dialect: NEWEST, silent_diagnostics: true, print_axioms_refused_in_module: false };
+            let tokens = crate::syntax::lex(&src);
             let mut results: Vec<CommandResult> = Vec::new();
             for command in commands(&src, &tokens) {
                 let result = elaborate_command(&src, &tokens, &command, &results, &context);
@@ -1160,7 +1692,7 @@ accept = ["rw [h₀]"]
                     proptest::prop_assert!(diagnostic.range.end <= src.len());
                 }
                 results.push(result);
-                let byte = lean_syntax::floor_char_boundary(&src, probe);
+                let byte = crate::syntax::floor_char_boundary(&src, probe);
                 if let Some(view) = view_declaration(&src, &tokens, &command) {
                     let _ = goals_at(&src, &tokens, &view, &oracle, false, byte);
                     let _ = term_goal_at(&src, &tokens, &view, &oracle, byte);

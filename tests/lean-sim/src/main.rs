@@ -11,6 +11,7 @@ mod oracle;
 mod requests;
 mod server;
 mod shared;
+mod syntax;
 mod worker;
 
 use clap::Parser;

@@ -1,14 +1,15 @@
 //! The oracle: which proofs of which statements the simulated Lean accepts.
 //!
 //! Statements are keyed token-wise (whitespace and comments ignored, the declaration keyword and
-//! name dropped), and proof bodies are compared token-wise with a leading `by` dropped and
-//! `:= by sorry` read as `:= sorry`. The format is documented in README.md; other crates' tests
+//! name dropped), and proof bodies are compared token-wise as written (an entry without `by`
+//! stands for both `by <entry>` and the term `<entry>`), with `:= by sorry` read as `:= sorry`
+//! inside `have` steps. The format is documented in README.md; other crates' tests
 //! and benchmarks write oracle files, so changes here must stay backward compatible.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use lean_syntax::TokenKind;
+use crate::syntax::TokenKind;
 use serde::Deserialize;
 
 /// The axioms a proof depends on when the oracle does not say otherwise.
@@ -57,6 +58,8 @@ struct TheoremEntry {
     goal: Option<String>,
     #[serde(default)]
     axioms: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    kernel_reject: Vec<String>,
 }
 
 /// One statement's verdicts.
@@ -66,15 +69,35 @@ pub struct Entry {
     accepted: Vec<(String, Vec<String>)>,
     /// The goal to render instead of deriving it from the statement.
     pub goal: Option<String>,
+    /// Proof keys the elaborator accepts but the kernel rejects.
+    kernel_rejected: Vec<String>,
 }
 
 impl Entry {
-    /// The axioms of `proof` if the oracle accepts it for this statement.
+    /// Whether the kernel rejects `proof` (the oracle's `kernel_reject`).
+    pub fn kernel_rejects(&self, proof: &str) -> bool {
+        let key = proof_key(proof);
+        self.kernel_rejected
+            .iter()
+            .any(|rejected| *rejected == key || key.strip_prefix("by ") == Some(rejected.as_str()))
+    }
+
+    /// The axioms of `proof` (a declaration's value, exactly as written) if the oracle accepts
+    /// it for this statement. An entry written without `by` stands for a tactic script (the
+    /// value `by <entry>`) and for the term `<entry>`; the value itself is never rewritten, so
+    /// `:= omega` is only ever compared as the term `omega` (which [`Judge`] rejects first as an
+    /// unknown identifier).
+    ///
+    /// [`Judge`]: crate::elab
     pub fn accepts(&self, proof: &str) -> Option<&[String]> {
         let key = proof_key(proof);
         self.accepted
             .iter()
-            .find(|(accepted, _)| *accepted == key)
+            .find(|(accepted, _)| {
+                *accepted == key
+                    || (!accepted.starts_with("by ")
+                        && key.strip_prefix("by ") == Some(accepted.as_str()))
+            })
             .map(|(_, axioms)| axioms.as_slice())
     }
 }
@@ -138,6 +161,9 @@ impl Oracle {
             if theorem.goal.is_some() {
                 entry.goal = theorem.goal;
             }
+            entry
+                .kernel_rejected
+                .extend(theorem.kernel_reject.iter().map(|proof| proof_key(proof)));
         }
         Ok(oracle)
     }
@@ -171,7 +197,7 @@ impl Oracle {
 
 /// The significant tokens of `text` (no whitespace, no comments), as text.
 pub fn significant_tokens(text: &str) -> Vec<&str> {
-    lean_syntax::lex(text)
+    crate::syntax::lex(text)
         .into_iter()
         .filter(|token| {
             !matches!(
@@ -208,13 +234,10 @@ pub fn statement_key(statement: &str) -> String {
     tokens.join(" ")
 }
 
-/// The key a proof body is compared by: its tokens without a leading `by`, with `:= by sorry`
+/// The key a proof body is compared by: its tokens (a leading `by` kept), with `:= by sorry`
 /// read as `:= sorry` so that have-skeletons match either spelling.
 pub fn proof_key(proof: &str) -> String {
-    let mut tokens = significant_tokens(proof);
-    if tokens.first() == Some(&"by") {
-        tokens.remove(0);
-    }
+    let tokens = significant_tokens(proof);
     let mut key: Vec<&str> = Vec::with_capacity(tokens.len());
     for (index, token) in tokens.iter().enumerate() {
         let sorry_after_by =
@@ -259,10 +282,29 @@ axioms = { omega = ["propext"] }
     }
 
     #[test]
+    fn a_leading_by_is_never_dropped_from_the_value() {
+        let oracle = Oracle::parse(ORACLE).expect("the test oracle is valid");
+        let entry = oracle
+            .entry("(x : ℕ) (h₀ : x ≠ 0) : x + 0 = x")
+            .expect("the statement is in the oracle");
+        assert!(entry.accepts("by omega").is_some());
+        assert_eq!(proof_key("by omega"), "by omega");
+        let tactic_only =
+            Oracle::parse("[[theorem]]\nstatement = \": True\"\naccept = [\"by trivial\"]\n")
+                .expect("valid");
+        let entry = tactic_only.entry(": True").expect("listed");
+        assert!(entry.accepts("by trivial").is_some());
+        assert!(
+            entry.accepts("trivial").is_none(),
+            "a `by` entry is a tactic block only"
+        );
+    }
+
+    #[test]
     fn have_skeletons_match_with_or_without_by() {
         assert_eq!(
             proof_key("by\n  have h : x = 1 := by sorry\n  linarith"),
-            proof_key("have h : x = 1 := sorry\nlinarith")
+            proof_key("by have h : x = 1 := sorry\nlinarith")
         );
     }
 }

@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use lean_syntax::{LineIndex, Position};
+use crate::syntax::{LineIndex, Position};
 use serde_json::{Value, json};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, watch};
@@ -22,7 +22,7 @@ use crate::json::to_sorted_string;
 use crate::oracle::Oracle;
 use crate::requests;
 use crate::shared::{ClientCapabilities, Shared};
-use crate::worker::{DocState, Phase, TextVersion, Worker, lsp_range};
+use crate::worker::{BuildMode, DocState, Phase, TextVersion, Worker, lsp_range};
 
 /// JSON-RPC and Lean error codes.
 pub mod codes {
@@ -61,6 +61,7 @@ enum Event {
 
 struct Document {
     version: i64,
+    build_mode: BuildMode,
     text: String,
     latest: Arc<AtomicI64>,
     texts: watch::Sender<TextVersion>,
@@ -319,6 +320,8 @@ impl Server {
         if let Some(old) = self.documents.remove(&uri) {
             old.worker.abort();
         }
+        let build_mode =
+            BuildMode::parse(params.get("dependencyBuildMode").and_then(Value::as_str));
         let latest = Arc::new(AtomicI64::new(version));
         let state = Arc::new(
             watch::channel(DocState {
@@ -331,11 +334,12 @@ impl Server {
             .0,
         );
         let (texts, texts_rx) = watch::channel((version, Arc::new(text.clone())));
-        let worker = self.start_worker(&uri, &text, version, texts_rx, &state, &latest);
+        let worker = self.start_worker(&uri, texts_rx, &state, &latest, build_mode);
         self.documents.insert(
             uri,
             Document {
                 version,
+                build_mode,
                 text,
                 latest,
                 texts,
@@ -348,14 +352,14 @@ impl Server {
     fn start_worker(
         &self,
         uri: &str,
-        text: &str,
-        version: i64,
         texts: watch::Receiver<TextVersion>,
         state: &Arc<watch::Sender<DocState>>,
         latest: &Arc<AtomicI64>,
+        build_mode: BuildMode,
     ) -> JoinHandle<()> {
         // The watchdog reports the whole document as processing whenever it starts a worker.
-        let index = LineIndex::new(text);
+        let (version, text) = texts.borrow().clone();
+        let index = LineIndex::new(&text);
         self.shared.notify(
             "$/lean/fileProgress",
             json!({"textDocument": {"uri": uri, "version": version},
@@ -367,6 +371,7 @@ impl Server {
             texts,
             Arc::clone(state),
             Arc::clone(latest),
+            build_mode,
         );
         tokio::spawn(worker.run())
     }
@@ -381,12 +386,17 @@ impl Server {
             .pointer("/textDocument/version")
             .and_then(Value::as_i64)
             .unwrap_or(0);
-        for change in params
+        let changes = params
             .get("contentChanges")
             .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if changes.is_empty() {
+            // Lean ignores a change without content changes, its version included.
+            self.documents.insert(uri, document);
+            return;
+        }
+        for change in changes {
             let new_text = change
                 .get("text")
                 .and_then(Value::as_str)
@@ -411,11 +421,10 @@ impl Server {
             document.texts = texts;
             document.worker = self.start_worker(
                 &uri,
-                &document.text,
-                version,
                 texts_rx,
                 &document.state,
                 &document.latest,
+                document.build_mode,
             );
         } else {
             document.texts.send_replace((version, text));
@@ -549,15 +558,28 @@ impl Server {
         let method_owned = method.to_owned();
         let request_id = id.clone();
         let task = tokio::spawn(async move {
+            // A request is answered on the version it arrived for; an edit before that version
+            // is done cancels it (-32801), as Lean's per-version cancellation does.
+            // `waitForDiagnostics` waits for its version or any newer one instead.
+            let waits_for_newer = method_owned == "textDocument/waitForDiagnostics";
             let snapshot = states
                 .wait_for(|state| {
                     state.phase == Phase::Closed
                         || state.crashes > arrival_crashes
+                        || (!waits_for_newer && state.version > target)
                         || (state.phase == Phase::Done && state.version >= target)
                 })
                 .await
                 .map(|state| state.clone());
             let message = match snapshot {
+                Ok(state)
+                    if !waits_for_newer
+                        && state.version > target
+                        && state.phase != Phase::Closed
+                        && state.crashes == arrival_crashes =>
+                {
+                    error_message(&request_id, codes::CONTENT_MODIFIED, "File changed.")
+                }
                 Err(_) => error_message(
                     &request_id,
                     codes::CONTENT_MODIFIED,

@@ -31,6 +31,8 @@ pub struct FileStats {
     pub commands_reused: u64,
     /// How many versions finished elaborating.
     pub versions_finished: u64,
+    /// How often a header change restarted the worker.
+    pub worker_restarts: u64,
 }
 
 /// Everything the tasks of the server share.
@@ -47,6 +49,8 @@ pub struct Shared {
     stats: Mutex<BTreeMap<String, FileStats>>,
     log: Option<Mutex<std::fs::File>>,
     next_server_request_id: AtomicU64,
+    /// `--imports-out-of-date`, until a Lake build made them fresh.
+    stale_imports: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -58,6 +62,7 @@ impl Shared {
         out: mpsc::UnboundedSender<Value>,
         log: Option<std::fs::File>,
     ) -> Self {
+        let stale_imports = config.imports_out_of_date;
         Shared {
             dialect: config.dialect(),
             config,
@@ -67,6 +72,7 @@ impl Shared {
             stats: Mutex::new(BTreeMap::new()),
             log: log.map(Mutex::new),
             next_server_request_id: AtomicU64::new(0),
+            stale_imports: std::sync::atomic::AtomicBool::new(stale_imports),
         }
     }
 
@@ -86,6 +92,16 @@ impl Shared {
     pub fn request(&self, method: &str) {
         let id = self.next_server_request_id.fetch_add(1, Ordering::Relaxed);
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method}));
+    }
+
+    /// Whether the imports need a Lake build.
+    pub fn imports_out_of_date(&self) -> bool {
+        self.stale_imports.load(Ordering::SeqCst)
+    }
+
+    /// A Lake build brought the imports up to date.
+    pub fn mark_imports_built(&self) {
+        self.stale_imports.store(false, Ordering::SeqCst);
     }
 
     /// Whether diagnostics are published incrementally (`isIncremental`).
@@ -125,6 +141,7 @@ impl Shared {
             totals.declarations_elaborated += file.declarations_elaborated;
             totals.commands_reused += file.commands_reused;
             totals.versions_finished += file.versions_finished;
+            totals.worker_restarts += file.worker_restarts;
             files.insert(uri.clone(), file_stats_json(file));
         }
         let mut result = file_stats_json(&totals);
@@ -141,5 +158,6 @@ fn file_stats_json(stats: &FileStats) -> Value {
         "declarationsElaborated": stats.declarations_elaborated,
         "commandsReused": stats.commands_reused,
         "versionsFinished": stats.versions_finished,
+        "workerRestarts": stats.worker_restarts,
     })
 }

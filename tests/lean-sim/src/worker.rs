@@ -3,15 +3,17 @@
 //!
 //! Invariants: nothing is published for a version older than the newest one the server received
 //! (`latest`); commands before the first changed byte are reused with their messages; the header
-//! is loaded once per worker unless its text changes; `fileProgress` with `processing: []` is
-//! sent after the last publish of a version, and only then is the version marked done.
+//! is loaded once per worker unless its text changes; reports come in Lean's order (a version
+//! that finished inside `reportDelayMs` says done first and then publishes once; one that
+//! blocked publishes as it goes and then says done), and only after both is the version marked
+//! done, so `waitForDiagnostics` is answered after every publish of it.
 
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use lean_syntax::{CommandKind, LineIndex};
+use crate::syntax::{CommandKind, LineIndex};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -63,7 +65,52 @@ pub struct Worker {
     state: Arc<watch::Sender<DocState>>,
     latest: Arc<AtomicI64>,
     loaded_header: Option<String>,
+    /// The imports could not be set up (out of date, not built): every version fails.
+    header_failed: bool,
+    /// `dependencyBuildMode` of the didOpen.
+    build_mode: BuildMode,
+    /// This worker was restarted (a header change): `once` no longer builds.
+    restarted: bool,
     previous: Option<(Arc<String>, Vec<CommandResult>)>,
+}
+
+/// How long a worker waits before exiting for a header change (Lean's `setupImports`).
+const HEADER_RESTART_MS: u64 = 200;
+
+/// The `dependencyBuildMode` of a didOpen (protocol §3); absent means `always`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildMode {
+    /// Lake builds stale imports on every worker start.
+    Always,
+    /// Only the first worker start builds.
+    Once,
+    /// `lake setup-file --no-build`: stale imports are a header error.
+    Never,
+}
+
+impl BuildMode {
+    /// Reads the didOpen field.
+    pub fn parse(field: Option<&str>) -> Self {
+        match field {
+            Some("never") => BuildMode::Never,
+            Some("once") => BuildMode::Once,
+            _ => BuildMode::Always,
+        }
+    }
+}
+
+/// Lean's header error when `lake setup-file --no-build` finds stale imports.
+fn imports_out_of_date(index: &LineIndex, header_end: usize) -> Diagnostic {
+    let _ = index;
+    Diagnostic {
+        range: 0..header_end,
+        severity: 1,
+        message: "Imports are out of date and must be rebuilt; use the \"Restart File\" command in your editor.".to_owned(),
+        code: None,
+        lean_tag: None,
+        silent: false,
+        keep_full_range: false,
+    }
 }
 
 impl Worker {
@@ -74,6 +121,7 @@ impl Worker {
         texts: watch::Receiver<TextVersion>,
         state: Arc<watch::Sender<DocState>>,
         latest: Arc<AtomicI64>,
+        build_mode: BuildMode,
     ) -> Self {
         Worker {
             shared,
@@ -82,8 +130,90 @@ impl Worker {
             state,
             latest,
             loaded_header: None,
+            header_failed: false,
+            build_mode,
+            restarted: false,
             previous: None,
         }
+    }
+
+    /// `lake setup-file` for the imports: with `--imports-out-of-date`, a start that builds
+    /// shows Lake's progress lines as transient information diagnostics (then an empty
+    /// publish clears them) and the imports are fresh from then on; one that may not build
+    /// fails. Returns whether the imports are usable.
+    fn set_up_imports(
+        &self,
+        version: i64,
+        index: &LineIndex,
+        commands: &[crate::syntax::Command],
+        tokens: &[crate::syntax::Token],
+    ) -> bool {
+        let modules: Vec<String> = commands
+            .iter()
+            .take_while(|command| command.kind == CommandKind::Import)
+            .filter(|command| command.keyword == "import")
+            .filter_map(|command| {
+                tokens
+                    .iter()
+                    .filter(|t| {
+                        t.span.start >= command.span.start && t.span.end <= command.syntax_end
+                    })
+                    .filter(|t| t.is_code())
+                    .nth(1)
+                    .map(|t| t.text(index.text()).to_owned())
+            })
+            .collect();
+        if modules.is_empty() || !self.shared.imports_out_of_date() {
+            return true;
+        }
+        let builds = match self.build_mode {
+            BuildMode::Always => true,
+            BuildMode::Once => !self.restarted,
+            BuildMode::Never => false,
+        };
+        if !builds {
+            return false;
+        }
+        let whole = 0..index.text().len();
+        let line_one = index.offset(crate::syntax::Position::new(1, 0));
+        let mut lines = Vec::new();
+        for (n, module) in modules.iter().enumerate() {
+            lines.push(Diagnostic {
+                range: 0..line_one.min(whole.end),
+                severity: 3,
+                message: format!("✔ [{}/{}] Built {module}", n + 1, modules.len()),
+                code: None,
+                lean_tag: None,
+                silent: false,
+                keep_full_range: false,
+            });
+            let shown: Vec<&Diagnostic> = lines.iter().collect();
+            self.publish_lake(version, index, &shown);
+        }
+        self.publish_lake(version, index, &[]);
+        self.shared.mark_imports_built();
+        true
+    }
+
+    /// Lake's lines: `range` 0:0–1:0, `fullRange` the whole file.
+    fn publish_lake(&self, version: i64, index: &LineIndex, lines: &[&Diagnostic]) {
+        if !self.current(version) {
+            return;
+        }
+        let end = lsp_position(index, index.text().len());
+        let diagnostics: Vec<Value> = lines
+            .iter()
+            .map(|d| {
+                let mut value = diagnostic_json(index, d);
+                value["range"] = json!({"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}});
+                value["fullRange"] = json!({"start": {"line": 0, "character": 0}, "end": end});
+                value
+            })
+            .collect();
+        self.shared.notify(
+            "textDocument/publishDiagnostics",
+            json!({"uri": self.uri, "version": version, "diagnostics": diagnostics}),
+        );
     }
 
     /// Elaborates versions until the document is closed or the worker crashes.
@@ -157,7 +287,7 @@ impl Worker {
             state.phase = Phase::Working;
             state.text = Arc::clone(&text);
         });
-        let tokens = lean_syntax::lex(&text);
+        let tokens = crate::syntax::lex(&text);
         let commands = elab::commands(&text, &tokens);
         let header_end = commands
             .iter()
@@ -165,16 +295,69 @@ impl Worker {
             .last()
             .map_or(0, |command| elab::code_end(&tokens, &command.span));
         let header = text[..header_end].to_owned();
+        let index = LineIndex::new(&text);
+        if let Some(loaded) = &self.loaded_header
+            && *loaded != header
+        {
+            // A changed header restarts the worker in Lean: it exits (code 2) after 200 ms
+            // unless a newer version comes first, and the watchdog starts a new one on the
+            // current text, which imports again.
+            tokio::time::sleep(Duration::from_millis(HEADER_RESTART_MS)).await;
+            if self.texts.has_changed().unwrap_or(true) {
+                return Outcome::Superseded;
+            }
+            self.restarted = true;
+            self.loaded_header = None;
+            self.header_failed = false;
+            shared.count(&self.uri, |stats| stats.worker_restarts += 1);
+            self.publish(version, &index, &[], false);
+            self.progress(version, &index, Some(0..text.len()), 1);
+        }
+        // Lean's reporter starts with the version and first looks after `reportDelayMs`.
+        let mut reporter = Reporter::new(config.effective_report_delay_ms());
+        if self.loaded_header.is_none() {
+            self.header_failed = !self.set_up_imports(version, &index, &commands, &tokens);
+        }
+        if self.header_failed {
+            // A failed header is fatal for every version of this worker.
+            let failure = imports_out_of_date(&index, header_end);
+            self.publish(version, &index, &[&failure], false);
+            self.progress(version, &index, Some(0..text.len()), 2);
+            let finished = Arc::new(vec![CommandResult {
+                span: 0..header_end,
+                text: header.clone(),
+                is_declaration: false,
+                name: None,
+                full_name: None,
+                axioms: None,
+                universal_axiom: false,
+                diagnostics: vec![failure],
+            }]);
+            self.loaded_header = Some(header);
+            self.state.send_modify(|state| {
+                if state.version == version {
+                    state.phase = Phase::Done;
+                    state.results = finished;
+                }
+            });
+            return Outcome::Done;
+        }
         if self.loaded_header.as_deref() != Some(header.as_str()) {
-            // A changed header restarts the worker in Lean: nothing can be reused.
             self.previous = None;
-            tokio::time::sleep(Duration::from_millis(config.import_ms)).await;
+            self.elaboration_time(
+                &mut reporter,
+                version,
+                &LineIndex::new(&text),
+                &[],
+                0,
+                config.import_ms,
+            )
+            .await;
             shared.count(&self.uri, |stats| stats.header_loads += 1);
             shared.log(&format!("header-load uri={} version={version}", self.uri));
             self.loaded_header = Some(header);
         }
         // The crash happens after the imports are loaded, while elaborating the body.
-        let index = LineIndex::new(&text);
         if config
             .crash_marker
             .as_ref()
@@ -210,23 +393,17 @@ impl Worker {
         }
         let reused = results.len() as u64;
         shared.count(&self.uri, |stats| stats.commands_reused += reused);
-        tokio::time::sleep(Duration::from_millis(config.effective_report_delay_ms())).await;
-        if self.texts.has_changed().unwrap_or(false) {
-            return Outcome::Superseded;
-        }
-        let reused_diagnostics: Vec<&Diagnostic> =
-            results.iter().flat_map(|r| r.diagnostics.iter()).collect();
-        self.publish(version, &index, &reused_diagnostics, false);
         let context = Context {
             oracle: &shared.oracle,
             dialect: shared.dialect,
             silent_diagnostics: shared.silent_diagnostics(),
+            print_axioms_refused_in_module: config.print_axioms_refused_in_module,
         };
         for command in commands.iter().skip(results.len()) {
             if self.texts.has_changed().unwrap_or(true) {
                 return Outcome::Superseded;
             }
-            self.progress(version, &index, Some(command.span.start..text.len()), 1);
+            reporter.catch_up(self, version, &index, &results, Some(command.span.start));
             if shared.config.refresh_requests {
                 shared.request("workspace/semanticTokens/refresh");
             }
@@ -236,14 +413,33 @@ impl Worker {
                 .as_ref()
                 .is_some_and(|marker| command_text.contains(marker.as_str()))
             {
-                // A hung elaboration only ends when a newer version cancels it.
+                // A hung elaboration only ends when a newer version cancels it; the reporter
+                // blocks on it and publishes what it has.
+                if !reporter.blocked {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(reporter.deadline) => {}
+                        changed = self.texts.changed() => return match changed {
+                            Ok(()) => Outcome::Superseded,
+                            Err(_) => Outcome::Stopped,
+                        },
+                    }
+                    reporter.catch_up(self, version, &index, &results, Some(command.span.start));
+                }
                 return match self.texts.changed().await {
                     Ok(()) => Outcome::Superseded,
                     Err(_) => Outcome::Stopped,
                 };
             }
             if command.kind == CommandKind::Declaration {
-                tokio::time::sleep(Duration::from_millis(config.decl_ms)).await;
+                self.elaboration_time(
+                    &mut reporter,
+                    version,
+                    &index,
+                    &results,
+                    command.span.start,
+                    config.decl_ms,
+                )
+                .await;
                 if self.texts.has_changed().unwrap_or(true) {
                     return Outcome::Superseded;
                 }
@@ -255,22 +451,23 @@ impl Worker {
                 ));
             }
             let result = elab::elaborate_command(&text, &tokens, command, &results, &context);
-            if !result.diagnostics.is_empty() {
-                if shared.incremental_diagnostics() {
-                    let new: Vec<&Diagnostic> = result.diagnostics.iter().collect();
-                    self.publish(version, &index, &new, true);
-                } else {
-                    let all: Vec<&Diagnostic> = results
-                        .iter()
-                        .chain(std::iter::once(&result))
-                        .flat_map(|r| r.diagnostics.iter())
-                        .collect();
-                    self.publish(version, &index, &all, false);
-                }
-            }
             results.push(result);
         }
-        self.progress(version, &index, None, 1);
+        reporter.catch_up(self, version, &index, &results, None);
+        if reporter.blocked {
+            // A version that blocked has published as it went: done, and no final publish.
+            self.progress(version, &index, None, 1);
+        } else {
+            // Finished inside the report delay: the reporter wakes, says done first and only
+            // then publishes the whole set once (Lean's `reportSnapshots`).
+            tokio::time::sleep_until(reporter.deadline).await;
+            if self.texts.has_changed().unwrap_or(true) {
+                return Outcome::Superseded;
+            }
+            self.progress(version, &index, None, 1);
+            let all: Vec<&Diagnostic> = results.iter().flat_map(|r| r.diagnostics.iter()).collect();
+            self.publish(version, &index, &all, false);
+        }
         shared.count(&self.uri, |stats| stats.versions_finished += 1);
         let finished = Arc::new(results.clone());
         self.previous = Some((Arc::clone(&text), results));
@@ -281,6 +478,86 @@ impl Worker {
             }
         });
         Outcome::Done
+    }
+}
+
+/// Lean's diagnostics reporter for one version (`reportSnapshots`): it wakes `reportDelayMs`
+/// after the version started. If elaboration is still running then, it has "blocked": it
+/// publishes everything found so far and from then on publishes each command's messages and
+/// progress as they come, then says done. If elaboration finished first, the worker sends done
+/// and then the one publish of the whole set.
+struct Reporter {
+    deadline: tokio::time::Instant,
+    blocked: bool,
+    /// How many command results have been published.
+    published: usize,
+}
+
+impl Reporter {
+    fn new(delay_ms: u64) -> Self {
+        Reporter {
+            deadline: tokio::time::Instant::now() + Duration::from_millis(delay_ms),
+            blocked: false,
+            published: 0,
+        }
+    }
+
+    /// Publishes what the reporter has not yet seen, if it is awake: on its first wake the
+    /// whole set so far (replacing), afterwards the new messages of each finished command.
+    /// `next` is where elaboration stands (`None` once it is finished).
+    fn catch_up(
+        &mut self,
+        worker: &Worker,
+        version: i64,
+        index: &LineIndex,
+        results: &[CommandResult],
+        next: Option<usize>,
+    ) {
+        if !self.blocked {
+            if tokio::time::Instant::now() < self.deadline || next.is_none() {
+                return;
+            }
+            self.blocked = true;
+            let all: Vec<&Diagnostic> = results.iter().flat_map(|r| r.diagnostics.iter()).collect();
+            worker.publish(version, index, &all, false);
+            self.published = results.len();
+        }
+        let fresh = results.get(self.published..).unwrap_or_default();
+        if fresh.iter().any(|r| !r.diagnostics.is_empty()) {
+            if worker.shared.incremental_diagnostics() {
+                let new: Vec<&Diagnostic> =
+                    fresh.iter().flat_map(|r| r.diagnostics.iter()).collect();
+                worker.publish(version, index, &new, true);
+            } else {
+                let all: Vec<&Diagnostic> =
+                    results.iter().flat_map(|r| r.diagnostics.iter()).collect();
+                worker.publish(version, index, &all, false);
+            }
+        }
+        self.published = results.len();
+        if let Some(next) = next {
+            worker.progress(version, index, Some(next..index.text().len()), 1);
+        }
+    }
+}
+
+impl Worker {
+    /// Spends `ms` of elaboration time, letting the reporter wake in the middle of it.
+    async fn elaboration_time(
+        &self,
+        reporter: &mut Reporter,
+        version: i64,
+        index: &LineIndex,
+        results: &[CommandResult],
+        at: usize,
+        ms: u64,
+    ) {
+        let until = tokio::time::Instant::now() + Duration::from_millis(ms);
+        if !reporter.blocked && reporter.deadline < until {
+            tokio::time::sleep_until(reporter.deadline).await;
+            reporter.catch_up(self, version, index, results, Some(at));
+        }
+        tokio::time::sleep_until(until).await;
     }
 }
 

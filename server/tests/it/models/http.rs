@@ -348,11 +348,13 @@ async fn a_body_that_is_not_json_is_a_clear_error() {
 }
 
 #[tokio::test]
-async fn a_connection_refused_is_retried_then_reported() {
+async fn a_connection_refused_marks_the_endpoint_down_and_later_requests_fail_at_once() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let address = listener.local_addr().expect("address");
     drop(listener);
-    let error = client(settings(&format!("http://{address}/v1")))
+    let client = client(settings(&format!("http://{address}/v1")));
+    assert_eq!(client.unreachable(), None);
+    let error = client
         .complete(
             &non_streaming(&PromptFormat::DeepSeekProverV2),
             &CancellationToken::new(),
@@ -361,6 +363,24 @@ async fn a_connection_refused_is_retried_then_reported() {
         .expect_err("nothing listens");
     assert!(matches!(error, ModelError::Connect { .. }), "{error}");
     assert!(error.to_string().contains("is it running?"));
+    // Something listens now, but the endpoint is marked down: no connection is even tried.
+    let listener = std::net::TcpListener::bind(address).expect("the port is free again");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let again = client
+        .complete(
+            &non_streaming(&PromptFormat::DeepSeekProverV2),
+            &CancellationToken::new(),
+        )
+        .await
+        .expect_err("marked down");
+    assert!(matches!(again, ModelError::Down { .. }), "{again}");
+    assert!(again.to_string().contains(&address.to_string()), "{again}");
+    assert!(
+        listener.accept().is_err(),
+        "no connection was made to an endpoint marked down"
+    );
+    let summary = client.unreachable().expect("it was down");
+    assert!(summary.contains(&address.to_string()), "{summary}");
 }
 
 // ---- True streaming with axum ----------------------------------------------------------------
@@ -639,8 +659,9 @@ async fn the_api_key_appears_in_no_log_line_error_or_debug_output() {
         format!("{client:?}"),
         format!("{}", Secret::new(KEY)),
     ];
+    // A fresh client each time: after a 401 a client stops asking that endpoint for a while.
     for _ in 0..3 {
-        let error = client
+        let error = self::client(settings.clone())
             .complete(&request, &CancellationToken::new())
             .await
             .expect_err("every answer is an error");
@@ -671,5 +692,36 @@ async fn the_api_key_appears_in_no_log_line_error_or_debug_output() {
         requests
             .iter()
             .all(|r| r.headers.get("authorization").is_some())
+    );
+}
+
+#[tokio::test]
+async fn a_refused_key_stops_requests_to_that_endpoint_instead_of_asking_again() {
+    let server = MockServer::start().await;
+    completions_mock(
+        &server,
+        ResponseTemplate::new(401).set_body_string("bad key"),
+    )
+    .await;
+    let mut settings = settings(&format!("{}/v1", server.uri()));
+    settings.api_key_env = Some("PROVER_KEY".into());
+    let client = client(settings);
+    let request = non_streaming(&PromptFormat::DeepSeekProverV2);
+    for _ in 0..5 {
+        let error = client
+            .complete(&request, &CancellationToken::new())
+            .await
+            .expect_err("a refused key is an error");
+        assert!(
+            error.to_string().contains("check the API key PROVER_KEY")
+                || error.to_string().contains("PROVER_KEY"),
+            "the error says which key: {error}"
+        );
+    }
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(
+        requests.len(),
+        1,
+        "the same key is not sent again and again"
     );
 }

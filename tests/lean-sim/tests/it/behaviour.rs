@@ -250,8 +250,8 @@ theorem admitted : True := by\n  admit\n";
         vec![
             "'ok' depends on axioms: [propext, Classical.choice, Quot.sound]".to_owned(),
             "declaration uses `sorry`".to_owned(),
-            "'hidden' depends on axioms: [propext, Classical.choice, Quot.sound, sorryAx]".to_owned(),
-            "'native' depends on axioms: [propext, Classical.choice, Quot.sound, Lean.ofReduceBool]".to_owned(),
+            "'hidden' depends on axioms: [propext, sorryAx, Classical.choice, Quot.sound]".to_owned(),
+            "'native' depends on axioms: [propext, Classical.choice, Lean.ofReduceBool, Quot.sound]".to_owned(),
             "declaration uses `sorry`".to_owned(),
         ]
     );
@@ -288,4 +288,56 @@ fn refresh_requests_use_numeric_ids_from_zero() {
         .collect();
     assert!(ids.len() >= 2);
     assert_eq!(ids[..2], [json!(0), json!(1)]);
+}
+
+/// What the VS Code infoview asks at the cursor: the goal with its hypotheses, and the messages
+/// of the cursor's line only (`lineRange` is `[line, line + 1)`), as Lean answers.
+#[test]
+fn the_infoview_gets_goals_with_hypotheses_and_the_messages_of_its_lines() {
+    let mut sim = Sim::start(&[], json!({}));
+    let uri = "file:///info.lean";
+    let text = "theorem a (x y : Nat) (h : x = y) : y = x := by\n  sorry\n\ntheorem b : True := by\n  sorry\n";
+    sim.open(uri, text);
+    assert_eq!(sim.diagnostics(uri, 1).len(), 2);
+    let connect = sim.request("$/lean/rpc/connect", json!({"uri": uri}));
+    let session = sim.response(&connect)["result"]["sessionId"].clone();
+    let mut call = |method: &str, line: u64, params: Value| {
+        let id = sim.request(
+            "$/lean/rpc/call",
+            json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 2},
+                   "sessionId": session, "method": method, "params": params}),
+        );
+        sim.response(&id)["result"].clone()
+    };
+    let goals = call(
+        "Lean.Widget.getInteractiveGoals",
+        1,
+        json!({"textDocument": {"uri": uri}, "position": {"line": 1, "character": 2}}),
+    );
+    let goal = &goals["goals"][0];
+    assert_eq!(goal["hyps"][0]["names"], json!(["x", "y"]));
+    assert_eq!(goal["hyps"][0]["type"], json!({"text": "Nat"}));
+    assert_eq!(goal["hyps"][1]["names"], json!(["h"]));
+    assert_eq!(goal["hyps"][1]["type"], json!({"text": "x = y"}));
+    assert_eq!(goal["type"], json!({"text": "y = x"}));
+    assert_eq!(goal["goalPrefix"], json!("⊢ "));
+
+    let messages = |result: &Value| -> Vec<Value> {
+        result
+            .as_array()
+            .expect("an array, as Lean answers")
+            .iter()
+            .map(|d| d["message"].clone())
+            .collect()
+    };
+    let sorry = json!({"text": "declaration uses `sorry`"});
+    let diagnostics = "Lean.Widget.getInteractiveDiagnostics";
+    // The sorry warnings sit on the theorems' names (lines 0 and 3).
+    let on_line_0 = call(diagnostics, 0, json!({"lineRange": {"start": 0, "end": 1}}));
+    assert_eq!(messages(&on_line_0), vec![sorry.clone()]);
+    assert_eq!(on_line_0[0]["range"]["start"]["line"], json!(0));
+    let on_line_1 = call(diagnostics, 1, json!({"lineRange": {"start": 1, "end": 2}}));
+    assert_eq!(messages(&on_line_1), Vec::<Value>::new());
+    let all = call(diagnostics, 0, json!({}));
+    assert_eq!(messages(&all), vec![sorry.clone(), sorry]);
 }

@@ -4,4 +4,5 @@ mod behaviour;
 mod conformance;
 mod corpus;
 mod faults;
+mod real_lean;
 mod support;

@@ -1,0 +1,558 @@
+//! The shadow pool: private documents on the user's Lean server in which candidates are
+//! elaborated.
+//!
+//! [`ShadowPool`] keeps a bounded pool of shadow documents (one per slot, config
+//! `verify.workers`) under private URIs `<root>/.lake/sorryfill/shadow-<k>/<source path>`, so
+//! Lake resolves imports as for the source file while nothing is written to disk. Each
+//! elaboration sends ONE ranged `didChange` covering only the bytes that differ from the slot's
+//! previous text: the header and every command before the target stay byte-identical, so Lean
+//! reuses them. What Lean's report means for a candidate is decided elsewhere (the checker and
+//! the gate); the pool only delivers the diagnostics of exactly the version it sent.
+//!
+//! Invariants:
+//! - the diagnostics returned are the final set of exactly the version that was sent: the
+//!   last set Lean published for it before answering `textDocument/waitForDiagnostics` (the
+//!   done notification is no barrier: real Lean's final publish may follow it);
+//! - a timed-out or crashed shadow document is closed and reopened on next use, never reused;
+//! - every shadow URI is registered private before the first document is opened, so nothing
+//!   about it reaches the editor.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lsp_types::Position;
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
+
+use super::gate::{RejectReason, Rejection};
+use crate::lean::{LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
+
+/// The JSON-RPC codes Lean uses for a crashed file worker.
+const WORKER_CRASH_CODES: [i64; 2] = [-32901, -32902];
+
+/// A bounded pool of shadow documents on the user's Lean server. Cheap to clone; clones share
+/// the pool. Make ONE per proxy session: the router delivers a private URI's events to one
+/// subscriber of its prefix (the latest), so two pools on the same root would steal each
+/// other's events.
+#[derive(Clone)]
+pub struct ShadowPool {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ShadowPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShadowPool")
+            .field("root_uri", &self.inner.root_uri)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    lean: LeanHandle,
+    root_uri: String,
+    timeout: Duration,
+    permits: Arc<Semaphore>,
+    idle: Mutex<Vec<Slot>>,
+    user_busy: watch::Receiver<bool>,
+    counters: Counters,
+}
+
+/// Lean's finished report of one shadow text.
+#[derive(Debug, Clone)]
+pub struct Elaborated {
+    /// The shadow version the diagnostics belong to.
+    pub version: i32,
+    /// Lean's full set of diagnostics of that version.
+    pub diagnostics: Vec<LeanDiagnostic>,
+    /// Lean's `textDocument/documentSymbol` answer for that version: where Lean's parser put
+    /// each declaration, which the gate's judgement compares with where the candidate is.
+    pub symbols: Value,
+    /// Time from taking a slot to Lean's finished report.
+    pub elapsed: Duration,
+}
+
+/// Running totals, for benches, `doctor` and the logs.
+#[derive(Debug, Default)]
+struct Counters {
+    opened: AtomicU64,
+    changes: AtomicU64,
+    bytes_sent: AtomicU64,
+}
+
+/// What a [`ShadowPool`] has sent to Lean so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CheckerStats {
+    /// Shadow documents opened (`didOpen`), including reopens after a timeout or crash.
+    pub opened: u64,
+    /// Ranged `didChange`s sent (one per check that reached Lean with a new text).
+    pub changes: u64,
+    /// Bytes of document text sent in `didOpen` and `didChange` params.
+    pub bytes_sent: u64,
+}
+
+/// One shadow document of the pool, with its private event stream.
+struct Slot {
+    index: usize,
+    prefix: String,
+    events: mpsc::UnboundedReceiver<PrivateEvent>,
+    /// The version of the next change; never reset, so a reopened document never reuses one.
+    next_version: i32,
+    open: Option<OpenShadow>,
+}
+
+/// What Lean holds for a slot's open shadow document.
+struct OpenShadow {
+    uri: String,
+    text: String,
+    version: i32,
+    /// The diagnostics of `version`, once it finished: a check of the same text reuses them.
+    finished: Option<Vec<LeanDiagnostic>>,
+}
+
+/// A slot taken from the pool; it returns itself (and then its permit) when dropped, also
+/// when a check is cancelled midway, since later checks only look at newer versions.
+struct Lease {
+    slot: Option<Slot>,
+    pool: Arc<Inner>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take()
+            && let Ok(mut idle) = self.pool.idle.lock()
+        {
+            idle.push(slot);
+        }
+    }
+}
+
+impl Lease {
+    fn slot(&mut self) -> &mut Slot {
+        self.slot
+            .as_mut()
+            .expect("a lease holds its slot until it is dropped")
+    }
+}
+
+/// The `file://` URI of a local path, percent-encoding what a URI cannot hold as is.
+pub fn file_uri(path: &std::path::Path) -> String {
+    let mut uri = String::from("file://");
+    let text = path.to_string_lossy();
+    if !text.starts_with('/') {
+        uri.push('/');
+    }
+    for byte in text.bytes() {
+        let keep = byte.is_ascii_alphanumeric() || b"/-_.~".contains(&byte);
+        if keep {
+            uri.push(byte as char);
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
+}
+
+impl ShadowPool {
+    /// A pool of `workers` shadow documents below `root_uri` (the project root as a `file://`
+    /// URI, e.g. from [`file_uri`]), each elaboration limited to `timeout`. Registers every
+    /// slot's URI prefix as private at once. Elaborations wait while `user_busy` is `true`.
+    pub fn new(
+        lean: LeanHandle,
+        root_uri: &str,
+        workers: usize,
+        timeout: Duration,
+        user_busy: watch::Receiver<bool>,
+    ) -> Result<Self, LeanError> {
+        let root_uri = root_uri.trim_end_matches('/').to_owned();
+        let workers = workers.max(1);
+        let mut slots = Vec::with_capacity(workers);
+        for index in 0..workers {
+            let prefix = format!("{root_uri}/.lake/sorryfill/shadow-{index}/");
+            let events = lean.register_private(prefix.clone())?;
+            slots.push(Slot {
+                index,
+                prefix,
+                events,
+                next_version: 1,
+                open: None,
+            });
+        }
+        // Slots are taken from the end: keep slot 0 there so a lone check uses it.
+        slots.reverse();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                lean,
+                root_uri,
+                timeout,
+                permits: Arc::new(Semaphore::new(workers)),
+                idle: Mutex::new(slots),
+                user_busy,
+                counters: Counters::default(),
+            }),
+        })
+    }
+
+    /// The URI prefix under which every shadow document lives.
+    pub fn shadow_prefix(&self) -> String {
+        format!("{}/.lake/sorryfill/", self.inner.root_uri)
+    }
+
+    /// What has been sent to Lean so far.
+    pub fn stats(&self) -> CheckerStats {
+        let counters = &self.inner.counters;
+        CheckerStats {
+            opened: counters.opened.load(Ordering::Relaxed),
+            changes: counters.changes.load(Ordering::Relaxed),
+            bytes_sent: counters.bytes_sent.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The Lean server the shadows live on.
+    pub fn lean(&self) -> &LeanHandle {
+        &self.inner.lean
+    }
+
+    /// Elaborates `text` as the shadow of `source_uri` and returns Lean's finished report.
+    /// Waits while the user's own documents are busy (Lean elaborates them on the same
+    /// cores), then for a free slot; the time limit runs from then on.
+    pub async fn elaborate(&self, source_uri: &str, text: &str) -> Result<Elaborated, Rejection> {
+        let mut busy = self.inner.user_busy.clone();
+        let _ = busy.wait_for(|busy| !*busy).await;
+
+        let mut lease = self.lease(source_uri).await?;
+        let uri = self.shadow_uri(&lease.slot().prefix, source_uri);
+        let limit = self.inner.timeout;
+        let started = Instant::now();
+        let lean = self.inner.lean.clone();
+        let slot = lease.slot();
+        let elaborated = tokio::time::timeout(limit, async {
+            let (version, diagnostics) = self.send(slot, &uri, text).await?;
+            // The slot is leased, so Lean answers for exactly the version just finished.
+            let symbols = lean
+                .request(
+                    "textDocument/documentSymbol",
+                    json!({"textDocument": {"uri": uri}}),
+                )
+                .await
+                .map_err(infrastructure)?;
+            Ok::<_, Rejection>((version, diagnostics, symbols))
+        })
+        .await;
+        let (version, diagnostics, symbols) = match elaborated {
+            Ok(Ok(done)) => done,
+            Ok(Err(rejection)) => {
+                if rejection.reason == RejectReason::WorkerCrashed {
+                    self.close(lease.slot());
+                }
+                return Err(rejection);
+            }
+            Err(_) => {
+                self.close(lease.slot());
+                return Err(Rejection::new(RejectReason::Timeout { after: limit }));
+            }
+        };
+        drop(lease);
+        Ok(Elaborated {
+            version,
+            diagnostics,
+            symbols,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// `<slot prefix><source path relative to the root>`, or the file name when the source is
+    /// outside the root.
+    fn shadow_uri(&self, prefix: &str, source_uri: &str) -> String {
+        let relative = source_uri
+            .strip_prefix(&self.inner.root_uri)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|rest| !rest.is_empty())
+            .unwrap_or_else(|| source_uri.rsplit('/').next().unwrap_or("Shadow.lean"));
+        format!("{prefix}{relative}")
+    }
+
+    /// Takes a slot, preferring one that already holds a shadow of `source_uri` (its prefix is
+    /// elaborated), then one with no document open, then any.
+    async fn lease(&self, source_uri: &str) -> Result<Lease, Rejection> {
+        let permit = Arc::clone(&self.inner.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Rejection::new(RejectReason::WorkerCrashed))?;
+        let mut idle = self
+            .inner
+            .idle
+            .lock()
+            .map_err(|_| Rejection::new(RejectReason::WorkerCrashed))?;
+        let wanted = |slot: &Slot| {
+            let uri = self.shadow_uri(&slot.prefix, source_uri);
+            slot.open.as_ref().is_some_and(|open| open.uri == uri)
+        };
+        let position = idle
+            .iter()
+            .rposition(wanted)
+            .or_else(|| idle.iter().rposition(|slot| slot.open.is_none()))
+            .or_else(|| idle.len().checked_sub(1));
+        // A permit guarantees an idle slot, since a lease returns its slot before its permit;
+        // only a poisoned pool could lose one, and then the check cannot run.
+        let slot = position
+            .map(|at| idle.remove(at))
+            .ok_or_else(|| Rejection::new(RejectReason::WorkerCrashed))?;
+        drop(idle);
+        Ok(Lease {
+            slot: Some(slot),
+            pool: Arc::clone(&self.inner),
+            _permit: permit,
+        })
+    }
+
+    /// Closes the slot's document, so the next check opens it afresh.
+    fn close(&self, slot: &mut Slot) {
+        if let Some(open) = slot.open.take() {
+            tracing::debug!(slot = slot.index, uri = %open.uri, "closing a shadow document");
+            let _ = self.inner.lean.notify(
+                "textDocument/didClose",
+                json!({"textDocument": {"uri": open.uri}}),
+            );
+        }
+    }
+
+    /// Brings the slot's document to `text` and waits until Lean finished it. Returns the
+    /// version and its diagnostics.
+    async fn send(
+        &self,
+        slot: &mut Slot,
+        uri: &str,
+        text: &str,
+    ) -> Result<(i32, Vec<LeanDiagnostic>), Rejection> {
+        let lean = &self.inner.lean;
+        if slot.open.as_ref().is_some_and(|open| open.uri != uri) {
+            self.close(slot);
+        }
+        if let Some(open) = &slot.open
+            && open.text == text
+            && let Some(diagnostics) = &open.finished
+        {
+            return Ok((open.version, diagnostics.clone()));
+        }
+        let version = slot.next_version;
+        slot.next_version += 1;
+        let counters = &self.inner.counters;
+        let sent = match &slot.open {
+            Some(open) => {
+                let change = ranged_change(&open.text, text);
+                let bytes = change["text"].as_str().map_or(0, str::len);
+                counters.changes.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .bytes_sent
+                    .fetch_add(bytes as u64, Ordering::Relaxed);
+                lean.notify(
+                    "textDocument/didChange",
+                    json!({
+                        "textDocument": {"uri": uri, "version": version},
+                        "contentChanges": [change],
+                    }),
+                )
+            }
+            None => {
+                counters.opened.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .bytes_sent
+                    .fetch_add(text.len() as u64, Ordering::Relaxed);
+                lean.notify(
+                    "textDocument/didOpen",
+                    json!({"textDocument": {
+                        "uri": uri, "languageId": "lean4", "version": version, "text": text,
+                    }}),
+                )
+            }
+        };
+        sent.map_err(infrastructure)?;
+        slot.open = Some(OpenShadow {
+            uri: uri.to_owned(),
+            text: text.to_owned(),
+            version,
+            finished: None,
+        });
+        let diagnostics = barrier(lean, &mut slot.events, uri, version).await?;
+        if let Some(open) = &mut slot.open {
+            open.finished = Some(diagnostics.clone());
+        }
+        Ok((version, diagnostics))
+    }
+}
+
+/// A failure to talk to Lean at all: the check cannot conclude, so it rejects.
+fn infrastructure(error: LeanError) -> Rejection {
+    if error
+        .code()
+        .is_some_and(|code| WORKER_CRASH_CODES.contains(&code))
+        || matches!(error, LeanError::ServerGone)
+    {
+        return Rejection::new(RejectReason::WorkerCrashed);
+    }
+    Rejection::new(RejectReason::LeanError {
+        message: error.to_string(),
+        range: lsp_types::Range::default(),
+    })
+}
+
+/// Waits for Lean's completion barrier of `version`, the `waitForDiagnostics` answer, and
+/// returns the version's final diagnostics: the last set published for it. Lean writes the
+/// answer after every publish of the version (the last one may come AFTER the done
+/// notification), and the router forwards Lean's frames in order, so when the answer arrives
+/// every event it covers is already queued. A fatal `fileProgress` or a crash code ends the
+/// wait as [`RejectReason::WorkerCrashed`].
+async fn barrier(
+    lean: &LeanHandle,
+    events: &mut mpsc::UnboundedReceiver<PrivateEvent>,
+    uri: &str,
+    version: i32,
+) -> Result<Vec<LeanDiagnostic>, Rejection> {
+    let wait = lean.wait_for_diagnostics(uri, version);
+    tokio::pin!(wait);
+    let mut last = Vec::new();
+    loop {
+        tokio::select! {
+            answer = &mut wait => {
+                answer.map_err(infrastructure)?;
+                break;
+            }
+            event = events.recv() => match event {
+                None => return Err(infrastructure(LeanError::RouterGone)),
+                Some(event) => note_event(event, uri, version, &mut last)?,
+            },
+        }
+    }
+    while let Ok(event) = events.try_recv() {
+        note_event(event, uri, version, &mut last)?;
+    }
+    Ok(last)
+}
+
+/// Keeps `last` at the newest diagnostics of `version` of `uri`; a fatal progress for it is
+/// a crash.
+fn note_event(
+    event: PrivateEvent,
+    uri: &str,
+    version: i32,
+    last: &mut Vec<LeanDiagnostic>,
+) -> Result<(), Rejection> {
+    match event {
+        PrivateEvent::Diagnostics {
+            uri: about,
+            version: Some(at),
+            diagnostics,
+        } if about == uri && at == version => *last = diagnostics,
+        PrivateEvent::Progress {
+            uri: about,
+            version: at,
+            processing,
+        } if about == uri
+            && at.is_none_or(|at| at == version)
+            && processing.iter().any(|p| p.is_fatal()) =>
+        {
+            return Err(Rejection::new(RejectReason::WorkerCrashed));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The one ranged change that turns `old` into `new`: only the bytes between their common
+/// prefix and common suffix are sent.
+fn ranged_change(old: &str, new: &str) -> Value {
+    let (start, old_end, new_end) = differing_span(old, new);
+    json!({
+        "range": {
+            "start": position_json(position_of(old, start)),
+            "end": position_json(position_of(old, old_end)),
+        },
+        "text": &new[start..new_end],
+    })
+}
+
+/// `(start, old_end, new_end)`: `old[start..old_end]` is replaced by `new[start..new_end]`.
+/// All three are char boundaries.
+fn differing_span(old: &str, new: &str) -> (usize, usize, usize) {
+    let mut start = old
+        .bytes()
+        .zip(new.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !old.is_char_boundary(start) || !new.is_char_boundary(start) {
+        start -= 1;
+    }
+    let room = old.len().min(new.len()) - start;
+    let mut suffix = old
+        .bytes()
+        .rev()
+        .zip(new.bytes().rev())
+        .take(room)
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !old.is_char_boundary(old.len() - suffix) || !new.is_char_boundary(new.len() - suffix) {
+        suffix -= 1;
+    }
+    (start, old.len() - suffix, new.len() - suffix)
+}
+
+fn position_json(position: Position) -> Value {
+    json!({"line": position.line, "character": position.character})
+}
+
+/// The LSP position (UTF-16 columns, as Lean counts them) of byte `offset` of `text`.
+pub fn position_of(text: &str, offset: usize) -> Position {
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count();
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let character = before[line_start..].encode_utf16().count();
+    Position::new(
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(character).unwrap_or(u32::MAX),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_change_covers_only_the_differing_bytes() {
+        let old = "import A\n\ntheorem t : p := by\n  simp\n\n#print axioms t\n";
+        let new = "import A\n\ntheorem t : p := by\n  omega\n\n#print axioms t\n";
+        let (start, old_end, new_end) = differing_span(old, new);
+        assert_eq!(&old[start..old_end], "simp");
+        assert_eq!(&new[start..new_end], "omega");
+        let change = ranged_change(old, new);
+        assert_eq!(change["range"]["start"], json!({"line": 3, "character": 2}));
+        assert_eq!(change["text"], "omega");
+    }
+
+    #[test]
+    fn the_change_never_splits_a_character() {
+        // `α` and `β` share their first UTF-8 byte.
+        let (start, old_end, new_end) = differing_span("x α y", "x β y");
+        assert_eq!((start, old_end, new_end), (2, 4, 4));
+        let (start, old_end, new_end) = differing_span("aaa", "aaaa");
+        assert_eq!(&"aaaa"[start..new_end], "a");
+        assert_eq!(start, old_end);
+    }
+
+    #[test]
+    fn positions_count_utf16_units() {
+        let text = "ab\n𝔽x";
+        assert_eq!(position_of(text, 3), Position::new(1, 0));
+        assert_eq!(position_of(text, 7), Position::new(1, 2));
+    }
+
+    #[test]
+    fn file_uris_are_percent_encoded() {
+        assert_eq!(
+            file_uri(std::path::Path::new("/home/me/my proj")),
+            "file:///home/me/my%20proj"
+        );
+    }
+}
