@@ -8,6 +8,10 @@
 //! `LEAN_SIM=/path/to/lean-sim`); without it the bench prints one `skipped:` line.
 #![allow(clippy::print_stdout)]
 
+mod common;
+
+use common::lean_sim;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,22 +38,6 @@ const CANDIDATE_FORMS: [&str; 4] = [
 ];
 const ROOT: &str = "file:///bench/project";
 const SOURCE_URI: &str = "file:///bench/project/Bench.lean";
-
-fn lean_sim() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("LEAN_SIM") {
-        return Some(PathBuf::from(path));
-    }
-    let exe = std::env::current_exe().ok()?;
-    // target/<profile>/deps/verify-<hash> -> target/<profile>/lean-sim, else target/debug.
-    let profile_dir = exe.parent()?.parent()?;
-    let name = format!("lean-sim{}", std::env::consts::EXE_SUFFIX);
-    [
-        profile_dir.join(&name),
-        profile_dir.parent()?.join("debug").join(&name),
-    ]
-    .into_iter()
-    .find(|path| path.exists())
-}
 
 fn document() -> String {
     let mut text = String::from("import Bench.Prelude\n\n");

@@ -195,7 +195,7 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
 pub fn warning_line(warning: &EngineWarning) -> String {
     let advice = match warning {
         EngineWarning::MissingKey { .. } => "; or pass --no-model to use Lean's tactics only",
-        EngineWarning::Setting(_) => "",
+        EngineWarning::Setting(_) | EngineWarning::NoCache { .. } => "",
     };
     format!("sorryfill: warning: {warning}{advice}")
 }

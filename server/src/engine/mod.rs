@@ -74,6 +74,17 @@ pub enum EngineWarning {
     /// A setting has less effect than its value says (capped by another, or unused).
     #[error("{0}")]
     Setting(String),
+    /// The project's database cannot be used (corrupt, locked, unwritable): proving goes on
+    /// without the cache and the attempt log.
+    #[error(
+        "the cache at {database} cannot be used ({reason}), so proving goes on without a cache or data set"
+    )]
+    NoCache {
+        /// The database file.
+        database: String,
+        /// Why, in SQLite's words.
+        reason: String,
+    },
 }
 
 /// The prover the configuration chose.
@@ -223,16 +234,6 @@ impl<C: Checker> Engine<C> {
                 .into_iter()
                 .map(EngineWarning::Setting),
         );
-        for warning in &warnings {
-            tracing::warn!("{warning}");
-        }
-        let model_free = prover.is_none() && matches!(decomposer, ConfiguredDecomposer::Absent(_));
-        if model_free {
-            MODEL_FREE_NOTICE.call_once(|| tracing::info!("{}", config.summary()));
-        } else {
-            tracing::info!("{}", config.summary());
-        }
-
         let keys = KeyParts {
             fingerprint: ProjectFingerprint::read(project_root),
             model: prover.as_ref().map(|p| p.model().to_owned()),
@@ -242,10 +243,22 @@ impl<C: Checker> Engine<C> {
         let store = match StoreAttempts::open(&database, keys) {
             Ok(store) => Some(store),
             Err(error) => {
-                tracing::warn!(%error, "proving without a cache or data set");
+                warnings.push(EngineWarning::NoCache {
+                    database: database.display().to_string(),
+                    reason: error.to_string(),
+                });
                 None
             }
         };
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        let model_free = prover.is_none() && matches!(decomposer, ConfiguredDecomposer::Absent(_));
+        if model_free {
+            MODEL_FREE_NOTICE.call_once(|| tracing::info!("{}", config.summary()));
+        } else {
+            tracing::info!("{}", config.summary());
+        }
 
         let budget = hole_budget(config, prover.is_some(), &decomposer);
         let limits = WorkspaceLimits {

@@ -264,6 +264,9 @@ struct Reachability {
     detail: String,
     /// Whether it was ever down in this process (for a run's summary).
     ever_down: bool,
+    /// The status (401 or 403) of a refused key; requests fail at once with it until then,
+    /// since asking again with the same key only meets the same refusal.
+    refused: Option<(u16, std::time::Instant)>,
 }
 
 /// The wire form of a request.
@@ -381,9 +384,18 @@ impl ChatClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// `Down` while the endpoint is marked down.
+    /// `Down` while the endpoint is marked down, `Unauthorized` while its key is refused.
     fn check_reachable(&self) -> Result<(), ModelError> {
         let reachability = self.reachability();
+        if let Some((status, until)) = reachability.refused
+            && std::time::Instant::now() < until
+        {
+            return Err(ModelError::Unauthorized {
+                url: self.url.to_string(),
+                status,
+                api_key_env: self.settings.api_key_env.clone(),
+            });
+        }
         match reachability.down_until {
             Some(until) if std::time::Instant::now() < until => Err(ModelError::Down {
                 url: self.url.to_string(),
@@ -405,6 +417,21 @@ impl ChatClient {
             tracing::warn!(
                 url = %self.url,
                 "the model server is unreachable ({detail}); requests to it fail at once for {} s",
+                DOWN_FOR.as_secs()
+            );
+        }
+    }
+
+    /// Stops requests after the server refused the key; logs only the first of a row.
+    fn mark_refused(&self, status: u16) {
+        let mut reachability = self.reachability();
+        let now = std::time::Instant::now();
+        let was_refused = reachability.refused.is_some_and(|(_, until)| now < until);
+        reachability.refused = Some((status, now + DOWN_FOR));
+        if !was_refused {
+            tracing::warn!(
+                url = %self.url,
+                "the model server refused the API key (HTTP {status}); requests to it fail at once for {} s",
                 DOWN_FOR.as_secs()
             );
         }
@@ -503,8 +530,10 @@ impl ChatClient {
                     };
                 }
                 Err((error, retry_after)) => {
-                    if let ModelError::Connect { detail, .. } = &error {
-                        self.mark_down(detail);
+                    match &error {
+                        ModelError::Connect { detail, .. } => self.mark_down(detail),
+                        ModelError::Unauthorized { status, .. } => self.mark_refused(*status),
+                        _ => {}
                     }
                     if !error.is_retryable() || attempt > self.settings.max_retries {
                         return Err(match error {

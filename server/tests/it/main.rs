@@ -12,6 +12,8 @@ mod editor_protocol;
 #[cfg(unix)]
 mod editors;
 mod engine;
+#[cfg(unix)]
+mod faults;
 mod first_run;
 mod holes;
 mod models;

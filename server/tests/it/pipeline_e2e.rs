@@ -22,6 +22,16 @@ pub(crate) enum Reply {
     Answer { delay: Duration, text: String },
     /// Streams a first token, then stalls until the client drops the connection.
     Hang,
+    /// An HTTP error status with an OpenAI-style error body.
+    Status(u16),
+    /// A 200 answer whose body is `text`, not JSON.
+    Raw(String),
+    /// Accepts the request and never sends a byte of the response.
+    Silent,
+    /// Streams a first token, then closes the connection without ending the stream.
+    CloseMidStream,
+    /// Streams tokens without end, one every few milliseconds.
+    Forever,
 }
 
 type Replier = dyn Fn(&Value) -> Reply + Send + Sync;
@@ -85,6 +95,40 @@ impl MockModel {
                             event_stream(axum::body::Body::from_stream(futures::stream::iter(
                                 chunks,
                             )))
+                        }
+                        Reply::Status(code) => axum::response::Response::builder()
+                            .status(code)
+                            .header("content-type", "application/json")
+                            .body(axum::body::Body::from(
+                                json!({"error": {"message": format!("mock status {code}")}})
+                                    .to_string(),
+                            ))
+                            .expect("a valid response"),
+                        Reply::Raw(text) => axum::response::Response::builder()
+                            .header("content-type", "application/json")
+                            .body(axum::body::Body::from(text))
+                            .expect("a valid response"),
+                        Reply::Silent => {
+                            let _guard = DropCounter(dropped);
+                            std::future::pending::<()>().await;
+                            unreachable!("a pending future never resolves")
+                        }
+                        Reply::CloseMidStream => {
+                            let first = futures::stream::once(async { Ok(sse("Let me")) });
+                            let broken = futures::stream::once(async {
+                                Err::<String, _>(std::io::Error::other("connection reset"))
+                            });
+                            event_stream(axum::body::Body::from_stream(futures::StreamExt::chain(
+                                first, broken,
+                            )))
+                        }
+                        Reply::Forever => {
+                            let guard = DropCounter(dropped);
+                            let tokens = futures::stream::unfold(guard, |guard| async move {
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                                Some((Ok::<_, std::io::Error>(sse("and so on ")), guard))
+                            });
+                            event_stream(axum::body::Body::from_stream(tokens))
                         }
                         Reply::Hang => {
                             let guard = DropCounter(dropped);

@@ -136,7 +136,7 @@ impl Session {
     }
 }
 
-fn read_frame(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+pub(crate) fn read_frame(reader: &mut impl BufRead) -> Option<Vec<u8>> {
     let mut length = None;
     loop {
         let mut line = String::new();
@@ -314,7 +314,7 @@ fn when_lean_crashes_the_proxy_exits_with_its_status_after_forwarding_its_last_w
     assert_eq!(session.wait(), 3);
 }
 
-fn process_is_gone(pid: &str) -> bool {
+pub(crate) fn process_is_gone(pid: &str) -> bool {
     let stat = Path::new("/proc").join(pid).join("stat");
     match std::fs::read_to_string(stat) {
         Err(_) => true,

@@ -659,8 +659,9 @@ async fn the_api_key_appears_in_no_log_line_error_or_debug_output() {
         format!("{client:?}"),
         format!("{}", Secret::new(KEY)),
     ];
+    // A fresh client each time: after a 401 a client stops asking that endpoint for a while.
     for _ in 0..3 {
-        let error = client
+        let error = self::client(settings.clone())
             .complete(&request, &CancellationToken::new())
             .await
             .expect_err("every answer is an error");
@@ -691,5 +692,36 @@ async fn the_api_key_appears_in_no_log_line_error_or_debug_output() {
         requests
             .iter()
             .all(|r| r.headers.get("authorization").is_some())
+    );
+}
+
+#[tokio::test]
+async fn a_refused_key_stops_requests_to_that_endpoint_instead_of_asking_again() {
+    let server = MockServer::start().await;
+    completions_mock(
+        &server,
+        ResponseTemplate::new(401).set_body_string("bad key"),
+    )
+    .await;
+    let mut settings = settings(&format!("{}/v1", server.uri()));
+    settings.api_key_env = Some("PROVER_KEY".into());
+    let client = client(settings);
+    let request = non_streaming(&PromptFormat::DeepSeekProverV2);
+    for _ in 0..5 {
+        let error = client
+            .complete(&request, &CancellationToken::new())
+            .await
+            .expect_err("a refused key is an error");
+        assert!(
+            error.to_string().contains("check the API key PROVER_KEY")
+                || error.to_string().contains("PROVER_KEY"),
+            "the error says which key: {error}"
+        );
+    }
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(
+        requests.len(),
+        1,
+        "the same key is not sent again and again"
     );
 }
