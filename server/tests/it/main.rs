@@ -14,6 +14,7 @@ mod editors;
 mod engine;
 mod first_run;
 mod holes;
+mod isolation;
 mod models;
 #[cfg(unix)]
 mod nvim;
