@@ -79,7 +79,18 @@ impl CheckingServer {
         }
         let mut process = start_lean_command(&self.root, command, &self.command_line, false)
             .await
-            .map_err(|error| format!("the checking Lean server did not start: {}", error.0))?;
+            .map_err(|error| {
+                let hint = if support.is_confined() {
+                    format!(
+                        " (it runs confined; a Lean started through a script, or a Lake that must \
+                     write outside .lake/sorryfill/, needs {}=off)",
+                        super::CONFINE_ENV
+                    )
+                } else {
+                    String::new()
+                };
+                format!("the checking Lean server did not start: {}{hint}", error.0)
+            })?;
         // The checking server has no editor documents; its events concern nobody.
         let mut events = std::mem::replace(
             &mut process.documents,
