@@ -316,3 +316,22 @@ fn field_idx_fn_after_projection_dot() {
     );
     assert_eq!(code("f . 1.5"), vec!["f", ".", "1.5"]);
 }
+
+/// `tokenFnAux` → `c.tokens.matchPrefix`: every token of the table is read whole between
+/// spaces, and followed by `-` or `/-` it still opens no comment (Lean's `whitespace` runs only
+/// after the token).
+#[test]
+fn token_fn_reads_every_table_token_whole() {
+    for symbol in lean_syntax::SYMBOLS {
+        let src = format!("a {symbol} b");
+        assert_eq!(code(&src), vec!["a", symbol, "b"], "{symbol}");
+        if symbol.ends_with('/') {
+            let src = format!("a {symbol}- b -/ c");
+            assert_eq!(
+                code(&src),
+                vec!["a", symbol, "-", "b", "-", "/", "c"],
+                "{symbol}"
+            );
+        }
+    }
+}

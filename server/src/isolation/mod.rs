@@ -282,10 +282,9 @@ pub fn exec_confined(args: ConfinedExecArgs) -> ConfineError {
     }
     let mut command = std::process::Command::new(program);
     command.args(arguments).env("TMPDIR", &temp);
-    if support().is_confined() {
-        if let Err(error) = apply(&args.confinement) {
-            return error;
-        }
+    // Whoever asked for this wrapper wants the rules: without them nothing runs.
+    if let Err(error) = apply(&args.confinement) {
+        return error;
     }
     exec(command, program)
 }
@@ -297,7 +296,10 @@ fn apply(confinement: &Confinement) -> Result<(), ConfineError> {
 
 #[cfg(not(target_os = "linux"))]
 fn apply(_: &Confinement) -> Result<(), ConfineError> {
-    Ok(())
+    Err(ConfineError::Rules(format!(
+        "confinement is implemented with Linux's Landlock, and this is {}",
+        std::env::consts::OS
+    )))
 }
 
 #[cfg(unix)]
@@ -311,13 +313,77 @@ fn exec(mut command: std::process::Command, program: &OsString) -> ConfineError 
 }
 
 #[cfg(not(unix))]
-fn exec(mut command: std::process::Command, program: &OsString) -> ConfineError {
-    // No `exec` here: run the command as a child and pass its exit code on.
-    match command.status() {
-        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
-        Err(source) => ConfineError::Exec {
-            program: program.to_string_lossy().into_owned(),
-            source,
-        },
+fn exec(_: std::process::Command, program: &OsString) -> ConfineError {
+    // Unreachable in practice: confinement exists only on Linux, and `apply` fails elsewhere.
+    ConfineError::Exec {
+        program: program.to_string_lossy().into_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::Unsupported, "no exec on this system"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Sub,
+    }
+
+    #[derive(clap::Subcommand)]
+    enum Sub {
+        #[command(name = "confined-exec")]
+        ConfinedExec(ConfinedExecArgs),
+    }
+
+    #[test]
+    fn the_wrapper_arguments_parse_back_to_the_same_confinement_and_command() {
+        let confinement = Confinement {
+            writable: PathBuf::from("/p/.lake/sorryfill"),
+            executables: vec![PathBuf::from("/t/bin"), PathBuf::from("/usr/bin/git")],
+        };
+        let command = vec![
+            "lake".to_owned(),
+            "serve".to_owned(),
+            "--".to_owned(),
+            "-Dx=1".to_owned(),
+        ];
+        let arguments = confinement.wrapper_arguments(&command);
+        let parsed =
+            Cli::try_parse_from(std::iter::once(OsString::from("sorryfill")).chain(arguments))
+                .expect("the wrapper's own arguments parse");
+        let Sub::ConfinedExec(args) = parsed.command;
+        assert_eq!(args.confinement, confinement);
+        assert_eq!(
+            args.command,
+            command.iter().map(OsString::from).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_checking_server_writes_below_lake_sorryfill_and_runs_its_own_folder() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let bin = dir.path().join("toolchain/bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        let lake = bin.join("lake");
+        std::fs::write(&lake, "").expect("write");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&lake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let confinement = Confinement::for_checking_server(dir.path(), &lake.display().to_string());
+        assert_eq!(confinement.writable, dir.path().join(".lake/sorryfill"));
+        assert!(confinement.executables.contains(&bin), "{confinement:?}");
+        // The project itself is not executable: a file written there could not be run.
+        assert!(
+            !confinement
+                .executables
+                .iter()
+                .any(|path| path == dir.path())
+        );
+        assert!(!confinement.executables.contains(&confinement.writable));
     }
 }
