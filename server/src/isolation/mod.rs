@@ -286,8 +286,26 @@ pub fn exec_confined(args: ConfinedExecArgs) -> ConfineError {
     if let Err(error) = apply(&args.confinement) {
         return error;
     }
+    send_stderr_to_log(&args.confinement.writable);
     exec(command, program)
 }
+
+/// The checking server's stderr goes to `<writable>/checking-server.log`: the editor shows every
+/// stderr line of `serve` (the user's Lean's included), and a second server's lines are not the
+/// user's business. Best effort: without the log, stderr stays as it was.
+#[cfg(target_os = "linux")]
+fn send_stderr_to_log(writable: &Path) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(writable.join("checking-server.log"));
+    if let Ok(log) = log {
+        let _ = rustix::stdio::dup2_stderr(&log);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn send_stderr_to_log(_: &Path) {}
 
 #[cfg(target_os = "linux")]
 fn apply(confinement: &Confinement) -> Result<(), ConfineError> {
