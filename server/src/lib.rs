@@ -7,6 +7,7 @@ pub mod documents;
 pub mod editor;
 pub mod engine;
 pub mod holes;
+pub mod isolation;
 pub mod lean;
 pub mod models;
 pub mod pipeline;

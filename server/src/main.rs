@@ -39,6 +39,9 @@ enum Commands {
     Doctor(commands::DoctorArgs),
     /// Work with the data set of verified proofs and attempts.
     Dataset(commands::DatasetArgs),
+    /// Internal: run a command under the checking server's confinement (`isolation`).
+    #[command(name = "confined-exec", hide = true)]
+    ConfinedExec(sorryfill::isolation::ConfinedExecArgs),
 }
 
 #[derive(Args)]
@@ -78,6 +81,12 @@ fn main() -> ExitCode {
         Commands::Bench(args) => commands::report_errors(commands::bench(args)),
         Commands::Doctor(args) => commands::report_errors(commands::doctor(args)),
         Commands::Dataset(args) => commands::report_errors(commands::dataset(args)),
+        Commands::ConfinedExec(args) => {
+            // Reached only when the command could not be run: nothing ran unconfined.
+            let error = sorryfill::isolation::exec_confined(args);
+            eprintln!("sorryfill: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 

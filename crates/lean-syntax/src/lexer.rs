@@ -4,9 +4,17 @@
 //! together cover every byte of the input; every span starts and ends on a `char` boundary.
 //! Malformed input (an unterminated comment or string) yields one token running to the end.
 //!
-//! Simplification: Lean's real tokenizer is driven by the token table of the grammar in scope;
-//! here operators are matched against a fixed list of common multi-character symbols, which is
-//! enough to find keywords, comments, strings and quotations reliably.
+//! The rules follow Lean's own tokenizer (`src/Lean/Parser/Basic.lean`: `whitespace`,
+//! `finishCommentBlock`, `tokenFnAux`, `identFnAux`, `strLitFnAux`, `charLitFnAux`,
+//! `rawStrLitFnAux`, `numberFnAux`, `fieldIdxFn`; `src/Lean/Parser/StrInterpolation.lean`;
+//! `isIdFirst`/`isIdRest`/`isLetterLike` in `src/Init/Meta/Defs.lean`). Lean reads comments only
+//! where it reads whitespace, that is between tokens, and a token is the longest match in the
+//! grammar's token table, so `//-` is the subtype token `//` and then `-`, never a comment.
+//!
+//! Where the lexer cannot know what Lean knows (the token table of the imports in scope, which
+//! user syntax interpolates a string), it errs towards reading *code*: [`SYMBOLS`] is a superset
+//! of the ASCII tokens of Lean core and Mathlib, and [`lex_interpolating_every_string`] reads
+//! every string's `{…}` as code for callers (the soundness gate) that must never miss code.
 
 use std::ops::Range;
 
@@ -86,15 +94,54 @@ pub enum TokenKind {
     Symbol,
 }
 
-/// Multi-character symbols, longest first so the first match is the longest.
-const MULTI_CHAR_SYMBOLS: &[&str] = &[
-    "<;>", "<|>", "...", "|>.", "<$>", "<*>", ">>=", "<=>", "%[", ":=", "=>", "->", "<-", "<|",
-    "|>", "::", "..", "++", "&&", "||", "==", "!=", "<=", ">=", "^^", "@[", "{{", "}}", "∘",
+/// The multi-character tokens of Lean core and Mathlib that the lexer must read whole, because
+/// reading them in pieces would start a comment, a char literal or a string where Lean reads a
+/// token (`//-` is `//` then `-`; `\/-` is `\/` then `-`; `f '' s`; `∑' i`; `f ⁻¹' s`), plus the
+/// common operators. A token missing here can only split an operator, unless it ends in `/` or
+/// contains `'`; a token here that a file does not have in scope makes the lexer read code where
+/// Lean might read a comment, never the reverse. Matched longest first.
+pub const SYMBOLS: &[&str] = &[
+    // Core: `Init/Prelude.lean`, `Init/Notation.lean`, `Init/Core.lean`, `Lean/Parser/Term.lean`,
+    // `Lean/Parser/Do.lean`, `Init/Control/*` (functor and monad operators).
+    ":=", "::", "=>", "->", "<-", "<->", "<;>", "<|>", "<|", "|>", "|>.", "<$>", "<$", "$>", "<*>",
+    "<*", "*>", ">>=", ">>", "=<<", ">=>", "<=<", "<&>", "&&", "||", "^^", "==", "!=", "~=", "<=",
+    ">=", "++", "..", "...", "%[", "@[", "#[", "//", "\\/", "/\\", "<<<", ">>>", "^^^", "|||",
+    "&&&", "-[", "+1]", ".(", "{{", "}}",
+    // Mathlib: list relations, vectors and matrices, iterates, images, sums.
+    "<+:", "<:+", "<:+:", "<+~", "<+", "![", "!![", "^[", "''", "⁻¹'", "∑'", "∏'",
 ];
+
+/// The longest token of [`SYMBOLS`] at the start of `rest`.
+fn symbol_len(rest: &str) -> Option<usize> {
+    let first = *rest.as_bytes().first()?;
+    SYMBOLS
+        .iter()
+        .filter(|s| s.as_bytes()[0] == first && rest.starts_with(*s))
+        .map(|s| s.len())
+        .max()
+}
+
+/// Words after which Lean's core grammar reads a string as an interpolated string
+/// (`interpolatedStr(term)`), besides every identifier ending in `!` (`s!`, `m!`, `f!`,
+/// `println!`, `panic!`, …). The number is how many terms may stand between the word and the
+/// string (`throwErrorAt ref "…{e}"`).
+const INTERPOLATING_WORDS: &[(&str, u8)] =
+    &[("throwError", 1), ("throwErrorAt", 2), ("dbg_trace", 1)];
 
 /// Lexes `src` into tokens covering every byte. Never panics.
 pub fn lex(src: &str) -> Vec<Token> {
     Lexer::new(src, 0).collect()
+}
+
+/// Lexes `src` reading every string literal as an interpolated string, so the code inside any
+/// `{…}` of any string is lexed as code. Lean interpolates the strings of any syntax declared with
+/// `interpolatedStr(term)` (user macros included), which a lexer cannot know. This reading is not
+/// a superset of [`lex`] (a `"{"` that is plain text shifts what follows), so a caller that must
+/// never miss code (the soundness gate) scans the code of both readings.
+pub fn lex_interpolating_every_string(src: &str) -> Vec<Token> {
+    let mut lexer = Lexer::new(src, 0);
+    lexer.interpolate_every_string = true;
+    lexer.collect()
 }
 
 /// A resumable lexer: an iterator over the tokens of `src` from a byte offset.
@@ -113,6 +160,14 @@ pub struct Lexer<'a> {
     /// The paren depth at which each open syntax quotation closes.
     quotations: Vec<usize>,
     paren_depth: usize,
+    /// How many more terms may come before a string that Lean reads as interpolated (after
+    /// `s!`, `throwError`, …); 0 when none.
+    interpolating: u8,
+    /// The last token was a `.` glued to the token before it, so digits are a field index.
+    after_projection_dot: bool,
+    /// End of the last token that was not whitespace or a comment.
+    last_significant_end: usize,
+    interpolate_every_string: bool,
 }
 
 impl Iterator for Lexer<'_> {
@@ -136,13 +191,18 @@ impl<'a> Lexer<'a> {
     /// A lexer over `src` starting at byte `start` (clamped down to a char boundary) in a fresh
     /// state: outside any comment, string, interpolation or quotation.
     pub fn new(src: &'a str, start: usize) -> Self {
+        let pos = crate::line_index::floor_char_boundary(src, start);
         Lexer {
             src,
-            pos: crate::line_index::floor_char_boundary(src, start),
+            pos,
             pending: std::collections::VecDeque::new(),
             interpolations: Vec::new(),
             quotations: Vec::new(),
             paren_depth: 0,
+            interpolating: 0,
+            after_projection_dot: false,
+            last_significant_end: usize::MAX,
+            interpolate_every_string: false,
         }
     }
 
@@ -151,10 +211,17 @@ impl<'a> Lexer<'a> {
         self.pending.front().map_or(self.pos, |t| t.span.start)
     }
 
-    /// True when the lexer is between tokens outside any interpolated string or quotation,
-    /// so lexing from [`Lexer::offset`] afresh would give the same tokens.
+    /// True when the lexer is between tokens outside any interpolated string or quotation, not
+    /// right after a token (a glued `.` makes digits a field index) nor after a word that makes
+    /// a coming string interpolated, so lexing from [`Lexer::offset`] afresh would give the same
+    /// tokens. A command start after a line break is such a point.
     pub fn is_fresh(&self) -> bool {
-        self.pending.is_empty() && self.interpolations.is_empty() && self.quotations.is_empty()
+        self.pending.is_empty()
+            && self.pos != self.last_significant_end
+            && self.interpolations.is_empty()
+            && self.quotations.is_empty()
+            && self.interpolating == 0
+            && !self.after_projection_dot
     }
 }
 
@@ -190,33 +257,36 @@ impl Lexer<'_> {
     fn lex_one(&mut self) {
         let start = self.pos;
         let Some(c) = self.peek() else { return };
+        let glued = start == self.last_significant_end;
+        let projection = std::mem::take(&mut self.after_projection_dot);
+        let trivia = self.lex_trivia(c);
+        if trivia {
+            // Whitespace and comments keep the interpolation state (`s! /- -/ "…"`).
+            return;
+        }
+        let interpolating = std::mem::take(&mut self.interpolating);
         let rest = self.rest();
-        if c.is_whitespace() {
-            while self.peek().is_some_and(char::is_whitespace) {
-                self.bump();
-            }
-            self.push(TokenKind::Whitespace, start);
-        } else if rest.starts_with("--") {
-            let len = rest.find('\n').unwrap_or(rest.len());
-            self.pos += len;
-            self.push(TokenKind::LineComment, start);
-        } else if rest.starts_with("/-") {
-            let kind = if rest.starts_with("/--") && !rest.starts_with("/--/") {
-                TokenKind::DocComment
-            } else if rest.starts_with("/-!") {
-                TokenKind::ModuleDoc
-            } else {
-                TokenKind::BlockComment
-            };
-            self.pos += 2;
-            self.skip_block_comment_body();
-            self.push(kind, start);
-        } else if c == '"' {
+        if c == '"' {
             self.bump();
-            self.skip_string_body(false);
-            self.push(TokenKind::String, start);
-        } else if c == '\'' {
-            self.lex_char_or_symbol();
+            if interpolating > 0 || self.interpolate_every_string {
+                self.lex_interpolated_text(start);
+            } else {
+                self.skip_string_body(false);
+                self.push(TokenKind::String, start);
+            }
+        } else if c == '\'' && self.peek_at(1) != Some('\'') {
+            self.lex_char_literal();
+        } else if c.is_ascii_digit() {
+            if projection {
+                // `fieldIdxFn`: after `x.` only digits, so `h.1.2` is `h` `.` `1` `.` `2`.
+                while self.peek().is_some_and(|d| d.is_ascii_digit()) {
+                    self.bump();
+                }
+            } else {
+                self.skip_number();
+            }
+            self.push(TokenKind::Number, start);
+            self.interpolating = interpolating.saturating_sub(1);
         } else if c == '`' {
             self.lex_backtick();
         } else if c == 'r' && self.raw_string_len().is_some() {
@@ -225,29 +295,65 @@ impl Lexer<'_> {
             self.push(TokenKind::String, start);
         } else if is_id_start(c) || c == '«' {
             self.skip_ident();
-            if self.src[start..self.pos].ends_with('!') && self.peek() == Some('"') {
-                // `s!"…"`, `m!"…"`, `f!"…"`: an interpolated string; the prefix is code.
-                self.push(TokenKind::Ident, start);
-                let string_start = self.pos;
-                self.bump();
-                self.lex_interpolated_text(string_start);
+            let word = &self.src[start..self.pos];
+            self.interpolating = if word.ends_with('!') {
+                1
+            } else if let Some((_, terms)) = INTERPOLATING_WORDS.iter().find(|(w, _)| *w == word) {
+                *terms
             } else {
-                self.push(TokenKind::Ident, start);
-            }
+                interpolating.saturating_sub(1)
+            };
+            self.push(TokenKind::Ident, start);
         } else if c == '#' && self.peek_at(1).is_some_and(|n| n.is_ascii_alphabetic()) {
             // Hash commands (`#check`, `#guard_msgs`) are single keyword tokens in Lean.
             self.bump();
             self.skip_ident();
             self.push(TokenKind::Ident, start);
-        } else if c.is_ascii_digit() {
-            self.skip_number();
-            self.push(TokenKind::Number, start);
         } else {
+            let _ = rest;
             self.lex_symbol(c);
+            let text = &self.src[start..self.pos];
+            self.after_projection_dot = text == "." && glued;
+            self.interpolating = interpolating.saturating_sub(1);
         }
+        self.last_significant_end = self.pos;
     }
 
-    /// Consumes the body of a block comment after its opening `/-`, honouring nesting.
+    /// Lean's `whitespace`: a run of whitespace, a `--` line comment or a `/- -/` block comment
+    /// (`/--` and `/-!` are documentation, which Lean parses as tokens). Returns whether it lexed
+    /// one.
+    fn lex_trivia(&mut self, c: char) -> bool {
+        let start = self.pos;
+        let rest = self.rest();
+        if c.is_whitespace() {
+            while self.peek().is_some_and(char::is_whitespace) {
+                self.bump();
+            }
+            self.push(TokenKind::Whitespace, start);
+        } else if rest.starts_with("--") {
+            let len = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+            self.pos += len;
+            self.push(TokenKind::LineComment, start);
+        } else if rest.starts_with("/-") {
+            let kind = match rest.as_bytes().get(2) {
+                Some(b'-') => TokenKind::DocComment,
+                Some(b'!') => TokenKind::ModuleDoc,
+                _ => TokenKind::BlockComment,
+            };
+            // Lean's `whitespace` skips the character after `/-` unseen (so `/-/` does not nest
+            // and `/--/` opens a doc comment); documentation bodies start after `/--` and `/-!`.
+            self.pos += 2;
+            self.bump();
+            self.skip_block_comment_body();
+            self.push(kind, start);
+        } else {
+            return false;
+        }
+        true
+    }
+
+    /// Lean's `finishCommentBlock 1`: consumes a comment body up to the `-/` that closes it,
+    /// honouring nesting.
     fn skip_block_comment_body(&mut self) {
         let mut depth = 1usize;
         let bytes = self.src.as_bytes();
@@ -268,7 +374,10 @@ impl Lexer<'_> {
     }
 
     /// Consumes a string body after the opening quote, up to and including the closing quote.
-    /// With `stop_at_brace`, stops before an unescaped `{` and returns true.
+    /// With `stop_at_brace`, stops before an unescaped `{` and returns true. An escape (`\n`,
+    /// `\x41`, `\u0041`, `\{`, a `\` line-break gap) never contains a quote after its first
+    /// character, so skipping one character after `\` finds the same end as Lean's
+    /// `quotedCharCoreFn`.
     fn skip_string_body(&mut self, stop_at_brace: bool) -> bool {
         while let Some(c) = self.peek() {
             match c {
@@ -301,30 +410,32 @@ impl Lexer<'_> {
         }
     }
 
-    fn lex_char_or_symbol(&mut self) {
+    /// Lean's `charLitFnAux`: `'`, one character or one escape (`\\`, `\"`, `\'`, `\r`, `\n`,
+    /// `\t`, `\xHH`, `\uHHHH`), `'`. Anything else is a lone `'` symbol (a parse error in Lean).
+    fn lex_char_literal(&mut self) {
         let start = self.pos;
-        let rest = &self.rest()[1..];
-        let mut chars = rest.char_indices();
-        let literal_len = match chars.next() {
-            Some((_, '\\')) => {
-                // An escape: `'\n'`, `'\x41'`, `'\u{1F600}'`; the literal ends at the next quote
-                // within a short distance.
-                rest.char_indices()
-                    .skip(2)
-                    .take(12)
-                    .find(|&(_, c)| c == '\'' || c == '\n')
-                    .filter(|&(_, c)| c == '\'')
-                    .map(|(i, _)| 1 + i + 1)
+        let body = &self.rest()[1..];
+        let mut chars = body.chars();
+        let body_len = match chars.next() {
+            Some('\\') => {
+                let hex_digits = |n: usize| {
+                    body.get(2..2 + n)
+                        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .then_some(2 + n)
+                };
+                match chars.next() {
+                    Some('\\' | '"' | '\'' | 'r' | 'n' | 't') => Some(2),
+                    Some('x') => hex_digits(2),
+                    Some('u') => hex_digits(4),
+                    _ => None,
+                }
             }
-            Some((_, c)) if c != '\n' => match chars.next() {
-                Some((i, '\'')) => Some(1 + i + 1),
-                _ => None,
-            },
-            _ => None,
+            Some(c) => Some(c.len_utf8()),
+            None => None,
         };
-        match literal_len {
+        match body_len.filter(|&len| body.as_bytes().get(len) == Some(&b'\'')) {
             Some(len) => {
-                self.pos += len;
+                self.pos += 1 + len + 1;
                 self.push(TokenKind::Char, start);
             }
             None => {
@@ -399,36 +510,42 @@ impl Lexer<'_> {
         }
     }
 
+    /// Lean's `numberFnAux`: `0b`, `0o` and `0x` literals, decimals with `_` separators, and
+    /// scientific literals (`2.`, `1.5`, `2e3`, `1.5E-3`). A malformed literal (Lean's error)
+    /// ends where Lean's reading stops.
     fn skip_number(&mut self) {
         let rest = self.rest().as_bytes();
-        if rest.len() > 1
-            && rest[0] == b'0'
-            && matches!(rest[1], b'x' | b'X' | b'b' | b'B' | b'o' | b'O')
-        {
-            self.pos += 2;
-            while self
-                .peek()
-                .is_some_and(|c| c.is_ascii_hexdigit() || c == '_')
+        let radix_digit: Option<fn(u8) -> bool> = match (rest.first(), rest.get(1)) {
+            (Some(b'0'), Some(b'b' | b'B')) => Some(|b| matches!(b, b'0' | b'1')),
+            (Some(b'0'), Some(b'o' | b'O')) => Some(|b| matches!(b, b'0'..=b'7')),
+            (Some(b'0'), Some(b'x' | b'X')) => Some(|b| b.is_ascii_hexdigit()),
+            _ => None,
+        };
+        let take_digits = |lexer: &mut Self, digit: fn(u8) -> bool| {
+            while lexer
+                .src
+                .as_bytes()
+                .get(lexer.pos)
+                .is_some_and(|&b| digit(b) || b == b'_')
             {
-                self.bump();
-            }
-            return;
-        }
-        let digits = |lexer: &mut Self| {
-            while lexer.peek().is_some_and(|c| c.is_ascii_digit() || c == '_') {
-                lexer.bump();
+                lexer.pos += 1;
             }
         };
-        digits(self);
-        if self.peek() == Some('.') && self.peek_at(1).is_some_and(|c| c.is_ascii_digit()) {
+        if let Some(digit) = radix_digit {
+            self.pos += 2;
+            take_digits(self, digit);
+            return;
+        }
+        take_digits(self, |b| b.is_ascii_digit());
+        if self.peek() == Some('.') {
             self.bump();
-            digits(self);
+            take_digits(self, |b| b.is_ascii_digit());
         }
         if matches!(self.peek(), Some('e' | 'E')) {
             let sign = usize::from(matches!(self.peek_at(1), Some('+' | '-')));
             if self.peek_at(1 + sign).is_some_and(|c| c.is_ascii_digit()) {
                 self.pos += 1 + sign;
-                digits(self);
+                take_digits(self, |b| b.is_ascii_digit());
             }
         }
     }
@@ -439,10 +556,11 @@ impl Lexer<'_> {
         // Inside an interpolated string's code, braces are counted one by one so `}}` can
         // close a nested brace and the code part.
         let single_brace = !self.interpolations.is_empty() && matches!(c, '{' | '}');
-        let len = MULTI_CHAR_SYMBOLS
-            .iter()
-            .find(|s| !single_brace && rest.starts_with(*s))
-            .map_or(c.len_utf8(), |s| s.len());
+        let len = if single_brace {
+            c.len_utf8()
+        } else {
+            symbol_len(rest).unwrap_or(c.len_utf8())
+        };
         self.pos += len;
         let text = &self.src[start..self.pos];
         match text {
@@ -479,8 +597,9 @@ impl Lexer<'_> {
     }
 }
 
-/// Lean's `isLetterLike`: Greek (except `λ`, `Π`, `Σ`), Coptic, letter-like symbols such as
-/// `ℕ`, and mathematical alphanumerics.
+/// Lean's `isLetterLike` (`Init/Meta/Defs.lean`): Greek (except `λ`, `Π`, `Σ`), Coptic,
+/// polytonic Greek, letter-like symbols such as `ℕ`, mathematical alphanumerics such as `𝔽`, and
+/// the Latin-1 and Latin Extended-A letters (except `×` and `÷`).
 fn is_letter_like(c: char) -> bool {
     let u = c as u32;
     ((0x3b1..=0x3c9).contains(&u) && u != 0x3bb)
@@ -489,9 +608,11 @@ fn is_letter_like(c: char) -> bool {
         || (0x1f00..=0x1ffe).contains(&u)
         || (0x2100..=0x214f).contains(&u)
         || (0x1d49c..=0x1d59f).contains(&u)
+        || ((0xc0..=0xff).contains(&u) && u != 0xd7 && u != 0xf7)
+        || (0x100..=0x17f).contains(&u)
 }
 
-/// Lean's `isSubScriptAlnum`: subscript digits and letters such as `₀` and `ᵢ`.
+/// Lean's `isSubScriptAlnum`: subscript digits and letters such as `₀`, `ᵢ` and `ⱼ`.
 fn is_subscript_alnum(c: char) -> bool {
     let u = c as u32;
     (0x2080..=0x2089).contains(&u)
@@ -500,14 +621,15 @@ fn is_subscript_alnum(c: char) -> bool {
         || u == 0x2c7c
 }
 
-/// Whether `c` can start an identifier.
+/// Lean's `isIdFirst`: an ASCII letter (Lean's `Char.isAlpha` is ASCII only), `_`, or a
+/// letter-like character. Cyrillic or CJK letters are not identifier characters in Lean.
 pub fn is_id_start(c: char) -> bool {
-    c.is_alphabetic() && !matches!(c, 'λ' | 'Π' | 'Σ') || c == '_' || is_letter_like(c)
+    c.is_ascii_alphabetic() || c == '_' || is_letter_like(c)
 }
 
-/// Whether `c` can continue an identifier.
+/// Lean's `isIdRest`: [`is_id_start`], ASCII digits, `'`, `!`, `?` and subscripts.
 pub fn is_id_rest(c: char) -> bool {
-    is_id_start(c) || c.is_alphanumeric() || matches!(c, '\'' | '!' | '?') || is_subscript_alnum(c)
+    is_id_start(c) || c.is_ascii_digit() || matches!(c, '\'' | '!' | '?') || is_subscript_alnum(c)
 }
 
 #[cfg(test)]

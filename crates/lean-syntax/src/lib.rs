@@ -13,7 +13,9 @@ mod line_index;
 pub mod outline;
 
 pub use declaration::{Binder, BinderKind, Declaration, parse_declaration};
-pub use lexer::{Lexer, Token, TokenKind, is_id_rest, is_id_start, lex};
+pub use lexer::{
+    Lexer, SYMBOLS, Token, TokenKind, is_id_rest, is_id_start, lex, lex_interpolating_every_string,
+};
 pub use line_index::{LineIndex, Position, floor_char_boundary};
 pub use outline::{
     Command, CommandKind, Outline, Scopes, SplitCommands, outline, outline_tokens, split_commands,

@@ -1,7 +1,7 @@
 //! Property tests: the lexer is total and lossless on any Unicode, and `LineIndex` agrees with
 //! a naive line/column computation.
 
-use lean_syntax::{LineIndex, Position, lex, outline};
+use lean_syntax::{LineIndex, Position, Token, lex, lex_interpolating_every_string, outline};
 use proptest::prelude::*;
 
 /// Lean-flavoured text: mostly the characters that drive the lexer's states.
@@ -21,6 +21,22 @@ fn lean_like() -> impl Strategy<Value = String> {
             Just("\\".to_owned()),
             Just("r#\"".to_owned()),
             Just("«".to_owned()),
+            // Lean's tokens and literals that change what follows them.
+            Just("//-".to_owned()),
+            Just("\\/".to_owned()),
+            Just("/-/".to_owned()),
+            Just("/--/".to_owned()),
+            Just("s! \"".to_owned()),
+            Just("throwError ".to_owned()),
+            Just("''".to_owned()),
+            Just("∑'".to_owned()),
+            Just("'\\x4".to_owned()),
+            Just("h.1.".to_owned()),
+            Just("2.".to_owned()),
+            Just("0x".to_owned()),
+            Just("r##\"".to_owned()),
+            Just("\"#".to_owned()),
+            Just("αβ₁".to_owned()),
             Just("\ntheorem ".to_owned()),
             Just("\n".to_owned()),
             Just("\r\n".to_owned()),
@@ -29,6 +45,19 @@ fn lean_like() -> impl Strategy<Value = String> {
         0..40,
     )
     .prop_map(|parts| parts.concat())
+}
+
+/// The tokens are non-empty, contiguous, on char boundaries, and cover all of `text`.
+fn tiles(text: &str, tokens: &[Token]) -> Result<(), TestCaseError> {
+    let mut at = 0;
+    for token in tokens {
+        prop_assert_eq!(token.span.start, at);
+        prop_assert!(token.span.end > token.span.start);
+        prop_assert!(text.is_char_boundary(token.span.end));
+        at = token.span.end;
+    }
+    prop_assert_eq!(at, text.len());
+    Ok(())
 }
 
 /// The naive reference: walk the text char by char.
@@ -81,15 +110,8 @@ proptest! {
 
     #[test]
     fn lex_covers_every_byte_of_any_text(text in prop_oneof![lean_like(), "\\PC*", any::<String>()]) {
-        let tokens = lex(&text);
-        let mut at = 0;
-        for token in &tokens {
-            prop_assert_eq!(token.span.start, at);
-            prop_assert!(token.span.end > token.span.start);
-            prop_assert!(text.is_char_boundary(token.span.end));
-            at = token.span.end;
-        }
-        prop_assert_eq!(at, text.len());
+        tiles(&text, &lex(&text))?;
+        tiles(&text, &lex_interpolating_every_string(&text))?;
         // The outline never panics either, and its commands are ordered and disjoint.
         let out = outline(&text);
         for pair in out.commands.windows(2) {

@@ -282,6 +282,7 @@ pub async fn run(options: &DoctorOptions) -> DoctorReport {
         });
     }
     checks.push(check_cache(&options.project_root));
+    checks.push(check_isolation());
     DoctorReport {
         checks,
         config: config_view,
@@ -734,6 +735,22 @@ fn masked(config: &Config) -> Config {
         model.base_url = mask_url(&model.base_url);
     }
     config
+}
+
+/// Whether `serve`'s checking Lean server runs confined (see `crate::isolation`).
+fn check_isolation() -> Check {
+    let support = crate::isolation::support();
+    if support.is_confined() {
+        Check::ok("isolation", support.describe())
+    } else {
+        Check::problem(
+            "isolation",
+            CheckStatus::Warning,
+            support.describe(),
+            "confinement needs Linux 5.13+ with Landlock enabled; checks still run on a Lean \
+             server of their own",
+        )
+    }
 }
 
 fn check_cache(project_root: &Path) -> Check {

@@ -76,8 +76,6 @@ pub async fn start_lean_with(
     command_line: Option<&[String]>,
     proxy_config: ProxyConfig,
 ) -> Result<LeanProcess, StartError> {
-    let root = std::path::absolute(project_root)
-        .map_err(|error| StartError(format!("no project folder: {error}")))?;
     let default_command = ["lake".to_owned(), "serve".to_owned()];
     let from_lean_cmd = command_line.is_some();
     let command_line = command_line.unwrap_or(&default_command);
@@ -85,7 +83,24 @@ pub async fn start_lean_with(
         return Err(StartError("the Lean command is empty".to_owned()));
     };
     let mut server = tokio::process::Command::new(program);
-    server.args(args).current_dir(&root);
+    server.args(args);
+    start_lean_command(project_root, server, command_line, from_lean_cmd, proxy_config).await
+}
+
+/// Starts the Lean server `server` (a prepared command, e.g. a confined one, that runs
+/// `command_line`, which messages name) in `project_root` behind a proxy and waits until Lean
+/// has answered `initialize`. `from_lean_cmd`: the user chose the command (`--lean-cmd`).
+pub async fn start_lean_command(
+    project_root: &Path,
+    mut server: tokio::process::Command,
+    command_line: &[String],
+    from_lean_cmd: bool,
+    proxy_config: ProxyConfig,
+) -> Result<LeanProcess, StartError> {
+    let program = command_line.first().map_or("", String::as_str);
+    let root = std::path::absolute(project_root)
+        .map_err(|error| StartError(format!("no project folder: {error}")))?;
+    server.current_dir(&root);
 
     let mut proxy = Proxy::new(proxy_config);
     let lean = proxy.lean_handle();

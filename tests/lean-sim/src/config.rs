@@ -35,9 +35,20 @@ pub struct Config {
     /// 200): a version finished by then says done before its one publish.
     #[arg(long, default_value_t = 200)]
     pub report_delay_ms: u64,
-    /// Append a line per header load and per elaborated declaration to this file.
+    /// Append a line per header load and per elaborated declaration to this file. `{pid}` in
+    /// the path is replaced by the process id, so that servers started with one command line
+    /// (sorryfill's user and checking servers) keep separate logs.
     #[arg(long)]
     pub log: Option<PathBuf>,
+    /// Fault (isolation tests): at every header load, try to create a file `escape-<pid>` in
+    /// this folder, to run `/bin/true`, and (with `--fault-escape-connect`) to open a TCP
+    /// connection, and log each outcome as a `fault-escape …` line. Real Lean code can do all
+    /// three (`IO.FS.writeFile`, `IO.Process.spawn`, sockets) when something makes it run.
+    #[arg(long)]
+    pub fault_escape_dir: Option<PathBuf>,
+    /// Fault (isolation tests): the `HOST:PORT` that `--fault-escape-dir` tries to connect to.
+    #[arg(long, requires = "fault_escape_dir")]
+    pub fault_escape_connect: Option<String>,
     /// Fault: the whole server exits with code 1 after reading this many client messages.
     #[arg(long)]
     pub crash_after: Option<u64>,

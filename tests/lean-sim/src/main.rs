@@ -5,6 +5,7 @@
 
 mod config;
 mod elab;
+mod escape;
 mod framing;
 mod json;
 mod oracle;

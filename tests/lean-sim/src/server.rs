@@ -89,7 +89,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(path)?,
+                .open(crate::escape::with_pid(path))?,
         ),
         None => None,
     };

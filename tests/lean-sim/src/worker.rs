@@ -355,6 +355,12 @@ impl Worker {
             .await;
             shared.count(&self.uri, |stats| stats.header_loads += 1);
             shared.log(&format!("header-load uri={} version={version}", self.uri));
+            if let Some(dir) = &config.fault_escape_dir {
+                shared.log(&crate::escape::attempt(
+                    dir,
+                    config.fault_escape_connect.as_deref(),
+                ));
+            }
             self.loaded_header = Some(header);
         }
         // The crash happens after the imports are loaded, while elaborating the body.

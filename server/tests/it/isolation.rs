@@ -1,0 +1,363 @@
+//! Isolation of candidate checks, through the real `sorryfill serve` binary in front of
+//! lean-sim: checks run on a Lean server of their own that the user's server never hears about,
+//! and (where Landlock is available) that server cannot write outside `.lake/sorryfill/`, run a
+//! program or open a TCP connection. Each lean-sim logs to `.lake/sorryfill/lean-<pid>.log`, so
+//! the two servers that one command line starts are told apart by what they elaborated.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin};
+use tokio::sync::mpsc;
+
+use sorryfill::editor::FILL_TITLE;
+
+use crate::support::{fresh_dir, lean_sim_bin, skip_line, sorryfill_bin};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+const ORACLE: &str = r#"
+[[theorem]]
+statement = "(x : Nat) : x + 0 = x"
+accept = ["omega"]
+"#;
+
+const TEXT: &str = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+
+/// `sorryfill serve` in `dir` with the editor's side of its pipes.
+struct Served {
+    child: Child,
+    stdin: ChildStdin,
+    frames: mpsc::UnboundedReceiver<Value>,
+    next_id: i64,
+    seen: Vec<Value>,
+}
+
+impl Served {
+    /// Starts `sorryfill serve -- lean-sim --oracle … --log LOG EXTRA…` in `dir` (LOG defaults
+    /// to `.lake/sorryfill/lean-{pid}.log`) and opens `Main.lean`; returns it and the URI.
+    async fn start(dir: &Path, log: Option<&Path>, extra: &[String]) -> (Served, String) {
+        let oracle = dir.join("oracle.toml");
+        std::fs::write(&oracle, ORACLE).expect("the temp dir is writable");
+        let logs = dir.join(".lake/sorryfill");
+        std::fs::create_dir_all(&logs).expect("the temp dir is writable");
+        let mut child = tokio::process::Command::new(sorryfill_bin())
+            .arg("serve")
+            .arg("--log-file")
+            .arg(dir.join("proxy.log"))
+            .arg("--")
+            .arg(lean_sim_bin())
+            .arg("--oracle")
+            .arg(&oracle)
+            .arg("--log")
+            .arg(log.map_or_else(|| logs.join("lean-{pid}.log"), Path::to_path_buf))
+            .args(extra)
+            .current_dir(dir)
+            .env("XDG_CONFIG_HOME", dir)
+            .env("HOME", dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("sorryfill starts");
+        let stdin = child.stdin.take().expect("piped");
+        let stdout = child.stdout.take().expect("piped");
+        let (to_test, frames) = mpsc::unbounded_channel();
+        tokio::spawn(read_frames(stdout, to_test));
+        let mut served = Served {
+            child,
+            stdin,
+            frames,
+            next_id: 0,
+            seen: Vec::new(),
+        };
+        let root = dir.canonicalize().expect("the temp dir exists");
+        let uri = format!("file://{}/Main.lean", root.display());
+        served
+            .request(
+                "initialize",
+                json!({"processId": null, "rootUri": format!("file://{}", root.display()), "capabilities": {}}),
+            )
+            .await;
+        served.notify("initialized", json!({})).await;
+        served
+            .notify(
+                "textDocument/didOpen",
+                json!({"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": TEXT}}),
+            )
+            .await;
+        (served, uri)
+    }
+
+    async fn send(&mut self, message: Value) {
+        let body = serde_json::to_vec(&message).expect("JSON serialises");
+        let frame = [
+            format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes(),
+            body,
+        ]
+        .concat();
+        self.stdin.write_all(&frame).await.expect("the proxy reads");
+    }
+
+    async fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}))
+            .await;
+    }
+
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.frames.recv()).await {
+                Ok(Some(frame)) if frame["id"] == id && frame.get("method").is_none() => {
+                    return frame;
+                }
+                Ok(Some(frame)) => self.seen.push(frame),
+                Ok(None) | Err(_) => panic!("no answer to {method}; seen: {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Asks for code actions at the hole until sorryfill offers a fill (a check verified).
+    async fn wait_for_fill(&mut self, uri: &str) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let answer = self
+                .request(
+                    "textDocument/codeAction",
+                    json!({
+                        "textDocument": {"uri": uri},
+                        "range": {"start": {"line": 1, "character": 2}, "end": {"line": 1, "character": 2}},
+                        "context": {"diagnostics": []},
+                    }),
+                )
+                .await;
+            let actions = answer["result"].as_array().cloned().unwrap_or_default();
+            if let Some(fill) = actions.iter().find(|a| a["title"] == FILL_TITLE) {
+                return fill.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no fill action: {actions:?}; seen: {:?}",
+                self.seen
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for a `window/showMessage` whose text contains `needle`.
+    async fn wait_for_message(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(message) = self.seen.iter().find_map(|frame| {
+                (frame["method"] == "window/showMessage")
+                    .then(|| frame["params"]["message"].as_str().unwrap_or("").to_owned())
+                    .filter(|text| text.contains(needle))
+            }) {
+                return message;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.frames.recv()).await {
+                Ok(Some(frame)) => self.seen.push(frame),
+                Ok(None) | Err(_) => panic!("no message with {needle:?}; seen: {:?}", self.seen),
+            }
+        }
+    }
+
+    async fn stop(mut self) {
+        self.request("shutdown", Value::Null).await;
+        self.notify("exit", Value::Null).await;
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("sorryfill exits after `exit`")
+            .expect("waitable");
+        assert!(status.success(), "{status}");
+    }
+}
+
+async fn read_frames(stdout: tokio::process::ChildStdout, frames: mpsc::UnboundedSender<Value>) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(value) = line.strip_prefix("Content-Length: ") {
+                length = value.parse::<usize>().ok();
+            }
+        }
+        let Some(length) = length else { return };
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        if let Ok(frame) = serde_json::from_slice(&body)
+            && frames.send(frame).is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// The logs of the lean-sims of one run: `(path, text)` of each `.lake/sorryfill/lean-*.log`.
+fn lean_logs(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(entries) = std::fs::read_dir(dir.join(".lake/sorryfill")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("lean-"))
+        })
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            (path, text)
+        })
+        .collect()
+}
+
+/// The user's server's log (it loaded the editor's `uri`) and the checking server's (it
+/// loaded shadow documents).
+fn user_and_checking_logs(dir: &Path, uri: &str) -> (String, String) {
+    let logs = lean_logs(dir);
+    let opened = |text: &str, needle: &str| {
+        text.lines()
+            .any(|line| line.starts_with("header-load") && line.contains(needle))
+    };
+    let user: Vec<_> = logs
+        .iter()
+        .filter(|(_, text)| opened(text, &format!("uri={uri} ")))
+        .collect();
+    let checking: Vec<_> = logs
+        .iter()
+        .filter(|(_, text)| opened(text, "/.lake/sorryfill/shadow"))
+        .collect();
+    assert_eq!(
+        user.len(),
+        1,
+        "one server has the user's document: {logs:?}"
+    );
+    assert_eq!(checking.len(), 1, "one server has the shadows: {logs:?}");
+    (user[0].1.clone(), checking[0].1.clone())
+}
+
+/// The acceptance test of the second server: the fill is offered (Lean verified it), the checks
+/// ran on a server that never had the user's document, and the user's server never had a
+/// shadow document (nor was told anything about one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_lean_server_never_sees_a_shadow_document() {
+    let dir = fresh_dir();
+    let (mut served, uri) = Served::start(dir.path(), None, &[]).await;
+    served.wait_for_fill(&uri).await;
+    served.stop().await;
+
+    let (user, checking) = user_and_checking_logs(dir.path(), &uri);
+    assert!(
+        !user.contains(".lake/sorryfill"),
+        "user's server saw a shadow:\n{user}"
+    );
+    assert!(
+        !checking.contains(&format!("uri={uri} ")),
+        "the checking server had the user's document:\n{checking}"
+    );
+    let proxy_log = std::fs::read_to_string(dir.path().join("proxy.log")).unwrap_or_default();
+    assert!(proxy_log.contains("checking Lean server"), "{proxy_log}");
+}
+
+/// A check's Lean code cannot create a file outside `.lake/sorryfill/`, run a program or open a
+/// TCP connection: lean-sim tries all three (`--fault-escape-dir`) in both servers; the user's
+/// (unconfined, the control) succeeds, the checking server is denied each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confined_check_cannot_write_outside_run_a_program_or_connect() {
+    let support = sorryfill::isolation::support();
+    if !support.is_confined() {
+        skip_line(format_args!(
+            "skipped: checks cannot be confined here ({})",
+            support.describe()
+        ));
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let address = listener.local_addr().expect("bound");
+    let dir = fresh_dir();
+    let escape_dir = dir.path().join("outside");
+    std::fs::create_dir_all(&escape_dir).expect("the temp dir is writable");
+    let extra = [
+        "--fault-escape-dir".to_owned(),
+        escape_dir.display().to_string(),
+        "--fault-escape-connect".to_owned(),
+        address.to_string(),
+    ];
+    let (mut served, uri) = Served::start(dir.path(), None, &extra).await;
+    served.wait_for_fill(&uri).await;
+    served.stop().await;
+
+    let (user, checking) = user_and_checking_logs(dir.path(), &uri);
+    let escape_line = |log: &str| {
+        log.lines()
+            .find(|line| line.starts_with("fault-escape"))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no escape attempt logged:\n{log}"))
+    };
+    let control = escape_line(&user);
+    assert!(
+        control.contains("write=ok")
+            && control.contains("exec=ok")
+            && control.contains("connect=ok"),
+        "the unconfined user's server can do it all: {control}"
+    );
+    let confined = escape_line(&checking);
+    for denied in ["write=denied", "exec=denied", "connect=denied"] {
+        assert!(confined.contains(denied), "{denied} expected: {confined}");
+    }
+    let pid = confined
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("pid="))
+        .expect("the line names its process");
+    assert!(
+        !escape_dir.join(format!("escape-{pid}")).exists(),
+        "the checking server wrote outside .lake/sorryfill/"
+    );
+}
+
+/// Fail closed: a checking server that cannot start (here, its log lies outside the folder it
+/// may write) turns proving off with one message, and the user's Lean keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checking_server_that_cannot_start_turns_proving_off_and_leaves_lean_alone() {
+    let support = sorryfill::isolation::support();
+    if !support.is_confined() {
+        skip_line(format_args!(
+            "skipped: checks cannot be confined here ({})",
+            support.describe()
+        ));
+        return;
+    }
+    let dir = fresh_dir();
+    let outside_log = dir.path().join("outside-{pid}.log");
+    let (mut served, uri) = Served::start(dir.path(), Some(&outside_log), &[]).await;
+    let message = served.wait_for_message("proving is off").await;
+    assert!(message.contains("checking Lean server"), "{message}");
+    // The user's server still answers about the user's document.
+    let symbols = served
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": uri}}),
+        )
+        .await;
+    assert!(symbols.get("error").is_none(), "{symbols}");
+    served.stop().await;
+}
