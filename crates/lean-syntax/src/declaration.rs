@@ -161,8 +161,8 @@ fn skip_group(tokens: &[Token], text: &str, i: usize) -> usize {
     let mut j = i;
     while let Some(t) = tokens.get(j) {
         match t.text(text) {
-            "(" | "{" | "[" | "⦃" | "{{" | "⟨" | "@[" | "%[" => depth += 1,
-            ")" | "}" | "]" | "⦄" | "}}" | "⟩" => {
+            open if crate::opens_bracket(open) => depth += 1,
+            close if crate::closes_bracket(close) => {
                 depth = depth.saturating_sub(1);
                 if depth == 0 {
                     return j + 1;
@@ -183,8 +183,8 @@ fn find_value_marker(tokens: &[Token], text: &str, i: usize) -> (usize, bool) {
     while let Some(t) = tokens.get(j) {
         let s = t.text(text);
         match s {
-            "(" | "{" | "[" | "⦃" | "{{" | "⟨" | "@[" | "%[" => depth += 1,
-            ")" | "}" | "]" | "⦄" | "}}" | "⟩" => depth = depth.saturating_sub(1),
+            open if crate::opens_bracket(open) => depth += 1,
+            close if crate::closes_bracket(close) => depth = depth.saturating_sub(1),
             ":=" | "where" if depth == 0 => return (j, true),
             "|" if depth == 0 && is_alternative(text, t.span.start) => return (j, true),
             _ => {}
@@ -216,8 +216,8 @@ fn parse_binder(open: &str, inner: &str) -> Binder {
     let mut default = None;
     for (j, t) in tokens.iter().enumerate() {
         match t.text(inner) {
-            "(" | "{" | "[" | "⦃" | "⟨" => depth += 1,
-            ")" | "}" | "]" | "⦄" | "⟩" => depth = depth.saturating_sub(1),
+            open if crate::opens_bracket(open) => depth += 1,
+            close if crate::closes_bracket(close) => depth = depth.saturating_sub(1),
             ":" if depth == 0 && colon.is_none() => colon = Some(j),
             ":=" if depth == 0 && default.is_none() => default = Some(j),
             _ => {}
@@ -274,6 +274,16 @@ mod tests {
             .find(|c| c.kind == CommandKind::Declaration)
             .expect("test input has a declaration");
         parse_declaration(src, cmd).expect("declaration parses")
+    }
+
+    #[test]
+    fn a_symbol_ending_in_a_bracket_is_closed_by_its_bracket() {
+        // `^[` (Nat.iterate) is one token; its `]` must not close the binder early.
+        let src = "theorem t (N k : ℕ) (hk : k ≤ log^[k] N) (v : ℕ) : ![k, N] = ![k, N] := by\n  sorry\n";
+        let d = first_decl(src);
+        assert_eq!(d.binders.len(), 3);
+        assert_eq!(d.type_text.as_deref().map(str::trim), Some("![k, N] = ![k, N]"));
+        assert!(d.value.is_some());
     }
 
     #[test]

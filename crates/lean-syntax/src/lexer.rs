@@ -111,6 +111,18 @@ pub const SYMBOLS: &[&str] = &[
     "<+:", "<:+", "<:+:", "<+~", "<+", "![", "!![", "^[", "''", "⁻¹'", "∑'", "∏'",
 ];
 
+/// Whether a token opens a bracket that a later `)`, `]`, `}`, `⟩`, `⦄` or `}}` closes: the
+/// plain brackets and every symbol that ends in `[` (`@[`, `%[`, `#[`, `^[`, `![`, `!![`, …),
+/// since its `]` closes it. Depth counting must agree with the longest-match tokens.
+pub fn opens_bracket(token: &str) -> bool {
+    matches!(token, "(" | "{" | "⟨" | "⦃" | "{{") || token.ends_with('[')
+}
+
+/// Whether a token closes a bracket (see [`opens_bracket`]).
+pub fn closes_bracket(token: &str) -> bool {
+    matches!(token, ")" | "]" | "}" | "⟩" | "⦄" | "}}")
+}
+
 /// The longest token of [`SYMBOLS`] at the start of `rest`.
 fn symbol_len(rest: &str) -> Option<usize> {
     let first = *rest.as_bytes().first()?;

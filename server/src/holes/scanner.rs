@@ -138,7 +138,7 @@ pub(crate) fn scan_command(src: &str, tokens: &[Token], command_start: usize) ->
             _ => false,
         };
         match text {
-            "(" | "[" | "{" | "⟨" | "⦃" | "{{" | "@[" | "%[" => depth += 1,
+            open if lean_syntax::opens_bracket(open) => depth += 1,
             _ if opens_block => blocks.push(TacticBlock {
                 column: None,
                 depth,
