@@ -12,7 +12,7 @@ mod common;
 
 use common::lean_sim;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
