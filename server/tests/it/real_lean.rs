@@ -5,9 +5,10 @@
 //! `cargo test -p sorryfill --test it real_lean -- --ignored`.
 //!
 //! Not covered here: a crash of the shadow worker (real Lean cannot be crashed on demand
-//! portably), the elaboration counters (real Lean has no `$/leanSim/stats`), and an import
-//! slower than the check limit (a core-only project imports in about a second; lean-sim's
-//! `--import-ms` covers it in `verify_lean.rs` and `prove.rs`).
+//! portably), the elaboration counters (real Lean has no `$/leanSim/stats`), and an import much
+//! slower than the check limit (a core-only project imports in about a second, which
+//! `real_lean_import_time_is_not_counted_against_the_check` uses; lean-sim's `--import-ms`
+//! covers long imports in `verify_lean.rs` and `prove.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -207,6 +208,7 @@ async fn real_lean_edit_during_a_check_makes_it_stale() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Lean toolchain: run with `-- --ignored` and lake on PATH"]
 async fn real_lean_stale_imports_give_one_header_failure_and_build_nothing() {
     let Some(lake) = real_lake() else { return };
     let (session, dir) = start(&lake, SOURCE).await;
@@ -243,6 +245,7 @@ async fn real_lean_stale_imports_give_one_header_failure_and_build_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Lean toolchain: run with `-- --ignored` and lake on PATH"]
 async fn real_lean_module_file_hole_is_checked_with_its_axioms() {
     let Some(lake) = real_lake() else { return };
     let source = "module
@@ -275,6 +278,7 @@ theorem target (a b : Nat) (h : a ≤ b) : a ≤ b + 1 := by
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Lean toolchain: run with `-- --ignored` and lake on PATH"]
 async fn real_lean_import_time_is_not_counted_against_the_check() {
     let Some(lake) = real_lake() else { return };
     let (session, _dir) = start(&lake, SOURCE).await;
