@@ -174,9 +174,13 @@ pub struct VerifyConfig {
     /// Lean processes checking candidates at once.
     #[serde(default = "default_verify_workers")]
     pub workers: usize,
-    /// Seconds Lean may take to check one candidate.
+    /// Seconds Lean may take to check one candidate (loading the imports not included).
     #[serde(default = "default_verify_timeout_s")]
     pub timeout_s: u64,
+    /// Seconds Lean may take to load a file's imports in a new shadow document, before any
+    /// check of that file starts (a Mathlib import takes tens of seconds).
+    #[serde(default = "default_verify_import_timeout_s")]
+    pub import_timeout_s: u64,
     /// Accept proofs using `native_decide` (it trusts the compiler: off by default).
     #[serde(default)]
     pub allow_native_decide: bool,
@@ -190,6 +194,7 @@ impl Default for VerifyConfig {
         Self {
             workers: default_verify_workers(),
             timeout_s: default_verify_timeout_s(),
+            import_timeout_s: default_verify_import_timeout_s(),
             allow_native_decide: false,
             allowed_axioms: default_allowed_axioms(),
         }
@@ -235,6 +240,9 @@ fn default_verify_workers() -> usize {
 }
 fn default_verify_timeout_s() -> u64 {
     20
+}
+fn default_verify_import_timeout_s() -> u64 {
+    600
 }
 fn default_allowed_axioms() -> Vec<String> {
     ["propext", "Classical.choice", "Quot.sound"]

@@ -64,11 +64,21 @@ pub(crate) struct JobContext {
     pub state: Arc<watch::Sender<JobState>>,
     /// Cancelled when Lean says the version is gone, which ends the job.
     pub stale: CancellationToken,
+    /// Why Lean cannot check this file now, once a check said so; `stale` is cancelled too.
+    pub unavailable: std::sync::OnceLock<String>,
     /// Checks made and the stage that found the proof, for reports.
     pub tally: Arc<std::sync::Mutex<JobTally>>,
 }
 
 impl JobContext {
+    /// Why the job is ending early: the file cannot be checked, or its version is gone.
+    fn ending_reason(&self) -> String {
+        self.unavailable
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "the document version is no longer current".to_owned())
+    }
+
     fn publish(&self, target: &Target, state: JobState) {
         if target.depth() == 0 {
             self.state.send_replace(state);
@@ -194,6 +204,13 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
                 }
                 ctx.stale.cancel();
             }
+            if let Verdict::Rejected(rejection) = &verdict
+                && rejection.kind == RejectKind::Unavailable
+            {
+                // Every other candidate would get the same answer: end the job with it.
+                let _ = ctx.unavailable.set(rejection.message.clone());
+                ctx.stale.cancel();
+            }
             break (verdict, current);
         };
         ctx.tally
@@ -283,7 +300,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
             }
             // Lean said the version is gone: the job is ending, so no model is asked.
             if ctx.stale.is_cancelled() {
-                return Found::Failed("the document version is no longer current".into());
+                return Found::Failed(ctx.ending_reason());
             }
             if !self.budget.use_models {
                 return Found::Failed("no tactic of the portfolio closed the goal".into());
@@ -357,6 +374,10 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
             if let Some((best_index, _, _)) = &winner
                 && (0..*best_index).all(|earlier| finished.contains(&earlier))
             {
+                break;
+            }
+            if ctx.stale.is_cancelled() {
+                // The job is ending: the tactics not started yet would get the same answer.
                 break;
             }
         }
@@ -512,7 +533,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
     /// proved steps put back and the whole checked again.
     async fn decompose(&self, ctx: &JobContext, target: &Target, goal: &GoalSpec) -> Found {
         if ctx.stale.is_cancelled() {
-            return Found::Failed("the document version is no longer current".into());
+            return Found::Failed(ctx.ending_reason());
         }
         ctx.publish(target, JobState::Decomposing);
         let sketch = {

@@ -216,6 +216,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
             anchor: anchor_rx,
             state: Arc::clone(&state_tx),
             stale: CancellationToken::new(),
+            unavailable: std::sync::OnceLock::new(),
             tally: Arc::clone(&tally),
         };
         tokio::spawn(run_job(

@@ -117,6 +117,9 @@ pub enum RejectKind {
     Timeout,
     /// The document version is no longer current; nothing more can be checked for it.
     Stale,
+    /// Lean cannot check this file now (its imports did not load); the job ends with this
+    /// reason instead of trying every other candidate.
+    Unavailable,
 }
 
 /// A rejection with the reason in words, for repair prompts, logs and the user.

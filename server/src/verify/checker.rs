@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -25,13 +26,13 @@ use super::gate::{
     scan_self_reference,
 };
 pub use super::judgement::GateMode;
-use super::judgement::judge;
-use super::shadow::ShadowPool;
+use super::judgement::{Judged, judge, judge_messages};
 pub use super::shadow::{CheckerStats, file_uri, position_of};
-use super::splice::{HoleKind, fresh_nonce, shadow_text, splice, splice_together};
+use super::shadow::{Elaborated, PoolLimits, ShadowPool};
+use super::splice::{HoleKind, Shadow, fresh_nonce, shadow_text, splice, splice_together};
 use crate::config::VerifyConfig;
 use crate::holes::{HoleId, HoleIndex, HolePosition, parse_goal};
-use crate::lean::{DocumentEvent, LeanError, LeanHandle};
+use crate::lean::{DocumentEvent, LeanDiagnostic, LeanError, LeanHandle};
 use crate::pipeline::{self, CheckMode, Checker, GoalSpec, RejectKind, Target};
 
 /// Answers "which version of this editor document is current?" (`None` when it is closed).
@@ -44,6 +45,8 @@ pub struct CheckerSettings {
     pub workers: usize,
     /// Wall-clock limit of one check, from the `didChange` to the verdict.
     pub timeout: Duration,
+    /// Wall-clock limit of loading the imports of a new shadow document, before its checks.
+    pub import_timeout: Duration,
     /// What the user allows beyond the strict default.
     pub policy: GatePolicy,
 }
@@ -54,6 +57,7 @@ impl CheckerSettings {
         Self {
             workers: config.workers.max(1),
             timeout: Duration::from_secs(config.timeout_s.max(1)),
+            import_timeout: Duration::from_secs(config.import_timeout_s.max(1)),
             policy: GatePolicy {
                 allow_native_decide: config.allow_native_decide,
                 allowed_axioms: config.allowed_axioms.clone(),
@@ -131,13 +135,12 @@ impl ShadowChecker {
         user_busy: watch::Receiver<bool>,
         current_version: CurrentVersion,
     ) -> Result<Self, LeanError> {
-        let pool = ShadowPool::new(
-            lean,
-            root_uri,
-            settings.workers,
-            settings.timeout,
-            user_busy,
-        )?;
+        let limits = PoolLimits {
+            workers: settings.workers,
+            check_timeout: settings.timeout,
+            import_timeout: settings.import_timeout,
+        };
+        let pool = ShadowPool::new(lean, root_uri, limits, user_busy)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
@@ -225,21 +228,63 @@ impl ShadowChecker {
             .pool
             .elaborate(request.source_uri, &shadow.text)
             .await?;
-        let judged = judge(
-            &shadow,
-            &elaborated.diagnostics,
-            &elaborated.symbols,
-            request.mode,
-            policy,
-        )?;
+        let (judged, elapsed) = self
+            .judge_report(request.source_uri, &shadow, elaborated, request.mode)
+            .await?;
         Ok((
             Verdict::Verified {
                 proof: spliced.inserted().to_owned(),
                 axioms: judged.axioms,
-                elapsed: elaborated.elapsed,
+                elapsed,
             },
             judged.suggestion,
         ))
+    }
+
+    /// Judges Lean's report of `shadow`; returns the judgement and the time Lean took. In a
+    /// `module` whose Lean refuses `#print axioms`, the module's own messages give Lean's
+    /// verdict and a companion shadow without the `module` keyword gives the axioms (see
+    /// [`axioms_companion`]); both must pass.
+    async fn judge_report(
+        &self,
+        source_uri: &str,
+        shadow: &Shadow,
+        elaborated: Elaborated,
+        mode: GateMode,
+    ) -> Result<(Judged, Duration), Rejection> {
+        let policy = &self.inner.settings.policy;
+        if !refuses_print_axioms_in_module(shadow, &elaborated.diagnostics) {
+            let judged = judge(
+                shadow,
+                &elaborated.diagnostics,
+                &elaborated.symbols,
+                mode,
+                policy,
+            )?;
+            return Ok((judged, elaborated.elapsed));
+        }
+        let diagnostics: Vec<LeanDiagnostic> = elaborated
+            .diagnostics
+            .iter()
+            .filter(|d| !is_module_refusal(d))
+            .cloned()
+            .collect();
+        judge_messages(shadow, &diagnostics, &elaborated.symbols, mode)?;
+        let companion =
+            axioms_companion(shadow).ok_or_else(|| Rejection::new(RejectReason::AxiomsUnknown))?;
+        let report = self
+            .inner
+            .pool
+            .elaborate(&companion_source_uri(source_uri), &companion.text)
+            .await?;
+        let judged = judge(
+            &companion,
+            &report.diagnostics,
+            &report.symbols,
+            mode,
+            policy,
+        )?;
+        Ok((judged, elaborated.elapsed + report.elapsed))
     }
 
     /// Checks several proofs for holes of ONE declaration together, as the exact text that
@@ -278,25 +323,78 @@ impl ShadowChecker {
                 scan_self_reference(proof, &shadow.full_name)?;
             }
             let elaborated = self.inner.pool.elaborate(source_uri, &shadow.text).await?;
-            let judged = judge(
-                &shadow,
-                &elaborated.diagnostics,
-                &elaborated.symbols,
-                GateMode::Full,
-                policy,
-            )?;
+            let (judged, elapsed) = self
+                .judge_report(source_uri, &shadow, elaborated, GateMode::Full)
+                .await?;
             if (self.inner.current_version)(source_uri) != Some(hole_version) {
                 return Err(stale());
             }
             Ok(Verdict::Verified {
                 proof: spliced.text[spliced.proof_span.clone()].to_owned(),
                 axioms: judged.axioms,
-                elapsed: elaborated.elapsed,
+                elapsed,
             })
         };
         checked.await.unwrap_or_else(|rejection| Verdict::Rejected {
             reason: rejection.reason,
         })
+    }
+}
+
+/// True when the shadow starts with a `module` header and Lean refused its appended
+/// `#print axioms` for that reason, on our `#print` token. The refusal is an error, so the
+/// judgement alone already rejects; this only decides whether to ask for the axioms another
+/// way.
+fn refuses_print_axioms_in_module(shadow: &Shadow, diagnostics: &[LeanDiagnostic]) -> bool {
+    let print_at = position_of(&shadow.text, shadow.print_offset);
+    module_keyword(&shadow.text).is_some()
+        && diagnostics
+            .iter()
+            .any(|d| is_module_refusal(d) && d.range.start == print_at)
+}
+
+/// Lean's refusal of `#print axioms` in a `module` (some v4.2x releases; `Lean.Elab.Print`,
+/// `elabPrintAxioms`).
+fn is_module_refusal(diagnostic: &LeanDiagnostic) -> bool {
+    diagnostic.is_error()
+        && diagnostic
+            .message
+            .starts_with("cannot use `#print axioms` in a `module`")
+}
+
+/// Byte range of the `module` keyword that opens `text`, if it is a module.
+fn module_keyword(text: &str) -> Option<Range<usize>> {
+    let first = lex(text).into_iter().find(|token| !token.is_trivia())?;
+    (first.text(text) == "module").then_some(first.span)
+}
+
+/// The shadow with its `module` keyword blanked (same length, so every offset and position
+/// stays), for Lean releases that refuse `#print axioms` in a module.
+///
+/// Why this is the axioms check there: Lean refuses because a module sees only the exported
+/// part of its imports, so `collectAxioms` could miss axioms behind imported proofs. The same
+/// text as an ordinary file imports everything, so its `#print axioms` is complete. The
+/// candidate must pass BOTH runs in full: the module run gives Lean's verdict in the user's
+/// real context (errors, sorry), the companion gives the axioms, and it is judged by the
+/// whole gate too (its own errors, sorry warning, the axiom report on its `#print` token).
+/// What remains is that the two elaborations could pick different lemmas where visibility
+/// differs; the static gate (no `sorry`, `admit`, `native_decide`, new axioms in the
+/// candidate) still holds for both. A module whose text is not valid without `module`
+/// (e.g. `public import`) fails the companion and is rejected, never passed.
+fn axioms_companion(shadow: &Shadow) -> Option<Shadow> {
+    let keyword = module_keyword(&shadow.text)?;
+    let mut companion = shadow.clone();
+    companion
+        .text
+        .replace_range(keyword.clone(), &" ".repeat(keyword.len()));
+    Some(companion)
+}
+
+/// The source URI the companion shadow is filed under: next to the source, its own document.
+fn companion_source_uri(source_uri: &str) -> String {
+    match source_uri.strip_suffix(".lean") {
+        Some(stem) => format!("{stem}.axioms.lean"),
+        None => format!("{source_uri}.axioms.lean"),
     }
 }
 
@@ -326,6 +424,8 @@ fn mask_sorries(proof: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct SourceDocuments {
     documents: Arc<RwLock<HashMap<String, (i32, Rope)>>>,
+    /// Counts saves and opens: after either, files a shadow imports may have been rebuilt.
+    rebuilds: Arc<AtomicU64>,
 }
 
 impl SourceDocuments {
@@ -337,14 +437,20 @@ impl SourceDocuments {
     /// Applies one event of the router's document stream.
     pub fn apply(&self, event: &DocumentEvent) {
         match event {
-            DocumentEvent::Opened { uri, version, text }
-            | DocumentEvent::Changed { uri, version, text } => {
+            DocumentEvent::Opened { uri, version, text } => {
+                // A reopened file is how editors restart a file after `lake build`.
+                self.rebuilds.fetch_add(1, Ordering::Relaxed);
+                self.update(uri, *version, text.clone());
+            }
+            DocumentEvent::Changed { uri, version, text } => {
                 self.update(uri, *version, text.clone());
             }
             DocumentEvent::Closed { uri } => self.close(uri),
+            DocumentEvent::Saved { .. } => {
+                self.rebuilds.fetch_add(1, Ordering::Relaxed);
+            }
             DocumentEvent::Elaborated { .. }
             | DocumentEvent::Failed { .. }
-            | DocumentEvent::Saved { .. }
             | DocumentEvent::EditorReady { .. } => {}
         }
     }
@@ -375,6 +481,11 @@ impl SourceDocuments {
         (*current == version).then(|| text.to_string())
     }
 
+    /// How many saves and opens were seen: when it moves, imported files may have changed.
+    pub fn rebuilds(&self) -> u64 {
+        self.rebuilds.load(Ordering::Relaxed)
+    }
+
     /// A [`CurrentVersion`] reading this map.
     pub fn version_source(&self) -> CurrentVersion {
         let documents = self.clone();
@@ -390,6 +501,8 @@ pub struct LeanChecker {
     documents: SourceDocuments,
     /// The server with the user's documents, when shadows live on another one (`serve`).
     goals: Option<LeanHandle>,
+    /// [`SourceDocuments::rebuilds`] when header failures were last forgotten.
+    rebuilds_seen: Arc<AtomicU64>,
 }
 
 /// A hole of a current document version, ready to check.
@@ -409,6 +522,7 @@ impl LeanChecker {
             shadow,
             documents,
             goals: None,
+            rebuilds_seen: Arc::default(),
         }
     }
 
@@ -500,6 +614,11 @@ impl LeanChecker {
 
 impl Checker for LeanChecker {
     async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> pipeline::Verdict {
+        let rebuilds = self.documents.rebuilds();
+        if self.rebuilds_seen.swap(rebuilds, Ordering::Relaxed) != rebuilds {
+            // A file was saved or reopened: a header that failed may load now.
+            self.shadow.inner.pool.forget_header_failures();
+        }
         let located = match self.locate(target) {
             Ok(located) => located,
             Err(rejection) => return to_pipeline(&rejection.reason),
@@ -617,6 +736,7 @@ pub fn to_pipeline(reason: &RejectReason) -> pipeline::Verdict {
         RejectReason::LeanError { .. } | RejectReason::SorryWarning => RejectKind::Lean,
         RejectReason::Timeout { .. } | RejectReason::WorkerCrashed => RejectKind::Timeout,
         RejectReason::Stale { .. } => RejectKind::Stale,
+        RejectReason::HeaderFailed { .. } => RejectKind::Unavailable,
         RejectReason::Banned { .. }
         | RejectReason::Axiom { .. }
         | RejectReason::AxiomsUnknown

@@ -151,6 +151,13 @@ pub enum RejectReason {
     /// Lean's worker crashed during the check.
     #[error("Lean's worker crashed while checking the proof")]
     WorkerCrashed,
+    /// Lean could not load the file's header (imports) in a shadow document, so no proof for
+    /// this file can be checked until its header or the imported files change.
+    #[error("this file cannot be checked now: {message}")]
+    HeaderFailed {
+        /// Lean's error about the header, or why the import did not finish.
+        message: String,
+    },
     /// The model's output was cut off before the proof ended.
     #[error("the model's output was cut off before the proof ended")]
     Truncated,

@@ -55,6 +55,7 @@ pub fn judge(
     mode: GateMode,
     policy: &GatePolicy,
 ) -> Result<Judged, Rejection> {
+    judge_messages(shadow, diagnostics, symbols, mode)?;
     let text = shadow.text.as_str();
     let lines = LineIndex::new(text);
     let position = |byte: usize| {
@@ -62,25 +63,6 @@ pub fn judge(
         Position::new(at.line, at.character)
     };
     let offset = |at: Position| lines.offset(lean_syntax::Position::new(at.line, at.character));
-
-    // Errors and the sorry warning anywhere from the first byte the shadow changed: the text
-    // before is the user's own, byte for byte.
-    let ours = |d: &&LeanDiagnostic| offset(d.full_range().start) >= shadow.checked_from;
-    if let Some(error) = diagnostics.iter().filter(ours).find(|d| d.is_error()) {
-        return Err(Rejection::new(RejectReason::LeanError {
-            message: error.message.clone(),
-            range: error.range,
-        }));
-    }
-    if mode == GateMode::Full
-        && diagnostics.iter().filter(ours).any(|d| {
-            d.severity == Some(DiagnosticSeverity::WARNING) && is_sorry_warning(&d.message)
-        })
-    {
-        return Err(Rejection::new(RejectReason::SorryWarning));
-    }
-
-    check_bounds(shadow, symbols, &offset)?;
 
     let print_token = position(shadow.print_offset)..position(shadow.print_offset + "#print".len());
     let reports: Vec<Vec<String>> = diagnostics
@@ -109,6 +91,39 @@ pub fn judge(
         axioms: axioms.clone(),
         suggestion,
     })
+}
+
+/// Everything of [`judge`] but the axioms: no error and (in full mode) no sorry warning from
+/// the first byte the shadow changed, and Lean's declaration symbols bound the candidate. For
+/// a shadow whose axioms Lean reports elsewhere (a `module` on a release that refuses
+/// `#print axioms` there).
+pub fn judge_messages(
+    shadow: &Shadow,
+    diagnostics: &[LeanDiagnostic],
+    symbols: &Value,
+    mode: GateMode,
+) -> Result<(), Rejection> {
+    let lines = LineIndex::new(&shadow.text);
+    let offset = |at: Position| lines.offset(lean_syntax::Position::new(at.line, at.character));
+
+    // Errors and the sorry warning anywhere from the first byte the shadow changed: the text
+    // before is the user's own, byte for byte.
+    let ours = |d: &&LeanDiagnostic| offset(d.full_range().start) >= shadow.checked_from;
+    if let Some(error) = diagnostics.iter().filter(ours).find(|d| d.is_error()) {
+        return Err(Rejection::new(RejectReason::LeanError {
+            message: error.message.clone(),
+            range: error.range,
+        }));
+    }
+    if mode == GateMode::Full
+        && diagnostics.iter().filter(ours).any(|d| {
+            d.severity == Some(DiagnosticSeverity::WARNING) && is_sorry_warning(&d.message)
+        })
+    {
+        return Err(Rejection::new(RejectReason::SorryWarning));
+    }
+
+    check_bounds(shadow, symbols, &offset)
 }
 
 /// The axioms of a `#print axioms` message that names exactly `full_name` (a private

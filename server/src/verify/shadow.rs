@@ -9,14 +9,26 @@
 //! reuses them. What Lean's report means for a candidate is decided elsewhere (the checker and
 //! the gate); the pool only delivers the diagnostics of exactly the version it sent.
 //!
+//! A slot's document is opened with the header alone (`dependencyBuildMode: never`: a check
+//! never builds anything) and the imports are waited for under their own limit
+//! (`verify.import_timeout_s`, a Mathlib import takes tens of seconds); only then does the
+//! check's time limit start, for the change that adds the rest of the text. A header that Lean
+//! cannot load (an import error, "Imports are out of date", a fatal `fileProgress`, or imports
+//! slower than their limit) makes the source uncheckable: every later check of it is refused at
+//! once with the same [`RejectReason::HeaderFailed`] until its header changes or
+//! [`ShadowPool::forget_header_failures`] is called (a file saved or reopened in the editor).
+//!
 //! Invariants:
 //! - the diagnostics returned are the final set of exactly the version that was sent: the
 //!   last set Lean published for it before answering `textDocument/waitForDiagnostics` (the
 //!   done notification is no barrier: real Lean's final publish may follow it);
 //! - a timed-out or crashed shadow document is closed and reopened on next use, never reused;
+//! - a source whose header failed is not sent to Lean again until its header changes or the
+//!   failures are forgotten;
 //! - every shadow URI is registered private before the first document is opened, so nothing
 //!   about it reaches the editor.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,6 +39,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::gate::{RejectReason, Rejection};
 use crate::lean::{LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
+
+/// How long the header phase keeps listening after a fatal `fileProgress`, for the error
+/// that says why (Lean publishes it around the same time).
+const FATAL_HEADER_GRACE: Duration = Duration::from_secs(2);
 
 /// The JSON-RPC codes Lean uses for a crashed file worker.
 const WORKER_CRASH_CODES: [i64; 2] = [-32901, -32902];
@@ -44,7 +60,7 @@ impl std::fmt::Debug for ShadowPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ShadowPool")
             .field("root_uri", &self.inner.root_uri)
-            .field("timeout", &self.inner.timeout)
+            .field("limits", &self.inner.limits)
             .finish_non_exhaustive()
     }
 }
@@ -52,11 +68,24 @@ impl std::fmt::Debug for ShadowPool {
 struct Inner {
     lean: LeanHandle,
     root_uri: String,
-    timeout: Duration,
+    limits: PoolLimits,
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Slot>>,
     user_busy: watch::Receiver<bool>,
     counters: Counters,
+    /// Sources whose header Lean could not load, with that header and the reason.
+    header_failures: Mutex<HashMap<String, (String, RejectReason)>>,
+}
+
+/// The size and time limits of a [`ShadowPool`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolLimits {
+    /// Shadow documents checked at once (at least one).
+    pub workers: usize,
+    /// Limit of one check: from the change that adds the candidate to Lean's final report.
+    pub check_timeout: Duration,
+    /// Limit of loading a new shadow's header (its imports), before any check starts.
+    pub import_timeout: Duration,
 }
 
 /// Lean's finished report of one shadow text.
@@ -156,18 +185,17 @@ pub fn file_uri(path: &std::path::Path) -> String {
 }
 
 impl ShadowPool {
-    /// A pool of `workers` shadow documents below `root_uri` (the project root as a `file://`
-    /// URI, e.g. from [`file_uri`]), each elaboration limited to `timeout`. Registers every
-    /// slot's URI prefix as private at once. Elaborations wait while `user_busy` is `true`.
+    /// A pool of shadow documents below `root_uri` (the project root as a `file://` URI, e.g.
+    /// from [`file_uri`]). Registers every slot's URI prefix as private at once. Elaborations
+    /// wait while `user_busy` is `true`.
     pub fn new(
         lean: LeanHandle,
         root_uri: &str,
-        workers: usize,
-        timeout: Duration,
+        limits: PoolLimits,
         user_busy: watch::Receiver<bool>,
     ) -> Result<Self, LeanError> {
         let root_uri = root_uri.trim_end_matches('/').to_owned();
-        let workers = workers.max(1);
+        let workers = limits.workers.max(1);
         let mut slots = Vec::with_capacity(workers);
         for index in 0..workers {
             let prefix = format!("{root_uri}/.lake/sorryfill/shadow-{index}/");
@@ -186,11 +214,12 @@ impl ShadowPool {
             inner: Arc::new(Inner {
                 lean,
                 root_uri,
-                timeout,
+                limits,
                 permits: Arc::new(Semaphore::new(workers)),
                 idle: Mutex::new(slots),
                 user_busy,
                 counters: Counters::default(),
+                header_failures: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -215,21 +244,46 @@ impl ShadowPool {
         &self.inner.lean
     }
 
+    /// Forgets every header failure, so the next check of those sources tries Lean again
+    /// (call it when files may have been rebuilt: a save, a reopened document).
+    pub fn forget_header_failures(&self) {
+        if let Ok(mut failures) = self.inner.header_failures.lock() {
+            failures.clear();
+        }
+    }
+
     /// Elaborates `text` as the shadow of `source_uri` and returns Lean's finished report.
     /// Waits while the user's own documents are busy (Lean elaborates them on the same
-    /// cores), then for a free slot; the time limit runs from then on.
+    /// cores), then for a free slot, then for the header of a newly opened shadow (under the
+    /// import limit); the check's time limit runs from then on.
     pub async fn elaborate(&self, source_uri: &str, text: &str) -> Result<Elaborated, Rejection> {
+        let header = header_of(text);
+        self.refuse_failed_header(source_uri, header)?;
         let mut busy = self.inner.user_busy.clone();
         let _ = busy.wait_for(|busy| !*busy).await;
 
         let mut lease = self.lease(source_uri).await?;
+        // Another check may have found the header broken while this one waited for a slot.
+        self.refuse_failed_header(source_uri, header)?;
         let uri = self.shadow_uri(&lease.slot().prefix, source_uri);
-        let limit = self.inner.timeout;
+        if let Err(rejection) = self.load_header(lease.slot(), &uri, header).await {
+            if matches!(rejection.reason, RejectReason::HeaderFailed { .. })
+                && let Ok(mut failures) = self.inner.header_failures.lock()
+            {
+                tracing::info!(source = source_uri, reason = %rejection.reason, "shadow header failed");
+                failures.insert(
+                    source_uri.to_owned(),
+                    (header.to_owned(), rejection.reason.clone()),
+                );
+            }
+            return Err(rejection);
+        }
+        let limit = self.inner.limits.check_timeout;
         let started = Instant::now();
         let lean = self.inner.lean.clone();
         let slot = lease.slot();
         let elaborated = tokio::time::timeout(limit, async {
-            let (version, diagnostics) = self.send(slot, &uri, text).await?;
+            let (version, diagnostics) = self.send(slot, &uri, text, Phase::Check).await?;
             // The slot is leased, so Lean answers for exactly the version just finished.
             let symbols = lean
                 .request(
@@ -261,6 +315,56 @@ impl ShadowPool {
             symbols,
             elapsed: started.elapsed(),
         })
+    }
+
+    /// The recorded header failure of `source_uri`, while its header is still `header`.
+    fn refuse_failed_header(&self, source_uri: &str, header: &str) -> Result<(), Rejection> {
+        let Ok(mut failures) = self.inner.header_failures.lock() else {
+            return Ok(());
+        };
+        match failures.get(source_uri) {
+            Some((failed, reason)) if failed == header => Err(Rejection::new(reason.clone())),
+            Some(_) => {
+                failures.remove(source_uri);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Makes sure the slot holds a shadow `uri` whose header `header` Lean has loaded: keeps
+    /// one that is open with that header, else opens the header alone and waits for it under
+    /// the import limit.
+    async fn load_header(&self, slot: &mut Slot, uri: &str, header: &str) -> Result<(), Rejection> {
+        let reusable = slot
+            .open
+            .as_ref()
+            .is_some_and(|open| open.uri == uri && header_of(&open.text) == header);
+        if reusable {
+            return Ok(());
+        }
+        self.close(slot);
+        let limit = self.inner.limits.import_timeout;
+        let loaded = tokio::time::timeout(limit, self.send(slot, uri, header, Phase::Header)).await;
+        let failure = match loaded {
+            Ok(Ok((_, diagnostics))) => {
+                let Some(error) = diagnostics.iter().find(|d| d.is_error()) else {
+                    return Ok(());
+                };
+                RejectReason::HeaderFailed {
+                    message: error.message.clone(),
+                }
+            }
+            Ok(Err(rejection)) => rejection.reason,
+            Err(_) => RejectReason::HeaderFailed {
+                message: format!(
+                    "Lean did not load the imports within {} s (`[verify] import_timeout_s`)",
+                    limit.as_secs()
+                ),
+            },
+        };
+        self.close(slot);
+        Err(Rejection::new(failure))
     }
 
     /// `<slot prefix><source path relative to the root>`, or the file name when the source is
@@ -326,6 +430,7 @@ impl ShadowPool {
         slot: &mut Slot,
         uri: &str,
         text: &str,
+        phase: Phase,
     ) -> Result<(i32, Vec<LeanDiagnostic>), Rejection> {
         let lean = &self.inner.lean;
         if slot.open.as_ref().is_some_and(|open| open.uri != uri) {
@@ -363,9 +468,14 @@ impl ShadowPool {
                     .fetch_add(text.len() as u64, Ordering::Relaxed);
                 lean.notify(
                     "textDocument/didOpen",
-                    json!({"textDocument": {
-                        "uri": uri, "languageId": "lean4", "version": version, "text": text,
-                    }}),
+                    // `never`: a check must not build (Lean's default, `always`, would run Lake and
+                    // report its output as diagnostics of the shadow).
+                    json!({
+                        "textDocument": {
+                            "uri": uri, "languageId": "lean4", "version": version, "text": text,
+                        },
+                        "dependencyBuildMode": "never",
+                    }),
                 )
             }
         };
@@ -376,7 +486,7 @@ impl ShadowPool {
             version,
             finished: None,
         });
-        let diagnostics = barrier(lean, &mut slot.events, uri, version).await?;
+        let diagnostics = barrier(lean, &mut slot.events, uri, version, phase).await?;
         if let Some(open) = &mut slot.open {
             open.finished = Some(diagnostics.clone());
         }
@@ -399,66 +509,109 @@ fn infrastructure(error: LeanError) -> Rejection {
     })
 }
 
+/// What a shadow version is for, which decides what a fatal `fileProgress` means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// The header alone: a fatal progress is a header that cannot be loaded.
+    Header,
+    /// The whole text with the candidate: a fatal progress is a crash.
+    Check,
+}
+
 /// Waits for Lean's completion barrier of `version`, the `waitForDiagnostics` answer, and
 /// returns the version's final diagnostics: the last set published for it. Lean writes the
 /// answer after every publish of the version (the last one may come AFTER the done
 /// notification), and the router forwards Lean's frames in order, so when the answer arrives
-/// every event it covers is already queued. A fatal `fileProgress` or a crash code ends the
-/// wait as [`RejectReason::WorkerCrashed`].
+/// every event it covers is already queued. A crash code ends the wait as
+/// [`RejectReason::WorkerCrashed`]; so does a fatal `fileProgress` while checking. While
+/// loading a header a fatal progress ends it as [`RejectReason::HeaderFailed`], with Lean's
+/// error if it arrives within a short grace.
 async fn barrier(
     lean: &LeanHandle,
     events: &mut mpsc::UnboundedReceiver<PrivateEvent>,
     uri: &str,
     version: i32,
+    phase: Phase,
 ) -> Result<Vec<LeanDiagnostic>, Rejection> {
     let wait = lean.wait_for_diagnostics(uri, version);
     tokio::pin!(wait);
+    let grace = tokio::time::sleep(Duration::from_secs(u64::from(u32::MAX)));
+    tokio::pin!(grace);
     let mut last = Vec::new();
+    let mut fatal = false;
     loop {
-        tokio::select! {
+        let fatal_now = tokio::select! {
             answer = &mut wait => {
                 answer.map_err(infrastructure)?;
                 break;
             }
+            () = &mut grace, if fatal => break,
             event = events.recv() => match event {
                 None => return Err(infrastructure(LeanError::RouterGone)),
-                Some(event) => note_event(event, uri, version, &mut last)?,
+                Some(event) => note_event(event, uri, version, &mut last),
             },
+        };
+        if fatal_now && !fatal {
+            if phase == Phase::Check {
+                return Err(Rejection::new(RejectReason::WorkerCrashed));
+            }
+            fatal = true;
+            grace
+                .as_mut()
+                .reset(tokio::time::Instant::now() + FATAL_HEADER_GRACE);
         }
     }
     while let Ok(event) = events.try_recv() {
-        note_event(event, uri, version, &mut last)?;
+        fatal |= note_event(event, uri, version, &mut last);
     }
-    Ok(last)
+    match (fatal, phase) {
+        (false, _) => Ok(last),
+        (true, Phase::Check) => Err(Rejection::new(RejectReason::WorkerCrashed)),
+        (true, Phase::Header) => Err(Rejection::new(RejectReason::HeaderFailed {
+            message: last.iter().find(|d| d.is_error()).map_or_else(
+                || "Lean stopped processing the file's header".to_owned(),
+                |error| error.message.clone(),
+            ),
+        })),
+    }
 }
 
-/// Keeps `last` at the newest diagnostics of `version` of `uri`; a fatal progress for it is
-/// a crash.
+/// Keeps `last` at the newest diagnostics of `version` of `uri`; true for a fatal progress
+/// about it.
 fn note_event(
     event: PrivateEvent,
     uri: &str,
     version: i32,
     last: &mut Vec<LeanDiagnostic>,
-) -> Result<(), Rejection> {
+) -> bool {
     match event {
         PrivateEvent::Diagnostics {
             uri: about,
             version: Some(at),
             diagnostics,
-        } if about == uri && at == version => *last = diagnostics,
+        } if about == uri && at == version => {
+            *last = diagnostics;
+            false
+        }
         PrivateEvent::Progress {
             uri: about,
             version: at,
             processing,
-        } if about == uri
-            && at.is_none_or(|at| at == version)
-            && processing.iter().any(|p| p.is_fatal()) =>
-        {
-            return Err(Rejection::new(RejectReason::WorkerCrashed));
+        } => {
+            about == uri
+                && at.is_none_or(|at| at == version)
+                && processing.iter().any(|p| p.is_fatal())
         }
-        _ => {}
+        _ => false,
     }
-    Ok(())
+}
+
+/// The header of a shadow text: its leading `module`/`prelude`/`import` commands with the
+/// whitespace and comments after them, exactly as Lean's header syntax ends, so a document
+/// opened with this prefix alone keeps its imports when the rest is added.
+fn header_of(text: &str) -> &str {
+    let header = lean_syntax::outline(text).header;
+    text.get(..header.end).unwrap_or("")
 }
 
 /// The one ranged change that turns `old` into `new`: only the bytes between their common
@@ -546,6 +699,17 @@ mod tests {
         let text = "ab\n𝔽x";
         assert_eq!(position_of(text, 3), Position::new(1, 0));
         assert_eq!(position_of(text, 7), Position::new(1, 2));
+    }
+
+    #[test]
+    fn the_header_keeps_what_follows_the_imports_up_to_the_first_command() {
+        let text = "import A\nimport B -- why\n\n/- note -/\ntheorem t : True := trivial\n";
+        assert_eq!(header_of(text), "import A\nimport B -- why\n\n/- note -/\n");
+        assert_eq!(header_of("theorem t : True := trivial\n"), "");
+        let module = "module\n\nimport A\n\ntheorem t : True := trivial\n";
+        assert_eq!(header_of(module), "module\n\nimport A\n\n");
+        let public = "module\n\npublic import A\n\ntheorem t : True := trivial\n";
+        assert_eq!(header_of(public), "module\n\npublic import A\n\n");
     }
 
     #[test]

@@ -22,10 +22,19 @@ accept = ["omega"]
 
 /// A fresh project with `Foo.lean` and an oracle; returns the folder and the `--lean-cmd`.
 fn project(text: &str, extra_sim_flags: &str) -> (tempfile::TempDir, String) {
+    project_with_oracle(text, ORACLE, extra_sim_flags)
+}
+
+/// [`project`] with its own oracle.
+fn project_with_oracle(
+    text: &str,
+    oracle_text: &str,
+    extra_sim_flags: &str,
+) -> (tempfile::TempDir, String) {
     let dir = fresh_dir();
     std::fs::write(dir.path().join("Foo.lean"), text).expect("write Foo.lean");
     let oracle = dir.path().join("oracle.toml");
-    std::fs::write(&oracle, ORACLE).expect("write the oracle");
+    std::fs::write(&oracle, oracle_text).expect("write the oracle");
     let lean_cmd = format!(
         "{} --oracle {} {extra_sim_flags}",
         lean_sim_bin().display(),
@@ -425,4 +434,150 @@ def answer : Nat := sorry
         "the statement is untouched:\n{written}"
     );
     assert!(written.contains("def answer : Nat := sorry"), "{written}");
+}
+
+#[test]
+fn an_example_hole_is_filled() {
+    let text = "example (x : Nat) (h₀ : x ≠ 0) : x + 0 = x := by\n  sorry\n";
+    let (dir, lean_cmd) = project(text, "");
+    let output = sorryfill(dir.path(), &["prove", "Foo.lean", "--lean-cmd", &lean_cmd]);
+    let diff = stdout(&output);
+    assert!(diff.contains("-  sorry\n+  omega\n"), "{diff}");
+    assert_eq!(output.status.code(), Some(0), "no hole is left");
+}
+
+#[test]
+fn imports_slower_than_the_check_timeout_still_get_their_checks() {
+    // Each shadow document takes 3 s to import, a check may take 1 s: the import is timed on
+    // its own, so the check still runs.
+    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "--import-ms 3000");
+    std::fs::write(
+        dir.path().join("sorryfill.toml"),
+        "[verify]\ntimeout_s = 1\n",
+    )
+    .expect("write the configuration");
+    let output = sorryfill(
+        dir.path(),
+        &["prove", "Foo.lean", "--no-model", "--lean-cmd", &lean_cmd],
+    );
+    let diff = stdout(&output);
+    assert!(
+        diff.contains("-  sorry\n+  omega\n"),
+        "{diff}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn imports_lean_cannot_load_give_each_hole_one_clear_reason() {
+    // The project's imports are out of date and `prove` may not build them: Lean refuses the
+    // header, and every hole says so once instead of trying candidate after candidate.
+    let text = format!("import Foo.Helpers\n\n{ONE_PROVABLE_ONE_NOT}");
+    let (dir, lean_cmd) = project(&text, "--imports-out-of-date");
+    let holes = prove_report(dir.path(), &lean_cmd);
+    assert_eq!(holes.len(), 2);
+    for hole in &holes {
+        assert_eq!(hole["status"], "skipped", "{hole}");
+        assert_eq!(
+            hole["reason"], holes[0]["reason"],
+            "one reason for the file"
+        );
+        assert_eq!(hole["attempts"], 0, "{hole}");
+    }
+    let untouched = std::fs::read_to_string(dir.path().join("Foo.lean")).expect("read");
+    assert_eq!(untouched, text);
+}
+
+#[test]
+fn a_shadow_whose_imports_do_not_load_gives_each_hole_one_clear_reason() {
+    // The user's file loads its imports (3 s), but a check's shadow may only take 1 s for
+    // them: the checks cannot run, and each hole says why once, after at most one check.
+    let (dir, lean_cmd) = project(ONE_PROVABLE_ONE_NOT, "--import-ms 3000");
+    std::fs::write(
+        dir.path().join("sorryfill.toml"),
+        "[verify]\nimport_timeout_s = 1\n",
+    )
+    .expect("write the configuration");
+    let holes = prove_report(dir.path(), &lean_cmd);
+    assert_eq!(holes.len(), 2);
+    for hole in &holes {
+        assert_eq!(hole["status"], "failed", "{hole}");
+        let reason = hole["reason"].as_str().unwrap_or("");
+        assert!(
+            reason.contains("cannot be checked now") && reason.contains("import_timeout_s"),
+            "{hole}"
+        );
+        assert!(
+            // The checks already running when the first refusal came (two at a time).
+            hole["attempts"].as_u64().is_some_and(|n| n <= 2),
+            "the job ends at the first refusal: {hole}"
+        );
+    }
+}
+
+/// Runs `prove --json` on `Foo.lean` and returns the report's holes.
+fn prove_report(dir: &Path, lean_cmd: &str) -> Vec<serde_json::Value> {
+    let output = sorryfill(
+        dir,
+        &[
+            "prove",
+            "Foo.lean",
+            "--lean-cmd",
+            lean_cmd,
+            "--json",
+            "r.json",
+        ],
+    );
+    assert_ne!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("r.json")).expect("report"))
+            .expect("JSON");
+    report["files"][0]["holes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+const MODULE_FILE: &str = "module
+
+theorem add_zero' (x : Nat) (h₀ : x ≠ 0) : x + 0 = x := by
+  sorry
+";
+
+#[test]
+fn a_module_file_hole_is_filled_whether_or_not_lean_prints_axioms_there() {
+    for flags in ["", "--print-axioms-refused-in-module"] {
+        let (dir, lean_cmd) = project(MODULE_FILE, flags);
+        let output = sorryfill(dir.path(), &["prove", "Foo.lean", "--lean-cmd", &lean_cmd]);
+        let diff = stdout(&output);
+        assert!(
+            diff.contains("-  sorry\n+  omega\n"),
+            "with `{flags}`: {diff}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn a_module_files_refused_axiom_report_is_never_a_pass() {
+    // In a module Lean refuses `#print axioms`; the proof Lean accepts depends on an axiom
+    // the gate refuses, which only the companion check without `module` can show.
+    let oracle = r#"
+[[theorem]]
+statement = "(x : Nat) (h₀ : x ≠ 0) : x + 0 = x"
+accept = ["omega"]
+axioms = { omega = ["propext", "Foo.magic"] }
+"#;
+    let (dir, lean_cmd) =
+        project_with_oracle(MODULE_FILE, oracle, "--print-axioms-refused-in-module");
+    let holes = prove_report(dir.path(), &lean_cmd);
+    assert_eq!(holes.len(), 1);
+    assert_ne!(holes[0]["status"], "verified", "{}", holes[0]);
+    let untouched = std::fs::read_to_string(dir.path().join("Foo.lean")).expect("read");
+    assert_eq!(untouched, MODULE_FILE);
 }

@@ -5,7 +5,10 @@
 //! `cargo test -p sorryfill --test it real_lean -- --ignored`.
 //!
 //! Not covered here: a crash of the shadow worker (real Lean cannot be crashed on demand
-//! portably) and the elaboration counters (real Lean has no `$/leanSim/stats`).
+//! portably), the elaboration counters (real Lean has no `$/leanSim/stats`), and an import much
+//! slower than the check limit (a core-only project imports in about a second, which
+//! `real_lean_import_time_is_not_counted_against_the_check` uses; lean-sim's `--import-ms`
+//! covers long imports in `verify_lean.rs` and `prove.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -201,5 +204,96 @@ async fn real_lean_edit_during_a_check_makes_it_stale() {
         rejected_with(&verdict, RejectKind::Stale, ""),
         "{verdict:?}"
     );
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Lean toolchain: run with `-- --ignored` and lake on PATH"]
+async fn real_lean_stale_imports_give_one_header_failure_and_build_nothing() {
+    let Some(lake) = real_lake() else { return };
+    let (session, dir) = start(&lake, SOURCE).await;
+    let root = dir.path().canonicalize().expect("the folder exists");
+    // The imported module changes on disk after it was built: its .olean is now stale. A
+    // shadow opened with `dependencyBuildMode: never` must not rebuild it.
+    let olean = root.join(".lake/build/lib/lean/Demo/Helpers.olean");
+    let built_at = std::fs::metadata(&olean)
+        .and_then(|m| m.modified())
+        .expect("lake built the helper");
+    std::fs::write(
+        root.join("Demo/Helpers.lean"),
+        "theorem helper (a : Nat) : a ≤ a + 1 := Nat.le_succ a\n\ntheorem helper2 : True := trivial\n",
+    )
+    .expect("writable");
+    let checker = session.checker(settings(1, Duration::from_secs(60)));
+    let target = session.target(0);
+    let verdict = check(&checker, &target, "omega").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Unavailable, "cannot be checked now"),
+        "{verdict:?}"
+    );
+    // One status, not a loop: the next candidate gets the same answer without a new shadow.
+    assert_eq!(
+        check(&checker, &target, "exact Nat.le_succ_of_le h").await,
+        verdict
+    );
+    assert_eq!(checker.shadow().stats().opened, 1);
+    let after = std::fs::metadata(&olean)
+        .and_then(|m| m.modified())
+        .expect("the helper is still built");
+    assert_eq!(after, built_at, "a check rebuilt an import");
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Lean toolchain: run with `-- --ignored` and lake on PATH"]
+async fn real_lean_module_file_hole_is_checked_with_its_axioms() {
+    let Some(lake) = real_lake() else { return };
+    let source = "module
+
+axiom magic : False
+
+theorem target (a b : Nat) (h : a ≤ b) : a ≤ b + 1 := by
+  sorry
+";
+    let (session, _dir) = start(&lake, source).await;
+    let checker = session.checker(settings(1, Duration::from_secs(60)));
+    let target = session.target(0);
+    let verdict = check(&checker, &target, "omega").await;
+    if rejected_with(&verdict, RejectKind::Unavailable, "") {
+        crate::support::skip_line(format_args!(
+            "skipped: this Lean has no `module` header ({verdict:?})"
+        ));
+        session.finish().await;
+        return;
+    }
+    // Verified whether this release prints axioms in a module or refuses to (then the
+    // companion shadow without `module` reports them).
+    assert_eq!(verdict, Verdict::verified());
+    let verdict = check(&checker, &target, "exact magic.elim").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Gate, "axiom `magic`"),
+        "{verdict:?}"
+    );
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Lean toolchain: run with `-- --ignored` and lake on PATH"]
+async fn real_lean_import_time_is_not_counted_against_the_check() {
+    let Some(lake) = real_lake() else { return };
+    let (session, _dir) = start(&lake, SOURCE).await;
+    // A new shadow starts a worker, runs `lake setup-file` and imports: on real Lean that
+    // alone takes about a second, more than this check limit.
+    let checker = session.checker(settings(1, Duration::from_millis(1000)));
+    let target = session.target(0);
+    let started = std::time::Instant::now();
+    let verdict = check(&checker, &target, "omega").await;
+    let took = started.elapsed();
+    assert_eq!(verdict, Verdict::verified(), "after {took:?}");
+    if took < Duration::from_millis(1000) {
+        crate::support::skip_line(format_args!(
+            "note: this Lean imported in {took:?}, within the check limit, so the test shows less"
+        ));
+    }
     session.finish().await;
 }

@@ -143,8 +143,10 @@ impl Session {
                                 let _ = busy_tx.send(false);
                             }
                         }
-                        DocumentEvent::Closed { .. } => documents.apply(&event),
-                        DocumentEvent::Saved { .. } | DocumentEvent::EditorReady { .. } => {}
+                        DocumentEvent::Closed { .. } | DocumentEvent::Saved { .. } => {
+                            documents.apply(&event);
+                        }
+                        DocumentEvent::EditorReady { .. } => {}
                     }
                 }
             }
@@ -197,6 +199,18 @@ impl Session {
         self.settle(1).await;
     }
 
+    /// Opens `text` as VS Code does by default, with `dependencyBuildMode: never`.
+    pub(crate) async fn open_without_building(&mut self, text: &str) {
+        let uri = self.source_uri.clone();
+        self.send(
+            &json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+            "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
+            "dependencyBuildMode": "never"}}),
+        )
+        .await;
+        self.settle(1).await;
+    }
+
     /// Replaces the whole source with `text` as `version`, without waiting.
     pub(crate) async fn change(&mut self, version: i32, text: &str) {
         let uri = self.source_uri.clone();
@@ -206,6 +220,51 @@ impl Session {
             "contentChanges": [{"text": text}]}}),
         )
         .await;
+    }
+
+    /// VS Code's "Restart File": `didClose`, then `didOpen` with `dependencyBuildMode: once`.
+    pub(crate) async fn restart_file(&mut self, text: &str) {
+        let before = self.documents.rebuilds();
+        let uri = self.source_uri.clone();
+        self.send(
+            &json!({"jsonrpc": "2.0", "method": "textDocument/didClose", "params": {
+            "textDocument": {"uri": uri}}}),
+        )
+        .await;
+        self.send(
+            &json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+            "textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text},
+            "dependencyBuildMode": "once"}}),
+        )
+        .await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.documents.rebuilds() == before {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the reopen was not seen"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.settle(1).await;
+    }
+
+    /// Saves the source, and waits until the checker's document map saw it.
+    pub(crate) async fn save(&mut self) {
+        let before = self.documents.rebuilds();
+        let uri = self.source_uri.clone();
+        self.send(
+            &json!({"jsonrpc": "2.0", "method": "textDocument/didSave", "params": {
+            "textDocument": {"uri": uri}}}),
+        )
+        .await;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.documents.rebuilds() == before {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the save was not seen"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Waits until the source is at `version` and Lean finished it.
@@ -678,9 +737,10 @@ async fn checking_many_candidates_elaborates_the_header_once_and_only_the_target
     assert_eq!(stats["headerLoads"], 1, "{stats}");
     // The first check elaborates all 300 declarations; each later one only the target.
     assert_eq!(stats["declarationsElaborated"], 300 + 19, "{stats}");
-    // One open, then one small ranged change per check.
+    // One open of the header alone, one change that adds the rest, then one small ranged
+    // change per later check.
     let sent = checker.shadow().stats();
-    assert_eq!((sent.opened, sent.changes), (1, 19));
+    assert_eq!((sent.opened, sent.changes), (1, 1 + 19));
     let per_change = sent.bytes_sent.saturating_sub(source.len() as u64) / 19;
     assert!(per_change < 100, "{per_change} bytes per check");
     session.finish().await;
@@ -772,6 +832,91 @@ async fn a_sketch_check_tolerates_its_own_sorries_but_not_errors() {
         "{verdict:?}"
     );
     session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_slower_than_the_check_timeout_still_gets_its_checks() {
+    // Loading the header takes 2.5 s, each check may take 1.5 s: the import has its own limit.
+    let mut session = Session::start(&["--import-ms", "2500"]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, Duration::from_millis(1500)));
+    let target = session.target(0);
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    let verdict = check(&checker, &target, "exact wrong").await;
+    assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
+    assert_eq!(
+        check(&checker, &target, "exact Nat.le_succ_of_le h").await,
+        Verdict::verified()
+    );
+    let stats = session.stats_of(&session.shadow_uri(0)).await;
+    assert_eq!(
+        stats["headerLoads"], 1,
+        "the imports are loaded once: {stats}"
+    );
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_slower_than_their_own_limit_make_the_file_uncheckable_once() {
+    let mut session = Session::start(&["--import-ms", "1500"]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(CheckerSettings {
+        import_timeout: Duration::from_millis(400),
+        ..settings(1, WAIT)
+    });
+    let target = session.target(0);
+    let verdict = check(&checker, &target, "omega").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Unavailable, "cannot be checked now"),
+        "{verdict:?}"
+    );
+    // Every later candidate gets the same answer at once, without reopening the shadow.
+    let started = std::time::Instant::now();
+    let again = check(&checker, &target, "exact Nat.le_succ_of_le h").await;
+    assert_eq!(again, verdict);
+    assert!(started.elapsed() < Duration::from_millis(400));
+    assert_eq!(checker.shadow().stats().opened, 1);
+    // Saving a file (imports may have been rebuilt) lets the next check try Lean again.
+    session.save().await;
+    let retried = check(&checker, &target, "omega").await;
+    assert!(
+        rejected_with(
+            &retried,
+            RejectKind::Unavailable,
+            "did not load the imports"
+        ),
+        "{retried:?}"
+    );
+    assert_eq!(checker.shadow().stats().opened, 2);
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_never_builds_stale_imports_and_says_so_once() {
+    // With `always` (Lean's default) the shadow would build the stale imports and check.
+    let mut session = Session::start(&["--imports-out-of-date"]).await;
+    session.open_without_building(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let target = session.target(0);
+    let verdict = check(&checker, &target, "omega").await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Unavailable, "Imports are out of date"),
+        "{verdict:?}"
+    );
+    assert_eq!(
+        check(&checker, &target, "exact Nat.le_succ_of_le h").await,
+        verdict
+    );
+    assert_eq!(checker.shadow().stats().opened, 1, "no reopening");
+    // The user restarts the file, which builds the imports: checks work again.
+    session.restart_file(SOURCE).await;
+    let target = session.target(0);
+    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    let frames = session.finish().await;
+    assert!(
+        frames.iter().all(|f| !f.contains(".lake/sorryfill")),
+        "a shadow's header error reached the editor"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
