@@ -279,10 +279,14 @@ mod tests {
     #[test]
     fn a_symbol_ending_in_a_bracket_is_closed_by_its_bracket() {
         // `^[` (Nat.iterate) is one token; its `]` must not close the binder early.
-        let src = "theorem t (N k : ℕ) (hk : k ≤ log^[k] N) (v : ℕ) : ![k, N] = ![k, N] := by\n  sorry\n";
+        let src =
+            "theorem t (N k : ℕ) (hk : k ≤ log^[k] N) (v : ℕ) : ![k, N] = ![k, N] := by\n  sorry\n";
         let d = first_decl(src);
         assert_eq!(d.binders.len(), 3);
-        assert_eq!(d.type_text.as_deref().map(str::trim), Some("![k, N] = ![k, N]"));
+        assert_eq!(
+            d.type_text.as_deref().map(str::trim),
+            Some("![k, N] = ![k, N]")
+        );
         assert!(d.value.is_some());
     }
 

@@ -84,7 +84,14 @@ pub async fn start_lean_with(
     };
     let mut server = tokio::process::Command::new(program);
     server.args(args);
-    start_lean_command(project_root, server, command_line, from_lean_cmd, proxy_config).await
+    start_lean_command(
+        project_root,
+        server,
+        command_line,
+        from_lean_cmd,
+        proxy_config,
+    )
+    .await
 }
 
 /// Starts the Lean server `server` (a prepared command, e.g. a confined one, that runs

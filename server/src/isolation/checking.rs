@@ -84,19 +84,19 @@ impl CheckingServer {
             false,
             crate::router::ProxyConfig::default(),
         )
-            .await
-            .map_err(|error| {
-                let hint = if support.is_confined() {
-                    format!(
-                        " (it runs confined; a Lean started through a script, or a Lake that must \
+        .await
+        .map_err(|error| {
+            let hint = if support.is_confined() {
+                format!(
+                    " (it runs confined; a Lean started through a script, or a Lake that must \
                      write outside .lake/sorryfill/, needs {}=off)",
-                        super::CONFINE_ENV
-                    )
-                } else {
-                    String::new()
-                };
-                format!("the checking Lean server did not start: {}{hint}", error.0)
-            })?;
+                    super::CONFINE_ENV
+                )
+            } else {
+                String::new()
+            };
+            format!("the checking Lean server did not start: {}{hint}", error.0)
+        })?;
         // The checking server has no editor documents; its events concern nobody.
         let mut events = std::mem::replace(
             &mut process.documents,
