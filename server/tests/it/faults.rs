@@ -6,7 +6,8 @@
 
 use std::io::{BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -17,6 +18,9 @@ use crate::support::{fresh_dir, lean_sim_bin, sorryfill_bin};
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// What every shadow document's URI holds; the editor must never see it.
+const SHADOW_MARK: &[u8] = b"/.lake/sorryfill/shadow";
+
 // ---- `sorryfill serve` in front of lean-sim, driven by a scripted editor ---------------------
 
 /// A running `sorryfill serve -- lean-sim FLAGS` in a fresh project, with a scripted editor.
@@ -26,15 +30,18 @@ struct Serve {
     stdin: Option<ChildStdin>,
     frames: mpsc::Receiver<Value>,
     next_id: i64,
+    /// Set when a frame to the editor names a shadow document.
+    shadow_seen: Arc<AtomicBool>,
 }
 
 impl Serve {
     /// Starts the proxy; lean-sim logs into the project folder, so its command line names
-    /// the folder and the test can look for orphans.
+    /// the folder and the test can look for orphans (the user's server and the checking one).
     fn start(sim_flags: &[&str], config: &str) -> Self {
         let dir = fresh_dir();
         std::fs::write(dir.path().join("sorryfill.toml"), config).expect("sorryfill.toml");
         std::fs::write(dir.path().join("lakefile.toml"), "name = \"p\"\n").expect("lakefile");
+        std::fs::create_dir_all(dir.path().join(".lake/sorryfill")).expect("mkdir");
         let mut proxy = Command::new(sorryfill_bin())
             .current_dir(dir.path())
             .env("HOME", dir.path())
@@ -45,8 +52,9 @@ impl Serve {
             .arg("--")
             .arg(lean_sim_bin())
             .arg("--accept-all")
+            // Under `.lake/sorryfill/`, the one folder the confined checking server may write.
             .arg("--log")
-            .arg(dir.path().join("lean-sim.log"))
+            .arg(dir.path().join(".lake/sorryfill/lean-{pid}.log"))
             .args(sim_flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -55,9 +63,17 @@ impl Serve {
             .expect("sorryfill starts");
         let stdout = proxy.stdout.take().expect("stdout is piped");
         let (tx, frames) = mpsc::channel();
+        let shadow_seen = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&shadow_seen);
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
             while let Some(body) = read_frame(&mut reader) {
+                if body
+                    .windows(SHADOW_MARK.len())
+                    .any(|window| window == SHADOW_MARK)
+                {
+                    seen.store(true, Ordering::SeqCst);
+                }
                 let value = serde_json::from_slice(&body).expect("the proxy sends JSON");
                 if tx.send(value).is_err() {
                     break;
@@ -70,6 +86,7 @@ impl Serve {
             proxy,
             frames,
             next_id: 100,
+            shadow_seen,
         };
         let id = serve.request(
             "initialize",
@@ -78,6 +95,11 @@ impl Serve {
         serve.response(id);
         serve.notify("initialized", json!({}));
         serve
+    }
+
+    /// Whether any frame so far named a shadow document.
+    fn leaked(&self) -> bool {
+        self.shadow_seen.load(Ordering::SeqCst)
     }
 
     fn uri(&self, name: &str) -> String {
@@ -744,5 +766,210 @@ fn an_api_key_reaches_no_file_and_nothing_is_written_outside_the_projects_own_fo
             "a file outside the project's own folders: {}",
             file.display()
         );
+    }
+}
+
+// ---- Edit storms ----------------------------------------------------------------------------
+
+/// One thing the scripted editor does in a storm.
+#[derive(Clone, Debug)]
+enum StormStep {
+    /// Inserts a comment line before line `line` (modulo the line count).
+    CommentLine { line: usize },
+    /// Inserts or removes a space at the start of line `line`, which may break a proof.
+    Indent { line: usize, remove: bool },
+    /// Saves the document.
+    Save,
+    /// Asks for code actions at every hole and checks each offered fill; applies the first
+    /// when `apply`.
+    Actions { apply: bool },
+    /// Lets the proxy and Lean work for a moment.
+    Pause { millis: u64 },
+}
+
+fn storm_step() -> impl proptest::strategy::Strategy<Value = StormStep> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0usize..40).prop_map(|line| StormStep::CommentLine { line }),
+        (0usize..40, any::<bool>()).prop_map(|(line, remove)| StormStep::Indent { line, remove }),
+        Just(StormStep::Save),
+        any::<bool>().prop_map(|apply| StormStep::Actions { apply }),
+        (5u64..120).prop_map(|millis| StormStep::Pause { millis }),
+    ]
+}
+
+/// The byte offset of an LSP position (UTF-16 columns) in `text`.
+fn offset_of(text: &str, position: &Value) -> Option<usize> {
+    let line = usize::try_from(position["line"].as_u64()?).ok()?;
+    let character = usize::try_from(position["character"].as_u64()?).ok()?;
+    let start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+    let line_text = text.get(start..)?.split('\n').next()?;
+    let mut units = 0;
+    for (at, c) in line_text.char_indices() {
+        if units == character {
+            return Some(start + at);
+        }
+        units += c.len_utf16();
+    }
+    (units == character).then_some(start + line_text.len())
+}
+
+/// Runs one storm against a fresh `serve` and checks the invariants after every step; returns
+/// how many offered edits were checked.
+fn run_storm(steps: &[StormStep]) -> usize {
+    let mut checked = 0;
+    let mut serve = Serve::start(&[], "[tactics]\nlist = [\"rfl\", \"omega\"]\n");
+    let mut text = String::from(
+        "theorem a (n : Nat) : n + 0 = n := by\n  sorry\n\n\
+         theorem b (n : Nat) : 0 + n = n := by\n  sorry\n\n\
+         theorem c (p : Prop) (hp : p) : p ∧ p := ⟨sorry, hp⟩\n",
+    )
+    .replace('∧', "/\\");
+    let uri = serve.open("Storm.lean", &text);
+    let mut version = 1;
+    let change = |serve: &mut Serve, version: &mut i32, text: &mut String, new_text: String| {
+        *version += 1;
+        *text = new_text;
+        serve.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": *version}, "contentChanges": [{"text": text.as_str()}]}),
+        );
+    };
+    for step in steps {
+        match step {
+            StormStep::CommentLine { line } => {
+                let lines: Vec<&str> = text.split_inclusive('\n').collect();
+                let at = line % (lines.len() + 1);
+                let new_text =
+                    format!("{}-- storm\n{}", lines[..at].concat(), lines[at..].concat());
+                change(&mut serve, &mut version, &mut text, new_text);
+            }
+            StormStep::Indent { line, remove } => {
+                let mut lines: Vec<String> =
+                    text.split_inclusive('\n').map(str::to_owned).collect();
+                if lines.is_empty() {
+                    continue;
+                }
+                let at = line % lines.len();
+                if *remove {
+                    if let Some(rest) = lines[at].strip_prefix(' ') {
+                        lines[at] = rest.to_owned();
+                    }
+                } else {
+                    lines[at].insert(0, ' ');
+                }
+                change(&mut serve, &mut version, &mut text, lines.concat());
+            }
+            StormStep::Save => serve.notify(
+                "textDocument/didSave",
+                json!({"textDocument": {"uri": uri}}),
+            ),
+            StormStep::Pause { millis } => std::thread::sleep(Duration::from_millis(*millis)),
+            StormStep::Actions { apply } => {
+                let holes: Vec<usize> = text.match_indices("sorry").map(|(at, _)| at).collect();
+                for at in holes {
+                    let line = text[..at].matches('\n').count();
+                    let id = serve.request(
+                        "textDocument/codeAction",
+                        json!({"textDocument": {"uri": uri},
+                               "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}},
+                               "context": {"diagnostics": []}}),
+                    );
+                    let answer = serve.response(id);
+                    for action in answer["result"].as_array().into_iter().flatten() {
+                        let Some(changes) = action["edit"]["documentChanges"].as_array() else {
+                            continue;
+                        };
+                        for document in changes {
+                            assert_eq!(
+                                document["textDocument"]["version"], version,
+                                "an edit is offered for another version than the editor's: {action}"
+                            );
+                            checked += 1;
+                            for edit in document["edits"].as_array().into_iter().flatten() {
+                                let start = offset_of(&text, &edit["range"]["start"]);
+                                let end = offset_of(&text, &edit["range"]["end"]);
+                                let covered = start.zip(end).and_then(|(s, e)| text.get(s..e));
+                                assert!(
+                                    covered.is_some_and(|c| c.contains("sorry") || c.contains("admit")),
+                                    "the edit's range is not a hole in the editor's text \
+                                     (the proxy's copy differs?): {covered:?} in {action}"
+                                );
+                            }
+                        }
+                        if *apply
+                            && action["title"]
+                                .as_str()
+                                .is_some_and(|t| t.starts_with("Fill"))
+                        {
+                            let document = &changes[0];
+                            let mut edits: Vec<(usize, usize, String)> = document["edits"]
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|edit| {
+                                    let start = offset_of(&text, &edit["range"]["start"])?;
+                                    let end = offset_of(&text, &edit["range"]["end"])?;
+                                    Some((start, end, edit["newText"].as_str()?.to_owned()))
+                                })
+                                .collect();
+                            edits.sort_by_key(|edit| std::cmp::Reverse(edit.0));
+                            let mut new_text = text.clone();
+                            for (start, end, replacement) in edits {
+                                new_text.replace_range(start..end, &replacement);
+                            }
+                            change(&mut serve, &mut version, &mut text, new_text);
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The proxy is still there and answers for the last version.
+    serve.settle(&uri, version);
+    assert!(
+        serve.proxy.try_wait().expect("waitable").is_none(),
+        "the proxy is alive"
+    );
+    assert!(!serve.leaked(), "a shadow document reached the editor");
+    checked
+}
+
+#[test]
+fn a_storm_that_waits_for_proofs_checks_and_applies_offered_edits() {
+    // A fixed storm that gives the portfolio time, so the checks above really run.
+    let steps = [
+        StormStep::Pause { millis: 1500 },
+        StormStep::Actions { apply: false },
+        StormStep::CommentLine { line: 0 },
+        StormStep::Pause { millis: 1500 },
+        StormStep::Actions { apply: true },
+        StormStep::Indent {
+            line: 3,
+            remove: false,
+        },
+        StormStep::Save,
+        StormStep::Pause { millis: 1500 },
+        StormStep::Actions { apply: true },
+    ];
+    assert!(
+        run_storm(&steps) > 0,
+        "no edit was offered, so nothing was checked"
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 6, failure_persistence: None, ..Default::default() })]
+
+    /// Random interleavings of edits, saves, code-action requests and job completions: no
+    /// edit for an old version is ever offered, every offered edit lands on a hole of the
+    /// editor's own text (so the proxy's copy equals it), and nothing of a shadow document
+    /// reaches the editor.
+    #[test]
+    fn edit_storms_keep_versions_texts_and_shadows_straight(
+        steps in proptest::collection::vec(storm_step(), 15..40)
+    ) {
+        run_storm(&steps);
     }
 }

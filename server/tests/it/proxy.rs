@@ -114,7 +114,10 @@ impl Session {
                 .recv_timeout(WAIT)
                 .expect("the proxy sends a status in time");
             let status = as_status(&frame).unwrap_or_else(|| {
-                panic!("only statuses were expected: {}", String::from_utf8_lossy(&frame))
+                panic!(
+                    "only statuses were expected: {}",
+                    String::from_utf8_lossy(&frame)
+                )
             });
             self.statuses.borrow_mut().push(status.clone());
             if wanted(&status) {
