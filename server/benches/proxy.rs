@@ -8,7 +8,10 @@
 //! process per core, each stopping after a fixed time at most).
 #![allow(clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use common::read_frame;
+use std::io::{BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -281,26 +284,4 @@ fn echo_server() {
             output.flush().expect("writable");
         }
     }
-}
-
-fn read_frame(reader: &mut impl BufRead) -> Option<Vec<u8>> {
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0; length?];
-    reader.read_exact(&mut body).ok()?;
-    Some(body)
 }

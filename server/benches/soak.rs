@@ -12,7 +12,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use common::read_frame;
+
+use std::io::{BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -76,28 +78,6 @@ fn processes_naming(marker: &str) -> usize {
             !zombie && String::from_utf8_lossy(&cmdline).contains(marker)
         })
         .count()
-}
-
-fn read_frame(reader: &mut impl BufRead) -> Option<Vec<u8>> {
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse::<usize>().ok();
-        }
-    }
-    let mut body = vec![0; length?];
-    reader.read_exact(&mut body).ok()?;
-    Some(body)
 }
 
 fn main() {

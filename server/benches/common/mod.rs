@@ -1,10 +1,12 @@
-//! What several benches share: finding the `lean-sim` binary.
+//! What several benches share: finding the `lean-sim` binary and reading an LSP frame.
 
+use std::io::BufRead;
 use std::path::PathBuf;
 
 /// The `lean-sim` binary next to this bench's profile (`cargo build -p lean-sim`), else the
 /// debug one, or `LEAN_SIM`. `None` when it is not built: the bench then prints one
 /// `skipped:` line.
+#[allow(dead_code)]
 pub fn lean_sim() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("LEAN_SIM") {
         return Some(PathBuf::from(path));
@@ -19,4 +21,28 @@ pub fn lean_sim() -> Option<PathBuf> {
     ]
     .into_iter()
     .find(|path| path.exists())
+}
+
+/// Reads one `Content-Length` frame's body; `None` at the end of input or on a broken frame.
+#[allow(dead_code)]
+pub fn read_frame(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut length = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse::<usize>().ok();
+        }
+    }
+    let mut body = vec![0; length?];
+    reader.read_exact(&mut body).ok()?;
+    Some(body)
 }
