@@ -150,7 +150,7 @@ fn main() {
         .map(|k| format!("file://{}/Soak{k}.lean", root.display()))
         .collect();
     let mut texts: Vec<String> = (0..DOCUMENTS).map(document).collect();
-    let mut versions = vec![1; DOCUMENTS];
+    let mut versions = [1; DOCUMENTS];
     for (uri, text) in uris.iter().zip(&texts) {
         send(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen",
             "params": {"textDocument": {"uri": uri, "languageId": "lean4", "version": 1, "text": text}}}));
