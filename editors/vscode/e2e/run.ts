@@ -59,6 +59,34 @@ function write(file: string, text: string, mode = 0o644): void {
     fs.writeFileSync(file, text, { mode })
 }
 
+/** lean-sim's flags, for every server it runs as. Its logs go below `.lake/sorryfill/`, the one
+ * folder the confined checking server may write to; `{pid}` keeps the two servers apart. */
+function leanSimEnv(root: string, project: string): NodeJS.ProcessEnv {
+    return {
+        LEAN_SIM_ORACLE: path.join(root, 'oracle.toml'),
+        LEAN_SIM_LEAN_VERSION: '4.22.0',
+        LEAN_SIM_DECL_MS: '300',
+        LEAN_SIM_LOG: path.join(leanSimLogs(project), 'lean-sim-{pid}.log'),
+    }
+}
+
+function leanSimLogs(project: string): string {
+    return path.join(project, '.lake', 'sorryfill')
+}
+
+/** The lines lean-sim logged so far, over both servers. */
+function leanSimLog(project: string): string {
+    const folder = leanSimLogs(project)
+    if (!fs.existsSync(folder)) {
+        return ''
+    }
+    return fs
+        .readdirSync(folder)
+        .filter(name => name.startsWith('lean-sim-'))
+        .map(name => fs.readFileSync(path.join(folder, name), 'utf8'))
+        .join('')
+}
+
 /** A Lake-shaped project, the `lake`/`lean` stand-ins, and an empty home. */
 function makeFixture(root: string) {
     const project = path.join(root, 'Demo')
@@ -68,29 +96,13 @@ function makeFixture(root: string) {
     write(path.join(root, 'oracle.toml'), ORACLE)
     const tools = path.join(root, 'tools')
     // vscode-lean4 runs `lake --version`, `lean --version` (it wants `version X.Y.Z`) and then
-    // `lake serve -- <folder>`; anything else lake is asked does nothing.
-    write(
-        path.join(tools, 'lake'),
-        `#!/bin/sh
-case "$1" in
-  --version) echo "Lake version 5.0.0-src (Lean version 4.22.0)" ;;
-  serve) exec '${env.leanSim}' --oracle '${path.join(root, 'oracle.toml')}' --lean-version 4.22.0 --decl-ms 300 --log '${path.join(env.output, 'lean-sim.log')}' "$@" ;;
-  *) exit 0 ;;
-esac
-`,
-        0o755,
-    )
-    write(
-        path.join(tools, 'lean'),
-        `#!/bin/sh
-case "$1" in
-  --version) echo "Lean (version 4.22.0, x86_64-unknown-linux-gnu, Release)" ;;
-  --server) exec '${env.leanSim}' --oracle '${path.join(root, 'oracle.toml')}' --lean-version 4.22.0 "$@" ;;
-  *) exit 0 ;;
-esac
-`,
-        0o755,
-    )
+    // `lake serve -- <folder>`. lean-sim answers all three when linked as `lake` and `lean`, as
+    // elan's proxies are: a link, not a script, so sorryfill's confined checking server may run
+    // it. Its flags travel in the environment (`leanSimEnv`).
+    fs.mkdirSync(tools, { recursive: true })
+    for (const name of ['lake', 'lean']) {
+        fs.symlinkSync(env.leanSim, path.join(tools, name))
+    }
     const home = path.join(root, 'home')
     const userData = path.join(root, 'user-data')
     write(
@@ -220,6 +232,7 @@ async function main(): Promise<void> {
     const fixture = makeFixture(root)
     const childEnv: NodeJS.ProcessEnv = {
         ...process.env,
+        ...leanSimEnv(root, fixture.project),
         HOME: fixture.home,
         XDG_CONFIG_HOME: path.join(fixture.home, '.config'),
         XDG_CACHE_HOME: path.join(fixture.home, '.cache'),
@@ -271,6 +284,7 @@ async function main(): Promise<void> {
             fs.cpSync(logs, path.join(env.output, 'sorryfill-cache'), { recursive: true })
         }
         fs.cpSync(path.join(fixture.project, 'Demo.lean'), path.join(env.output, 'Demo.lean.final'))
+        fs.writeFileSync(path.join(env.output, 'lean-sim.log'), leanSimLog(fixture.project))
         // Give the server group a moment to go before its folder does.
         await new Promise(resolve => setTimeout(resolve, 1_000))
         fs.rmSync(root, { recursive: true, force: true, maxRetries: 3 })
@@ -321,9 +335,7 @@ async function scenario(page: Page, port: number, project: string): Promise<void
                 const text = await problems.innerText({ timeout: 500 })
                 return (text.match(/declaration uses 'sorry'/g) ?? []).length >= 2
             })
-            await waitFor('the proxy in front of Lean', 5_000, async () =>
-                fs.readFileSync(path.join(env.output, 'lean-sim.log'), 'utf8').length > 0,
-            )
+            await waitFor('lean-sim to log the file', 5_000, async () => leanSimLog(project).includes('Demo.lean'))
         }, page)
 
         await check("the infoview shows the hole's goal, without an error", async () => {

@@ -169,11 +169,6 @@ async fn start_session(
             return;
         }
     };
-    if config.is_model_free() {
-        tracing::info!("model-free: {}", config.summary());
-    } else {
-        tracing::info!("{}", config.summary());
-    }
     let mut session = session.with_commands(commands);
     if let Some(first) = first {
         session.on_event(first);
@@ -218,6 +213,7 @@ fn build_session(
     let (busy, user_busy) = watch::channel(false);
     let sources = SourceDocuments::new();
     let editor = parts.editor.clone();
+    let state = parts.state.clone();
     let checker = IsolatedChecker::new(
         parts.checking.clone(),
         &config.verify,
@@ -225,6 +221,8 @@ fn build_session(
         user_busy,
         sources.clone(),
         move |why| {
+            // The status line says it for as long as it holds; the message says it once.
+            state.set_off(why.to_owned());
             editor.notify(
                 "window/showMessage",
                 json!({"type": 2, "message": format!("sorryfill: proving is off: {why}. Lean runs as usual.")}),

@@ -153,19 +153,25 @@ impl Served {
 
     /// Waits for a `window/showMessage` whose text contains `needle`.
     async fn wait_for_message(&mut self, needle: &str) -> String {
+        self.wait_for_notification("window/showMessage", "message", needle)
+            .await
+    }
+
+    /// Waits for a `method` notification whose string `field` in its params contains `needle`.
+    async fn wait_for_notification(&mut self, method: &str, field: &str, needle: &str) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Some(message) = self.seen.iter().find_map(|frame| {
-                (frame["method"] == "window/showMessage")
-                    .then(|| frame["params"]["message"].as_str().unwrap_or("").to_owned())
+            if let Some(text) = self.seen.iter().find_map(|frame| {
+                (frame["method"] == method)
+                    .then(|| frame["params"][field].as_str().unwrap_or("").to_owned())
                     .filter(|text| text.contains(needle))
             }) {
-                return message;
+                return text;
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, self.frames.recv()).await {
                 Ok(Some(frame)) => self.seen.push(frame),
-                Ok(None) | Err(_) => panic!("no message with {needle:?}; seen: {:?}", self.seen),
+                Ok(None) | Err(_) => panic!("no {method} with {needle:?}; seen: {:?}", self.seen),
             }
         }
     }
@@ -351,6 +357,11 @@ async fn a_checking_server_that_cannot_start_turns_proving_off_and_leaves_lean_a
     let (mut served, uri) = Served::start(dir.path(), Some(&outside_log), &[]).await;
     let message = served.wait_for_message("proving is off").await;
     assert!(message.contains("checking Lean server"), "{message}");
+    // The status line (VS Code's status bar, Neovim's statusline) says so too, not "idle".
+    let status = served
+        .wait_for_notification("$/sorryfill/status", "state", "off")
+        .await;
+    assert_eq!(status, "off");
     // The user's server still answers about the user's document.
     let symbols = served
         .request(

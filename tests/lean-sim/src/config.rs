@@ -9,7 +9,7 @@ use clap::{Parser, ValueEnum};
 /// Positional arguments and `-D` options are accepted so that the simulator can be started with
 /// the same command line as `lean --server` or `lake serve -- <args>`.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "lean-sim", version, about)]
+#[command(name = "lean-sim", about, disable_version_flag = true)]
 pub struct Config {
     /// Oracle file (TOML) with the proofs Lean accepts; see README.md.
     #[arg(long, env = "LEAN_SIM_ORACLE")]
@@ -18,7 +18,7 @@ pub struct Config {
     #[arg(long)]
     pub accept_all: bool,
     /// Lean version whose message texts to reproduce (e.g. 4.23.0 for `declaration uses 'sorry'`).
-    #[arg(long, default_value = "4.34.0")]
+    #[arg(long, env = "LEAN_SIM_LEAN_VERSION", default_value = "4.34.0")]
     pub lean_version: String,
     /// Spelling of the sorry warning, overriding the one of `--lean-version`: `quote`
     /// (`declaration uses 'sorry'`, ≤ 4.23), `backtick` (``declaration uses `sorry` ``, 4.24+) or
@@ -29,7 +29,7 @@ pub struct Config {
     #[arg(long, default_value_t = 0)]
     pub import_ms: u64,
     /// Milliseconds spent elaborating each declaration.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, env = "LEAN_SIM_DECL_MS", default_value_t = 0)]
     pub decl_ms: u64,
     /// When Lean's reporter first looks at a version (`server.reportDelayMs`, Lean's default
     /// 200): a version finished by then says done before its one publish.
@@ -37,8 +37,8 @@ pub struct Config {
     pub report_delay_ms: u64,
     /// Append a line per header load and per elaborated declaration to this file. `{pid}` in
     /// the path is replaced by the process id, so that servers started with one command line
-    /// (sorryfill's user and checking servers) keep separate logs.
-    #[arg(long)]
+    /// (sorryfill's user and checking servers) keep separate logs. Missing folders are created.
+    #[arg(long, env = "LEAN_SIM_LOG")]
     pub log: Option<PathBuf>,
     /// Fault (isolation tests): at every header load, try to create a file `escape-<pid>` in
     /// this folder, to run `/bin/true`, and (with `--fault-escape-connect`) to open a TCP
@@ -84,6 +84,10 @@ pub struct Config {
     /// Accepted for command-line compatibility with `lean --server` / `lake serve`; ignored.
     #[arg(long)]
     pub server: bool,
+    /// Print the version and exit. Started through a link named `lake` or `lean` (as elan's
+    /// proxies are), it answers as that tool does, which editors check before starting a server.
+    #[arg(long)]
+    pub version: bool,
     /// Ignored positional arguments (`serve`, the project folder, …).
     #[arg(allow_hyphen_values = true)]
     pub rest: Vec<String>,

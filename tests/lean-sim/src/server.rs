@@ -85,12 +85,18 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
         oracle.accept_everything();
     }
     let log = match &config.log {
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(crate::escape::with_pid(path))?,
-        ),
+        Some(path) => {
+            let path = crate::escape::with_pid(path);
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder)?;
+            }
+            Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            )
+        }
         None => None,
     };
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
