@@ -9,13 +9,11 @@
 //! environment variable holding one; with no `[prover]` the configuration is "model-free".
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::models::client::{EndpointSettings, ModelError, SampleMode};
+use crate::models::client::SampleMode;
 use crate::models::prompt::{PromptError, PromptFormat};
-use crate::models::{ChatClient, Secret};
 
 /// The file name looked up in the project root and the user's config folder.
 pub const FILE_NAME: &str = "sorryfill.toml";
@@ -64,7 +62,7 @@ pub struct Config {
     pub verify: VerifyConfig,
     /// What the editor session does on its own (`[editor]`).
     #[serde(default)]
-    pub editor: crate::editor::EditorConfig,
+    pub editor: EditorConfig,
 }
 
 /// One model endpoint (`[prover]` or `[decomposer]`).
@@ -117,6 +115,25 @@ pub struct ModelConfig {
     pub system_prompt: Option<String>,
 }
 
+/// The default `[tactics] list` and the portfolio's, cheapest first. `exact?` is core since
+/// Lean 4.8; `grind` is core in recent toolchains (on older ones it costs one failed check).
+pub const DEFAULT_TACTICS: &[&str] = &[
+    "rfl",
+    "decide",
+    "omega",
+    "simp",
+    "norm_num",
+    "linarith",
+    "nlinarith",
+    "positivity",
+    "ring_nf",
+    "aesop",
+    "grind",
+    "exact?",
+    "simp_all",
+    "tauto",
+];
+
 /// `[tactics]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -132,6 +149,16 @@ impl Default for TacticsConfig {
             list: default_tactics(),
         }
     }
+}
+
+/// `[editor]`: what the editor session does on its own initiative.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditorConfig {
+    /// On `didSave` of the current version, apply every verified proof with
+    /// `workspace/applyEdit` (off by default: proofs are offered as code actions only).
+    #[serde(default)]
+    pub apply_on_save: bool,
 }
 
 /// `[budget]`.
@@ -214,8 +241,7 @@ fn default_true() -> bool {
     true
 }
 fn default_tactics() -> Vec<String> {
-    // One default list for the project: the portfolio's, cheapest first.
-    crate::pipeline::portfolio::DEFAULT_TACTICS
+    DEFAULT_TACTICS
         .iter()
         .map(|tactic| (*tactic).to_owned())
         .collect()
@@ -271,32 +297,6 @@ impl ModelConfig {
             self.prompt_template.as_deref(),
             self.system_prompt.as_deref(),
         )
-    }
-
-    /// Endpoint settings, reading the API key from the environment through `env` (a lookup
-    /// such as `|name| std::env::var(name).ok()`).
-    pub fn endpoint_settings(
-        &self,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<EndpointSettings, ModelError> {
-        let api_key = match &self.api_key_env {
-            Some(name) => Some(Secret::new(
-                env(name).ok_or_else(|| ModelError::MissingKey(name.clone()))?,
-            )),
-            None => None,
-        };
-        let mut settings = EndpointSettings::new(&self.base_url, &self.model);
-        settings.api_key = api_key;
-        settings.api_key_env = self.api_key_env.clone();
-        settings.idle_timeout = Duration::from_secs(self.timeout_s.max(1));
-        settings.concurrency = self.concurrency.max(1);
-        settings.sample_mode = self.sample_mode;
-        Ok(settings)
-    }
-
-    /// A client for this endpoint, with the key from the process environment.
-    pub fn client(&self) -> Result<ChatClient, ModelError> {
-        ChatClient::new(self.endpoint_settings(|name| std::env::var(name).ok())?)
     }
 }
 
@@ -685,24 +685,6 @@ timeout_s = 60
         let none = Config::load_first(&[dir.path().join("absent.toml")]).expect("defaults");
         assert_eq!(none.source, None);
         assert!(none.config.is_model_free());
-    }
-
-    #[test]
-    fn the_key_comes_from_the_named_variable_and_is_hidden() {
-        let config = Config::from_toml(FULL, "f").expect("valid");
-        let decomposer = config.decomposer.expect("a decomposer");
-        let settings = decomposer
-            .endpoint_settings(|name| {
-                (name == "DEEPSEEK_API_KEY").then(|| "sk-live-123".to_owned())
-            })
-            .expect("key present");
-        assert_eq!(
-            settings.api_key.as_ref().map(Secret::expose),
-            Some("sk-live-123")
-        );
-        assert!(!format!("{settings:?}").contains("sk-live-123"));
-        let missing = decomposer.endpoint_settings(|_| None).expect_err("unset");
-        assert!(missing.to_string().contains("DEEPSEEK_API_KEY"));
     }
 
     #[test]

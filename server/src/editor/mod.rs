@@ -20,7 +20,6 @@ mod actions;
 pub mod commands;
 mod serve;
 mod session;
-mod settings;
 mod state;
 mod status;
 
@@ -28,6 +27,5 @@ pub use actions::{FILL_TITLE, HoleActions, STATUS_COMMAND, STATUS_TITLE};
 pub use commands::SessionCommand;
 pub use serve::{ServeOptions, run_serve};
 pub use session::Session;
-pub use settings::EditorConfig;
 pub use state::{EditorState, JobSlot};
 pub use status::{STATUS_METHOD, Status, StatusState, report_status};

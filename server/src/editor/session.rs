@@ -16,8 +16,8 @@ use tokio::task::JoinHandle;
 
 use super::actions::{describe, hole_edit, versioned_edit};
 use super::commands::SessionCommand;
-use super::settings::EditorConfig;
 use super::state::{DocumentEntry, EditorState, JobSlot};
+use crate::config::EditorConfig;
 use crate::holes::{Goal, Hole, HoleId, HoleIndex, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{

@@ -14,16 +14,19 @@
 //! here adds a third limit. Dropping a job's futures drops its HTTP requests.
 
 pub mod attempts;
+mod clients;
 pub mod decomposer;
 pub mod prover;
+mod sketch_output;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 use std::time::Duration;
 
 pub use attempts::{KeyParts, StoreAttempts};
-pub use decomposer::{ModelDecomposer, ProverSketches, sketch_from_output};
+pub use decomposer::{ModelDecomposer, ProverSketches};
 pub use prover::{ModelProver, proof_task};
+pub use sketch_output::sketch_from_output;
 
 use crate::config::{Config, ModelRole};
 use crate::models::prompt::PromptError;
@@ -327,7 +330,7 @@ fn model_client(
     table: &'static str,
     warnings: &mut Vec<EngineWarning>,
 ) -> Result<Option<crate::models::ChatClient>, EngineError> {
-    match model.client() {
+    match clients::chat_client(model) {
         Ok(client) => Ok(Some(client)),
         Err(crate::models::ModelError::MissingKey(variable)) => {
             warnings.push(EngineWarning::MissingKey {

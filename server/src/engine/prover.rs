@@ -17,7 +17,7 @@ use crate::config::ModelConfig;
 use crate::models::{ChatClient, ChatRequest, Completion, PromptFormat, ProofTask, parse_output};
 use crate::pipeline::{self, Candidate, GoalSpec, ModelError, Repair, Sketch};
 
-use super::decomposer::sketch_from_output;
+use super::sketch_output::sketch_from_output;
 
 /// Sketches remembered from chain-of-thought answers, at most this many goals at once.
 const REMEMBERED_SKETCHES: usize = 64;

@@ -12,7 +12,6 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::PrivateEvent;
-use crate::router::Event;
 
 /// The prefix of the proxy's own request ids, `"sorryfill:<n>"`.
 pub const PRIVATE_ID_PREFIX: &str = "sorryfill:";
@@ -99,10 +98,17 @@ pub enum LeanCommand {
     },
 }
 
+/// Where a [`LeanHandle`]'s commands go: the router's event queue. A trait, implemented by
+/// the router, so that what the proxy knows of Lean does not depend on the router.
+pub trait LeanCommandSink: std::fmt::Debug + Send + Sync {
+    /// Queues `command` for the router; [`LeanError::RouterGone`] once it has stopped.
+    fn send_command(&self, command: LeanCommand) -> Result<(), LeanError>;
+}
+
 /// A cloneable handle through which any task sends its own traffic to Lean.
 #[derive(Debug, Clone)]
 pub struct LeanHandle {
-    events: mpsc::UnboundedSender<Event>,
+    commands: Arc<dyn LeanCommandSink>,
     next_request: Arc<AtomicU64>,
 }
 
@@ -110,17 +116,15 @@ impl LeanHandle {
     /// A handle feeding the router's event channel. Crate-private: all handles of one
     /// router must share one request counter, so they are cloned from the one
     /// [`crate::router::Proxy::lean_handle`] makes.
-    pub(crate) fn new(events: mpsc::UnboundedSender<Event>) -> Self {
+    pub(crate) fn new(commands: impl LeanCommandSink + 'static) -> Self {
         Self {
-            events,
+            commands: Arc::new(commands),
             next_request: Arc::new(AtomicU64::new(1)),
         }
     }
 
     fn send(&self, command: LeanCommand) -> Result<(), LeanError> {
-        self.events
-            .send(Event::Lean(command))
-            .map_err(|_| LeanError::RouterGone)
+        self.commands.send_command(command)
     }
 
     /// Sends a request to Lean and waits for its result. The response is consumed by the

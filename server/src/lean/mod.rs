@@ -53,5 +53,6 @@ pub use diagnostics::{
 pub use events::{DocumentEvent, PrivateEvent};
 pub use goals::goal_at;
 pub use handle::{
-    LeanCommand, LeanError, LeanHandle, LeanResponseError, PRIVATE_ID_PREFIX, private_request_id,
+    LeanCommand, LeanCommandSink, LeanError, LeanHandle, LeanResponseError, PRIVATE_ID_PREFIX,
+    private_request_id,
 };

@@ -14,96 +14,12 @@ use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::budget::{HoleBudget, WorkspaceLimits};
-use super::engine::{Engine, JobContext, Place};
 use super::portfolio::Portfolio;
+use super::stages::{JobContext, Place, Stages};
 use super::traits::{Attempts, Checker, Decomposer, Prover};
-use super::types::{CheckMode, GoalSpec, HoleId, JobKey, JobTally, Source, Target, Version};
-
-/// Where a job currently points: the version its checks run against and the hole's
-/// identity in it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Anchor {
-    /// The current document version.
-    pub version: Version,
-    /// The hole's identity in that version.
-    pub hole: HoleId,
-    /// The newest version reached by an edit before the hole's declaration: a proof
-    /// checked at an older version must be checked again.
-    pub prefix_changed_at: Option<Version>,
-}
-
-impl Anchor {
-    /// Whether a proof checked at `version` must be checked again before it is offered.
-    pub fn needs_recheck(&self, version: Version) -> bool {
-        self.prefix_changed_at
-            .is_some_and(|changed| changed > version)
-    }
-}
-
-/// What a job is doing, as the editor and the CLI show it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum JobState {
-    /// Waiting for a free slot among the workspace's concurrent holes.
-    Queued,
-    /// Trying the tactic portfolio.
-    Tactics,
-    /// Prover samples: `received` of `samples` answered.
-    Prover {
-        /// Answers received so far.
-        received: usize,
-        /// Samples requested.
-        samples: usize,
-    },
-    /// Waiting for the decomposer's sketch.
-    Decomposing,
-    /// Proving the sketch's steps: `proved` of `total` done.
-    Subgoals {
-        /// Steps proved so far.
-        proved: usize,
-        /// Steps in the sketch.
-        total: usize,
-    },
-    /// Checking a found proof again after an edit above its declaration.
-    Reverifying,
-    /// A proof Lean accepted at `version`.
-    Verified {
-        /// The proof body.
-        proof: String,
-        /// The version it was verified at.
-        version: Version,
-    },
-    /// A sketch with `proved` of `total` steps filled in, checked at `version`.
-    Partial {
-        /// The proof body, with `sorry` in the steps that resisted.
-        proof: String,
-        /// Steps proved.
-        proved: usize,
-        /// Steps in the sketch.
-        total: usize,
-        /// The version it was checked at.
-        version: Version,
-    },
-    /// Nothing was found; the reason in words.
-    Failed {
-        /// Why.
-        reason: String,
-    },
-    /// Cancelled by an edit or by the user.
-    Cancelled,
-}
-
-impl JobState {
-    /// Whether the job has ended.
-    pub fn is_final(&self) -> bool {
-        matches!(
-            self,
-            JobState::Verified { .. }
-                | JobState::Partial { .. }
-                | JobState::Failed { .. }
-                | JobState::Cancelled
-        )
-    }
-}
+use super::types::{
+    Anchor, CheckMode, GoalSpec, HoleId, JobKey, JobState, JobTally, Source, Target, Version,
+};
 
 /// A hole to prove.
 #[derive(Clone, Debug)]
@@ -140,7 +56,7 @@ struct JobEntry {
 
 /// The pipeline of a workspace: runs jobs under the workspace's limits.
 pub struct Pipeline<C, P, D, A> {
-    engine: Arc<Engine<C, P, D, A>>,
+    stages: Arc<Stages<C, P, D, A>>,
     hole_permits: Arc<Semaphore>,
     jobs: Mutex<HashMap<(String, HoleId), JobEntry>>,
 }
@@ -168,7 +84,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
     ) -> Self {
         let model_permits = Arc::new(Semaphore::new(limits.concurrent_model_requests.max(1)));
         Pipeline {
-            engine: Arc::new(Engine::new(
+            stages: Arc::new(Stages::new(
                 checker,
                 prover,
                 decomposer,
@@ -212,7 +128,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
         let ctx = JobContext {
             key: request.key.clone(),
             goal: request.goal.clone(),
-            tactics: self.engine.portfolio.for_imports(&request.imports),
+            tactics: self.stages.portfolio.for_imports(&request.imports),
             anchor: anchor_rx,
             state: Arc::clone(&state_tx),
             stale: CancellationToken::new(),
@@ -220,7 +136,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
             tally: Arc::clone(&tally),
         };
         tokio::spawn(run_job(
-            Arc::clone(&self.engine),
+            Arc::clone(&self.stages),
             Arc::clone(&self.hole_permits),
             ctx,
             token.clone(),
@@ -290,7 +206,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Pipeline<C, P, D, A> {
 
     /// The checker behind the gate, for checks outside a job (proofs checked together).
     pub fn checker(&self) -> &C {
-        &self.engine.checker
+        &self.stages.checker
     }
 
     /// How many checks a hole's job made and which stage found its proof.
@@ -402,7 +318,7 @@ impl<C, P, D, A> Drop for Pipeline<C, P, D, A> {
 
 /// One job from the queue to its final state.
 async fn run_job<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
-    engine: Arc<Engine<C, P, D, A>>,
+    stages: Arc<Stages<C, P, D, A>>,
     hole_permits: Arc<Semaphore>,
     ctx: JobContext,
     token: CancellationToken,
@@ -426,8 +342,8 @@ async fn run_job<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
         });
         return;
     }
-    let wall_time = engine.budget.wall_time;
-    let work = prove_and_confirm(&engine, &ctx, known);
+    let wall_time = stages.budget.wall_time;
+    let work = prove_and_confirm(&stages, &ctx, known);
     let outcome = tokio::select! {
         outcome = tokio::time::timeout(wall_time, work) => match outcome {
             Ok(outcome) => outcome,
@@ -446,16 +362,16 @@ async fn run_job<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
 /// Proves the hole (or re-checks a known proof), and checks the result again while edits
 /// above the declaration happened after it was verified.
 async fn prove_and_confirm<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
-    engine: &Engine<C, P, D, A>,
+    stages: &Stages<C, P, D, A>,
     ctx: &JobContext,
     known: Option<Known>,
 ) -> JobState {
     let mut outcome = match known {
-        Some(known) => match recheck(engine, ctx, known).await {
+        Some(known) => match recheck(stages, ctx, known).await {
             Some(outcome) => outcome,
-            None => engine.run(ctx).await,
+            None => stages.run(ctx).await,
         },
-        None => engine.run(ctx).await,
+        None => stages.run(ctx).await,
     };
     // Each round either confirms at the newest version or searches again; edits keep
     // coming only while the user types, and the wall-time budget bounds it all.
@@ -481,16 +397,16 @@ async fn prove_and_confirm<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
             },
             other => return other,
         };
-        outcome = match recheck(engine, ctx, known).await {
+        outcome = match recheck(stages, ctx, known).await {
             Some(confirmed) => confirmed,
-            None => engine.run(ctx).await,
+            None => stages.run(ctx).await,
         };
     }
 }
 
 /// Checks a known proof at the current version; `None` when it no longer passes.
 async fn recheck<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
-    engine: &Engine<C, P, D, A>,
+    stages: &Stages<C, P, D, A>,
     ctx: &JobContext,
     known: Known,
 ) -> Option<JobState> {
@@ -500,7 +416,7 @@ async fn recheck<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
         Known::Verified(proof) => (proof, CheckMode::Full),
         Known::Partial { proof, .. } => (proof, CheckMode::Sketch),
     };
-    let (verdict, version) = engine
+    let (verdict, version) = stages
         .check(
             ctx,
             Place {

@@ -17,10 +17,10 @@
 
 pub mod budget;
 pub mod cleanup;
-mod engine;
 pub mod jobs;
 pub mod portfolio;
 pub mod sketch;
+mod stages;
 pub mod traits;
 pub mod types;
 
@@ -28,11 +28,11 @@ pub mod types;
 mod tests;
 
 pub use budget::{HoleBudget, WorkspaceLimits};
-pub use jobs::{Anchor, JobRequest, JobState, Moved, Pipeline};
+pub use jobs::{JobRequest, Moved, Pipeline};
 pub use portfolio::Portfolio;
 pub use sketch::{Sketch, SketchError, SketchStep};
 pub use traits::{Attempts, Checker, Decomposer, NoDecomposer, NoProver, NoStore, Prover};
 pub use types::{
-    AttemptRecord, Candidate, CheckMode, Frame, GoalSpec, HoleId, JobKey, JobTally, ModelError,
-    RejectKind, Rejection, Repair, Source, Target, Verdict, Version,
+    Anchor, AttemptRecord, Candidate, CheckMode, Frame, GoalSpec, HoleId, JobKey, JobState,
+    JobTally, ModelError, RejectKind, Rejection, Repair, Source, Target, Verdict, Version,
 };

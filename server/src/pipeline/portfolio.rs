@@ -1,6 +1,8 @@
 //! Stage 1's tactic portfolio: one-line closers tried cheapest first, kept to what the
 //! file's imports provide so a file without Mathlib never sees a Mathlib tactic.
 
+use crate::config::DEFAULT_TACTICS;
+
 /// What a tactic needs the file to import.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Requirement {
@@ -11,25 +13,6 @@ pub enum Requirement {
     /// Mathlib.
     Mathlib,
 }
-
-/// The default portfolio, cheapest first. `exact?` is core since Lean 4.8; `grind` is core
-/// in recent toolchains (on older ones it costs one failed check).
-pub const DEFAULT_TACTICS: &[&str] = &[
-    "rfl",
-    "decide",
-    "omega",
-    "simp",
-    "norm_num",
-    "linarith",
-    "nlinarith",
-    "positivity",
-    "ring_nf",
-    "aesop",
-    "grind",
-    "exact?",
-    "simp_all",
-    "tauto",
-];
 
 /// Tactics that come from Mathlib (or Aesop), by their first word.
 const MATHLIB_TACTICS: &[&str] = &[

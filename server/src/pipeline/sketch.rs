@@ -1,13 +1,12 @@
 //! Proof sketches: a tactic proof whose `have` steps end in `sorry` (DeepSeek-Prover-V2's
-//! decomposition), the goals of its steps, and putting proofs back into its holes.
+//! decomposition), and putting proofs back into its holes. The goal of a step is
+//! `GoalSpec::step_goal`.
 //!
 //! Invariants: every step's `hole` is the byte range of a `sorry` token in `text`, steps are
 //! ordered by position and do not overlap; placing a proof never moves the other steps'
 //! text, because proofs are placed from the last step to the first.
 
 use std::ops::Range;
-
-use super::types::GoalSpec;
 
 /// One `sorry` of a sketch.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,32 +107,6 @@ impl Sketch {
             }
         }
         text
-    }
-
-    /// The goal of step `step` in DeepSeek-Prover-V2's recursive form: the parent's binders,
-    /// then the earlier steps as hypotheses, and the step's statement (or the parent's
-    /// target for a closing `sorry`) as the type.
-    pub fn step_goal(&self, parent: &GoalSpec, step: usize) -> GoalSpec {
-        let mut binders = parent.binders.clone();
-        for earlier in self.steps.iter().take(step) {
-            if let Some(statement) = &earlier.statement {
-                let name = earlier.name.as_deref().unwrap_or("this");
-                binders.push(format!("({name} : {statement})"));
-            }
-        }
-        let this = self.steps.get(step);
-        let suffix = match this.and_then(|s| s.name.clone()) {
-            Some(name) => name,
-            None => format!("step{}", step + 1),
-        };
-        GoalSpec {
-            header: parent.header.clone(),
-            name: format!("{}_{}", parent.name, suffix),
-            binders,
-            target: this
-                .and_then(|s| s.statement.clone())
-                .unwrap_or_else(|| parent.target.clone()),
-        }
     }
 }
 
@@ -331,15 +304,6 @@ mod tests {
 
     const SKETCH: &str = "have h₀ : 0 < x := by sorry\nhave h₁ : x ^ 2 > 0 := by\n  sorry\n-- sorry in a comment\nnlinarith [h₀, h₁, sorry]";
 
-    fn goal() -> GoalSpec {
-        GoalSpec {
-            header: "import Mathlib".into(),
-            name: "t".into(),
-            binders: vec!["(x : ℝ)".into(), "(hx : 1 < x)".into()],
-            target: "x ^ 3 > 0".into(),
-        }
-    }
-
     #[test]
     fn scan_finds_named_steps_and_a_closing_sorry_but_not_comments() {
         let sketch = Sketch::scan(SKETCH).expect("the sketch has steps");
@@ -390,19 +354,6 @@ mod tests {
             sketch.place(0, "intro a\nsimp"),
             "have h : P := by\n  intro a\n  simp\nexact h"
         );
-    }
-
-    #[test]
-    fn step_goal_carries_earlier_steps_as_hypotheses() {
-        let sketch = Sketch::scan(SKETCH).expect("the sketch has steps");
-        let second = sketch.step_goal(&goal(), 1);
-        assert_eq!(
-            second.lemma(),
-            "theorem t_h₁ (x : ℝ) (hx : 1 < x) (h₀ : 0 < x) : x ^ 2 > 0 := by\n  sorry"
-        );
-        let closing = sketch.step_goal(&goal(), 2);
-        assert_eq!(closing.target, "x ^ 3 > 0");
-        assert_eq!(closing.binders.len(), 4);
     }
 
     /// The proof sketches real DeepSeek-Prover-V2 outputs contain (`../shared/corpus`):

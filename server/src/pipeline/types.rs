@@ -27,6 +27,92 @@ pub struct JobKey {
     pub version: Version,
 }
 
+/// Where a job currently points: the version its checks run against and the hole's
+/// identity in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    /// The current document version.
+    pub version: Version,
+    /// The hole's identity in that version.
+    pub hole: HoleId,
+    /// The newest version reached by an edit before the hole's declaration: a proof
+    /// checked at an older version must be checked again.
+    pub prefix_changed_at: Option<Version>,
+}
+
+impl Anchor {
+    /// Whether a proof checked at `version` must be checked again before it is offered.
+    pub fn needs_recheck(&self, version: Version) -> bool {
+        self.prefix_changed_at
+            .is_some_and(|changed| changed > version)
+    }
+}
+
+/// What a job is doing, as the editor and the CLI show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for a free slot among the workspace's concurrent holes.
+    Queued,
+    /// Trying the tactic portfolio.
+    Tactics,
+    /// Prover samples: `received` of `samples` answered.
+    Prover {
+        /// Answers received so far.
+        received: usize,
+        /// Samples requested.
+        samples: usize,
+    },
+    /// Waiting for the decomposer's sketch.
+    Decomposing,
+    /// Proving the sketch's steps: `proved` of `total` done.
+    Subgoals {
+        /// Steps proved so far.
+        proved: usize,
+        /// Steps in the sketch.
+        total: usize,
+    },
+    /// Checking a found proof again after an edit above its declaration.
+    Reverifying,
+    /// A proof Lean accepted at `version`.
+    Verified {
+        /// The proof body.
+        proof: String,
+        /// The version it was verified at.
+        version: Version,
+    },
+    /// A sketch with `proved` of `total` steps filled in, checked at `version`.
+    Partial {
+        /// The proof body, with `sorry` in the steps that resisted.
+        proof: String,
+        /// Steps proved.
+        proved: usize,
+        /// Steps in the sketch.
+        total: usize,
+        /// The version it was checked at.
+        version: Version,
+    },
+    /// Nothing was found; the reason in words.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Cancelled by an edit or by the user.
+    Cancelled,
+}
+
+impl JobState {
+    /// Whether the job has ended.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            JobState::Verified { .. }
+                | JobState::Partial { .. }
+                | JobState::Failed { .. }
+                | JobState::Cancelled
+        )
+    }
+}
+
 /// One enclosing sketch of a target: the proof goes into the `sorry` of step `step`.
 #[derive(Clone, Debug)]
 pub struct Frame {
@@ -248,6 +334,32 @@ impl GoalSpec {
             format!("{}\n\n{}", self.header.trim_end(), self.lemma())
         }
     }
+
+    /// The goal of step `step` of `sketch` placed at this goal, in DeepSeek-Prover-V2's
+    /// recursive form: this goal's binders, then the earlier steps as hypotheses, and the
+    /// step's statement (or this goal's target for a closing `sorry`) as the type.
+    pub fn step_goal(&self, sketch: &Sketch, step: usize) -> GoalSpec {
+        let mut binders = self.binders.clone();
+        for earlier in sketch.steps.iter().take(step) {
+            if let Some(statement) = &earlier.statement {
+                let name = earlier.name.as_deref().unwrap_or("this");
+                binders.push(format!("({name} : {statement})"));
+            }
+        }
+        let this = sketch.steps.get(step);
+        let suffix = match this.and_then(|s| s.name.clone()) {
+            Some(name) => name,
+            None => format!("step{}", step + 1),
+        };
+        GoalSpec {
+            header: self.header.clone(),
+            name: format!("{}_{}", self.name, suffix),
+            binders,
+            target: this
+                .and_then(|s| s.statement.clone())
+                .unwrap_or_else(|| self.target.clone()),
+        }
+    }
 }
 
 /// A failed candidate and Lean's message about it, for one repair round.
@@ -378,5 +490,27 @@ mod goal_spec_tests {
         assert_eq!(spec.target, "x + 0 = x");
         assert_eq!(spec.name, "t_hole_2");
         assert_eq!(spec.header, "");
+    }
+
+    #[test]
+    fn step_goal_carries_earlier_steps_as_hypotheses() {
+        let sketch = Sketch::scan(
+            "have h₀ : 0 < x := by sorry\nhave h₁ : x ^ 2 > 0 := by\n  sorry\n-- sorry in a comment\nnlinarith [h₀, h₁, sorry]",
+        )
+        .expect("the sketch has steps");
+        let goal = GoalSpec {
+            header: "import Mathlib".into(),
+            name: "t".into(),
+            binders: vec!["(x : ℝ)".into(), "(hx : 1 < x)".into()],
+            target: "x ^ 3 > 0".into(),
+        };
+        let second = goal.step_goal(&sketch, 1);
+        assert_eq!(
+            second.lemma(),
+            "theorem t_h₁ (x : ℝ) (hx : 1 < x) (h₀ : 0 < x) : x ^ 2 > 0 := by\n  sorry"
+        );
+        let closing = goal.step_goal(&sketch, 2);
+        assert_eq!(closing.target, "x ^ 3 > 0");
+        assert_eq!(closing.binders.len(), 4);
     }
 }

@@ -37,8 +37,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::documents::{DocumentStore, PositionEncoding};
 use crate::lean::{
-    DiagnosticsStore, DocumentEvent, FileProgressParams, LeanCommand, LeanError, LeanResponseError,
-    PRIVATE_ID_PREFIX, PrivateEvent, ProgressOutcome, PublishDiagnosticsParams,
+    DiagnosticsStore, DocumentEvent, FileProgressParams, LeanCommand, LeanCommandSink, LeanError,
+    LeanResponseError, PRIVATE_ID_PREFIX, PrivateEvent, ProgressOutcome, PublishDiagnosticsParams,
 };
 use crate::transport::{Frame, Incoming, Malformed, MessageKind};
 use intercept::{PendingCodeAction, announce_commands, merge_code_actions};
@@ -58,6 +58,15 @@ pub enum Event {
     Lean(LeanCommand),
     /// A message of the proxy's own for the editor, from an [`EditorHandle`].
     Editor(EditorCommand),
+}
+
+/// A [`crate::lean::LeanHandle`]'s commands reach the router as events, in order with the
+/// frames.
+impl LeanCommandSink for mpsc::UnboundedSender<Event> {
+    fn send_command(&self, command: LeanCommand) -> Result<(), LeanError> {
+        self.send(Event::Lean(command))
+            .map_err(|_| LeanError::RouterGone)
+    }
 }
 
 /// Why the router stopped.

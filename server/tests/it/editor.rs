@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sorryfill::editor::{
-    EditorConfig, EditorState, FILL_TITLE, HoleActions, STATUS_TITLE, Session,
-};
+use sorryfill::config::EditorConfig;
+use sorryfill::editor::{EditorState, FILL_TITLE, HoleActions, STATUS_TITLE, Session};
 use sorryfill::holes::HolePosition;
 use sorryfill::lean::{LeanHandle, PrivateEvent};
 use sorryfill::pipeline::{

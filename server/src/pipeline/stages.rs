@@ -17,22 +17,21 @@ use tokio_util::sync::CancellationToken;
 
 use super::budget::HoleBudget;
 use super::cleanup::shorter_variants;
-use super::jobs::{Anchor, JobState};
 use super::portfolio::Portfolio;
 use super::sketch::Sketch;
 use super::traits::{Attempts, Checker, Decomposer, Prover};
 use super::types::{
-    AttemptRecord, Candidate, CheckMode, GoalSpec, JobKey, JobTally, ModelError, RejectKind,
-    Repair, Source, Target, Verdict, Version,
+    Anchor, AttemptRecord, Candidate, CheckMode, GoalSpec, JobKey, JobState, JobTally, ModelError,
+    RejectKind, Repair, Source, Target, Verdict, Version,
 };
 
 /// How long the checks of earlier portfolio tactics may still run once a later one verified
-/// (see [`Engine::tactics`]): long enough for checks started together to finish together,
+/// (see [`Stages::tactics`]): long enough for checks started together to finish together,
 /// short against a hole's budget.
 pub(crate) const STABLE_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The pipeline's stages with the outside world plugged in.
-pub(crate) struct Engine<C, P, D, A> {
+pub(crate) struct Stages<C, P, D, A> {
     /// Lean, behind the gate.
     pub checker: C,
     /// The prover model.
@@ -117,8 +116,8 @@ enum SampleError {
     Stopped,
 }
 
-impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
-    /// An engine sharing `model_permits` with the other jobs of the workspace.
+impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
+    /// Stages sharing `model_permits` with the other jobs of the workspace.
     pub(crate) fn new(
         checker: C,
         prover: P,
@@ -128,7 +127,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
         budget: HoleBudget,
         model_permits: Arc<Semaphore>,
     ) -> Self {
-        Engine {
+        Stages {
             checker,
             prover,
             decomposer,
@@ -569,7 +568,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Engine<C, P, D, A> {
                     let step_target = target.step(Arc::clone(&sketch), step);
                     let step_goal = match self.checker.goal_at(&step_target).await {
                         Some(goal) => goal,
-                        None => sketch.step_goal(goal, step),
+                        None => goal.step_goal(&sketch, step),
                     };
                     (step, self.prove(ctx, step_target, step_goal).await)
                 }
