@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use sorryfill::config::Config;
 use sorryfill::engine::Engine;
 use sorryfill::pipeline::{
-    CheckMode, Checker, GoalSpec, HoleId, JobKey, JobRequest, JobState, RejectKind, Target, Verdict,
+    CheckMode, Checker, GoalSpec, HoleId, JobKey, JobRequest, JobState, PipelineVerdict,
+    RejectKind, Target,
 };
 
 /// Mock model latency per answer.
@@ -110,7 +111,7 @@ async fn mock_model() -> String {
 struct FakeLean;
 
 impl Checker for FakeLean {
-    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> Verdict {
+    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> PipelineVerdict {
         tokio::time::sleep(CHECK_COST).await;
         let accepted = match (mode, target.frames.last()) {
             (CheckMode::Sketch, _) => proof.matches("sorry").count() == 3,
@@ -123,9 +124,9 @@ impl Checker for FakeLean {
             }
         };
         if accepted {
-            Verdict::verified()
+            PipelineVerdict::verified()
         } else {
-            Verdict::rejected(RejectKind::Lean, "unsolved goals")
+            PipelineVerdict::rejected(RejectKind::Lean, "unsolved goals")
         }
     }
 }

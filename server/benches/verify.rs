@@ -20,7 +20,7 @@ use serde_json::json;
 use sorryfill::holes::HoleIndex;
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify::{
-    CheckRequest, CheckerSettings, GateMode, HoleKind, ShadowChecker, Verdict,
+    CheckRequest, CheckerSettings, GateMode, GateVerdict, HoleKind, ShadowChecker,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -80,7 +80,10 @@ impl Job {
             mode: GateMode::Full,
         };
         let verdict = checker.check(&request).await;
-        assert!(matches!(verdict, Verdict::Verified { .. }), "{verdict:?}");
+        assert!(
+            matches!(verdict, GateVerdict::Verified { .. }),
+            "{verdict:?}"
+        );
     }
 }
 

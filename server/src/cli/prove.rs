@@ -22,8 +22,8 @@ use crate::engine::{Engine, EngineWarning};
 use crate::holes::{self, Hole, HoleId, HolePosition};
 use crate::lean::{DocumentEvent, LeanHandle, goal_at};
 use crate::pipeline::{
-    Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline, Prover,
-    Verdict,
+    Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline,
+    PipelineVerdict, Prover,
 };
 use crate::router::ProxyConfig;
 use crate::verify::checker::{
@@ -487,7 +487,7 @@ where
                 .iter()
                 .map(|(_, hole, proof, ..)| (hole.clone(), proof.clone()))
                 .collect();
-            if let Verdict::Rejected(rejection) =
+            if let PipelineVerdict::Rejected(rejection) =
                 self.pipeline.checker().check_together(uri, 1, &fills).await
             {
                 for (_, _, _, report, replacement) in group {

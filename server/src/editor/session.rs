@@ -795,8 +795,8 @@ mod tests {
             _target: &crate::pipeline::Target,
             _proof: &str,
             _mode: crate::pipeline::CheckMode,
-        ) -> crate::pipeline::Verdict {
-            crate::pipeline::Verdict::rejected(self.0, "refused")
+        ) -> crate::pipeline::PipelineVerdict {
+            crate::pipeline::PipelineVerdict::rejected(self.0, "refused")
         }
     }
 

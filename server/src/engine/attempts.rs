@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
-use crate::pipeline::{self, AttemptRecord, CheckMode, GoalSpec, Verdict};
+use crate::pipeline::{self, AttemptRecord, CheckMode, GoalSpec, PipelineVerdict};
 use crate::store::{self, CacheKey, KeyHash, ProjectFingerprint, Store, StoreError};
 
 /// One piece of work for the writer thread.
@@ -187,12 +187,14 @@ impl pipeline::Attempts for StoreAttempts {
     fn record(&self, record: AttemptRecord) {
         let proof_verified = record.mode == CheckMode::Full && record.verdict.is_verified();
         let verdict = match (&record.verdict, record.mode) {
-            (Verdict::Verified { .. }, CheckMode::Full) => store::Verdict::verified(),
-            (Verdict::Verified { .. }, CheckMode::Sketch) => store::Verdict::rejected(
-                "a sketch that Lean accepted, with its steps left as `sorry`",
-            ),
-            (Verdict::Rejected(rejection), _) => {
-                store::Verdict::rejected(rejection.message.clone())
+            (PipelineVerdict::Verified { .. }, CheckMode::Full) => store::StoredVerdict::verified(),
+            (PipelineVerdict::Verified { .. }, CheckMode::Sketch) => {
+                store::StoredVerdict::rejected(
+                    "a sketch that Lean accepted, with its steps left as `sorry`",
+                )
+            }
+            (PipelineVerdict::Rejected(rejection), _) => {
+                store::StoredVerdict::rejected(rejection.message.clone())
             }
         };
         let statement = record
@@ -283,7 +285,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let path = dir.path().join("a.db");
         let store = StoreAttempts::open(&path, KeyParts::default()).expect("opens");
-        let record = |candidate: &str, verdict: Verdict, mode: CheckMode| AttemptRecord {
+        let record = |candidate: &str, verdict: PipelineVerdict, mode: CheckMode| AttemptRecord {
             job: pipeline::JobKey {
                 doc: "file:///A.lean".into(),
                 hole: pipeline::HoleId {
@@ -303,16 +305,20 @@ mod tests {
         };
         store.record(record(
             "simp",
-            Verdict::rejected(pipeline::RejectKind::Lean, "simp failed"),
+            PipelineVerdict::rejected(pipeline::RejectKind::Lean, "simp failed"),
             CheckMode::Full,
         ));
         store.record(record(
             "have : 1 = 1 := by sorry\npositivity",
-            Verdict::verified(),
+            PipelineVerdict::verified(),
             CheckMode::Sketch,
         ));
         assert_eq!(store.cached(&goal("t")), None);
-        store.record(record("positivity", Verdict::verified(), CheckMode::Full));
+        store.record(record(
+            "positivity",
+            PipelineVerdict::verified(),
+            CheckMode::Full,
+        ));
         assert_eq!(store.cached(&goal("u")).as_deref(), Some("positivity"));
         store.flush().await;
         let fresh = StoreAttempts::open(&path, KeyParts::default()).expect("opens");

@@ -17,7 +17,7 @@ use super::{Confinement, Support};
 use crate::cli::lean_process::{LeanProcess, start_lean_command};
 use crate::config::VerifyConfig;
 use crate::lean::LeanHandle;
-use crate::pipeline::{CheckMode, Checker, GoalSpec, RejectKind, Target, Verdict};
+use crate::pipeline::{CheckMode, Checker, GoalSpec, PipelineVerdict, RejectKind, Target};
 use crate::verify::checker::{LeanChecker, SourceDocuments, file_uri};
 
 /// How long a checking server gets to shut down when the session ends.
@@ -195,11 +195,13 @@ impl IsolatedChecker {
 }
 
 impl Checker for IsolatedChecker {
-    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> Verdict {
+    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> PipelineVerdict {
         match self.checker().await {
             Ok(checker) => checker.check(target, proof, mode).await,
             // Nothing can be checked in this session: the job stops like a stale one.
-            Err(why) => Verdict::rejected(RejectKind::Stale, format!("proving is off: {why}")),
+            Err(why) => {
+                PipelineVerdict::rejected(RejectKind::Stale, format!("proving is off: {why}"))
+            }
         }
     }
 

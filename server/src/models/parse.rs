@@ -42,7 +42,7 @@ impl FencedBlock {
 /// Why a raw output yields no proof candidate. Messages say what the model did wrong and what
 /// the user can change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Rejection {
+pub enum ParseRejection {
     /// The output ended inside a code block.
     #[error(
         "the output was cut off inside a code block opened at line {opened_at_line} (raise max_tokens if this happens often)"
@@ -162,7 +162,7 @@ pub struct ParsedOutput {
     /// Index into `blocks` of the last closed Lean block after `</think>`.
     pub last_closed_lean_block: Option<usize>,
     /// The proof candidate, or why there is none.
-    pub proof: Result<ProofCandidate, Rejection>,
+    pub proof: Result<ProofCandidate, ParseRejection>,
     /// Every closed Lean block that contains `sorry`, as a sketch, in order.
     pub sketches: Vec<Sketch>,
 }
@@ -254,20 +254,20 @@ fn choose_proof(
     complete_header: Option<usize>,
     repetition: Option<&str>,
     original: Option<&Statement>,
-) -> Result<ProofCandidate, Rejection> {
+) -> Result<ProofCandidate, ParseRejection> {
     // A loop explains a cut-off or missing answer better than "truncated" does.
-    let cut_off = |other: Rejection| match repetition {
-        Some(sample) => Rejection::RepetitionLoop {
+    let cut_off = |other: ParseRejection| match repetition {
+        Some(sample) => ParseRejection::RepetitionLoop {
             repeated: sample.to_owned(),
         },
         None => other,
     };
     if unclosed_think {
-        return Err(cut_off(Rejection::TruncatedInThinking));
+        return Err(cut_off(ParseRejection::TruncatedInThinking));
     }
     if let Some(open) = blocks.last().filter(|b| !b.is_closed()) {
         debug_assert!(ends_inside_code_block, "the last block is the open one");
-        return Err(cut_off(Rejection::TruncatedInBlock {
+        return Err(cut_off(ParseRejection::TruncatedInBlock {
             opened_at_line: open.start_line,
         }));
     }
@@ -277,15 +277,15 @@ fn choose_proof(
         .iter()
         .rev()
         .find(|b| b.after_think && b.is_lean() && b.is_closed() && b.content.start >= answer_from)
-        .ok_or_else(|| cut_off(Rejection::NoLeanBlock))?;
+        .ok_or_else(|| cut_off(ParseRejection::NoLeanBlock))?;
     let text = &raw[block.content.clone()];
     if !sorry_tokens(text).is_empty() {
-        return Err(Rejection::ProofHasSorry);
+        return Err(ParseRejection::ProofHasSorry);
     }
     let statement = original
         .and_then(|o| find_statement(text, Some(&o.name)))
         .or_else(|| find_statement(text, None))
-        .ok_or(Rejection::NoStatement)?;
+        .ok_or(ParseRejection::NoStatement)?;
     let body = proof_body(text, statement.body_at);
     let preamble = text[..statement.keyword_at]
         .lines()
@@ -759,7 +759,7 @@ mod tests {
         let parsed = parse_output(raw, THEOREM);
         assert_eq!(
             parsed.proof,
-            Err(Rejection::TruncatedInBlock { opened_at_line: 6 })
+            Err(ParseRejection::TruncatedInBlock { opened_at_line: 6 })
         );
     }
 
@@ -769,12 +769,12 @@ mod tests {
             "<think>\n```lean4\ntheorem t (a : ℕ) (h : a = 1) : a + 0 = 1 := by\n  rfl\n```\n";
         assert_eq!(
             parse_output(raw, THEOREM).proof,
-            Err(Rejection::TruncatedInThinking)
+            Err(ParseRejection::TruncatedInThinking)
         );
         let closed = format!("{raw}</think>\nNo code after thinking.");
         assert_eq!(
             parse_output(&closed, THEOREM).proof,
-            Err(Rejection::NoLeanBlock)
+            Err(ParseRejection::NoLeanBlock)
         );
     }
 

@@ -8,7 +8,7 @@
 //! simulated ones and the fakes of its tests. Entry point: [`Pipeline`].
 //!
 //! Wiring: a [`Checker`] splices `target.render(proof)` at the hole of `target.version`
-//! (verify's splicer and gate) and maps the gate's verdict to [`Verdict`], answering
+//! (verify's splicer and gate) and maps the gate's verdict to [`PipelineVerdict`], answering
 //! `Stale` when that version is gone; a [`Prover`] and a [`Decomposer`] wrap the model
 //! client and its parser; [`Attempts`] wraps the store. Cancellation is by dropping the
 //! futures these traits return. The editor submits a [`JobRequest`] per hole, follows the
@@ -34,5 +34,6 @@ pub use sketch::{Sketch, SketchError, SketchStep};
 pub use traits::{Attempts, Checker, Decomposer, NoDecomposer, NoProver, NoStore, Prover};
 pub use types::{
     Anchor, AttemptRecord, Candidate, CheckMode, Frame, GoalSpec, HoleId, JobKey, JobState,
-    JobTally, ModelError, RejectKind, Rejection, Repair, Source, Target, Verdict, Version,
+    JobTally, ModelError, PipelineRejection, PipelineVerdict, RejectKind, Repair, Source, Target,
+    Version,
 };

@@ -22,7 +22,7 @@ use super::sketch::Sketch;
 use super::traits::{Attempts, Checker, Decomposer, Prover};
 use super::types::{
     Anchor, AttemptRecord, Candidate, CheckMode, GoalSpec, JobKey, JobState, JobTally, ModelError,
-    RejectKind, Repair, Source, Target, Verdict, Version,
+    PipelineVerdict, RejectKind, Repair, Source, Target, Version,
 };
 
 /// How long the checks of earlier portfolio tactics may still run once a later one verified
@@ -183,7 +183,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
         mode: CheckMode,
         source: Source,
         model: Option<String>,
-    ) -> (Verdict, Version) {
+    ) -> (PipelineVerdict, Version) {
         let started = Instant::now();
         let (verdict, target) = loop {
             let current = {
@@ -195,7 +195,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                 }
             };
             let verdict = self.checker.check(&current, proof, mode).await;
-            if matches!(&verdict, Verdict::Rejected(r) if r.kind == RejectKind::Stale) {
+            if matches!(&verdict, PipelineVerdict::Rejected(r) if r.kind == RejectKind::Stale) {
                 // A check overtaken by a re-anchor is repeated at the new version; only a
                 // version nobody re-anchored from ends the job.
                 if ctx.anchor.borrow().version != current.version {
@@ -203,7 +203,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                 }
                 ctx.stale.cancel();
             }
-            if let Verdict::Rejected(rejection) = &verdict
+            if let PipelineVerdict::Rejected(rejection) = &verdict
                 && rejection.kind == RejectKind::Unavailable
             {
                 // Every other candidate would get the same answer: end the job with it.
@@ -237,10 +237,10 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
         target: &Target,
         goal: &GoalSpec,
         proof: String,
-        verdict: Verdict,
+        verdict: PipelineVerdict,
         version: Version,
     ) -> Found {
-        if let Verdict::Verified {
+        if let PipelineVerdict::Verified {
             replacement: Some(replacement),
         } = verdict
             && replacement.trim() != proof.trim()
@@ -466,13 +466,13 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                     },
                 );
                 match attempt {
-                    Ok((proof, verdict @ Verdict::Verified { .. }, version)) => {
+                    Ok((proof, verdict @ PipelineVerdict::Verified { .. }, version)) => {
                         drop(attempts);
                         return Ok(self
                             .accept(ctx, target, goal, proof, verdict, version)
                             .await);
                     }
-                    Ok((proof, Verdict::Rejected(rejection), _)) => {
+                    Ok((proof, PipelineVerdict::Rejected(rejection), _)) => {
                         if rejection.kind == RejectKind::Lean {
                             repairs.push(Repair {
                                 previous: proof,
@@ -511,7 +511,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
             })
             .buffer_unordered(repairs.len().max(1));
         while let Some(attempt) = fixes.next().await {
-            if let Ok((proof, verdict @ Verdict::Verified { .. }, version)) = attempt {
+            if let Ok((proof, verdict @ PipelineVerdict::Verified { .. }, version)) = attempt {
                 drop(fixes);
                 return Ok(self
                     .accept(ctx, target, goal, proof, verdict, version)
@@ -555,7 +555,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                 None,
             )
             .await;
-        if let Verdict::Rejected(rejection) = verdict {
+        if let PipelineVerdict::Rejected(rejection) = verdict {
             return Found::Failed(format!("the sketch was rejected: {}", rejection.message));
         }
         let total = sketch.steps.len();
@@ -623,11 +623,11 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                 )
                 .await;
             return match verdict {
-                Verdict::Verified { .. } => Found::Proved {
+                PipelineVerdict::Verified { .. } => Found::Proved {
                     proof: assembled,
                     version,
                 },
-                Verdict::Rejected(rejection) => Found::Failed(format!(
+                PipelineVerdict::Rejected(rejection) => Found::Failed(format!(
                     "every step was proved but the assembled proof was rejected: {}",
                     rejection.message
                 )),
@@ -647,13 +647,13 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
             )
             .await;
         match verdict {
-            Verdict::Verified { .. } => Found::Partial {
+            PipelineVerdict::Verified { .. } => Found::Partial {
                 proof: assembled,
                 proved,
                 total,
                 version,
             },
-            Verdict::Rejected(rejection) => Found::Failed(format!(
+            PipelineVerdict::Rejected(rejection) => Found::Failed(format!(
                 "the partial proof was rejected: {}",
                 rejection.message
             )),

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::*;
 
-type Oracle = dyn Fn(&Target, &str, CheckMode) -> Verdict + Send + Sync;
+type Oracle = dyn Fn(&Target, &str, CheckMode) -> PipelineVerdict + Send + Sync;
 
 /// One check as the fake Lean saw it.
 #[derive(Clone, Debug)]
@@ -75,7 +75,9 @@ struct FakeLean {
 }
 
 impl FakeLean {
-    fn new(oracle: impl Fn(&Target, &str, CheckMode) -> Verdict + Send + Sync + 'static) -> Self {
+    fn new(
+        oracle: impl Fn(&Target, &str, CheckMode) -> PipelineVerdict + Send + Sync + 'static,
+    ) -> Self {
         FakeLean {
             oracle: Arc::new(oracle),
             delay: Duration::from_millis(50),
@@ -91,7 +93,7 @@ impl FakeLean {
 }
 
 impl Checker for FakeLean {
-    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> Verdict {
+    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> PipelineVerdict {
         {
             let mut holes = self.holes_in_flight.lock().expect("test lock");
             *holes.entry(target.hole.clone()).or_default() += 1;
@@ -275,13 +277,13 @@ fn request(hole: &str, target: &str, imports: &[&str]) -> JobRequest {
     }
 }
 
-fn lean_error(message: &str) -> Verdict {
-    Verdict::rejected(RejectKind::Lean, message)
+fn lean_error(message: &str) -> PipelineVerdict {
+    PipelineVerdict::rejected(RejectKind::Lean, message)
 }
 
-fn verdict(ok: bool) -> Verdict {
+fn verdict(ok: bool) -> PipelineVerdict {
     if ok {
-        Verdict::verified()
+        PipelineVerdict::verified()
     } else {
         lean_error("unsolved goals")
     }
@@ -478,7 +480,7 @@ async fn prover_sample_three_of_eight_wins_and_the_rest_are_cancelled() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_sample_gets_one_repair_with_leans_message() {
     let lean = FakeLean::new(|_, proof, _| match proof {
-        "fixed" => Verdict::verified(),
+        "fixed" => PipelineVerdict::verified(),
         _ => lean_error("unknown identifier 'foo'"),
     });
     let prover = FakeProver::new(|_, _, repair| {
@@ -777,7 +779,8 @@ async fn workspace_limits_bound_holes_and_model_requests_in_flight() {
 
 #[tokio::test(start_paused = true)]
 async fn a_stale_version_ends_the_job_without_further_model_calls() {
-    let lean = FakeLean::new(|_, _, _| Verdict::rejected(RejectKind::Stale, "version 1 is gone"));
+    let lean =
+        FakeLean::new(|_, _, _| PipelineVerdict::rejected(RejectKind::Stale, "version 1 is gone"));
     let prover = FakeProver::new(|_, _, _| Some("x".into()));
     let pipeline = Pipeline::new(
         lean,
@@ -892,10 +895,10 @@ async fn every_check_is_recorded_as_an_attempt() {
 #[tokio::test(start_paused = true)]
 async fn leans_try_this_replacement_is_preferred_when_it_verifies() {
     let lean = FakeLean::new(|_, proof, _| match proof {
-        "exact?" => Verdict::Verified {
+        "exact?" => PipelineVerdict::Verified {
             replacement: Some("exact Nat.le_refl x".into()),
         },
-        "exact Nat.le_refl x" => Verdict::verified(),
+        "exact Nat.le_refl x" => PipelineVerdict::verified(),
         _ => lean_error("no"),
     });
     let pipeline = Pipeline::new(
@@ -947,8 +950,8 @@ async fn cache_hits_replacements_and_shorter_variants_must_pass_the_full_gate() 
     // in full: every proof that would pass only as a sketch is a `sorry` in disguise.
     let honest = "have h : 0 ≤ x := Nat.zero_le x\nomega";
     let lean = FakeLean::new(move |_, proof, mode| match (proof, mode) {
-        (_, CheckMode::Sketch) => Verdict::verified(),
-        ("exact?", CheckMode::Full) => Verdict::Verified {
+        (_, CheckMode::Sketch) => PipelineVerdict::verified(),
+        ("exact?", CheckMode::Full) => PipelineVerdict::Verified {
             replacement: Some("sorry".into()),
         },
         (proof, CheckMode::Full) => verdict(proof == honest),
@@ -1177,7 +1180,7 @@ async fn a_check_overtaken_by_a_reanchor_is_repeated_at_the_new_version() {
     let lean_current = Arc::clone(&current);
     let mut lean = FakeLean::new(move |target, proof, _| {
         if target.version as usize != lean_current.load(Ordering::SeqCst) {
-            Verdict::rejected(RejectKind::Stale, "version is gone")
+            PipelineVerdict::rejected(RejectKind::Stale, "version is gone")
         } else {
             verdict(proof == "omega")
         }

@@ -9,7 +9,7 @@ use std::future::Future;
 
 use super::sketch::Sketch;
 use super::types::{
-    AttemptRecord, Candidate, CheckMode, GoalSpec, ModelError, Repair, Target, Verdict,
+    AttemptRecord, Candidate, CheckMode, GoalSpec, ModelError, PipelineVerdict, Repair, Target,
 };
 
 /// Checks a proof with Lean itself at a target, behind the gate.
@@ -20,7 +20,7 @@ pub trait Checker: Send + Sync + 'static {
         target: &Target,
         proof: &str,
         mode: CheckMode,
-    ) -> impl Future<Output = Verdict> + Send;
+    ) -> impl Future<Output = PipelineVerdict> + Send;
 
     /// Checks proofs for several holes of ONE declaration of `doc` at `version` together, as
     /// the exact text that would be written: each was verified with the others still holes,
@@ -30,9 +30,9 @@ pub trait Checker: Send + Sync + 'static {
         doc: &str,
         version: i32,
         fills: &[(crate::holes::HoleId, String)],
-    ) -> impl Future<Output = Verdict> + Send {
+    ) -> impl Future<Output = PipelineVerdict> + Send {
         let _ = (doc, version, fills);
-        std::future::ready(Verdict::rejected(
+        std::future::ready(PipelineVerdict::rejected(
             super::types::RejectKind::Gate,
             "this checker cannot check proofs together",
         ))

@@ -1,5 +1,5 @@
 //! The plain values the pipeline exchanges with the outside world: where a proof goes
-//! ([`Target`]), what the models see ([`GoalSpec`]), what Lean said ([`Verdict`]), what a
+//! ([`Target`]), what the models see ([`GoalSpec`]), what Lean said ([`PipelineVerdict`]), what a
 //! model proposed ([`Candidate`]) and what is recorded ([`AttemptRecord`]).
 //!
 //! These types carry no JSON and no handles: the lead's adapters translate the verify,
@@ -210,7 +210,7 @@ pub enum RejectKind {
 
 /// A rejection with the reason in words, for repair prompts, logs and the user.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
+pub struct PipelineRejection {
     /// Which kind of rejection.
     pub kind: RejectKind,
     /// Lean's error text or the gate's explanation.
@@ -219,7 +219,7 @@ pub struct Rejection {
 
 /// What the checker concluded about one proof at one target.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum PipelineVerdict {
     /// Lean accepted the proof and the gate passed.
     Verified {
         /// Lean's own `Try this:` replacement (from `exact?` and friends), which the pipeline
@@ -227,18 +227,18 @@ pub enum Verdict {
         replacement: Option<String>,
     },
     /// The proof was not accepted.
-    Rejected(Rejection),
+    Rejected(PipelineRejection),
 }
 
-impl Verdict {
+impl PipelineVerdict {
     /// A verified verdict without replacement.
     pub fn verified() -> Self {
-        Verdict::Verified { replacement: None }
+        PipelineVerdict::Verified { replacement: None }
     }
 
     /// A rejection of the given kind.
     pub fn rejected(kind: RejectKind, message: impl Into<String>) -> Self {
-        Verdict::Rejected(Rejection {
+        PipelineVerdict::Rejected(PipelineRejection {
             kind,
             message: message.into(),
         })
@@ -246,7 +246,7 @@ impl Verdict {
 
     /// Whether the proof was accepted.
     pub fn is_verified(&self) -> bool {
-        matches!(self, Verdict::Verified { .. })
+        matches!(self, PipelineVerdict::Verified { .. })
     }
 }
 
@@ -454,7 +454,7 @@ pub struct AttemptRecord {
     /// The check mode used.
     pub mode: CheckMode,
     /// Lean's verdict.
-    pub verdict: Verdict,
+    pub verdict: PipelineVerdict,
     /// How long the check took.
     pub elapsed: Duration,
 }

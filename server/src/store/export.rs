@@ -393,7 +393,7 @@ pub fn export_to_path(
 mod tests {
     use super::*;
     use crate::store::tests::attempt;
-    use crate::store::{Source, Verdict};
+    use crate::store::{Source, StoredVerdict};
     use serde_json::Value;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -407,27 +407,32 @@ mod tests {
         store.record_attempt(&attempt(
             GOAL,
             "linarith",
-            Verdict::rejected("linarith failed"),
+            StoredVerdict::rejected("linarith failed"),
             Source::Prover,
         ))?;
-        store.record_attempt(&attempt(GOAL, "omega", Verdict::verified(), Source::Prover))?;
+        store.record_attempt(&attempt(
+            GOAL,
+            "omega",
+            StoredVerdict::verified(),
+            Source::Prover,
+        ))?;
         let tactic_goal = "⊢ 2 + 2 = 4";
         store.record_attempt(&attempt(
             tactic_goal,
             "norm_num",
-            Verdict::verified(),
+            StoredVerdict::verified(),
             Source::Tactic,
         ))?;
         store.record_attempt(&attempt(
             tactic_goal,
             "norm_num",
-            Verdict::verified(),
+            StoredVerdict::verified(),
             Source::Cache,
         ))?;
         let mut kimina = attempt(
             "n : ℕ\n⊢ n + 0 = n",
             "by\n  simp",
-            Verdict::verified(),
+            StoredVerdict::verified(),
             Source::Prover,
         );
         kimina.prompt_format = Some("kimina".to_owned());

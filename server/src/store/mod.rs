@@ -175,17 +175,17 @@ pub struct CachedProof {
 
 /// Lean's verdict on one candidate.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Verdict {
+pub struct StoredVerdict {
     /// Whether the candidate passed the full gate.
     pub verified: bool,
     /// Why it was rejected (Lean's first error, or the gate rule it broke).
     pub reason: Option<String>,
 }
 
-impl Verdict {
+impl StoredVerdict {
     /// A candidate that passed the gate.
     pub fn verified() -> Self {
-        Verdict {
+        StoredVerdict {
             verified: true,
             reason: None,
         }
@@ -193,7 +193,7 @@ impl Verdict {
 
     /// A candidate rejected for `reason`.
     pub fn rejected(reason: impl Into<String>) -> Self {
-        Verdict {
+        StoredVerdict {
             verified: false,
             reason: Some(reason.into()),
         }
@@ -213,7 +213,7 @@ pub struct Attempt {
     /// The proof text that replaced the `sorry`: a tactic sequence, or a term starting with `by`.
     pub candidate: String,
     /// What Lean said.
-    pub verdict: Verdict,
+    pub verdict: StoredVerdict,
     /// Which stage produced the candidate.
     pub source: Source,
     /// The model that wrote it, if any.
@@ -609,7 +609,7 @@ pub(crate) mod tests {
     pub(crate) fn attempt(
         goal: &str,
         candidate: &str,
-        verdict: Verdict,
+        verdict: StoredVerdict,
         source: Source,
     ) -> Attempt {
         Attempt {
@@ -725,9 +725,9 @@ pub(crate) mod tests {
         store.record_verified(&sample_key(), "omega", Source::Tactic)?;
         for candidate in ["simp", "omega"] {
             let verdict = if candidate == "omega" {
-                Verdict::verified()
+                StoredVerdict::verified()
             } else {
-                Verdict::rejected("simp made no progress")
+                StoredVerdict::rejected("simp made no progress")
             };
             store.record_attempt(&attempt("⊢ 1 + 1 = 2", candidate, verdict, Source::Tactic))?;
         }
@@ -764,7 +764,7 @@ pub(crate) mod tests {
             store.record_attempt(&attempt(
                 &goal,
                 "omega",
-                Verdict::verified(),
+                StoredVerdict::verified(),
                 Source::Tactic,
             ))?;
             let key = CacheKey::new(goal, "", "import Mathlib", &fingerprint());
@@ -854,7 +854,12 @@ pub(crate) mod tests {
         );
         assert_eq!(store.stats()?.attempts, 1);
         // The column added by the upgrade is usable.
-        let mut with_statement = attempt("⊢ True", "trivial", Verdict::verified(), Source::Tactic);
+        let mut with_statement = attempt(
+            "⊢ True",
+            "trivial",
+            StoredVerdict::verified(),
+            Source::Tactic,
+        );
         with_statement.statement = Some("theorem t : True".to_owned());
         store.record_attempt(&with_statement)?;
         assert_eq!(store.stats()?.attempts, 2);

@@ -22,7 +22,7 @@ use ropey::Rope;
 use tokio::sync::watch;
 
 use super::gate::{
-    GatePolicy, RejectReason, Rejection, Verdict, scan_candidate, scan_focused_candidate,
+    GatePolicy, GateRejection, GateVerdict, RejectReason, scan_candidate, scan_focused_candidate,
     scan_self_reference,
 };
 pub use super::judgement::GateMode;
@@ -97,7 +97,7 @@ pub struct CheckRequest<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckOutcome {
     /// The gate's verdict.
-    pub verdict: Verdict,
+    pub verdict: GateVerdict,
     /// Lean's own `Try this:` suggestion inside the proof (from `exact?` and friends).
     pub suggestion: Option<String>,
 }
@@ -166,7 +166,7 @@ impl ShadowChecker {
     }
 
     /// Checks one candidate and returns the gate's verdict.
-    pub async fn check(&self, request: &CheckRequest<'_>) -> Verdict {
+    pub async fn check(&self, request: &CheckRequest<'_>) -> GateVerdict {
         self.check_with_suggestion(request).await.verdict
     }
 
@@ -184,10 +184,10 @@ impl ShadowChecker {
         }
     }
 
-    fn stale(&self, request: &CheckRequest<'_>) -> Option<Rejection> {
+    fn stale(&self, request: &CheckRequest<'_>) -> Option<GateRejection> {
         let current = (self.inner.current_version)(request.source_uri);
         (current != Some(request.hole_version)).then(|| {
-            Rejection::new(RejectReason::Stale {
+            GateRejection::new(RejectReason::Stale {
                 hole_version: request.hole_version,
                 current_version: current.unwrap_or(-1),
             })
@@ -197,7 +197,7 @@ impl ShadowChecker {
     async fn run(
         &self,
         request: &CheckRequest<'_>,
-    ) -> Result<(Verdict, Option<String>), Rejection> {
+    ) -> Result<(GateVerdict, Option<String>), GateRejection> {
         if let Some(stale) = self.stale(request) {
             return Err(stale);
         }
@@ -232,7 +232,7 @@ impl ShadowChecker {
             .judge_report(request.source_uri, &shadow, elaborated, request.mode)
             .await?;
         Ok((
-            Verdict::Verified {
+            GateVerdict::Verified {
                 proof: spliced.inserted().to_owned(),
                 axioms: judged.axioms,
                 elapsed,
@@ -251,7 +251,7 @@ impl ShadowChecker {
         shadow: &Shadow,
         elaborated: Elaborated,
         mode: GateMode,
-    ) -> Result<(Judged, Duration), Rejection> {
+    ) -> Result<(Judged, Duration), GateRejection> {
         let policy = &self.inner.settings.policy;
         if !refuses_print_axioms_in_module(shadow, &elaborated.diagnostics) {
             let judged = judge(
@@ -270,8 +270,8 @@ impl ShadowChecker {
             .cloned()
             .collect();
         judge_messages(shadow, &diagnostics, &elaborated.symbols, mode)?;
-        let companion =
-            axioms_companion(shadow).ok_or_else(|| Rejection::new(RejectReason::AxiomsUnknown))?;
+        let companion = axioms_companion(shadow)
+            .ok_or_else(|| GateRejection::new(RejectReason::AxiomsUnknown))?;
         let report = self
             .inner
             .pool
@@ -298,10 +298,10 @@ impl ShadowChecker {
         hole_version: i32,
         declaration: Range<usize>,
         fills: &[(Range<usize>, HoleKind, &str)],
-    ) -> Verdict {
+    ) -> GateVerdict {
         let current = (self.inner.current_version)(source_uri);
         let stale = || {
-            Rejection::new(RejectReason::Stale {
+            GateRejection::new(RejectReason::Stale {
                 hole_version,
                 current_version: current.unwrap_or(-1),
             })
@@ -329,15 +329,17 @@ impl ShadowChecker {
             if (self.inner.current_version)(source_uri) != Some(hole_version) {
                 return Err(stale());
             }
-            Ok(Verdict::Verified {
+            Ok(GateVerdict::Verified {
                 proof: spliced.text[spliced.proof_span.clone()].to_owned(),
                 axioms: judged.axioms,
                 elapsed,
             })
         };
-        checked.await.unwrap_or_else(|rejection| Verdict::Rejected {
-            reason: rejection.reason,
-        })
+        checked
+            .await
+            .unwrap_or_else(|rejection| GateVerdict::Rejected {
+                reason: rejection.reason,
+            })
     }
 }
 
@@ -398,9 +400,9 @@ fn companion_source_uri(source_uri: &str) -> String {
     }
 }
 
-fn rejected(rejection: Rejection) -> CheckOutcome {
+fn rejected(rejection: GateRejection) -> CheckOutcome {
     CheckOutcome {
-        verdict: Verdict::Rejected {
+        verdict: GateVerdict::Rejected {
             reason: rejection.reason,
         },
         suggestion: None,
@@ -558,9 +560,9 @@ impl LeanChecker {
         &self.shadow
     }
 
-    fn locate(&self, target: &Target) -> Result<LocatedHole, Rejection> {
+    fn locate(&self, target: &Target) -> Result<LocatedHole, GateRejection> {
         let Some(text) = self.documents.text_at(&target.doc, target.version) else {
-            return Err(Rejection::new(RejectReason::Stale {
+            return Err(GateRejection::new(RejectReason::Stale {
                 hole_version: target.version,
                 current_version: self.documents.current_version(&target.doc).unwrap_or(-1),
             }));
@@ -572,7 +574,7 @@ impl LeanChecker {
             .find(|hole| hole.id == target.hole)
             .cloned()
             .ok_or_else(|| {
-                Rejection::new(RejectReason::StructureChanged {
+                GateRejection::new(RejectReason::StructureChanged {
                     detail: format!("the hole {} is not in the document", target.hole),
                 })
             })?;
@@ -581,10 +583,10 @@ impl LeanChecker {
         match index.role(&hole) {
             crate::holes::HoleRole::Proof => {}
             crate::holes::HoleRole::Statement => {
-                return Err(Rejection::new(RejectReason::StatementChanged));
+                return Err(GateRejection::new(RejectReason::StatementChanged));
             }
             role => {
-                return Err(Rejection::new(RejectReason::StructureChanged {
+                return Err(GateRejection::new(RejectReason::StructureChanged {
                     detail: role.reason().unwrap_or("not a proof").to_owned(),
                 }));
             }
@@ -594,7 +596,7 @@ impl LeanChecker {
             .and_then(|at| index.command(at))
             .map(|command| command.span.clone())
             .ok_or_else(|| {
-                Rejection::new(RejectReason::StructureChanged {
+                GateRejection::new(RejectReason::StructureChanged {
                     detail: format!("the hole {} is not inside a declaration", target.hole),
                 })
             })?;
@@ -613,7 +615,12 @@ impl LeanChecker {
 }
 
 impl Checker for LeanChecker {
-    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> pipeline::Verdict {
+    async fn check(
+        &self,
+        target: &Target,
+        proof: &str,
+        mode: CheckMode,
+    ) -> pipeline::PipelineVerdict {
         let rebuilds = self.documents.rebuilds();
         if self.rebuilds_seen.swap(rebuilds, Ordering::Relaxed) != rebuilds {
             // A file was saved or reopened: a header that failed may load now.
@@ -652,10 +659,10 @@ impl Checker for LeanChecker {
         };
         let outcome = self.shadow.check_with_suggestion(&request).await;
         match outcome.verdict {
-            Verdict::Verified { .. } => pipeline::Verdict::Verified {
+            GateVerdict::Verified { .. } => pipeline::PipelineVerdict::Verified {
                 replacement: outcome.suggestion.filter(|_| gate == GateMode::Full),
             },
-            Verdict::Rejected { reason } => to_pipeline(&reason),
+            GateVerdict::Rejected { reason } => to_pipeline(&reason),
         }
     }
 
@@ -664,7 +671,7 @@ impl Checker for LeanChecker {
         doc: &str,
         version: i32,
         fills: &[(HoleId, String)],
-    ) -> pipeline::Verdict {
+    ) -> pipeline::PipelineVerdict {
         let Some(text) = self.documents.text_at(doc, version) else {
             return to_pipeline(&RejectReason::Stale {
                 hole_version: version,
@@ -704,8 +711,8 @@ impl Checker for LeanChecker {
             .check_together(doc, &text, version, declaration, &located)
             .await
         {
-            Verdict::Verified { .. } => pipeline::Verdict::verified(),
-            Verdict::Rejected { reason } => to_pipeline(&reason),
+            GateVerdict::Verified { .. } => pipeline::PipelineVerdict::verified(),
+            GateVerdict::Rejected { reason } => to_pipeline(&reason),
         }
     }
 
@@ -731,7 +738,7 @@ impl Checker for LeanChecker {
 }
 
 /// The pipeline's view of a rejection: whether a repair round is worth it, and why in words.
-pub fn to_pipeline(reason: &RejectReason) -> pipeline::Verdict {
+pub fn to_pipeline(reason: &RejectReason) -> pipeline::PipelineVerdict {
     let kind = match reason {
         RejectReason::LeanError { .. } | RejectReason::SorryWarning => RejectKind::Lean,
         RejectReason::Timeout { .. } | RejectReason::WorkerCrashed => RejectKind::Timeout,
@@ -746,7 +753,7 @@ pub fn to_pipeline(reason: &RejectReason) -> pipeline::Verdict {
         | RejectReason::Truncated
         | RejectReason::Empty => RejectKind::Gate,
     };
-    pipeline::Verdict::rejected(kind, reason.to_string())
+    pipeline::PipelineVerdict::rejected(kind, reason.to_string())
 }
 
 #[cfg(test)]

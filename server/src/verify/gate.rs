@@ -53,7 +53,7 @@ impl Default for GatePolicy {
 /// The outcome of checking one candidate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
+pub enum GateVerdict {
     /// Lean accepted the proof and every gate check passed.
     Verified {
         /// The proof body exactly as it will be inserted.
@@ -71,10 +71,10 @@ pub enum Verdict {
     },
 }
 
-impl Verdict {
-    /// True for [`Verdict::Verified`].
+impl GateVerdict {
+    /// True for [`GateVerdict::Verified`].
     pub fn is_verified(&self) -> bool {
-        matches!(self, Verdict::Verified { .. })
+        matches!(self, GateVerdict::Verified { .. })
     }
 }
 
@@ -169,14 +169,14 @@ pub enum RejectReason {
 /// A rejection with the context a user needs to see it: the reason and, when there is one,
 /// the line of the candidate it points at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-pub struct Rejection {
+pub struct GateRejection {
     /// Exactly why.
     pub reason: RejectReason,
     /// The line of the candidate the reason points at, when it points into the candidate.
     pub excerpt: Option<String>,
 }
 
-impl Rejection {
+impl GateRejection {
     /// A rejection without an excerpt.
     pub fn new(reason: RejectReason) -> Self {
         Self {
@@ -196,13 +196,13 @@ impl Rejection {
     }
 }
 
-impl From<RejectReason> for Rejection {
+impl From<RejectReason> for GateRejection {
     fn from(reason: RejectReason) -> Self {
         Self::new(reason)
     }
 }
 
-impl fmt::Display for Rejection {
+impl fmt::Display for GateRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.reason)?;
         if let Some(excerpt) = &self.excerpt {
@@ -483,11 +483,11 @@ const OTHER_GOAL_TACTICS: &[&str] = &[
 
 /// The extra scan of a candidate that goes into a focused block: besides [`scan_candidate`],
 /// no tactic that addresses other goals (see [`OTHER_GOAL_TACTICS`]).
-pub fn scan_focused_candidate(proof: &str) -> Result<(), Rejection> {
+pub fn scan_focused_candidate(proof: &str) -> Result<(), GateRejection> {
     for token in lex(proof).iter().filter(|t| t.kind == TokenKind::Ident) {
         let text = token.text(proof);
         if OTHER_GOAL_TACTICS.contains(&text) {
-            return Err(Rejection::banned(
+            return Err(GateRejection::banned(
                 proof,
                 format!("`{text}` beside the user's other holes"),
                 token.span.start,
@@ -500,7 +500,7 @@ pub fn scan_focused_candidate(proof: &str) -> Result<(), Rejection> {
 /// Rejects a candidate that names the declaration it proves (`name` is its full name): a
 /// proof never needs recursion through its own theorem, and only Lean's termination checker
 /// would otherwise stand in the way.
-pub fn scan_self_reference(proof: &str, full_name: &str) -> Result<(), Rejection> {
+pub fn scan_self_reference(proof: &str, full_name: &str) -> Result<(), GateRejection> {
     let short = full_name.rsplit('.').next().unwrap_or(full_name);
     for token in lex(proof).iter().filter(|t| t.kind == TokenKind::Ident) {
         let text = token.text(proof);
@@ -510,7 +510,7 @@ pub fn scan_self_reference(proof: &str, full_name: &str) -> Result<(), Rejection
             .strip_suffix(text)
             .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'));
         if text == short || suffix_of_name {
-            return Err(Rejection::banned(
+            return Err(GateRejection::banned(
                 proof,
                 format!("`{text}`, the declaration being proved"),
                 token.span.start,
@@ -539,13 +539,13 @@ const MAX_OPTION_VALUE: u64 = 1_000_000_000;
 ///   subscripts or primes) is a term; `#` before a longer name is a command such as `#eval`.
 /// - Names inside syntax quotations and name literals are scanned like code: a proof never needs
 ///   them, and scanning them costs nothing.
-pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection> {
+pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), GateRejection> {
     let tokens = lex(proof);
     if tokens
         .iter()
         .all(|t| t.kind == TokenKind::Whitespace || t.is_comment())
     {
-        return Err(Rejection::new(RejectReason::Empty));
+        return Err(GateRejection::new(RejectReason::Empty));
     }
     for token in &tokens {
         check_unterminated(proof, token)?;
@@ -555,7 +555,7 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
         if token.kind == TokenKind::String
             && (token.text(proof).contains('{') || proof[token.span.end..].starts_with('{'))
         {
-            return Err(Rejection::banned(
+            return Err(GateRejection::banned(
                 proof,
                 "a string with `{` (Lean may read it as interpolated code)",
                 token.span.start,
@@ -595,7 +595,7 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
                         next.span.start == token.span.end && next.text(proof) == "%"
                     })
                 {
-                    return Err(Rejection::banned(
+                    return Err(GateRejection::banned(
                         proof,
                         "`eval%` (runs code while elaborating)",
                         offset,
@@ -607,7 +607,7 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
                 check_name(proof, text.trim_start_matches('`'), offset, policy)?;
             }
             TokenKind::Symbol => match text {
-                "@[" => return Err(Rejection::banned(proof, "an attribute `@[…]`", offset)),
+                "@[" => return Err(GateRejection::banned(proof, "an attribute `@[…]`", offset)),
                 "#" => check_hash(proof, token, code.get(index + 1).copied())?,
                 _ => {}
             },
@@ -619,7 +619,7 @@ pub fn scan_candidate(proof: &str, policy: &GatePolicy) -> Result<(), Rejection>
 
 /// The scan of the raw text, with no lexer: what a comment or string could hide from the token
 /// scan if our lexer read it differently from Lean. It can only add rejections.
-fn scan_raw(proof: &str, code: &[&Token]) -> Result<(), Rejection> {
+fn scan_raw(proof: &str, code: &[&Token]) -> Result<(), GateRejection> {
     let is_word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'\'';
     let bytes = proof.as_bytes();
     let mut words: Vec<(usize, &str)> = Vec::new();
@@ -636,18 +636,18 @@ fn scan_raw(proof: &str, code: &[&Token]) -> Result<(), Rejection> {
     }
     for &(at, word) in &words {
         if RAW_BANNED_WORDS.contains(&word) {
-            return Err(Rejection::banned(proof, format!("`{word}`"), at));
+            return Err(GateRejection::banned(proof, format!("`{word}`"), at));
         }
         if word.to_ascii_lowercase().contains("unsafe")
             || word.starts_with("dbg")
             || word.starts_with(SHADOW_NAME_PREFIX)
         {
-            return Err(Rejection::banned(proof, format!("`{word}`"), at));
+            return Err(GateRejection::banned(proof, format!("`{word}`"), at));
         }
         // `#eval`, `#exit`, …: a `#` right before a word of two letters or more.
         let letters = word.bytes().filter(u8::is_ascii_alphabetic).count();
         if at > 0 && bytes[at - 1] == b'#' && letters > 1 {
-            return Err(Rejection::banned(
+            return Err(GateRejection::banned(
                 proof,
                 format!("the command `#{word}`"),
                 at - 1,
@@ -655,7 +655,7 @@ fn scan_raw(proof: &str, code: &[&Token]) -> Result<(), Rejection> {
         }
     }
     if let Some(at) = proof.find("@[") {
-        return Err(Rejection::banned(proof, "an attribute `@[…]`", at));
+        return Err(GateRejection::banned(proof, "an attribute `@[…]`", at));
     }
     for counted in RAW_COUNTED_WORDS {
         let raw: Vec<usize> = words
@@ -670,7 +670,7 @@ fn scan_raw(proof: &str, code: &[&Token]) -> Result<(), Rejection> {
             .filter(|component| component == counted)
             .count();
         if raw.len() > as_code {
-            return Err(Rejection::banned(
+            return Err(GateRejection::banned(
                 proof,
                 format!("`{counted}` inside a comment or string"),
                 raw[0],
@@ -682,19 +682,19 @@ fn scan_raw(proof: &str, code: &[&Token]) -> Result<(), Rejection> {
 
 /// A comment or string that runs to the end of the candidate would swallow the rest of the
 /// file once spliced; a doc comment belongs to a command, and a module doc is one.
-fn check_unterminated(proof: &str, token: &Token) -> Result<(), Rejection> {
+fn check_unterminated(proof: &str, token: &Token) -> Result<(), GateRejection> {
     let text = token.text(proof);
     let at = token.span.start;
     match token.kind {
-        TokenKind::DocComment => Err(Rejection::banned(proof, "a doc comment `/-- … -/`", at)),
-        TokenKind::ModuleDoc => Err(Rejection::banned(proof, "a module doc `/-! … -/`", at)),
-        TokenKind::BlockComment if !block_comment_is_closed(text) => Err(Rejection::banned(
+        TokenKind::DocComment => Err(GateRejection::banned(proof, "a doc comment `/-- … -/`", at)),
+        TokenKind::ModuleDoc => Err(GateRejection::banned(proof, "a module doc `/-! … -/`", at)),
+        TokenKind::BlockComment if !block_comment_is_closed(text) => Err(GateRejection::banned(
             proof,
             "an unterminated block comment `/-`",
             at,
         )),
         TokenKind::String if token.span.end == proof.len() && !string_is_closed(text) => {
-            Err(Rejection::banned(proof, "an unterminated string", at))
+            Err(GateRejection::banned(proof, "an unterminated string", at))
         }
         _ => Ok(()),
     }
@@ -722,7 +722,7 @@ fn check_name(
     name: &str,
     offset: usize,
     policy: &GatePolicy,
-) -> Result<(), Rejection> {
+) -> Result<(), GateRejection> {
     for component in name_components(name) {
         let bare = component.trim_start_matches('«').trim_end_matches('»');
         // `builtin_simproc`, `builtin_grind_propagator`, …: commands of Lean's own sources.
@@ -731,10 +731,10 @@ fn check_name(
             || bare.starts_with("dbg")
             || bare.starts_with(SHADOW_NAME_PREFIX)
         {
-            return Err(Rejection::banned(proof, format!("`{bare}`"), offset));
+            return Err(GateRejection::banned(proof, format!("`{bare}`"), offset));
         }
         if !policy.allow_native_decide && NATIVE_WORDS.contains(&bare) {
-            return Err(Rejection::banned(
+            return Err(GateRejection::banned(
                 proof,
                 format!("`{bare}` (native evaluation)"),
                 offset,
@@ -742,7 +742,7 @@ fn check_name(
         }
         // `unsafeCast`, `unsafeIO`, `unsafeBaseIO`, `ptrAddrUnsafe`: every unsafe primitive says so.
         if bare.to_lowercase().contains("unsafe") {
-            return Err(Rejection::banned(
+            return Err(GateRejection::banned(
                 proof,
                 format!("`{bare}` (unsafe code)"),
                 offset,
@@ -773,13 +773,13 @@ fn name_components(name: &str) -> Vec<&str> {
 }
 
 /// `set_option NAME VALUE`: only a few limits may be changed, and never to "unlimited".
-fn check_set_option(proof: &str, rest: &[&Token], offset: usize) -> Result<(), Rejection> {
+fn check_set_option(proof: &str, rest: &[&Token], offset: usize) -> Result<(), GateRejection> {
     let Some(name_token) = rest.first() else {
         return Ok(());
     };
     let name = name_token.text(proof);
     if !ALLOWED_OPTIONS.contains(&name) {
-        return Err(Rejection::banned(
+        return Err(GateRejection::banned(
             proof,
             format!("`set_option {name}`"),
             offset,
@@ -789,13 +789,13 @@ fn check_set_option(proof: &str, rest: &[&Token], offset: usize) -> Result<(), R
     // Lean reads the value as a `Nat` and multiplies heartbeats by 1000 into a `UInt64`: a
     // huge number wraps around (to 0, "no limit", among others), so only sane values pass.
     match parse_number(value) {
-        Some(0) if LIMIT_OPTIONS.contains(&name) => Err(Rejection::banned(
+        Some(0) if LIMIT_OPTIONS.contains(&name) => Err(GateRejection::banned(
             proof,
             format!("`set_option {name} 0` (no limit)"),
             offset,
         )),
         Some(number) if number <= MAX_OPTION_VALUE => Ok(()),
-        _ => Err(Rejection::banned(
+        _ => Err(GateRejection::banned(
             proof,
             format!("`set_option {name} {value}` (not a number up to {MAX_OPTION_VALUE})"),
             offset,
@@ -805,7 +805,7 @@ fn check_set_option(proof: &str, rest: &[&Token], offset: usize) -> Result<(), R
 
 /// `(config := { field := value, … })`: Lean evaluates the term while elaborating the tactic,
 /// so it may only be a structure of literals (names, numbers, `true`/`false`).
-fn check_config(proof: &str, rest: &[&Token], offset: usize) -> Result<(), Rejection> {
+fn check_config(proof: &str, rest: &[&Token], offset: usize) -> Result<(), GateRejection> {
     if rest.first().map(|t| t.text(proof)) != Some(":=") {
         return Ok(());
     }
@@ -826,7 +826,7 @@ fn check_config(proof: &str, rest: &[&Token], offset: usize) -> Result<(), Rejec
             _ if token.kind == TokenKind::Ident
                 && (next == Some(":=") || text.starts_with('.') || after_dot) => {}
             _ => {
-                return Err(Rejection::banned(
+                return Err(GateRejection::banned(
                     proof,
                     format!("`{text}` in a tactic configuration (Lean evaluates it)"),
                     offset,
@@ -861,7 +861,7 @@ fn parse_number(text: &str) -> Option<u64> {
 
 /// `#eval`, `#exit`, `#print`, … are commands; `#s` (Mathlib's `Finset.card`), `#[…]` and
 /// `#(…)` are terms.
-fn check_hash(proof: &str, hash: &Token, next: Option<&Token>) -> Result<(), Rejection> {
+fn check_hash(proof: &str, hash: &Token, next: Option<&Token>) -> Result<(), GateRejection> {
     let Some(next) = next else {
         return Ok(());
     };
@@ -871,13 +871,13 @@ fn check_hash(proof: &str, hash: &Token, next: Option<&Token>) -> Result<(), Rej
     check_hash_word(proof, next.text(proof), hash.span.start)
 }
 
-fn check_hash_word(proof: &str, word: &str, offset: usize) -> Result<(), Rejection> {
+fn check_hash_word(proof: &str, word: &str, offset: usize) -> Result<(), GateRejection> {
     let letters = word
         .chars()
         .filter(|c| c.is_alphabetic() && !is_subscript(*c))
         .count();
     if letters > 1 {
-        return Err(Rejection::banned(
+        return Err(GateRejection::banned(
             proof,
             format!("the command `#{word}`"),
             offset,
@@ -895,14 +895,16 @@ pub use crate::holes::is_sorry_warning;
 
 /// Rejects axioms outside `allowed`, and always [`ALWAYS_REJECTED_AXIOMS`]. A `sorryAx` is
 /// reported before any other axiom because it is the most telling.
-pub fn check_axioms(axioms: &[String], allowed: &[String]) -> Result<(), Rejection> {
+pub fn check_axioms(axioms: &[String], allowed: &[String]) -> Result<(), GateRejection> {
     let always = axioms
         .iter()
         .filter(|a| ALWAYS_REJECTED_AXIOMS.contains(&a.as_str()))
         .min_by_key(|a| ALWAYS_REJECTED_AXIOMS.iter().position(|r| r == a));
     let unknown = axioms.iter().find(|a| !allowed.contains(a));
     match always.or(unknown) {
-        Some(name) => Err(Rejection::new(RejectReason::Axiom { name: name.clone() })),
+        Some(name) => Err(GateRejection::new(RejectReason::Axiom {
+            name: name.clone(),
+        })),
         None => Ok(()),
     }
 }
@@ -910,7 +912,10 @@ pub fn check_axioms(axioms: &[String], allowed: &[String]) -> Result<(), Rejecti
 /// [`check_axioms`] under a policy: when the user allows native evaluation, the axioms it
 /// introduces (`Lean.ofReduceBool`, `Lean.trustCompiler`, and the auxiliary
 /// `NAME._native.native_decide.ax_…` of newer Lean versions) are accepted too; `sorryAx` never is.
-pub fn check_axioms_with_policy(axioms: &[String], policy: &GatePolicy) -> Result<(), Rejection> {
+pub fn check_axioms_with_policy(
+    axioms: &[String],
+    policy: &GatePolicy,
+) -> Result<(), GateRejection> {
     if !policy.allow_native_decide {
         return check_axioms(axioms, &policy.allowed_axioms);
     }
@@ -987,7 +992,7 @@ mod tests {
 
     fn banned(proof: &str) -> Option<(String, usize)> {
         match scan_candidate(proof, &GatePolicy::default()) {
-            Err(Rejection {
+            Err(GateRejection {
                 reason: RejectReason::Banned { construct, offset },
                 ..
             }) => Some((construct, offset)),
@@ -1239,7 +1244,7 @@ mod tests {
 
     #[test]
     fn verdicts_serialise_for_the_json_report() {
-        let verdict = Verdict::Rejected {
+        let verdict = GateVerdict::Rejected {
             reason: RejectReason::Timeout {
                 after: Duration::from_secs(20),
             },
@@ -1249,7 +1254,7 @@ mod tests {
             json,
             serde_json::json!({"verdict": "rejected", "reason": {"kind": "timeout", "after_ms": 20000}})
         );
-        let back: Verdict = serde_json::from_value(json).expect("and deserialise");
+        let back: GateVerdict = serde_json::from_value(json).expect("and deserialise");
         assert_eq!(back, verdict);
         assert_eq!(
             RejectReason::Timeout {

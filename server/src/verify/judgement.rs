@@ -19,7 +19,7 @@ use lsp_types::{DiagnosticSeverity, Position};
 use serde_json::Value;
 
 use super::gate::{
-    GatePolicy, RejectReason, Rejection, check_axioms_with_policy, is_sorry_warning,
+    GatePolicy, GateRejection, RejectReason, check_axioms_with_policy, is_sorry_warning,
     parse_print_axioms,
 };
 use super::splice::Shadow;
@@ -54,7 +54,7 @@ pub fn judge(
     symbols: &Value,
     mode: GateMode,
     policy: &GatePolicy,
-) -> Result<Judged, Rejection> {
+) -> Result<Judged, GateRejection> {
     judge_messages(shadow, diagnostics, symbols, mode)?;
     let text = shadow.text.as_str();
     let lines = LineIndex::new(text);
@@ -72,7 +72,7 @@ pub fn judge(
         .filter_map(|d| print_axioms_report(&d.message, &shadow.full_name))
         .collect();
     let [axioms] = reports.as_slice() else {
-        return Err(Rejection::new(RejectReason::AxiomsUnknown));
+        return Err(GateRejection::new(RejectReason::AxiomsUnknown));
     };
     let judged: Vec<String> = axioms
         .iter()
@@ -102,7 +102,7 @@ pub fn judge_messages(
     diagnostics: &[LeanDiagnostic],
     symbols: &Value,
     mode: GateMode,
-) -> Result<(), Rejection> {
+) -> Result<(), GateRejection> {
     let lines = LineIndex::new(&shadow.text);
     let offset = |at: Position| lines.offset(lean_syntax::Position::new(at.line, at.character));
 
@@ -110,7 +110,7 @@ pub fn judge_messages(
     // before is the user's own, byte for byte.
     let ours = |d: &&LeanDiagnostic| offset(d.full_range().start) >= shadow.checked_from;
     if let Some(error) = diagnostics.iter().filter(ours).find(|d| d.is_error()) {
-        return Err(Rejection::new(RejectReason::LeanError {
+        return Err(GateRejection::new(RejectReason::LeanError {
             message: error.message.clone(),
             range: error.range,
         }));
@@ -120,7 +120,7 @@ pub fn judge_messages(
             d.severity == Some(DiagnosticSeverity::WARNING) && is_sorry_warning(&d.message)
         })
     {
-        return Err(Rejection::new(RejectReason::SorryWarning));
+        return Err(GateRejection::new(RejectReason::SorryWarning));
     }
 
     check_bounds(shadow, symbols, &offset)
@@ -150,8 +150,8 @@ fn check_bounds(
     shadow: &Shadow,
     symbols: &Value,
     offset: &dyn Fn(Position) -> usize,
-) -> Result<(), Rejection> {
-    let escaped = |detail: String| Rejection::new(RejectReason::StructureChanged { detail });
+) -> Result<(), GateRejection> {
+    let escaped = |detail: String| GateRejection::new(RejectReason::StructureChanged { detail });
     let mut ranges = Vec::new();
     collect_symbol_ranges(symbols, &mut ranges);
     let spans: Vec<Range<usize>> = ranges

@@ -17,7 +17,7 @@ pub use checker::{
     LeanChecker, ShadowChecker, SourceDocuments, file_uri, to_pipeline,
 };
 pub use gate::{
-    GatePolicy, RejectReason, Rejection, Verdict, check_axioms, check_axioms_with_policy,
+    GatePolicy, GateRejection, GateVerdict, RejectReason, check_axioms, check_axioms_with_policy,
     parse_print_axioms, scan_candidate, scan_focused_candidate,
 };
 

@@ -37,7 +37,7 @@ use lsp_types::Position;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-use super::gate::{RejectReason, Rejection};
+use super::gate::{GateRejection, RejectReason};
 use crate::lean::{LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
 
 /// How long the header phase keeps listening after a fatal `fileProgress`, for the error
@@ -256,7 +256,11 @@ impl ShadowPool {
     /// Waits while the user's own documents are busy (Lean elaborates them on the same
     /// cores), then for a free slot, then for the header of a newly opened shadow (under the
     /// import limit); the check's time limit runs from then on.
-    pub async fn elaborate(&self, source_uri: &str, text: &str) -> Result<Elaborated, Rejection> {
+    pub async fn elaborate(
+        &self,
+        source_uri: &str,
+        text: &str,
+    ) -> Result<Elaborated, GateRejection> {
         let header = header_of(text);
         self.refuse_failed_header(source_uri, header)?;
         let mut busy = self.inner.user_busy.clone();
@@ -292,7 +296,7 @@ impl ShadowPool {
                 )
                 .await
                 .map_err(infrastructure)?;
-            Ok::<_, Rejection>((version, diagnostics, symbols))
+            Ok::<_, GateRejection>((version, diagnostics, symbols))
         })
         .await;
         let (version, diagnostics, symbols) = match elaborated {
@@ -305,7 +309,7 @@ impl ShadowPool {
             }
             Err(_) => {
                 self.close(lease.slot());
-                return Err(Rejection::new(RejectReason::Timeout { after: limit }));
+                return Err(GateRejection::new(RejectReason::Timeout { after: limit }));
             }
         };
         drop(lease);
@@ -318,12 +322,12 @@ impl ShadowPool {
     }
 
     /// The recorded header failure of `source_uri`, while its header is still `header`.
-    fn refuse_failed_header(&self, source_uri: &str, header: &str) -> Result<(), Rejection> {
+    fn refuse_failed_header(&self, source_uri: &str, header: &str) -> Result<(), GateRejection> {
         let Ok(mut failures) = self.inner.header_failures.lock() else {
             return Ok(());
         };
         match failures.get(source_uri) {
-            Some((failed, reason)) if failed == header => Err(Rejection::new(reason.clone())),
+            Some((failed, reason)) if failed == header => Err(GateRejection::new(reason.clone())),
             Some(_) => {
                 failures.remove(source_uri);
                 Ok(())
@@ -335,7 +339,12 @@ impl ShadowPool {
     /// Makes sure the slot holds a shadow `uri` whose header `header` Lean has loaded: keeps
     /// one that is open with that header, else opens the header alone and waits for it under
     /// the import limit.
-    async fn load_header(&self, slot: &mut Slot, uri: &str, header: &str) -> Result<(), Rejection> {
+    async fn load_header(
+        &self,
+        slot: &mut Slot,
+        uri: &str,
+        header: &str,
+    ) -> Result<(), GateRejection> {
         let reusable = slot
             .open
             .as_ref()
@@ -364,7 +373,7 @@ impl ShadowPool {
             },
         };
         self.close(slot);
-        Err(Rejection::new(failure))
+        Err(GateRejection::new(failure))
     }
 
     /// `<slot prefix><source path relative to the root>`, or the file name when the source is
@@ -380,16 +389,16 @@ impl ShadowPool {
 
     /// Takes a slot, preferring one that already holds a shadow of `source_uri` (its prefix is
     /// elaborated), then one with no document open, then any.
-    async fn lease(&self, source_uri: &str) -> Result<Lease, Rejection> {
+    async fn lease(&self, source_uri: &str) -> Result<Lease, GateRejection> {
         let permit = Arc::clone(&self.inner.permits)
             .acquire_owned()
             .await
-            .map_err(|_| Rejection::new(RejectReason::WorkerCrashed))?;
+            .map_err(|_| GateRejection::new(RejectReason::WorkerCrashed))?;
         let mut idle = self
             .inner
             .idle
             .lock()
-            .map_err(|_| Rejection::new(RejectReason::WorkerCrashed))?;
+            .map_err(|_| GateRejection::new(RejectReason::WorkerCrashed))?;
         let wanted = |slot: &Slot| {
             let uri = self.shadow_uri(&slot.prefix, source_uri);
             slot.open.as_ref().is_some_and(|open| open.uri == uri)
@@ -403,7 +412,7 @@ impl ShadowPool {
         // only a poisoned pool could lose one, and then the check cannot run.
         let slot = position
             .map(|at| idle.remove(at))
-            .ok_or_else(|| Rejection::new(RejectReason::WorkerCrashed))?;
+            .ok_or_else(|| GateRejection::new(RejectReason::WorkerCrashed))?;
         drop(idle);
         Ok(Lease {
             slot: Some(slot),
@@ -431,7 +440,7 @@ impl ShadowPool {
         uri: &str,
         text: &str,
         phase: Phase,
-    ) -> Result<(i32, Vec<LeanDiagnostic>), Rejection> {
+    ) -> Result<(i32, Vec<LeanDiagnostic>), GateRejection> {
         let lean = &self.inner.lean;
         if slot.open.as_ref().is_some_and(|open| open.uri != uri) {
             self.close(slot);
@@ -495,15 +504,15 @@ impl ShadowPool {
 }
 
 /// A failure to talk to Lean at all: the check cannot conclude, so it rejects.
-fn infrastructure(error: LeanError) -> Rejection {
+fn infrastructure(error: LeanError) -> GateRejection {
     if error
         .code()
         .is_some_and(|code| WORKER_CRASH_CODES.contains(&code))
         || matches!(error, LeanError::ServerGone)
     {
-        return Rejection::new(RejectReason::WorkerCrashed);
+        return GateRejection::new(RejectReason::WorkerCrashed);
     }
-    Rejection::new(RejectReason::LeanError {
+    GateRejection::new(RejectReason::LeanError {
         message: error.to_string(),
         range: lsp_types::Range::default(),
     })
@@ -532,7 +541,7 @@ async fn barrier(
     uri: &str,
     version: i32,
     phase: Phase,
-) -> Result<Vec<LeanDiagnostic>, Rejection> {
+) -> Result<Vec<LeanDiagnostic>, GateRejection> {
     let wait = lean.wait_for_diagnostics(uri, version);
     tokio::pin!(wait);
     let grace = tokio::time::sleep(Duration::from_secs(u64::from(u32::MAX)));
@@ -553,7 +562,7 @@ async fn barrier(
         };
         if fatal_now && !fatal {
             if phase == Phase::Check {
-                return Err(Rejection::new(RejectReason::WorkerCrashed));
+                return Err(GateRejection::new(RejectReason::WorkerCrashed));
             }
             fatal = true;
             grace
@@ -566,8 +575,8 @@ async fn barrier(
     }
     match (fatal, phase) {
         (false, _) => Ok(last),
-        (true, Phase::Check) => Err(Rejection::new(RejectReason::WorkerCrashed)),
-        (true, Phase::Header) => Err(Rejection::new(RejectReason::HeaderFailed {
+        (true, Phase::Check) => Err(GateRejection::new(RejectReason::WorkerCrashed)),
+        (true, Phase::Header) => Err(GateRejection::new(RejectReason::HeaderFailed {
             message: last.iter().find(|d| d.is_error()).map_or_else(
                 || "Lean stopped processing the file's header".to_owned(),
                 |error| error.message.clone(),

@@ -21,7 +21,7 @@ use std::ops::Range;
 use lean_syntax::{CommandKind, Outline, Token, TokenKind, lex, outline};
 use serde::{Deserialize, Serialize};
 
-use super::gate::{RejectReason, Rejection};
+use super::gate::{GateRejection, RejectReason};
 
 /// Where the hole sits: in a tactic block (`by sorry`, `· sorry`, `<;> sorry`) or in term
 /// position (`:= sorry`, `⟨sorry, h⟩`).
@@ -103,8 +103,8 @@ pub fn fresh_nonce() -> String {
     format!("{:016x}{:016x}", half(1), half(2))
 }
 
-fn structure_changed(detail: impl Into<String>) -> Rejection {
-    Rejection::new(RejectReason::StructureChanged {
+fn structure_changed(detail: impl Into<String>) -> GateRejection {
+    GateRejection::new(RejectReason::StructureChanged {
         detail: detail.into(),
     })
 }
@@ -133,7 +133,7 @@ pub fn splice(
     hole_span: Range<usize>,
     hole_kind: HoleKind,
     proof: &str,
-) -> Result<Spliced, Rejection> {
+) -> Result<Spliced, GateRejection> {
     if !matches!(document.get(hole_span.clone()), Some("sorry" | "admit")) {
         return Err(structure_changed(format!(
             "the hole at bytes {}..{} is not a `sorry` or `admit` token of the document",
@@ -171,7 +171,7 @@ pub fn splice(
 pub fn splice_together(
     document: &str,
     fills: &[(Range<usize>, HoleKind, &str)],
-) -> Result<Spliced, Rejection> {
+) -> Result<Spliced, GateRejection> {
     let mut edits: Vec<(Range<usize>, String, bool)> = Vec::with_capacity(fills.len());
     for (hole, kind, proof) in fills {
         let one = splice(document, hole.clone(), *kind, proof)?;
@@ -192,10 +192,10 @@ pub fn splice_together(
     }
     text.push_str(&document[copied..]);
     let (Some(first), Some(last)) = (filled.first(), filled.last()) else {
-        return Err(Rejection::new(RejectReason::Empty));
+        return Err(GateRejection::new(RejectReason::Empty));
     };
     let (Some(first_replaced), Some(last_replaced)) = (edits.first(), edits.last()) else {
-        return Err(Rejection::new(RejectReason::Empty));
+        return Err(GateRejection::new(RejectReason::Empty));
     };
     check_outline(&outline(document), &outline(&text))?;
     Ok(Spliced {
@@ -373,7 +373,7 @@ fn layout_tactic(
     layout: &HoleLayout<'_>,
     hole: &Range<usize>,
     proof: &str,
-) -> Result<(Range<usize>, String), Rejection> {
+) -> Result<(Range<usize>, String), GateRejection> {
     let lines = body_lines(proof)?;
     if lines.len() > 1
         && layout.ends_line()
@@ -394,7 +394,7 @@ fn layout_term(
     layout: &HoleLayout<'_>,
     hole: &Range<usize>,
     body: &str,
-) -> Result<(Range<usize>, String), Rejection> {
+) -> Result<(Range<usize>, String), GateRejection> {
     if !(layout.after_assignment() && layout.ends_line()) {
         return layout_enclosed(layout, hole, "(by ", body);
     }
@@ -419,7 +419,7 @@ fn layout_enclosed(
     hole: &Range<usize>,
     opener: &str,
     body: &str,
-) -> Result<(Range<usize>, String), Rejection> {
+) -> Result<(Range<usize>, String), GateRejection> {
     let lines = body_lines(body)?;
     let column = layout.column + opener.chars().count();
     let mut text = String::from(opener);
@@ -469,12 +469,12 @@ fn strip_leading_by(proof: &str) -> &str {
 
 /// The body's lines, trailing whitespace and surrounding blank lines removed, dedented so the
 /// least indented line starts at column 0 (see [`splice`] for a trimmed first line).
-fn body_lines(proof: &str) -> Result<Vec<String>, Rejection> {
+fn body_lines(proof: &str) -> Result<Vec<String>, GateRejection> {
     let lines: Vec<&str> = proof.lines().map(str::trim_end).collect();
     let first = lines.iter().position(|l| !l.is_empty());
     let last = lines.iter().rposition(|l| !l.is_empty());
     let (Some(first), Some(last)) = (first, last) else {
-        return Err(Rejection::new(RejectReason::Empty));
+        return Err(GateRejection::new(RejectReason::Empty));
     };
     let lines = &lines[first..=last];
     let indent = |line: &str| line.chars().take_while(|c| *c == ' ').count();
@@ -552,7 +552,7 @@ fn check_tokens_around(
     text: &str,
     replaced: &Range<usize>,
     proof_span: &Range<usize>,
-) -> Result<(), Rejection> {
+) -> Result<(), GateRejection> {
     let original = lex(document);
     let spliced = lex(text);
     let straddles = |t: &Token, at: usize| t.span.start < at && at < t.span.end;
@@ -605,7 +605,7 @@ fn check_tokens_around(
 }
 
 /// The same commands, with the same keywords and names, in the same order.
-fn check_outline(original: &Outline, spliced: &Outline) -> Result<(), Rejection> {
+fn check_outline(original: &Outline, spliced: &Outline) -> Result<(), GateRejection> {
     for (index, (was, now)) in original.commands.iter().zip(&spliced.commands).enumerate() {
         let was_name = was.name.as_ref().map(|(n, _)| n.as_str());
         let now_name = now.name.as_ref().map(|(n, _)| n.as_str());
@@ -652,7 +652,7 @@ pub fn shadow_text(
     target: Range<usize>,
     spliced: &Spliced,
     nonce: &str,
-) -> Result<Shadow, Rejection> {
+) -> Result<Shadow, GateRejection> {
     let grown = spliced.text.len() as isize - document.len() as isize;
     let target_end = target.end.checked_add_signed(grown).unwrap_or(0);
     let inside = target.start <= spliced.proof_span.start && spliced.proof_span.end <= target_end;

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use sorryfill::lean::PrivateEvent;
-use sorryfill::pipeline::{RejectKind, Verdict};
+use sorryfill::pipeline::{PipelineVerdict, RejectKind};
 
 use super::verify_lean::{SOURCE, Session, WAIT, check, rejected_with, settings};
 
@@ -63,6 +63,9 @@ async fn the_checker_reads_the_final_set_so_a_wrong_proof_is_rejected() {
         rejected_with(&wrong, RejectKind::Lean, "unsolved goals"),
         "{wrong:?}"
     );
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     session.finish().await;
 }

@@ -12,8 +12,8 @@ use sorryfill::editor::{EditorState, FILL_TITLE, HoleActions, STATUS_TITLE, Sess
 use sorryfill::holes::HolePosition;
 use sorryfill::lean::{LeanHandle, PrivateEvent};
 use sorryfill::pipeline::{
-    CheckMode, Checker, HoleBudget, NoDecomposer, NoProver, NoStore, Pipeline, Portfolio,
-    RejectKind, Target, Verdict, WorkspaceLimits,
+    CheckMode, Checker, HoleBudget, NoDecomposer, NoProver, NoStore, Pipeline, PipelineVerdict,
+    Portfolio, RejectKind, Target, WorkspaceLimits,
 };
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify;
@@ -77,12 +77,12 @@ impl ShadowChecker {
 }
 
 impl Checker for ShadowChecker {
-    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> Verdict {
+    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> PipelineVerdict {
         let Some((hole, index)) = self
             .state
             .hole_at(&target.doc, target.version, &target.hole)
         else {
-            return Verdict::rejected(RejectKind::Stale, "the version is gone");
+            return PipelineVerdict::rejected(RejectKind::Stale, "the version is gone");
         };
         self.log
             .lock()
@@ -94,10 +94,10 @@ impl Checker for ShadowChecker {
         };
         let spliced = match verify::splice(index.text(), hole.span, kind, &target.render(proof)) {
             Ok(spliced) => spliced,
-            Err(error) => return Verdict::rejected(RejectKind::Gate, format!("{error:?}")),
+            Err(error) => return PipelineVerdict::rejected(RejectKind::Gate, format!("{error:?}")),
         };
         let Some(diagnostics) = self.diagnostics_of(&spliced.text).await else {
-            return Verdict::rejected(RejectKind::Timeout, "no answer");
+            return PipelineVerdict::rejected(RejectKind::Timeout, "no answer");
         };
         let error = diagnostics.iter().find(|d| d.is_error());
         let sorry = diagnostics
@@ -105,9 +105,11 @@ impl Checker for ShadowChecker {
             .any(|d| sorryfill::holes::is_sorry_warning(&d.message));
         tracing::debug!(?diagnostics, proof, "test check");
         match (error, mode) {
-            (Some(error), _) => Verdict::rejected(RejectKind::Lean, error.message.clone()),
-            (None, CheckMode::Full) if sorry => Verdict::rejected(RejectKind::Lean, "uses sorry"),
-            (None, _) => Verdict::verified(),
+            (Some(error), _) => PipelineVerdict::rejected(RejectKind::Lean, error.message.clone()),
+            (None, CheckMode::Full) if sorry => {
+                PipelineVerdict::rejected(RejectKind::Lean, "uses sorry")
+            }
+            (None, _) => PipelineVerdict::verified(),
         }
     }
 }

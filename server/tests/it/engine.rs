@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use sorryfill::config::Config;
 use sorryfill::engine::Engine;
 use sorryfill::pipeline::{
-    CheckMode, Checker, GoalSpec, HoleId, JobKey, JobRequest, JobState, RejectKind, Target, Verdict,
+    CheckMode, Checker, GoalSpec, HoleId, JobKey, JobRequest, JobState, PipelineVerdict,
+    RejectKind, Target,
 };
 use sorryfill::store::{ExportKind, export_to_path};
 
@@ -180,7 +181,7 @@ impl FakeLean {
 }
 
 impl Checker for FakeLean {
-    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> Verdict {
+    async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> PipelineVerdict {
         tokio::time::sleep(Duration::from_millis(10)).await;
         // Only checks that reach a verdict are remembered: a check dropped halfway (its job
         // found a proof elsewhere) has nothing to record.
@@ -190,9 +191,9 @@ impl Checker for FakeLean {
             mode,
         });
         if (self.oracle)(target, proof, mode) {
-            Verdict::verified()
+            PipelineVerdict::verified()
         } else {
-            Verdict::rejected(RejectKind::Lean, "unsolved goals")
+            PipelineVerdict::rejected(RejectKind::Lean, "unsolved goals")
         }
     }
 }

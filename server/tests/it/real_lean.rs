@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sorryfill::pipeline::{Checker, RejectKind, Verdict};
+use sorryfill::pipeline::{Checker, PipelineVerdict, RejectKind};
 use sorryfill::verify::file_uri;
 
 use super::support::fresh_dir;
@@ -86,7 +86,10 @@ async fn real_lean_verifies_a_proof_and_rejects_errors_sorry_axioms_and_banned_c
     let checker = session.checker(settings(1, Duration::from_secs(60)));
     let target = session.target(0);
 
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     let verdict = check(&checker, &target, "exact h").await;
     assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
     let verdict = check(&checker, &target, "exact magic.elim").await;
@@ -102,7 +105,7 @@ async fn real_lean_verifies_a_proof_and_rejects_errors_sorry_axioms_and_banned_c
     // After all the rejections, the shadow document still checks.
     assert_eq!(
         check(&checker, &target, "exact Nat.le_succ_of_le h").await,
-        Verdict::verified()
+        PipelineVerdict::verified()
     );
     let goal = checker
         .goal_at(&target)
@@ -128,7 +131,7 @@ async fn real_lean_verifies_a_hole_beside_another_as_a_focused_block_and_never_w
     let target = session.target(0);
     assert_eq!(
         check(&checker, &target, "exact hp").await,
-        Verdict::verified()
+        PipelineVerdict::verified()
     );
     let verdict = check(&checker, &target, "exact hq").await;
     assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
@@ -152,7 +155,10 @@ async fn real_lean_rejects_every_cheat_of_the_adversarial_suite() {
         let (session, _dir) = start(&lake, &source).await;
         let checker = session.checker(settings(1, Duration::from_secs(60)));
         let target = session.target(ordinal);
-        assert_eq!(check(&checker, &target, honest).await, Verdict::verified());
+        assert_eq!(
+            check(&checker, &target, honest).await,
+            PipelineVerdict::verified()
+        );
         for attack in attacks {
             let proof = attack.proof.replace('ℕ', "Nat");
             let verdict = check(&checker, &target, &proof).await;
@@ -174,13 +180,19 @@ async fn real_lean_slow_check_times_out_and_the_next_one_works() {
     let checker = session.checker(settings(1, Duration::from_secs(10)));
     let target = session.target(0);
     // Warm the shadow document first, so the limit is spent on the candidate.
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     let verdict = check(&checker, &target, "sleep 60000\nomega").await;
     assert!(
         rejected_with(&verdict, RejectKind::Timeout, "did not finish"),
         "{verdict:?}"
     );
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     session.finish().await;
 }
 
@@ -191,7 +203,10 @@ async fn real_lean_edit_during_a_check_makes_it_stale() {
     let (mut session, _dir) = start(&lake, SOURCE).await;
     let checker = session.checker(settings(1, Duration::from_secs(60)));
     let target = session.target(0);
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     let running = tokio::spawn({
         let checker = checker.clone();
         let target = target.clone();
@@ -268,7 +283,7 @@ theorem target (a b : Nat) (h : a ≤ b) : a ≤ b + 1 := by
     }
     // Verified whether this release prints axioms in a module or refuses to (then the
     // companion shadow without `module` reports them).
-    assert_eq!(verdict, Verdict::verified());
+    assert_eq!(verdict, PipelineVerdict::verified());
     let verdict = check(&checker, &target, "exact magic.elim").await;
     assert!(
         rejected_with(&verdict, RejectKind::Gate, "axiom `magic`"),
@@ -289,7 +304,7 @@ async fn real_lean_import_time_is_not_counted_against_the_check() {
     let started = std::time::Instant::now();
     let verdict = check(&checker, &target, "omega").await;
     let took = started.elapsed();
-    assert_eq!(verdict, Verdict::verified(), "after {took:?}");
+    assert_eq!(verdict, PipelineVerdict::verified(), "after {took:?}");
     if took < Duration::from_millis(1000) {
         crate::support::skip_line(format_args!(
             "note: this Lean imported in {took:?}, within the check limit, so the test shows less"

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 use sorryfill::config::VerifyConfig;
 use sorryfill::holes::scan;
 use sorryfill::lean::{DocumentEvent, LeanHandle};
-use sorryfill::pipeline::{CheckMode, Checker, JobKey, RejectKind, Target, Verdict};
+use sorryfill::pipeline::{CheckMode, Checker, JobKey, PipelineVerdict, RejectKind, Target};
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify::{
-    CheckRequest, CheckerSettings, GateMode, HoleKind, LeanChecker, RejectReason, ShadowChecker,
-    SourceDocuments, Verdict as GateVerdict,
+    CheckRequest, CheckerSettings, GateMode, GateVerdict, HoleKind, LeanChecker, RejectReason,
+    ShadowChecker, SourceDocuments,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::watch;
@@ -377,14 +377,14 @@ pub(crate) fn settings(workers: usize, timeout: Duration) -> CheckerSettings {
     }
 }
 
-pub(crate) async fn check(checker: &LeanChecker, target: &Target, proof: &str) -> Verdict {
+pub(crate) async fn check(checker: &LeanChecker, target: &Target, proof: &str) -> PipelineVerdict {
     tokio::time::timeout(WAIT, checker.check(target, proof, CheckMode::Full))
         .await
         .expect("a check ends within its own limit")
 }
 
-pub(crate) fn rejected_with(verdict: &Verdict, kind: RejectKind, words: &str) -> bool {
-    matches!(verdict, Verdict::Rejected(r) if r.kind == kind && r.message.contains(words))
+pub(crate) fn rejected_with(verdict: &PipelineVerdict, kind: RejectKind, words: &str) -> bool {
+    matches!(verdict, PipelineVerdict::Rejected(r) if r.kind == kind && r.message.contains(words))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,16 +395,19 @@ async fn a_proof_lean_accepts_is_verified_and_a_wrong_one_is_rejected_with_leans
     let target = session.target(0);
 
     let verdict = check(&checker, &target, "omega").await;
-    assert_eq!(verdict, Verdict::verified());
+    assert_eq!(verdict, PipelineVerdict::verified());
     let verdict = check(&checker, &target, "exact Nat.le_succ_of_le h").await;
-    assert_eq!(verdict, Verdict::verified());
+    assert_eq!(verdict, PipelineVerdict::verified());
     let verdict = check(&checker, &target, "simp").await;
     assert!(
         rejected_with(&verdict, RejectKind::Lean, "unsolved goals"),
         "{verdict:?}"
     );
     // The rejection did not spoil the shadow document.
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     session.finish().await;
 }
 
@@ -453,7 +456,7 @@ async fn a_hole_sharing_its_declaration_with_another_users_hole_can_be_verified(
     let checker = session.checker(settings(1, WAIT));
     assert_eq!(
         check(&checker, &session.target(0), "exact hp").await,
-        Verdict::verified()
+        PipelineVerdict::verified()
     );
     let banned = check(&checker, &session.target(0), "sorryAx _").await;
     assert!(
@@ -474,7 +477,10 @@ async fn a_hung_check_times_out_and_the_next_one_works() {
         rejected_with(&verdict, RejectKind::Timeout, "did not finish"),
         "{verdict:?}"
     );
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     session.finish().await;
 }
 
@@ -484,13 +490,19 @@ async fn a_crashed_shadow_worker_rejects_and_the_next_check_works() {
     session.open(SOURCE).await;
     let checker = session.checker(settings(1, WAIT));
     let target = session.target(0);
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     let verdict = check(&checker, &target, "exact CRASH_ME").await;
     assert!(
         rejected_with(&verdict, RejectKind::Timeout, "crashed"),
         "{verdict:?}"
     );
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     session.finish().await;
 }
 
@@ -564,7 +576,10 @@ async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
             HoleKind::Tactic => "omega",
             HoleKind::Term => "exact hp",
         };
-        assert_eq!(check(&checker, &target, honest).await, Verdict::verified());
+        assert_eq!(
+            check(&checker, &target, honest).await,
+            PipelineVerdict::verified()
+        );
         for case in ADVERSARIAL.iter().filter(|c| c.kind == kind) {
             let verdict = check(&checker, &target, case.proof).await;
             assert!(
@@ -591,7 +606,10 @@ async fn the_adversarial_suite_verifies_nothing_beside_the_users_other_hole_eith
     session.open(source).await;
     let checker = session.checker(settings(2, WAIT));
     let target = session.target(0);
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     for case in ADVERSARIAL.iter().filter(|c| c.kind == HoleKind::Tactic) {
         let verdict = check(&checker, &target, case.proof).await;
         assert!(
@@ -634,7 +652,7 @@ async fn transcript(with_checks: bool) -> Vec<String> {
         assert!(checker.goal_at(&session.target(0)).await.is_some());
         assert_eq!(
             check(&checker, &session.target(0), "omega").await,
-            Verdict::verified()
+            PipelineVerdict::verified()
         );
     }
     session.finish().await
@@ -731,7 +749,10 @@ async fn checking_many_candidates_elaborates_the_header_once_and_only_the_target
     let target = session.target(0);
     for k in 0..20 {
         let proof = format!("exact Nat.le_succ_of_le (le_trans h (le_refl {k}))");
-        assert_eq!(check(&checker, &target, &proof).await, Verdict::verified());
+        assert_eq!(
+            check(&checker, &target, &proof).await,
+            PipelineVerdict::verified()
+        );
     }
     let stats = session.stats_of(&session.shadow_uri(0)).await;
     assert_eq!(stats["headerLoads"], 1, "{stats}");
@@ -778,7 +799,10 @@ async fn background_checks_wait_while_the_users_document_is_elaborated() {
         "Lean saw the shadow document while the user's file was busy"
     );
     busy.send(false).expect("the checker listens");
-    assert_eq!(running.await.expect("no panic"), Verdict::verified());
+    assert_eq!(
+        running.await.expect("no panic"),
+        PipelineVerdict::verified()
+    );
     session.finish().await;
 }
 
@@ -841,12 +865,15 @@ async fn an_import_slower_than_the_check_timeout_still_gets_its_checks() {
     session.open(SOURCE).await;
     let checker = session.checker(settings(1, Duration::from_millis(1500)));
     let target = session.target(0);
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     let verdict = check(&checker, &target, "exact wrong").await;
     assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
     assert_eq!(
         check(&checker, &target, "exact Nat.le_succ_of_le h").await,
-        Verdict::verified()
+        PipelineVerdict::verified()
     );
     let stats = session.stats_of(&session.shadow_uri(0)).await;
     assert_eq!(
@@ -911,7 +938,10 @@ async fn a_shadow_never_builds_stale_imports_and_says_so_once() {
     // The user restarts the file, which builds the imports: checks work again.
     session.restart_file(SOURCE).await;
     let target = session.target(0);
-    assert_eq!(check(&checker, &target, "omega").await, Verdict::verified());
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
     let frames = session.finish().await;
     assert!(
         frames.iter().all(|f| !f.contains(".lake/sorryfill")),
@@ -934,7 +964,7 @@ async fn a_candidate_lean_reads_as_leaving_its_declaration_is_rejected_without_a
     );
     assert_eq!(
         check(&checker, &session.target(0), "/- pad -/   omega").await,
-        Verdict::verified(),
+        PipelineVerdict::verified(),
         "the same proof without the escape verifies"
     );
     session.finish().await;

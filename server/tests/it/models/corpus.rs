@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use sorryfill::models::parse::{Rejection, parse_output};
+use sorryfill::models::parse::{ParseRejection, parse_output};
 
 use crate::support::corpus_dir;
 
@@ -229,7 +229,8 @@ fn every_raw_output_agrees_with_the_expected_facts() {
             assert!(
                 matches!(
                     parsed.proof,
-                    Err(Rejection::TruncatedInBlock { .. } | Rejection::RepetitionLoop { .. })
+                    Err(ParseRejection::TruncatedInBlock { .. }
+                        | ParseRejection::RepetitionLoop { .. })
                 ),
                 "{path}: a cut-off output is rejected, got {:?}",
                 parsed.proof.as_ref().map(|p| &p.statement.name)
@@ -279,7 +280,7 @@ fn loops_are_named_as_loops() {
         let parsed = parse_output(&raw, "");
         assert!(parsed.repetition.is_some(), "{name}: repetition detected");
         assert!(
-            matches!(parsed.proof, Err(Rejection::RepetitionLoop { .. })),
+            matches!(parsed.proof, Err(ParseRejection::RepetitionLoop { .. })),
             "{name}: rejected as a loop"
         );
     }
