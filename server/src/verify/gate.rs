@@ -16,9 +16,11 @@ use std::time::Duration;
 
 use lean_syntax::{Token, TokenKind, lex};
 
-use super::splice::SHADOW_NAME_PREFIX;
 use lsp_types::Range;
 use serde::{Deserialize, Serialize};
+
+/// The prefix of every name a shadow adds; a candidate that mentions it is rejected.
+pub const SHADOW_NAME_PREFIX: &str = "_sorryfill_";
 
 /// The axioms a proof may depend on unless the user configures otherwise.
 pub const DEFAULT_ALLOWED_AXIOMS: [&str; 3] = ["propext", "Classical.choice", "Quot.sound"];

@@ -17,12 +17,9 @@ pub use checker::{
     LeanChecker, ShadowChecker, SourceDocuments, file_uri, to_pipeline,
 };
 pub use gate::{
-    GatePolicy, GateRejection, GateVerdict, RejectReason, check_axioms, check_axioms_with_policy,
-    parse_print_axioms, scan_candidate, scan_focused_candidate,
+    GatePolicy, GateRejection, GateVerdict, RejectReason, SHADOW_NAME_PREFIX, check_axioms,
+    check_axioms_with_policy, parse_print_axioms, scan_candidate, scan_focused_candidate,
 };
 
 pub use judgement::{Judged, judge, lean_whitespace_end};
-pub use splice::{
-    HoleKind, SHADOW_NAME_PREFIX, Shadow, Spliced, fresh_nonce, shadow_text, splice,
-    splice_together,
-};
+pub use splice::{HoleKind, Shadow, Spliced, fresh_nonce, shadow_text, splice, splice_together};

@@ -21,7 +21,7 @@ use std::ops::Range;
 use lean_syntax::{CommandKind, Outline, Token, TokenKind, lex, outline};
 use serde::{Deserialize, Serialize};
 
-use super::gate::{GateRejection, RejectReason};
+use super::gate::{GateRejection, RejectReason, SHADOW_NAME_PREFIX};
 
 /// Where the hole sits: in a tactic block (`by sorry`, `· sorry`, `<;> sorry`) or in term
 /// position (`:= sorry`, `⟨sorry, h⟩`).
@@ -83,9 +83,6 @@ pub struct Shadow {
     /// of the declaration.
     pub extra_axioms: Vec<String>,
 }
-
-/// The prefix of every name a shadow adds; a candidate that mentions it is rejected.
-pub const SHADOW_NAME_PREFIX: &str = "_sorryfill_";
 
 /// A fresh, unguessable nonce for the names of one check (128 bits from the standard library's
 /// randomly keyed hasher, which is seeded from the operating system).

@@ -17,6 +17,7 @@ mod faults;
 mod first_run;
 mod holes;
 mod isolation;
+mod layers;
 mod models;
 #[cfg(unix)]
 mod nvim;
