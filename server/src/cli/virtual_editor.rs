@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::router::{Proxy, ServeError};
+use crate::transport::lsp;
 use crate::transport::{DEFAULT_MAX_FRAME_BYTES, read_frames, sniff_envelope, write_frames};
 
 /// Why the in-process editor could not talk to Lean.
@@ -114,7 +115,7 @@ impl VirtualEditor {
     /// [`Self::OPENED_VERSION`].
     pub fn open(&self, uri: &str, text: &str) {
         self.notify(
-            "textDocument/didOpen",
+            lsp::method::DID_OPEN,
             json!({
                 "textDocument": {"uri": uri, "languageId": "lean4", "version": Self::OPENED_VERSION, "text": text},
                 "dependencyBuildMode": "never"
@@ -125,7 +126,7 @@ impl VirtualEditor {
     /// Closes a document.
     pub fn close(&self, uri: &str) {
         self.notify(
-            "textDocument/didClose",
+            lsp::method::DID_CLOSE,
             json!({"textDocument": {"uri": uri}}),
         );
     }

@@ -13,6 +13,7 @@ pub use position::{PositionEncoding, char_to_position, position_to_char};
 
 use std::collections::HashMap;
 
+use crate::transport::lsp;
 use lsp_types::{Range, TextDocumentContentChangeEvent};
 use ropey::Rope;
 use serde::Deserialize;
@@ -113,7 +114,7 @@ impl DocumentStore {
 
     /// Applies `textDocument/didOpen` params; returns the URI opened.
     pub fn did_open(&mut self, params: &[u8]) -> Result<String, SyncError> {
-        let params: OpenParams = parse("textDocument/didOpen", params)?;
+        let params: OpenParams = parse(lsp::method::DID_OPEN, params)?;
         let item = params.text_document;
         let document = Document {
             text: Rope::from_str(&item.text),
@@ -127,7 +128,7 @@ impl DocumentStore {
     /// Applies `textDocument/didChange` params (full and incremental changes, in order);
     /// returns the URI changed, or `None` when the document is not open.
     pub fn did_change(&mut self, params: &[u8]) -> Result<Option<String>, SyncError> {
-        let params: ChangeParams = parse("textDocument/didChange", params)?;
+        let params: ChangeParams = parse(lsp::method::DID_CHANGE, params)?;
         let encoding = self.encoding;
         let uri = params.text_document.uri;
         let Some(document) = self.documents.get_mut(&uri) else {
@@ -143,7 +144,7 @@ impl DocumentStore {
 
     /// Applies `textDocument/didClose` params; returns the closed document, if it was open.
     pub fn did_close(&mut self, params: &[u8]) -> Result<Option<(String, Document)>, SyncError> {
-        let params: CloseParams = parse("textDocument/didClose", params)?;
+        let params: CloseParams = parse(lsp::method::DID_CLOSE, params)?;
         Ok(self.documents.remove_entry(&params.text_document.uri))
     }
 }

@@ -14,6 +14,7 @@ use super::state::EditorState;
 use crate::holes::{Hole, HoleIndex, HolePosition};
 use crate::pipeline::JobState;
 use crate::router::{CodeActionProvider, CodeActionQuery, CommandError, EditorHandle};
+use crate::transport::lsp;
 use crate::verify::{self, splice};
 
 /// Title of the action that fills a hole with a verified proof.
@@ -212,7 +213,10 @@ impl CodeActionProvider for HoleActions {
         };
         let message = self.status_of(uri, hole);
         if let Some(editor) = &self.editor {
-            editor.notify("window/showMessage", json!({"type": 3, "message": message}));
+            editor.notify(
+                lsp::method::SHOW_MESSAGE,
+                json!({"type": lsp::MessageType::INFO, "message": message}),
+            );
         }
         Some(Ok(json!({"message": message})))
     }

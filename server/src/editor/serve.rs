@@ -25,6 +25,7 @@ use crate::engine::Engine;
 use crate::isolation::{CheckingServer, IsolatedChecker};
 use crate::lean::DocumentEvent;
 use crate::router::{Proxy, ProxyConfig};
+use crate::transport::lsp;
 use crate::transport::stdio;
 use crate::verify::checker::SourceDocuments;
 
@@ -147,8 +148,8 @@ async fn start_session(
             // sorryfill: the editor is told once (a warning, already in the log).
             for warning in warnings {
                 parts.editor.notify(
-                    "window/showMessage",
-                    json!({"type": 2, "message": format!("sorryfill: {warning}")}),
+                    lsp::method::SHOW_MESSAGE,
+                    json!({"type": lsp::MessageType::WARNING, "message": format!("sorryfill: {warning}")}),
                 );
             }
             (config, session)
@@ -156,8 +157,8 @@ async fn start_session(
         Err(error) => {
             tracing::error!("sorryfill is off for this session: {error:#}");
             parts.editor.notify(
-                "window/showMessage",
-                json!({"type": 1, "message": format!("sorryfill is off: {error:#}. Lean runs as usual.")}),
+                lsp::method::SHOW_MESSAGE,
+                json!({"type": lsp::MessageType::ERROR, "message": format!("sorryfill is off: {error:#}. Lean runs as usual.")}),
             );
             parts.state.set_off(format!("{error:#}"));
             // Keep draining so the router never holds events for nobody.
@@ -224,8 +225,8 @@ fn build_session(
             // The status line says it for as long as it holds; the message says it once.
             state.set_off(why.to_owned());
             editor.notify(
-                "window/showMessage",
-                json!({"type": 2, "message": format!("sorryfill: proving is off: {why}. Lean runs as usual.")}),
+                lsp::method::SHOW_MESSAGE,
+                json!({"type": lsp::MessageType::WARNING, "message": format!("sorryfill: proving is off: {why}. Lean runs as usual.")}),
             );
         },
     );

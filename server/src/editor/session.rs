@@ -24,6 +24,7 @@ use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
 };
 use crate::router::EditorHandle;
+use crate::transport::lsp;
 use crate::verify::checker::SourceDocuments;
 
 struct LiveJob {
@@ -409,7 +410,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             tracing::info!(%uri, version, holes = edits.len(), "applying verified proofs on save");
             // The edit names `version`, so an editor never applies it to another version.
             editor.request(
-                "workspace/applyEdit",
+                lsp::method::APPLY_EDIT,
                 json!({"label": "sorryfill: fill verified holes", "edit": versioned_edit(&uri, version, &edits)}),
             );
         });
@@ -682,8 +683,10 @@ struct Progress {
 
 impl Progress {
     fn send(&self, value: Value) {
-        self.editor
-            .notify("$/progress", json!({"token": self.token, "value": value}));
+        self.editor.notify(
+            lsp::method::PROGRESS,
+            json!({"token": self.token, "value": value}),
+        );
     }
 
     fn update(&mut self, state: &JobState) {
@@ -693,7 +696,7 @@ impl Progress {
         let message = describe(state);
         if !self.begun {
             self.editor.request(
-                "window/workDoneProgress/create",
+                lsp::method::WORK_DONE_PROGRESS_CREATE,
                 json!({"token": self.token}),
             );
             self.send(json!({"kind": "begin", "title": self.title, "message": message, "cancellable": false}));

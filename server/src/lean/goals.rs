@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::{LeanError, LeanHandle};
 use crate::holes::{Hole, HoleKind, HolePosition};
+use crate::transport::lsp;
 
 /// Lean's rendered goal at `hole` of the current version of `uri`, or `None` when Lean shows
 /// no goal there (`null`, `no goals`, an empty target).
@@ -19,8 +20,10 @@ pub async fn goal_at(
         "position": {"line": hole.range.start.line, "character": hole.range.start.character},
     });
     let (method, pointer) = match (hole.kind, hole.position) {
-        (_, HolePosition::Tactic) | (HoleKind::Admit, _) => ("$/lean/plainGoal", "/goals/0"),
-        (HoleKind::Sorry, HolePosition::Term) => ("$/lean/plainTermGoal", "/goal"),
+        (_, HolePosition::Tactic) | (HoleKind::Admit, _) => {
+            (lsp::method::LEAN_PLAIN_GOAL, "/goals/0")
+        }
+        (HoleKind::Sorry, HolePosition::Term) => (lsp::method::LEAN_PLAIN_TERM_GOAL, "/goal"),
     };
     let answer = lean.request(method, params).await?;
     Ok(answer

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::PrivateEvent;
+use crate::transport::lsp;
 
 /// The prefix of the proxy's own request ids, `"sorryfill:<n>"`.
 pub const PRIVATE_ID_PREFIX: &str = "sorryfill:";
@@ -177,7 +178,7 @@ impl LeanHandle {
     /// elaborating that version (Lean's own barrier).
     pub async fn wait_for_diagnostics(&self, uri: &str, version: i32) -> Result<(), LeanError> {
         self.request(
-            "textDocument/waitForDiagnostics",
+            lsp::method::LEAN_WAIT_FOR_DIAGNOSTICS,
             serde_json::json!({"uri": uri, "version": version}),
         )
         .await

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::ops::Range as ByteRange;
 
+use crate::transport::lsp;
 use lsp_types::Range;
 use ropey::Rope;
 use serde_json::value::RawValue;
@@ -76,7 +77,7 @@ impl CommandError {
     /// Invalid params (`-32602`): the arguments name no document or hole the proxy can use.
     pub fn invalid_params(message: impl Into<String>) -> Self {
         Self {
-            code: -32602,
+            code: lsp::error_code::INVALID_PARAMS,
             message: message.into(),
         }
     }
@@ -84,7 +85,7 @@ impl CommandError {
     /// Request failed (`-32803`, LSP 3.17): well-formed, but it cannot be done now.
     pub fn failed(message: impl Into<String>) -> Self {
         Self {
-            code: -32803,
+            code: lsp::error_code::REQUEST_FAILED,
             message: message.into(),
         }
     }

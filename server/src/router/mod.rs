@@ -40,6 +40,7 @@ use crate::lean::{
     DiagnosticsStore, DocumentEvent, FileProgressParams, LeanCommand, LeanCommandSink, LeanError,
     LeanResponseError, PRIVATE_ID_PREFIX, PrivateEvent, ProgressOutcome, PublishDiagnosticsParams,
 };
+use crate::transport::lsp;
 use crate::transport::{Frame, Incoming, Malformed, MessageKind};
 use intercept::{PendingCodeAction, announce_commands, merge_code_actions};
 
@@ -285,8 +286,7 @@ impl Router {
         let Ok(id) = serde_json::from_str::<Value>(id_text) else {
             return;
         };
-        let reply =
-            json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32700, "message": message}});
+        let reply = json!({"jsonrpc": "2.0", "id": id, "error": {"code": lsp::error_code::PARSE_ERROR, "message": message}});
         if let Ok(body) = serde_json::to_vec(&reply) {
             self.send_to_client(Bytes::from(body));
         }
@@ -347,21 +347,21 @@ impl Router {
                 if let Some(id) = &id {
                     self.editor_ids_of_private_form.insert(id.clone());
                 }
-                if method.as_deref() == Some("codeAction/resolve")
+                if method.as_deref() == Some(lsp::method::CODE_ACTION_RESOLVE)
                     && let Some(id) = &id
                     && self.resolve_own_action(id, &frame)
                 {
                     return;
                 }
             }
-            (MessageKind::Request, Some("codeAction/resolve")) => {
+            (MessageKind::Request, Some(lsp::method::CODE_ACTION_RESOLVE)) => {
                 if let Some(id) = &id
                     && self.resolve_own_action(id, &frame)
                 {
                     return;
                 }
             }
-            (MessageKind::Request, Some("initialize")) => {
+            (MessageKind::Request, Some(lsp::method::INITIALIZE)) => {
                 self.initialize_id = id;
                 let params =
                     params_of(&frame).and_then(|raw| serde_json::from_slice::<Value>(raw).ok());
@@ -375,18 +375,18 @@ impl Router {
                     .and_then(|params| params.pointer("/initializationOptions/sorryfill"))
                     .cloned();
             }
-            (MessageKind::Notification, Some("textDocument/didSave")) => self.did_save(&frame),
-            (MessageKind::Request, Some("workspace/executeCommand")) => {
+            (MessageKind::Notification, Some(lsp::method::DID_SAVE)) => self.did_save(&frame),
+            (MessageKind::Request, Some(lsp::method::EXECUTE_COMMAND)) => {
                 if let Some(id) = &id
                     && self.own_command(id, &frame)
                 {
                     return;
                 }
             }
-            (MessageKind::Notification, Some("initialized")) => {
+            (MessageKind::Notification, Some(lsp::method::INITIALIZED)) => {
                 after_forward = Some(Phase::Running)
             }
-            (MessageKind::Request, Some("shutdown")) => {
+            (MessageKind::Request, Some(lsp::method::SHUTDOWN)) => {
                 self.phase = Phase::ShutDown;
                 for queued in std::mem::take(&mut self.queued) {
                     if let Some(n) = queued.request {
@@ -394,15 +394,15 @@ impl Router {
                     }
                 }
             }
-            (MessageKind::Notification, Some("exit")) => {
+            (MessageKind::Notification, Some(lsp::method::EXIT)) => {
                 // An editor may exit without `shutdown`; the proxy stays silent from here on.
                 self.phase = Phase::ShutDown;
                 self.exit_forwarded = true;
             }
-            (MessageKind::Notification, Some("textDocument/didOpen")) => self.did_open(&frame),
-            (MessageKind::Notification, Some("textDocument/didChange")) => self.did_change(&frame),
-            (MessageKind::Notification, Some("textDocument/didClose")) => self.did_close(&frame),
-            (MessageKind::Request, Some("textDocument/codeAction")) => {
+            (MessageKind::Notification, Some(lsp::method::DID_OPEN)) => self.did_open(&frame),
+            (MessageKind::Notification, Some(lsp::method::DID_CHANGE)) => self.did_change(&frame),
+            (MessageKind::Notification, Some(lsp::method::DID_CLOSE)) => self.did_close(&frame),
+            (MessageKind::Request, Some(lsp::method::CODE_ACTION)) => {
                 if let Some(id) = id {
                     self.remember_code_action(id, &frame);
                 }
@@ -603,10 +603,10 @@ impl Router {
                 self.lean_ids_of_private_form.insert(id);
                 self.send_to_client(frame.into_bytes());
             }
-            (MessageKind::Notification, Some("textDocument/publishDiagnostics"), _) => {
+            (MessageKind::Notification, Some(lsp::method::PUBLISH_DIAGNOSTICS), _) => {
                 self.publish_diagnostics(frame);
             }
-            (MessageKind::Notification, Some("$/lean/fileProgress"), _) => {
+            (MessageKind::Notification, Some(lsp::method::LEAN_FILE_PROGRESS), _) => {
                 self.file_progress(frame)
             }
             _ => self.send_to_client(frame.into_bytes()),
@@ -824,7 +824,7 @@ impl Router {
                 self.queued.retain(|queued| queued.request != Some(n));
                 if self.queued.len() == queued_before && self.phase == Phase::Running {
                     let id = crate::lean::private_request_id(n);
-                    let body = json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": id}});
+                    let body = json!({"jsonrpc": "2.0", "method": lsp::method::CANCEL_REQUEST, "params": {"id": id}});
                     self.send_own(None, body);
                 }
             }
@@ -835,7 +835,7 @@ impl Router {
                 }
                 if matches!(
                     method.as_str(),
-                    "textDocument/didOpen" | "textDocument/didClose"
+                    lsp::method::DID_OPEN | lsp::method::DID_CLOSE
                 ) && let Some(uri) = params.pointer("/textDocument/uri").and_then(Value::as_str)
                 {
                     // A reopened private document starts its versions afresh; without this

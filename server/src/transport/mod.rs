@@ -9,6 +9,7 @@ pub mod capture;
 mod codec;
 mod envelope;
 mod json;
+pub mod lsp;
 mod pool;
 pub mod stdio;
 

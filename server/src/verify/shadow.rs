@@ -39,13 +39,17 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::gate::{GateRejection, RejectReason};
 use crate::lean::{LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
+use crate::transport::lsp;
 
 /// How long the header phase keeps listening after a fatal `fileProgress`, for the error
 /// that says why (Lean publishes it around the same time).
 const FATAL_HEADER_GRACE: Duration = Duration::from_secs(2);
 
 /// The JSON-RPC codes Lean uses for a crashed file worker.
-const WORKER_CRASH_CODES: [i64; 2] = [-32901, -32902];
+const WORKER_CRASH_CODES: [i64; 2] = [
+    lsp::error_code::LEAN_WORKER_EXITED,
+    lsp::error_code::LEAN_WORKER_CRASHED,
+];
 
 /// A bounded pool of shadow documents on the user's Lean server. Cheap to clone; clones share
 /// the pool. Make ONE per proxy session: the router delivers a private URI's events to one
@@ -291,7 +295,7 @@ impl ShadowPool {
             // The slot is leased, so Lean answers for exactly the version just finished.
             let symbols = lean
                 .request(
-                    "textDocument/documentSymbol",
+                    lsp::method::DOCUMENT_SYMBOL,
                     json!({"textDocument": {"uri": uri}}),
                 )
                 .await
@@ -426,7 +430,7 @@ impl ShadowPool {
         if let Some(open) = slot.open.take() {
             tracing::debug!(slot = slot.index, uri = %open.uri, "closing a shadow document");
             let _ = self.inner.lean.notify(
-                "textDocument/didClose",
+                lsp::method::DID_CLOSE,
                 json!({"textDocument": {"uri": open.uri}}),
             );
         }
@@ -463,7 +467,7 @@ impl ShadowPool {
                     .bytes_sent
                     .fetch_add(bytes as u64, Ordering::Relaxed);
                 lean.notify(
-                    "textDocument/didChange",
+                    lsp::method::DID_CHANGE,
                     json!({
                         "textDocument": {"uri": uri, "version": version},
                         "contentChanges": [change],
@@ -476,7 +480,7 @@ impl ShadowPool {
                     .bytes_sent
                     .fetch_add(text.len() as u64, Ordering::Relaxed);
                 lean.notify(
-                    "textDocument/didOpen",
+                    lsp::method::DID_OPEN,
                     // `never`: a check must not build (Lean's default, `always`, would run Lake and
                     // report its output as diagnostics of the shadow).
                     json!({
