@@ -5,7 +5,6 @@
 //! Invariant: it sends `initialize` and waits for the answer before `initialized`, and it
 //! answers every request the server sends (with `null`), so Lean never waits on it.
 
-use std::collections::HashMap;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +18,7 @@ use tokio::task::JoinHandle;
 
 use crate::router::{Proxy, ServeError};
 use crate::transport::lsp;
+use crate::transport::requests::RequestBook;
 use crate::transport::{DEFAULT_MAX_FRAME_BYTES, read_frames, sniff_envelope, write_frames};
 
 /// Why the in-process editor could not talk to Lean.
@@ -40,7 +40,7 @@ pub enum EditorError {
     Timeout(String),
 }
 
-type Pending = Arc<Mutex<HashMap<i64, oneshot::Sender<Value>>>>;
+type Pending = Arc<Mutex<RequestBook<i64, Value>>>;
 
 /// The editor side of an in-process proxy session.
 pub struct VirtualEditor {
@@ -79,7 +79,7 @@ impl VirtualEditor {
                 tracing::debug!(%error, "in-process editor: reading from the proxy ended");
             }
             // Dropping the senders wakes every waiting request with `Closed`.
-            lock(&waiting).clear();
+            lock(&waiting).close_all();
         });
         (
             Self {
@@ -103,8 +103,8 @@ impl VirtualEditor {
             },
             "initializationOptions": {"hasWidgets": false}
         });
-        let result = self.request("initialize", params, limit).await?;
-        self.notify("initialized", json!({}));
+        let result = self.request(lsp::method::INITIALIZE, params, limit).await?;
+        self.notify(lsp::method::INITIALIZED, json!({}));
         Ok(result)
     }
 
@@ -134,12 +134,12 @@ impl VirtualEditor {
     /// `shutdown` then `exit`: Lean stops its workers and exits.
     pub async fn shutdown(&self) {
         let answered = self
-            .request("shutdown", Value::Null, Duration::from_secs(10))
+            .request(lsp::method::SHUTDOWN, Value::Null, Duration::from_secs(10))
             .await;
         if let Err(error) = answered {
             tracing::debug!(%error, "shutdown was not answered");
         }
-        self.notify("exit", Value::Null);
+        self.notify(lsp::method::EXIT, Value::Null);
     }
 
     /// Sends a request and waits for its result, at most `limit`.
@@ -151,13 +151,13 @@ impl VirtualEditor {
     ) -> Result<Value, EditorError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id, tx);
+        lock(&self.pending).insert(id, method, tx);
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
         let response = match tokio::time::timeout(limit, rx).await {
             Ok(Ok(response)) => response,
             Ok(Err(_)) => return Err(EditorError::Closed(method.to_owned())),
             Err(_) => {
-                lock(&self.pending).remove(&id);
+                lock(&self.pending).cancel(&id);
                 return Err(EditorError::Timeout(method.to_owned()));
             }
         };
@@ -195,15 +195,15 @@ fn dispatch(body: &[u8], pending: &Pending, replies: &mpsc::UnboundedSender<Byte
             let _ = replies.send(Bytes::from(answer.to_string()));
         }
         (Some(Value::Number(id)), None) => {
-            if let Some(waiter) = id.as_i64().and_then(|id| lock(pending).remove(&id)) {
-                let _ = waiter.send(message);
+            if let Some(id) = id.as_i64() {
+                lock(pending).settle(&id, message);
             }
         }
         _ => {}
     }
 }
 
-fn lock(pending: &Pending) -> std::sync::MutexGuard<'_, HashMap<i64, oneshot::Sender<Value>>> {
+fn lock(pending: &Pending) -> std::sync::MutexGuard<'_, RequestBook<i64, Value>> {
     // A panic while holding this lock cannot leave the map inconsistent: take it anyway.
     pending
         .lock()

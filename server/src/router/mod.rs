@@ -33,7 +33,7 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::documents::{DocumentStore, PositionEncoding};
 use crate::lean::{
@@ -41,6 +41,7 @@ use crate::lean::{
     LeanResponseError, PRIVATE_ID_PREFIX, PrivateEvent, ProgressOutcome, PublishDiagnosticsParams,
 };
 use crate::transport::lsp;
+use crate::transport::requests::RequestBook;
 use crate::transport::{Frame, Incoming, Malformed, MessageKind};
 use intercept::{PendingCodeAction, announce_commands, merge_code_actions};
 
@@ -118,7 +119,7 @@ pub struct Router {
     documents: DocumentStore,
     diagnostics: DiagnosticsStore,
     private_prefixes: Vec<(String, mpsc::UnboundedSender<PrivateEvent>)>,
-    pending_requests: HashMap<u64, (String, oneshot::Sender<Result<Value, LeanError>>)>,
+    pending_requests: RequestBook<u64, Result<Value, LeanError>>,
     queued: Vec<Queued>,
     initialize_id: Option<String>,
     pending_code_actions: HashMap<String, PendingCodeAction>,
@@ -188,7 +189,7 @@ impl Router {
             documents: DocumentStore::new(),
             diagnostics: DiagnosticsStore::new(),
             private_prefixes: Vec::new(),
-            pending_requests: HashMap::new(),
+            pending_requests: RequestBook::default(),
             queued: Vec::new(),
             initialize_id: None,
             pending_code_actions: HashMap::new(),
@@ -623,9 +624,9 @@ impl Router {
                 }) => {
                     let method = self
                         .pending_requests
-                        .get(&n)
-                        .map(|(method, _)| method.clone())
-                        .unwrap_or_default();
+                        .method_of(&n)
+                        .unwrap_or_default()
+                        .to_owned();
                     Err(LeanError::Response(Box::new(LeanResponseError {
                         method,
                         code: error.code,
@@ -813,11 +814,11 @@ impl Router {
                 }
                 let id = crate::lean::private_request_id(n);
                 let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-                self.pending_requests.insert(n, (method, reply));
+                self.pending_requests.insert(n, method, reply);
                 self.send_own(Some(n), body);
             }
             LeanCommand::Cancel { n } => {
-                if self.pending_requests.remove(&n).is_none() {
+                if !self.pending_requests.cancel(&n) {
                     return;
                 }
                 let queued_before = self.queued.len();
@@ -868,16 +869,11 @@ impl Router {
     }
 
     fn finish_request(&mut self, n: u64, result: Result<Value, LeanError>) {
-        if let Some((_, reply)) = self.pending_requests.remove(&n) {
-            // The requester may have stopped waiting; then the answer is simply dropped.
-            let _ = reply.send(result);
-        }
+        self.pending_requests.settle(&n, result);
     }
 
     fn fail_pending(&mut self, error: &LeanError) {
-        for (_, (_, reply)) in self.pending_requests.drain() {
-            let _ = reply.send(Err(error.clone()));
-        }
+        self.pending_requests.fail_all(|_| Err(error.clone()));
         self.queued.clear();
     }
 }

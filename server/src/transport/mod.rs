@@ -11,6 +11,7 @@ mod envelope;
 mod json;
 pub mod lsp;
 mod pool;
+pub mod requests;
 pub mod stdio;
 
 pub use codec::{
