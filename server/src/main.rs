@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use sorryfill::editor::{ServeOptions, run_serve};
+use sorryfill::editor::{RunServeError, ServeOptions, run_serve};
 use sorryfill::router::{ProxyConfig, ServeError, exit_code};
 use sorryfill::transport::DEFAULT_MAX_FRAME_BYTES;
 
@@ -128,14 +128,14 @@ fn default_log_file() -> Option<PathBuf> {
 }
 
 /// A Lean server that could not be started, with `doctor`'s fix when the program is missing.
-fn with_fix(error: anyhow::Error) -> anyhow::Error {
-    if let Some(ServeError::Spawn { program, source }) = error.downcast_ref::<ServeError>()
+fn with_fix(error: RunServeError) -> anyhow::Error {
+    if let RunServeError::Proxy(ServeError::Spawn { program, source }) = &error
         && source.kind() == std::io::ErrorKind::NotFound
     {
         let fix = sorryfill::cli::doctor::missing_program_fix(program, program != "lake");
-        return anyhow::anyhow!("{error:#}. To fix: {fix}");
+        return anyhow::anyhow!("{:#}. To fix: {fix}", anyhow::Error::new(error));
     }
-    error
+    anyhow::Error::new(error)
 }
 
 /// Logs to a file only; without a usable file the proxy stays silent. Messages are whole

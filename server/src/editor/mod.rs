@@ -25,7 +25,7 @@ mod status;
 
 pub use actions::{FILL_TITLE, HoleActions, STATUS_COMMAND, STATUS_TITLE};
 pub use commands::SessionCommand;
-pub use serve::{ServeOptions, run_serve};
+pub use serve::{RunServeError, ServeOptions, run_serve};
 pub use session::Session;
 pub use state::{EditorState, JobSlot};
 pub use status::{STATUS_METHOD, Status, StatusState, report_status};

@@ -14,14 +14,13 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::sync::Arc;
 
-use anyhow::Context;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use super::status::{report_status, watch_endpoints};
 use super::{EditorState, HoleActions, Session, SessionCommand};
-use crate::config::Config;
-use crate::engine::Engine;
+use crate::config::{Config, ConfigError};
+use crate::engine::{Engine, EngineError};
 use crate::isolation::{CheckingServer, IsolatedChecker};
 use crate::lean::DocumentEvent;
 use crate::router::{Proxy, ProxyConfig};
@@ -42,6 +41,31 @@ pub struct ServeOptions {
     pub log_file: Option<PathBuf>,
 }
 
+/// Why `sorryfill serve` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunServeError {
+    /// No Lean server command was given.
+    #[error("the Lean server command is empty")]
+    EmptyCommand,
+    /// The proxy session failed (the server could not be started or waited for).
+    #[error(transparent)]
+    Proxy(#[from] crate::router::ServeError),
+}
+
+/// Why sorryfill is off for a session: Lean runs on behind a transparent proxy.
+#[derive(Debug, thiserror::Error)]
+enum SetupError {
+    /// `sorryfill.toml` or the editor's settings cannot be used.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// [`SETTINGS_VARIABLE`] holds no JSON.
+    #[error("{SETTINGS_VARIABLE} is not valid JSON: {0}")]
+    SettingsJson(serde_json::Error),
+    /// The engine cannot be built from the configuration.
+    #[error("the configuration needs fixing: {0}")]
+    Engine(#[from] EngineError),
+}
+
 /// The environment variable holding settings over `sorryfill.toml` (a JSON object shaped
 /// like `initializationOptions.sorryfill`).
 pub const SETTINGS_VARIABLE: &str = "SORRYFILL_SETTINGS";
@@ -53,7 +77,7 @@ pub const SETTINGS_VARIABLE: &str = "SORRYFILL_SETTINGS";
 /// `initializationOptions.sorryfill` settings apply over `sorryfill.toml`. A configuration that
 /// cannot be used never stops Lean: the editor is told once, and Lean runs as if sorryfill were
 /// not there.
-pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
+pub async fn run_serve(options: ServeOptions) -> Result<ExitStatus, RunServeError> {
     let file_config = Config::load(&options.project_root).map(|loaded| {
         match &loaded.source {
             Some(path) => tracing::info!(path = %path.display(), "configuration loaded"),
@@ -64,7 +88,7 @@ pub async fn run_serve(options: ServeOptions) -> anyhow::Result<ExitStatus> {
     let (program, arguments) = options
         .server_command
         .split_first()
-        .context("the Lean server command is empty")?;
+        .ok_or(RunServeError::EmptyCommand)?;
     let mut server = tokio::process::Command::new(program);
     server.args(arguments);
 
@@ -114,7 +138,7 @@ struct SessionParts {
 /// Waits for the editor's `initialized` (and its settings), builds the engine and runs the
 /// session over the rest of the document events.
 async fn start_session(
-    file_config: Result<Config, crate::config::ConfigError>,
+    file_config: Result<Config, ConfigError>,
     parts: SessionParts,
     mut documents: mpsc::UnboundedReceiver<DocumentEvent>,
     commands: mpsc::UnboundedReceiver<SessionCommand>,
@@ -132,12 +156,10 @@ async fn start_session(
     };
     let environment = std::env::var(SETTINGS_VARIABLE).ok();
     let config = file_config
-        .map_err(anyhow::Error::new)
+        .map_err(SetupError::from)
         .and_then(|config| with_environment_settings(config, environment.as_deref()))
         .and_then(|config| match &settings {
-            Some(settings) => config
-                .with_editor_settings(settings)
-                .map_err(anyhow::Error::new),
+            Some(settings) => Ok(config.with_editor_settings(settings)?),
             None => Ok(config),
         });
     let built =
@@ -155,12 +177,12 @@ async fn start_session(
             (config, session)
         }
         Err(error) => {
-            tracing::error!("sorryfill is off for this session: {error:#}");
+            tracing::error!("sorryfill is off for this session: {error}");
             parts.editor.notify(
                 lsp::method::SHOW_MESSAGE,
-                json!({"type": lsp::MessageType::ERROR, "message": format!("sorryfill is off: {error:#}. Lean runs as usual.")}),
+                json!({"type": lsp::MessageType::ERROR, "message": format!("sorryfill is off: {error}. Lean runs as usual.")}),
             );
-            parts.state.set_off(format!("{error:#}"));
+            parts.state.set_off(error.to_string());
             // Keep draining so the router never holds events for nobody.
             let drain = async { while documents.recv().await.is_some() {} };
             tokio::select! {
@@ -186,15 +208,13 @@ async fn start_session(
 }
 
 /// `config` with the JSON object of [`SETTINGS_VARIABLE`] (when set) merged on top.
-fn with_environment_settings(config: Config, variable: Option<&str>) -> anyhow::Result<Config> {
+fn with_environment_settings(config: Config, variable: Option<&str>) -> Result<Config, SetupError> {
     let Some(text) = variable.filter(|text| !text.trim().is_empty()) else {
         return Ok(config);
     };
-    let settings: serde_json::Value = serde_json::from_str(text)
-        .with_context(|| format!("{SETTINGS_VARIABLE} is not valid JSON"))?;
-    config
-        .with_settings_from(&settings, SETTINGS_VARIABLE)
-        .map_err(anyhow::Error::new)
+    let settings: serde_json::Value =
+        serde_json::from_str(text).map_err(SetupError::SettingsJson)?;
+    Ok(config.with_settings_from(&settings, SETTINGS_VARIABLE)?)
 }
 
 /// The session as `serve` wires it to the configured engine.
@@ -209,7 +229,7 @@ type ServeSession = Session<
 fn build_session(
     config: &Config,
     parts: &SessionParts,
-) -> anyhow::Result<(ServeSession, Vec<crate::engine::EngineWarning>)> {
+) -> Result<(ServeSession, Vec<crate::engine::EngineWarning>), SetupError> {
     // The checker waits on this while the user's own documents elaborate.
     let (busy, user_busy) = watch::channel(false);
     let sources = SourceDocuments::new();
@@ -230,8 +250,7 @@ fn build_session(
             );
         },
     );
-    let engine = Engine::build(config, parts.checking.root(), checker)
-        .context("the configuration needs fixing")?;
+    let engine = Engine::build(config, parts.checking.root(), checker)?;
     let warnings = engine.warnings().to_vec();
     let pipeline = Arc::new(engine.pipeline);
     let session = Session::new(pipeline, parts.lean.clone(), parts.state.clone(), busy)
