@@ -8,6 +8,7 @@ pub mod editor;
 pub mod engine;
 pub mod holes;
 pub mod isolation;
+pub mod launch;
 pub mod lean;
 pub mod models;
 pub mod pipeline;

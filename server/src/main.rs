@@ -132,7 +132,7 @@ fn with_fix(error: RunServeError) -> anyhow::Error {
     if let RunServeError::Proxy(ServeError::Spawn { program, source }) = &error
         && source.kind() == std::io::ErrorKind::NotFound
     {
-        let fix = sorryfill::cli::doctor::missing_program_fix(program, program != "lake");
+        let fix = sorryfill::launch::missing_program_fix(program, program != "lake");
         return anyhow::anyhow!("{:#}. To fix: {fix}", anyhow::Error::new(error));
     }
     anyhow::Error::new(error)

@@ -13,9 +13,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::audit::{self, AuditDeclaration, AuditFile, AuditPolicy, AuditReport, Finding};
-use crate::cli::lean_process::{LeanProcess, start_lean, wait_elaborated};
-use crate::cli::virtual_editor::VirtualEditor;
 use crate::config::Config;
+use crate::launch::lean_process::{LeanProcess, start_lean, wait_elaborated};
+use crate::launch::virtual_editor::VirtualEditor;
 use crate::lean::LeanDiagnostic;
 use crate::verify::checker::file_uri;
 

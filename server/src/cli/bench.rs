@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::cli::lean_process::{StartError, start_lean};
 use crate::cli::progress::Progress;
 use crate::cli::prove::{Overrides, ProveEngine, ProveError, effective_config, warning_line};
 use crate::cli::report::{FileReport, HoleStatus, ReportSource, format_duration, source_name};
+use crate::launch::lean_process::{StartError, start_lean};
 
 /// The version written in every benchmark report. Bumped only for an incompatible change.
 pub const BENCH_SCHEMA_VERSION: u32 = 1;

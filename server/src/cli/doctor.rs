@@ -20,9 +20,8 @@ use serde::Serialize;
 
 use crate::cli::report::ExitStatus;
 use crate::config::{Config, LoadedConfig, ModelConfig};
+use crate::launch::{ELAN_URL, find_program, missing_program_fix, missing_tool_fix};
 use crate::store::{ProjectFingerprint, database_path};
-
-const ELAN_URL: &str = "https://github.com/leanprover/elan";
 
 /// Where the configuration comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -323,25 +322,6 @@ async fn check_server_command(options: &DoctorOptions) -> Check {
     .0
 }
 
-/// What to do when the program that starts Lean's server is not found: `from_lean_cmd` when
-/// the user named it with `--lean-cmd`, otherwise it is `lake` (of `lake serve`).
-pub fn missing_program_fix(program: &str, from_lean_cmd: bool) -> String {
-    if from_lean_cmd {
-        format!(
-            "install {program} or give its full path in --lean-cmd; Lean itself comes with elan ({ELAN_URL})"
-        )
-    } else {
-        missing_tool_fix("the Lean server (lake serve)")
-    }
-}
-
-/// What to do when `lake` or `lean` is not on `PATH`; `what` is what it would start.
-fn missing_tool_fix(what: &str) -> String {
-    format!(
-        "install elan ({ELAN_URL}), which provides lake and lean, and open a new shell; or pass --lean-cmd to start {what} another way"
-    )
-}
-
 async fn check_lean(options: &DoctorOptions) -> (Check, Option<String>) {
     // With --lean-cmd the user's command may bring its own Lean: a missing `lean` is suspicious
     // but not fatal.
@@ -428,34 +408,6 @@ async fn version_check(
         }
     };
     (check.with_latency(elapsed), None)
-}
-
-/// The executable `program` names: a path as given, or the first match in `path_var`.
-pub fn find_program(program: &str, path_var: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    let as_path = Path::new(program);
-    if as_path.components().count() > 1 {
-        return is_executable(as_path).then(|| as_path.to_path_buf());
-    }
-    let path_var = path_var?;
-    std::env::split_paths(path_var).find_map(|dir| {
-        let candidate = dir.join(format!("{program}{}", std::env::consts::EXE_SUFFIX));
-        is_executable(&candidate).then_some(candidate)
-    })
-}
-
-fn is_executable(path: &Path) -> bool {
-    let Ok(metadata) = std::fs::metadata(path) else {
-        return false;
-    };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        metadata.is_file() && metadata.permissions().mode() & 0o111 != 0
-    }
-    #[cfg(not(unix))]
-    {
-        metadata.is_file()
-    }
 }
 
 fn check_project(

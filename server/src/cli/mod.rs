@@ -11,8 +11,6 @@ pub mod bench;
 pub mod doctor;
 pub mod edits;
 pub mod files;
-pub mod lean_process;
 pub mod progress;
 pub mod prove;
 pub mod report;
-pub mod virtual_editor;

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::edits::{self, Replacement, SourceFile};
-use crate::cli::lean_process::{LeanProcess, StartError, start_lean_with, wait_elaborated};
 use crate::cli::progress::{HoleLabel, HoleState, Progress};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSource, RunError};
-use crate::cli::virtual_editor::VirtualEditor;
 use crate::config::Config;
 use crate::engine::{Engine, EngineWarning};
 use crate::holes::{self, Hole, HoleId, HolePosition};
+use crate::launch::lean_process::{LeanProcess, StartError, start_lean_with, wait_elaborated};
+use crate::launch::virtual_editor::VirtualEditor;
 use crate::lean::{DocumentEvent, LeanHandle, goal_at};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline,

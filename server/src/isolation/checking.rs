@@ -1,6 +1,6 @@
 //! The checking Lean server of `serve`: a second Lean server, started with the user's command
 //! at the first check, confined where the machine allows, behind an in-process proxy
-//! ([`crate::cli::lean_process`]). [`IsolatedChecker`] is the pipeline's checker on top of it.
+//! ([`crate::launch::lean_process`]). [`IsolatedChecker`] is the pipeline's checker on top of it.
 //!
 //! Invariants: the user's Lean server never receives a shadow document (goals at the user's
 //! own holes are still asked of it: they concern the user's document, not a candidate); the
@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::sync::{OnceCell, watch};
 
 use super::{Confinement, Support};
-use crate::cli::lean_process::{LeanProcess, start_lean_command};
 use crate::config::VerifyConfig;
+use crate::launch::lean_process::{LeanProcess, start_lean_command};
 use crate::lean::LeanHandle;
 use crate::pipeline::{CheckMode, Checker, GoalSpec, PipelineVerdict, RejectKind, Target};
 use crate::verify::checker::{LeanChecker, SourceDocuments, file_uri};

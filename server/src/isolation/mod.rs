@@ -63,7 +63,7 @@ impl Confinement {
                 executables.push(path);
             }
         };
-        let found = crate::cli::doctor::find_program(program, path_var.as_deref())
+        let found = crate::launch::find_program(program, path_var.as_deref())
             .map(|found| std::path::absolute(project_root.join(found)).unwrap_or_default());
         if let Some(found) = &found {
             // The folder as found (elan's proxies) and as resolved (the toolchain's `bin`, where
@@ -89,7 +89,7 @@ impl Confinement {
             add(elan_home.join("toolchains"));
         }
         // Lake may run `git` to look at a package; it is a file, not its folder.
-        if let Some(git) = crate::cli::doctor::find_program("git", path_var.as_deref()) {
+        if let Some(git) = crate::launch::find_program("git", path_var.as_deref()) {
             add(std::fs::canonicalize(&git).unwrap_or(git));
         }
         for loader in elf_loaders() {

@@ -12,18 +12,20 @@ use std::path::{Path, PathBuf};
 /// The library's modules from the bottom up. A module may import only modules of the layers
 /// before its own.
 const LAYERS: &[&[&str]] = &[
-    &["transport", "documents", "holes", "models", "test_support"],
+    &["transport"],
+    &["documents", "holes", "models", "test_support"],
     &["config", "store", "lean"],
     &["router", "pipeline"],
     &["verify", "engine"],
-    &["cli", "isolation"],
+    &["launch"],
+    &["isolation"],
+    &["cli"],
     &["editor"],
 ];
 
-/// Imports inside one layer that are known and not yet untangled: `isolation` starts its
-/// server through `cli/lean_process.rs` and finds programs with `cli/doctor.rs`, which
-/// reports `isolation::support()`.
-const KNOWN_CIRCLES: &[(&str, &str)] = &[("isolation", "cli"), ("cli", "isolation")];
+/// Imports inside one layer that are known and not yet untangled (none today: the last one,
+/// `cli` ↔ `isolation`, went when starting Lean moved to `launch`).
+const KNOWN_CIRCLES: &[(&str, &str)] = &[];
 
 fn source_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::cli::virtual_editor::{EditorError, VirtualEditor};
+use crate::launch::virtual_editor::{EditorError, VirtualEditor};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::router::{Proxy, ProxyConfig, ServeError};
 use crate::verify::checker::file_uri;
@@ -187,7 +187,7 @@ fn session_failure(
     match ended {
         Ok(Err(ServeError::Spawn { source, .. })) => {
             let fix = if source.kind() == std::io::ErrorKind::NotFound {
-                crate::cli::doctor::missing_program_fix(program, from_lean_cmd)
+                crate::launch::missing_program_fix(program, from_lean_cmd)
             } else {
                 format!("check that `{program}` is a program you may run")
             };
