@@ -572,7 +572,7 @@ impl Router {
         let Ok(params) = serde_json::from_slice::<Value>(raw) else {
             return;
         };
-        let Ok(parsed) = serde_json::from_value::<CodeActionParams>(params.clone()) else {
+        let Ok(parsed) = CodeActionParams::deserialize(&params) else {
             return;
         };
         let doc = self.documents.get(&parsed.text_document.uri);
