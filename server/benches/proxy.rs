@@ -7,11 +7,11 @@
 //! printed so the reader can judge), and under a load this bench makes itself (one busy
 //! process per core, each stopping after a fixed time at most).
 //!
-//! A third connection, the byte relay, is the floor for any proxy in its own process: it
-//! copies bytes both ways through a 64 KiB buffer and looks at none of them. A relay adds
-//! two process wake-ups and two pipe copies to every round trip, as sorryfill does; what
-//! sorryfill adds beyond the relay is the cost of routing (framing, JSON validation, the
-//! router), and that is what sorryfill's own code can reduce.
+//! A third connection, the byte relay, is the floor for a proxy like sorryfill: the same
+//! single-threaded runtime and non-blocking stdio, copying bytes both ways and looking at none
+//! of them. It adds the two process wake-ups and two pipe copies to every round trip that any
+//! proxy in its own process adds; what sorryfill adds beyond it is the cost of routing
+//! (framing, JSON validation, the router), which is what sorryfill's own code can reduce.
 #![allow(clippy::print_stdout)]
 
 mod common;
@@ -297,43 +297,48 @@ fn throughput(command: Command) -> f64 {
     (BIG_FRAMES * body.len()) as f64 / (1024.0 * 1024.0) / elapsed
 }
 
-/// The floor for any proxy in its own process: starts the echo server and copies bytes both
-/// ways through a 64 KiB buffer, one blocking thread per direction, reading nothing. (Not
-/// `std::io::copy`, which may splice pipe to pipe without the bytes ever reaching it; a
-/// proxy has to see them.)
+/// The floor for a proxy like sorryfill: the same single-threaded runtime, the same
+/// non-blocking stdio and the same enlarged pipes to the echo server, copying bytes both ways
+/// through a 64 KiB buffer and reading none of them. What sorryfill adds beyond this is
+/// routing: framing, JSON validation and the router.
 fn byte_relay() {
-    let me = std::env::current_exe().expect("the bench knows its own path");
-    let mut child = Command::new(me)
-        .env(ROLE, "echo")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the echo server starts");
-    let to_server = child.stdin.take().expect("piped");
-    let from_server = child.stdout.take().expect("piped");
-    let upstream = std::thread::spawn(move || relay_bytes(std::io::stdin().lock(), to_server));
-    relay_bytes(from_server, std::io::stdout().lock());
-    let _ = upstream.join();
-    let _ = child.wait();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime starts");
+    runtime.block_on(async {
+        let me = std::env::current_exe().expect("the bench knows its own path");
+        let mut child = tokio::process::Command::new(me)
+            .env(ROLE, "echo")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the echo server starts");
+        let to_server = child.stdin.take().expect("piped");
+        let from_server = child.stdout.take().expect("piped");
+        sorryfill::transport::stdio::enlarge_pipe_buffer(&to_server);
+        sorryfill::transport::stdio::enlarge_pipe_buffer(&from_server);
+        let upstream = relay_bytes(sorryfill::transport::stdio::stdin(), to_server);
+        let downstream = relay_bytes(from_server, sorryfill::transport::stdio::stdout());
+        // The editor's end of input closes the server's, which ends its output.
+        tokio::join!(upstream, downstream);
+        let _ = child.wait().await;
+    });
 }
 
-/// Copies `from` to `to` until the end of input or a broken pipe.
-fn relay_bytes(mut from: impl std::io::Read, mut to: impl Write) {
+/// Copies `from` to `to` until the end of input or a broken pipe, then closes `to`.
+async fn relay_bytes(
+    mut from: impl tokio::io::AsyncRead + Unpin,
+    mut to: impl tokio::io::AsyncWrite + Unpin,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buffer = vec![0; 64 * 1024];
-    loop {
-        match from.read(&mut buffer) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                if to
-                    .write_all(&buffer[..n])
-                    .and_then(|()| to.flush())
-                    .is_err()
-                {
-                    return;
-                }
-            }
+    while let Ok(n @ 1..) = from.read(&mut buffer).await {
+        if to.write_all(&buffer[..n]).await.is_err() || to.flush().await.is_err() {
+            return;
         }
     }
+    let _ = to.shutdown().await;
 }
 
 /// Answers every request with a `null` result; ends on `exit` or end of input. It reads
