@@ -115,7 +115,7 @@ impl JobState {
 
 /// One enclosing sketch of a target: the proof goes into the `sorry` of step `step`.
 #[derive(Clone, Debug)]
-pub struct Frame {
+pub struct SketchFrame {
     /// The sketch whose step is being proved; the sketch already passed a `Sketch` check.
     pub sketch: Arc<Sketch>,
     /// Index into `sketch.steps`.
@@ -134,7 +134,7 @@ pub struct Target {
     pub version: Version,
     /// The sketches between the hole and the proof, outermost first; empty for the hole
     /// itself.
-    pub frames: Vec<Frame>,
+    pub frames: Vec<SketchFrame>,
 }
 
 impl Target {
@@ -151,7 +151,7 @@ impl Target {
     /// The target of step `step` of `sketch` placed at this target.
     pub fn step(&self, sketch: Arc<Sketch>, step: usize) -> Self {
         let mut frames = self.frames.clone();
-        frames.push(Frame { sketch, step });
+        frames.push(SketchFrame { sketch, step });
         Target {
             doc: self.doc.clone(),
             hole: self.hole.clone(),
