@@ -7,7 +7,7 @@
 //! printed so the reader can judge), and under a load this bench makes itself (one busy
 //! process per core, each stopping after a fixed time at most).
 //!
-//! A third connection, the byte relay, is the floor for a proxy like sorryfill: the same
+//! A third connection, the byte relay, is the reference for a proxy like sorryfill: the same
 //! single-threaded runtime and non-blocking stdio, copying bytes both ways and looking at none
 //! of them. It adds the two process wake-ups and two pipe copies to every round trip that any
 //! proxy in its own process adds; what sorryfill adds beyond it is the cost of routing
@@ -126,7 +126,7 @@ fn main() {
     let [direct_rate, relay_rate, proxied_rate] = rounds[rounds.len() / 2];
     println!("  median round of {THROUGHPUT_ROUNDS}:");
     println!("  direct   {direct_rate:>8.1} MiB/s");
-    println!("  relay    {relay_rate:>8.1} MiB/s   (any proxy in its own process)");
+    println!("  relay    {relay_rate:>8.1} MiB/s   (the same hop, no routing)");
     println!("  proxied  {proxied_rate:>8.1} MiB/s");
     println!(
         "  ratio    {:>8.1} % of direct (target: >= 90 %), {:.1} % of the relay",
@@ -178,13 +178,13 @@ fn latency_phase(name: &str, commands: [Command; 3]) {
     let (proxy_added, proxy_ratio) = added(2, 0);
     let (over_relay, over_relay_ratio) = added(2, 1);
     println!(
-        "  relay adds   p50 {relay_added:>8.1} µs   ratio {relay_ratio:.2}x   (the floor for a proxy in its own process)"
+        "  relay adds   p50 {relay_added:>8.1} µs   ratio {relay_ratio:.2}x   (the hop any proxy in its own process adds)"
     );
     println!(
         "  proxy adds   p50 {proxy_added:>8.1} µs   ratio {proxy_ratio:.2}x   (target when idle: <= 50 µs and <= 1.2x)"
     );
     println!(
-        "  over relay   p50 {over_relay:>8.1} µs   ratio {over_relay_ratio:.2}x   (routing's own cost)"
+        "  over relay   p50 {over_relay:>8.1} µs   ratio {over_relay_ratio:.2}x   (routing's own cost; 0 when the relay is slower)"
     );
 }
 
@@ -297,7 +297,7 @@ fn throughput(command: Command) -> f64 {
     (BIG_FRAMES * body.len()) as f64 / (1024.0 * 1024.0) / elapsed
 }
 
-/// The floor for a proxy like sorryfill: the same single-threaded runtime, the same
+/// The reference for a proxy like sorryfill: the same single-threaded runtime, the same
 /// non-blocking stdio and the same enlarged pipes to the echo server, copying bytes both ways
 /// through a 64 KiB buffer and reading none of them. What sorryfill adds beyond this is
 /// routing: framing, JSON validation and the router.
