@@ -1038,6 +1038,29 @@ mod tests {
     }
 
     #[test]
+    fn splicing_into_an_edited_versions_snapshot_is_splicing_into_its_text() {
+        let v1 = "theorem a : True := by\n  sorry\n\ntheorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · sorry\n  · exact hq\n";
+        // The second version is indexed from the first, as the editor session does.
+        let v2 = v1.replace("  · exact hq\n", "  · admit\n");
+        let snapshot = crate::holes::DocumentSnapshot::new(1, v1).next(2, &v2);
+        let source =
+            SourceText::from_parts(snapshot.text(), snapshot.tokens(), snapshot.index().holes());
+        for (nth, kind, proof) in [
+            (0, HoleKind::Tactic, "trivial"),
+            (1, HoleKind::Tactic, "exact hp"),
+            (1, HoleKind::Term, "exact hp"),
+        ] {
+            let from_snapshot = splice_in(&source, hole(&v2, nth), kind, proof);
+            assert_eq!(from_snapshot, splice(&v2, hole(&v2, nth), kind, proof));
+        }
+        let focused = splice_in(&source, hole(&v2, 1), HoleKind::Tactic, "exact hp");
+        assert!(
+            focused.is_ok_and(|spliced| spliced.focused),
+            "`admit` is another hole"
+        );
+    }
+
+    #[test]
     fn the_proof_span_covers_exactly_the_inserted_text() {
         let doc = "theorem t : True := by\n  sorry -- todo\n";
         let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
