@@ -128,6 +128,7 @@ pub async fn run_serve(options: ServeOptions) -> Result<ExitStatus, RunServeErro
 }
 
 /// What the editor session is built from once the editor is ready.
+#[derive(Clone)]
 struct SessionParts {
     lean: crate::lean::LeanHandle,
     editor: crate::router::EditorHandle,
@@ -162,8 +163,14 @@ async fn start_session(
             Some(settings) => Ok(config.with_editor_settings(settings)?),
             None => Ok(config),
         });
-    let built =
-        config.and_then(|config| build_session(&config, &parts).map(|session| (config, session)));
+    // Building opens (and may migrate) the project's database: file I/O, kept off the
+    // runtime's threads like every other SQLite access.
+    let building = parts.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        config.and_then(|config| build_session(&config, &building).map(|session| (config, session)))
+    })
+    .await
+    .unwrap_or_else(|error| Err(anyhow::anyhow!("building the session stopped: {error}")));
     let (config, session) = match built {
         Ok((config, (session, warnings))) => {
             // A model that is off (its key variable unset) or a capped setting does not stop
