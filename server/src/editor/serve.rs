@@ -64,6 +64,9 @@ enum SetupError {
     /// The engine cannot be built from the configuration.
     #[error("the configuration needs fixing: {0}")]
     Engine(#[from] EngineError),
+    /// Building the engine on the blocking pool stopped before it finished.
+    #[error("building the session stopped: {0}")]
+    Building(tokio::task::JoinError),
 }
 
 /// The environment variable holding settings over `sorryfill.toml` (a JSON object shaped
@@ -170,7 +173,7 @@ async fn start_session(
         config.and_then(|config| build_session(&config, &building).map(|session| (config, session)))
     })
     .await
-    .unwrap_or_else(|error| Err(anyhow::anyhow!("building the session stopped: {error}")));
+    .unwrap_or_else(|error| Err(SetupError::Building(error)));
     let (config, session) = match built {
         Ok((config, (session, warnings))) => {
             // A model that is off (its key variable unset) or a capped setting does not stop
