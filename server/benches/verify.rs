@@ -20,7 +20,7 @@ use serde_json::json;
 use sorryfill::holes::HoleIndex;
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify::{
-    CheckRequest, CheckerSettings, GateMode, GateVerdict, HoleKind, ShadowChecker,
+    CheckRequest, CheckerSettings, GateMode, GateVerdict, HoleKind, ShadowChecker, SourceText,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -71,7 +71,7 @@ impl Job {
     async fn check(self, checker: ShadowChecker, proof: String) {
         let request = CheckRequest {
             source_uri: SOURCE_URI,
-            source_text: &self.text,
+            source: &SourceText::read(&self.text),
             hole_version: 1,
             hole_span: self.hole_span,
             hole_kind: HoleKind::Tactic,

@@ -8,6 +8,7 @@
 //! pipeline gives only after the whole soundness gate passed.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -370,7 +371,12 @@ where
         let absolute = std::path::absolute(path).map_err(|error| error.to_string())?;
         let uri = file_uri(&absolute);
         let text = source.text.clone();
-        let index = holes::HoleIndex::new(&text);
+        // The one scan of this version: the checker reads the same snapshot.
+        let snapshot = Arc::new(holes::DocumentSnapshot::new(
+            VirtualEditor::OPENED_VERSION,
+            &text,
+        ));
+        let index = snapshot.index();
         let holes = index.holes().to_vec();
         if holes.is_empty() {
             return Ok((
@@ -391,6 +397,7 @@ where
             "{}: Lean is elaborating the file{importing}",
             path.display()
         ));
+        self.sources.publish(&uri, Arc::clone(&snapshot));
         self.editor.open(&uri, &text);
         let elaborated = self.wait_elaborated(&uri).await;
         if elaborated.is_ok() {
@@ -412,7 +419,7 @@ where
             } else if let Err(reason) = &elaborated {
                 entry.skipped = Some(reason.clone());
             } else {
-                self.submit(&uri, &text, &imports, &mut entry).await;
+                self.submit(&uri, index, &imports, &mut entry).await;
             }
             pending.push(entry);
         }
@@ -506,7 +513,13 @@ where
     }
 
     /// Asks Lean for the goal at `entry`'s hole and submits its job.
-    async fn submit(&self, uri: &str, text: &str, imports: &[String], entry: &mut Pending) {
+    async fn submit(
+        &self,
+        uri: &str,
+        index: &holes::HoleIndex,
+        imports: &[String],
+        entry: &mut Pending,
+    ) {
         let goal = match goal_at(self.lean, uri, &entry.hole).await {
             Ok(Some(goal)) => goal,
             Ok(None) => {
@@ -518,7 +531,7 @@ where
                 return;
             }
         };
-        let context = holes::context(text, &entry.hole);
+        let context = index.context(&entry.hole);
         let spec = GoalSpec::for_hole(&holes::parse_goal(&goal), context.as_ref(), &entry.hole.id);
         entry.goal = Some(goal);
         let request = JobRequest {
@@ -542,7 +555,9 @@ where
             self.documents,
             uri,
             VirtualEditor::OPENED_VERSION,
-            |event| sources.apply(event),
+            |event| {
+                sources.apply(event);
+            },
         )
         .await
         .map(drop)

@@ -127,9 +127,10 @@ pub(crate) fn describe(state: &JobState) -> String {
 
 impl CodeActionProvider for HoleActions {
     fn code_actions(&mut self, query: &CodeActionQuery<'_>) -> Vec<Value> {
-        let Some((version, index)) = self.state.document(query.uri) else {
+        let Some(snapshot) = self.state.document(query.uri) else {
             return Vec::new();
         };
+        let (version, index) = (snapshot.version(), snapshot.index());
         // An answer about another version than the current one would offer a stale edit.
         if query.version != Some(version) {
             return Vec::new();
@@ -149,7 +150,7 @@ impl CodeActionProvider for HoleActions {
                     proof,
                     version: checked,
                 } if *checked == version => {
-                    if let Some(edit) = hole_edit(&index, hole, proof) {
+                    if let Some(edit) = hole_edit(index, hole, proof) {
                         actions.push(json!({
                             "title": FILL_TITLE,
                             "kind": "quickfix",
@@ -165,7 +166,7 @@ impl CodeActionProvider for HoleActions {
                     total,
                     version: checked,
                 } if *checked == version => {
-                    if let Some(edit) = hole_edit(&index, hole, proof) {
+                    if let Some(edit) = hole_edit(index, hole, proof) {
                         actions.push(json!({
                             "title": format!("Insert partial proof ({proved}/{total} steps)"),
                             "kind": "quickfix",
@@ -229,22 +230,19 @@ impl CodeActionProvider for HoleActions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::editor::state::{DocumentEntry, JobSlot};
+    use crate::editor::state::JobSlot;
+    use crate::holes::DocumentSnapshot;
     use serde_json::Value;
     use std::sync::Arc;
 
     fn state_with(text: &str, version: i32, job: JobState) -> EditorState {
         let state = EditorState::new();
-        let index = HoleIndex::new(text);
-        let hole = index.holes()[0].id.clone();
+        let snapshot = DocumentSnapshot::new(version, text);
+        let hole = snapshot.index().holes()[0].id.clone();
         let mut inner = state.lock();
-        inner.documents.insert(
-            "file:///a.lean".into(),
-            DocumentEntry {
-                version,
-                index: Arc::new(index),
-            },
-        );
+        inner
+            .documents
+            .insert("file:///a.lean".into(), Arc::new(snapshot));
         inner.jobs.insert(
             1,
             JobSlot {

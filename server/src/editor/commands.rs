@@ -103,9 +103,10 @@ pub(crate) fn fillable(index: &HoleIndex, hole: &Hole) -> bool {
 fn prove(state: &EditorState, arguments: &[Value], at_cursor: bool) -> Result<Work, CommandError> {
     refuse_when_off(state)?;
     let uri = uri_argument(arguments)?;
-    let (version, index) = state
+    let snapshot = state
         .document(uri)
         .ok_or_else(|| CommandError::invalid_params(format!("{uri} is not open")))?;
+    let (version, index) = (snapshot.version(), snapshot.index());
     let holes: Vec<HoleId> = if at_cursor {
         let position = arguments
             .first()
@@ -116,12 +117,12 @@ fn prove(state: &EditorState, arguments: &[Value], at_cursor: bool) -> Result<Wo
             .ok_or_else(|| {
                 CommandError::invalid_params("expected a \"position\" {\"line\", \"character\"}")
             })?;
-        vec![hole_at(&index, position)?.id.clone()]
+        vec![hole_at(index, position)?.id.clone()]
     } else {
         index
             .holes()
             .iter()
-            .filter(|hole| fillable(&index, hole))
+            .filter(|hole| fillable(index, hole))
             .map(|hole| hole.id.clone())
             .collect()
     };

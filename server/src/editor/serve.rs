@@ -64,6 +64,9 @@ enum SetupError {
     /// The engine cannot be built from the configuration.
     #[error("the configuration needs fixing: {0}")]
     Engine(#[from] EngineError),
+    /// Building the engine on the blocking pool stopped before it finished.
+    #[error("building the session stopped: {0}")]
+    Building(tokio::task::JoinError),
 }
 
 /// The environment variable holding settings over `sorryfill.toml` (a JSON object shaped
@@ -128,6 +131,7 @@ pub async fn run_serve(options: ServeOptions) -> Result<ExitStatus, RunServeErro
 }
 
 /// What the editor session is built from once the editor is ready.
+#[derive(Clone)]
 struct SessionParts {
     lean: crate::lean::LeanHandle,
     editor: crate::router::EditorHandle,
@@ -162,8 +166,14 @@ async fn start_session(
             Some(settings) => Ok(config.with_editor_settings(settings)?),
             None => Ok(config),
         });
-    let built =
-        config.and_then(|config| build_session(&config, &parts).map(|session| (config, session)));
+    // Building opens (and may migrate) the project's database: file I/O, kept off the
+    // runtime's threads like every other SQLite access.
+    let building = parts.clone();
+    let built = tokio::task::spawn_blocking(move || {
+        config.and_then(|config| build_session(&config, &building).map(|session| (config, session)))
+    })
+    .await
+    .unwrap_or_else(|error| Err(SetupError::Building(error)));
     let (config, session) = match built {
         Ok((config, (session, warnings))) => {
             // A model that is off (its key variable unset) or a capped setting does not stop

@@ -16,9 +16,9 @@ use tokio::task::JoinHandle;
 
 use super::actions::{describe, hole_edit, versioned_edit};
 use super::commands::SessionCommand;
-use super::state::{DocumentEntry, EditorState, JobSlot};
+use super::state::{EditorState, JobSlot};
 use crate::config::EditorConfig;
-use crate::holes::{Goal, Hole, HoleId, HoleIndex, parse_goal};
+use crate::holes::{DocumentSnapshot, Goal, Hole, HoleId, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Moved, Pipeline, Prover,
@@ -33,11 +33,12 @@ struct LiveJob {
 }
 
 struct Document {
-    version: i32,
-    index: Arc<HoleIndex>,
+    /// The current version, the one the checker and the code actions read too.
+    snapshot: Arc<DocumentSnapshot>,
     elaborated: bool,
-    /// Holes whose goal was asked for at this version.
-    asked: HashSet<HoleId>,
+    /// Holes whose goal was asked for at this version; dropping an entry (the version was
+    /// superseded, the hole went away) cancels a request still waiting for Lean.
+    asked: HashMap<HoleId, GoalRequest>,
     /// Holes the user asked for (`sorryfill.prove`): their jobs skip the background queue.
     urgent: HashSet<HoleId>,
     jobs: HashMap<HoleId, LiveJob>,
@@ -65,7 +66,8 @@ pub struct Session<C, P, D, A> {
     /// Whether the editor accepts `$/progress` from the server.
     work_done_progress: bool,
     next_progress: u64,
-    sources: Option<SourceDocuments>,
+    /// The snapshots of the editor's documents, shared with the checker.
+    sources: SourceDocuments,
     /// The plugins' commands, from the router's code action hook.
     commands: Option<mpsc::UnboundedReceiver<SessionCommand>>,
 }
@@ -94,7 +96,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             settings: EditorConfig::default(),
             work_done_progress: false,
             next_progress: 1,
-            sources: None,
+            sources: SourceDocuments::new(),
             commands: None,
         }
     }
@@ -115,11 +117,11 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         self
     }
 
-    /// Keeps `sources` (the checker's view of the editor's documents) up to date, before
-    /// the session itself reacts to each event, so a re-anchored job never checks against
-    /// a version the checker has not seen yet.
+    /// Builds each version's snapshot in `sources` (the checker's view of the editor's
+    /// documents) before the session itself reacts to the event, so a re-anchored job never
+    /// checks against a version the checker has not seen yet.
     pub fn with_source_documents(mut self, sources: SourceDocuments) -> Self {
-        self.sources = Some(sources);
+        self.sources = sources;
         self
     }
 
@@ -150,46 +152,50 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
 
     /// Handles one document event.
     pub fn on_event(&mut self, event: DocumentEvent) {
-        if let Some(sources) = &self.sources {
-            sources.apply(&event);
-        }
-        match event {
-            DocumentEvent::Opened { uri, version, text } => {
-                let index = Arc::new(HoleIndex::new(&text.to_string()));
+        let snapshot = self.sources.apply(&event);
+        match (event, snapshot) {
+            (DocumentEvent::Opened { uri, .. }, Some(snapshot)) => {
                 self.close(&uri);
-                Self::publish(&self.state, &uri, version, &index);
+                Self::publish(&self.state, &uri, &snapshot);
                 self.documents.insert(
                     uri,
                     Document {
-                        version,
-                        index,
+                        snapshot,
                         elaborated: false,
-                        asked: HashSet::new(),
+                        asked: HashMap::new(),
                         urgent: HashSet::new(),
                         jobs: HashMap::new(),
                     },
                 );
             }
-            DocumentEvent::Changed { uri, version, text } => self.changed(&uri, version, &text),
-            DocumentEvent::Closed { uri } => self.close(&uri),
-            DocumentEvent::Elaborated {
-                uri,
-                version,
-                diagnostics,
-            } => self.elaborated(&uri, version, &diagnostics),
-            DocumentEvent::Saved { uri, version } => self.saved(&uri, version),
-            DocumentEvent::EditorReady {
-                work_done_progress, ..
-            } => {
+            (DocumentEvent::Changed { uri, .. }, Some(snapshot)) => self.changed(&uri, snapshot),
+            (DocumentEvent::Closed { uri }, _) => self.close(&uri),
+            (
+                DocumentEvent::Elaborated {
+                    uri,
+                    version,
+                    diagnostics,
+                },
+                _,
+            ) => self.elaborated(&uri, version, &diagnostics),
+            (DocumentEvent::Saved { uri, version }, _) => self.saved(&uri, version),
+            (
+                DocumentEvent::EditorReady {
+                    work_done_progress, ..
+                },
+                _,
+            ) => {
                 self.work_done_progress = work_done_progress;
             }
-            DocumentEvent::Failed { uri, version } => {
+            (DocumentEvent::Failed { uri, version }, _) => {
                 if let Some(doc) = self.documents.get_mut(&uri)
-                    && doc.version == version
+                    && doc.snapshot.version() == version
                 {
                     doc.elaborated = true;
                 }
             }
+            // `apply` makes a snapshot of every open and change.
+            (DocumentEvent::Opened { .. } | DocumentEvent::Changed { .. }, None) => {}
         }
         self.update_busy();
     }
@@ -203,14 +209,11 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         });
     }
 
-    fn publish(state: &EditorState, uri: &str, version: i32, index: &Arc<HoleIndex>) {
-        state.lock().documents.insert(
-            uri.to_owned(),
-            DocumentEntry {
-                version,
-                index: Arc::clone(index),
-            },
-        );
+    fn publish(state: &EditorState, uri: &str, snapshot: &Arc<DocumentSnapshot>) {
+        state
+            .lock()
+            .documents
+            .insert(uri.to_owned(), Arc::clone(snapshot));
     }
 
     fn close(&mut self, uri: &str) {
@@ -226,20 +229,20 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         }
     }
 
-    fn changed(&mut self, uri: &str, version: i32, text: &ropey::Rope) {
+    fn changed(&mut self, uri: &str, snapshot: Arc<DocumentSnapshot>) {
         let Some(doc) = self.documents.get_mut(uri) else {
             return;
         };
-        let old_version = doc.version;
-        let old_index = Arc::clone(&doc.index);
-        let new_text = text.to_string();
+        let version = snapshot.version();
+        let old_snapshot = Arc::clone(&doc.snapshot);
+        let old_version = old_snapshot.version();
+        let old_index = old_snapshot.index();
+        let new_index = snapshot.index();
         let old_text = old_index.text();
-        let prefix = common_prefix(old_text, &new_text);
-        let suffix = common_suffix(old_text, &new_text);
+        let new_text = new_index.text();
+        let prefix = common_prefix(old_text, new_text);
+        let suffix = common_suffix(old_text, new_text);
         let grown = new_text.len() as isize - old_text.len() as isize;
-        let mut new_index = (*old_index).clone();
-        new_index.update(&new_text);
-        let new_index = Arc::new(new_index);
         let old_outline = old_index.outline();
         let new_outline = new_index.outline();
         let mut moved = Vec::new();
@@ -297,12 +300,12 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 self.state.lock().jobs.remove(&job.slot);
             }
         }
-        doc.version = version;
-        doc.index = Arc::clone(&new_index);
+        doc.snapshot = Arc::clone(&snapshot);
         doc.elaborated = false;
+        // The goals asked at the old version can no longer be used: Lean is told to stop.
         doc.asked.clear();
         // Re-anchored jobs check against the new version at once: it must be visible first.
-        Self::publish(&self.state, uri, version, &new_index);
+        Self::publish(&self.state, uri, &snapshot);
         let count = self.pipeline.reanchor(uri, old_version, version, &moved);
         tracing::debug!(%uri, version, moved = count, "jobs re-anchored");
         let mut jobs = HashMap::new();
@@ -353,13 +356,13 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         let (Some(editor), Some(doc)) = (&self.editor, self.documents.get(uri)) else {
             return;
         };
-        if doc.version != version {
+        if doc.snapshot.version() != version {
             return;
         }
+        let index = doc.snapshot.index();
         let jobs = self.state.jobs_of(uri);
         // (declaration command, hole, proof, edit) of each proof verified at this version.
-        let verified: Vec<(usize, HoleId, String, (Range, String))> = doc
-            .index
+        let verified: Vec<(usize, HoleId, String, (Range, String))> = index
             .holes()
             .iter()
             .filter_map(|hole| {
@@ -369,7 +372,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                         proof,
                         version: checked,
                     } if *checked == version => {
-                        let edit = hole_edit(&doc.index, hole, proof)?;
+                        let edit = hole_edit(index, hole, proof)?;
                         Some((hole.command, hole.id.clone(), proof.clone(), edit))
                     }
                     _ => None,
@@ -420,12 +423,14 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         let Some(doc) = self.documents.get_mut(uri) else {
             return;
         };
-        if doc.version != version {
-            tracing::debug!(%uri, version, current = doc.version, "elaboration of an old version ignored");
+        let current = doc.snapshot.version();
+        if current != version {
+            tracing::debug!(%uri, version, current, "elaboration of an old version ignored");
             return;
         }
         doc.elaborated = true;
-        let index = Arc::clone(&doc.index);
+        let snapshot = Arc::clone(&doc.snapshot);
+        let index = snapshot.index();
         let outline = index.outline();
         let pairs: Vec<(Range, String)> = diagnostics
             .iter()
@@ -487,10 +492,10 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 self.state.lock().jobs.remove(&job.slot);
             }
         }
-        doc.asked.retain(|id| !broken.contains(id));
+        doc.asked.retain(|id, _| !broken.contains(id));
         for hole in index.holes() {
             // `admit` holes are filled like `sorry` ones (the splicer replaces both).
-            if doc.jobs.contains_key(&hole.id) || doc.asked.contains(&hole.id) {
+            if doc.jobs.contains_key(&hole.id) || doc.asked.contains_key(&hole.id) {
                 continue;
             }
             // A `sorry` in a statement or a definition's value is not a proof to find.
@@ -502,8 +507,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 tracing::debug!(%uri, hole = %hole.id, "declaration has errors; hole skipped");
                 continue;
             }
-            doc.asked.insert(hole.id.clone());
-            ask_goal(&self.lean, &self.goals_tx, uri, version, hole.clone());
+            let request = ask_goal(&self.lean, &self.goals_tx, uri, version, hole.clone());
+            doc.asked.insert(hole.id.clone(), request);
         }
     }
 
@@ -555,8 +560,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         // Hole ids survive edits elsewhere: a command that crossed an edit still names the
         // hole, now at the current version.
         let asked_at = version;
-        let version = doc.version;
-        let Some(hole) = doc.index.holes().iter().find(|hole| hole.id == id).cloned() else {
+        let version = doc.snapshot.version();
+        let Some(hole) = doc.snapshot.hole(&id).cloned() else {
             tracing::debug!(%uri, hole = %id, asked_at, version, "the hole asked for is gone");
             return;
         };
@@ -582,8 +587,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         // Before the version is elaborated Lean's goal would wait for it anyway; the
         // elaboration asks for every hole, this one included.
         if doc.elaborated {
-            doc.asked.insert(id);
-            ask_goal(&self.lean, &self.goals_tx, uri, version, hole);
+            let request = ask_goal(&self.lean, &self.goals_tx, uri, version, hole);
+            doc.asked.insert(id, request);
         }
     }
 
@@ -591,7 +596,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         let Some(doc) = self.documents.get_mut(&reply.uri) else {
             return;
         };
-        if doc.version != reply.version || !doc.asked.contains(&reply.hole.id) {
+        if doc.snapshot.version() != reply.version || !doc.asked.contains_key(&reply.hole.id) {
             tracing::debug!(uri = %reply.uri, version = reply.version, "goal for an old version dropped");
             return;
         }
@@ -610,10 +615,10 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             },
             goal: GoalSpec::for_hole(
                 &goal,
-                doc.index.context(&reply.hole).as_ref(),
+                doc.snapshot.index().context(&reply.hole).as_ref(),
                 &reply.hole.id,
             ),
-            imports: crate::holes::imported_modules(doc.index.text()),
+            imports: crate::holes::imported_modules(doc.snapshot.text()),
         };
         tracing::info!(uri = %reply.uri, hole = %reply.hole.id, version = reply.version, "job submitted");
         let receiver = self.pipeline.submit(request);
@@ -641,6 +646,16 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
     }
 }
 
+/// A goal request in flight. Dropping it aborts its task, and the request dropped with the
+/// task sends Lean `$/cancelRequest` (see [`LeanHandle::request`]) if Lean has not answered.
+struct GoalRequest(tokio::task::AbortHandle);
+
+impl Drop for GoalRequest {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Asks Lean for the goal at `hole` of `uri` at `version`; the answer comes back to
 /// [`Session::on_goal`] through `replies`.
 fn ask_goal(
@@ -649,11 +664,11 @@ fn ask_goal(
     uri: &str,
     version: i32,
     hole: Hole,
-) {
+) -> GoalRequest {
     let lean = lean.clone();
     let replies = replies.clone();
     let uri = uri.to_owned();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let goal = match crate::lean::goal_at(&lean, &uri, &hole).await {
             Ok(goal) => goal.map(|goal| parse_goal(&goal)),
             Err(error) => {
@@ -668,6 +683,7 @@ fn ask_goal(
             goal,
         });
     });
+    GoalRequest(task.abort_handle())
 }
 
 /// A job's `$/progress` in the editor: begun at the first state, reported on each change,
@@ -859,15 +875,43 @@ mod tests {
             String,
             tokio::sync::oneshot::Sender<Result<Value, crate::lean::LeanError>>,
         ) {
+            let (_, method, reply) = self.numbered_goal_request().await;
+            (method, reply)
+        }
+
+        /// [`Self::goal_request`] with the request's number.
+        async fn numbered_goal_request(
+            &mut self,
+        ) -> (
+            u64,
+            String,
+            tokio::sync::oneshot::Sender<Result<Value, crate::lean::LeanError>>,
+        ) {
             loop {
                 let event = tokio::time::timeout(Duration::from_secs(5), self.lean.recv())
                     .await
                     .expect("the session asks Lean in time")
                     .expect("the session keeps its handle");
-                if let Event::Lean(LeanCommand::Request { method, reply, .. }) = event {
-                    return (method, reply);
+                if let Event::Lean(LeanCommand::Request {
+                    n, method, reply, ..
+                }) = event
+                {
+                    return (n, method, reply);
                 }
             }
+        }
+
+        /// The numbers of the requests the session cancels, until nothing comes for a while.
+        async fn cancelled(&mut self) -> Vec<u64> {
+            let mut cancelled = Vec::new();
+            while let Ok(Some(event)) =
+                tokio::time::timeout(Duration::from_millis(200), self.lean.recv()).await
+            {
+                if let Event::Lean(LeanCommand::Cancel { n }) = event {
+                    cancelled.push(n);
+                }
+            }
+            cancelled
         }
 
         async fn settle(&self) {
@@ -962,6 +1006,71 @@ mod tests {
         let jobs = h.state.jobs_of(URI);
         assert_eq!(jobs.len(), 1, "{jobs:?}");
         assert_eq!(jobs[0].hole.to_string(), "t#0");
+    }
+
+    #[tokio::test]
+    async fn a_goal_request_of_a_superseded_version_is_cancelled() {
+        let mut h = harness();
+        let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: v1.into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (asked, _, _reply) = h.numbered_goal_request().await;
+        assert!(
+            h.cancelled().await.is_empty(),
+            "nothing cancelled while current"
+        );
+        // The user types before Lean answers: Lean is told to stop working on version 1.
+        let v2 = format!("{v1}\ntheorem u : True := trivial\n");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 2,
+            text: v2.as_str().into(),
+        });
+        assert_eq!(h.cancelled().await, vec![asked]);
+
+        // Closing the document cancels what was asked for its last version too.
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 2,
+            diagnostics: warning_on_t(),
+        });
+        let (asked, _, _reply) = h.numbered_goal_request().await;
+        h.send(DocumentEvent::Closed { uri: URI.into() });
+        assert_eq!(h.cancelled().await, vec![asked]);
+    }
+
+    #[tokio::test]
+    async fn an_answered_goal_request_is_not_cancelled_by_a_later_edit() {
+        let mut h = harness();
+        let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
+        h.send(DocumentEvent::Opened {
+            uri: URI.into(),
+            version: 1,
+            text: v1.into(),
+        });
+        h.send(DocumentEvent::Elaborated {
+            uri: URI.into(),
+            version: 1,
+            diagnostics: warning_on_t(),
+        });
+        let (_, reply) = h.goal_request().await;
+        let _ = reply.send(Ok(goal("x + 0 = x")));
+        h.settle().await;
+        let v2 = format!("{v1}\ntheorem u : True := trivial\n");
+        h.send(DocumentEvent::Changed {
+            uri: URI.into(),
+            version: 2,
+            text: v2.as_str().into(),
+        });
+        assert!(h.cancelled().await.is_empty());
     }
 
     #[tokio::test]

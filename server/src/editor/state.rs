@@ -1,9 +1,9 @@
 //! The state the editor session shares with the router's code action hook, the checker and
 //! the status reporter.
 //!
-//! Invariants: a document's entry always holds the index of its LATEST version (the session
-//! replaces it before anything else reacts to an edit), so readers comparing versions with
-//! it never act on an outdated text. Every write goes through [`EditorState::lock`], whose
+//! Invariants: a document's entry always holds the snapshot of its LATEST version (the
+//! session replaces it before anything else reacts to an edit), so readers comparing versions
+//! with it never act on an outdated text. Every write goes through [`EditorState::lock`], whose
 //! guard wakes the status reporter when it is dropped, so no change escapes the status.
 
 use std::collections::HashMap;
@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use crate::holes::{Hole, HoleId, HoleIndex};
+use crate::holes::{DocumentSnapshot, Hole, HoleId};
 use crate::pipeline::JobState;
 
 /// One job as the editor shows it: which hole of which document, and its latest state.
@@ -26,15 +26,10 @@ pub struct JobSlot {
     pub state: JobState,
 }
 
-#[derive(Debug, Clone)]
-pub(crate) struct DocumentEntry {
-    pub version: i32,
-    pub index: Arc<HoleIndex>,
-}
-
 #[derive(Debug, Default)]
 pub(crate) struct Inner {
-    pub documents: HashMap<String, DocumentEntry>,
+    /// The snapshot of each open document's latest version (the one the checker reads).
+    pub documents: HashMap<String, Arc<DocumentSnapshot>>,
     pub jobs: HashMap<u64, JobSlot>,
     /// Why sorryfill is off for this session (a configuration it cannot use).
     pub off: Option<String>,
@@ -119,26 +114,28 @@ impl EditorState {
 
     /// The editor's current version of `uri`, if the editor has it open.
     pub fn current_version(&self, uri: &str) -> Option<i32> {
-        self.read().documents.get(uri).map(|doc| doc.version)
+        self.read().documents.get(uri).map(|doc| doc.version())
     }
 
-    /// The current version of `uri` and its hole index (which holds the text).
-    pub fn document(&self, uri: &str) -> Option<(i32, Arc<HoleIndex>)> {
-        self.read()
-            .documents
-            .get(uri)
-            .map(|doc| (doc.version, Arc::clone(&doc.index)))
+    /// The snapshot of the current version of `uri` (its text and holes).
+    pub fn document(&self, uri: &str) -> Option<Arc<DocumentSnapshot>> {
+        self.read().documents.get(uri).cloned()
     }
 
     /// The hole `id` of `uri` at `version`, with the text of that version; `None` when the
     /// version is no longer current or the hole is gone.
-    pub fn hole_at(&self, uri: &str, version: i32, id: &HoleId) -> Option<(Hole, Arc<HoleIndex>)> {
-        let (current, index) = self.document(uri)?;
-        if current != version {
+    pub fn hole_at(
+        &self,
+        uri: &str,
+        version: i32,
+        id: &HoleId,
+    ) -> Option<(Hole, Arc<DocumentSnapshot>)> {
+        let snapshot = self.document(uri)?;
+        if snapshot.version() != version {
             return None;
         }
-        let hole = index.holes().iter().find(|hole| &hole.id == id)?.clone();
-        Some((hole, index))
+        let hole = snapshot.hole(id)?.clone();
+        Some((hole, snapshot))
     }
 
     /// The state of every job of `uri`.

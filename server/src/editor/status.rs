@@ -67,8 +67,8 @@ impl EditorState {
         let inner = self.read();
         let (mut holes, mut proving, mut ready, mut failed) = (0, 0, 0, 0);
         for (uri, doc) in &inner.documents {
-            for hole in doc.index.holes() {
-                if hole.kind != HoleKind::Sorry || doc.index.role(hole).reason().is_some() {
+            for hole in doc.index().holes() {
+                if hole.kind != HoleKind::Sorry || doc.index().role(hole).reason().is_some() {
                     continue;
                 }
                 holes += 1;
@@ -77,7 +77,7 @@ impl EditorState {
                     .values()
                     .find(|slot| &slot.uri == uri && slot.hole == hole.id);
                 match job.map(|slot| &slot.state) {
-                    Some(JobState::Verified { version, .. }) if *version == doc.version => {
+                    Some(JobState::Verified { version, .. }) if *version == doc.version() => {
                         ready += 1;
                     }
                     Some(JobState::Failed { .. }) => failed += 1,
@@ -231,8 +231,8 @@ async fn probe(base_url: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::editor::state::{DocumentEntry, JobSlot};
-    use crate::holes::HoleIndex;
+    use crate::editor::state::JobSlot;
+    use crate::holes::DocumentSnapshot;
     use crate::router::{EditorCommand, Event};
     use std::sync::Arc;
     use tokio::sync::mpsc;
@@ -243,16 +243,15 @@ mod tests {
     /// `TEXT` at version 3, with the jobs of `t` and `u` in these states.
     fn state_with(t: JobState, u: JobState) -> EditorState {
         let state = EditorState::new();
-        let index = HoleIndex::new(TEXT);
-        let ids: Vec<_> = index.holes().iter().map(|hole| hole.id.clone()).collect();
+        let snapshot = DocumentSnapshot::new(3, TEXT);
+        let ids: Vec<_> = snapshot
+            .index()
+            .holes()
+            .iter()
+            .map(|hole| hole.id.clone())
+            .collect();
         let mut inner = state.lock();
-        inner.documents.insert(
-            URI.into(),
-            DocumentEntry {
-                version: 3,
-                index: Arc::new(index),
-            },
-        );
+        inner.documents.insert(URI.into(), Arc::new(snapshot));
         for (slot, (hole, job)) in ids.into_iter().zip([t, u]).enumerate() {
             let slot = u64::try_from(slot).unwrap_or_default();
             inner.jobs.insert(

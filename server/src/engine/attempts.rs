@@ -4,7 +4,8 @@
 //! Writes go over a channel to one writer thread that owns its own connection; `record`
 //! only sends. `cached` answers from the proofs verified in this session (memory) and then
 //! from the database on a second connection, which WAL mode lets read while the writer (or
-//! another editor window) writes: one indexed lookup, no waiting on the writer.
+//! another editor window) writes: one indexed lookup, no waiting on the writer, run on
+//! tokio's blocking pool so a slow disk or a busy database never stalls a runtime thread.
 //!
 //! Invariants: a cache key is the goal (binders and target, not the lemma's name, which
 //! differs from hole to hole), the header's non-import lines, its imports, the project's
@@ -45,7 +46,8 @@ pub struct KeyParts {
 
 struct Inner {
     writes: mpsc::Sender<Write>,
-    reader: Store,
+    /// Shared with the blocking tasks that read the cache.
+    reader: Arc<Store>,
     verified: Mutex<HashMap<KeyHash, String>>,
     keys: KeyParts,
 }
@@ -82,7 +84,7 @@ impl StoreAttempts {
         Ok(StoreAttempts {
             inner: Arc::new(Inner {
                 writes,
-                reader,
+                reader: Arc::new(reader),
                 verified: Mutex::new(HashMap::new()),
                 keys,
             }),
@@ -232,16 +234,22 @@ impl pipeline::Attempts for StoreAttempts {
         }
     }
 
-    fn cached(&self, goal: &GoalSpec) -> Option<String> {
+    async fn cached(&self, goal: &GoalSpec) -> Option<String> {
         let key = self.key(goal);
         let hash = key.hash();
         if let Some(proof) = self.verified_memory().get(&hash) {
             return Some(proof.clone());
         }
-        match self.inner.reader.lookup_verified(&key) {
-            Ok(found) => found.map(|cached| cached.proof),
-            Err(error) => {
+        let reader = Arc::clone(&self.inner.reader);
+        let lookup = tokio::task::spawn_blocking(move || reader.lookup_verified(&key));
+        match lookup.await {
+            Ok(Ok(found)) => found.map(|cached| cached.proof),
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "the proof cache could not be read");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the proof cache lookup stopped");
                 None
             }
         }
@@ -313,16 +321,22 @@ mod tests {
             PipelineVerdict::verified(),
             CheckMode::Sketch,
         ));
-        assert_eq!(store.cached(&goal("t")), None);
+        assert_eq!(store.cached(&goal("t")).await, None);
         store.record(record(
             "positivity",
             PipelineVerdict::verified(),
             CheckMode::Full,
         ));
-        assert_eq!(store.cached(&goal("u")).as_deref(), Some("positivity"));
+        assert_eq!(
+            store.cached(&goal("u")).await.as_deref(),
+            Some("positivity")
+        );
         store.flush().await;
         let fresh = StoreAttempts::open(&path, KeyParts::default()).expect("opens");
-        assert_eq!(fresh.cached(&goal("t")).as_deref(), Some("positivity"));
+        assert_eq!(
+            fresh.cached(&goal("t")).await.as_deref(),
+            Some("positivity")
+        );
         let stats = Store::open(&path).and_then(|s| s.stats()).expect("stats");
         assert_eq!((stats.attempts, stats.verified), (3, 1));
     }

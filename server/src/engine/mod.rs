@@ -151,10 +151,10 @@ impl Attempts for ConfiguredStore {
         }
     }
 
-    fn cached(&self, goal: &GoalSpec) -> Option<String> {
+    async fn cached(&self, goal: &GoalSpec) -> Option<String> {
         match self {
-            ConfiguredStore::Store(store) => store.cached(goal),
-            ConfiguredStore::Absent(store) => store.cached(goal),
+            ConfiguredStore::Store(store) => store.cached(goal).await,
+            ConfiguredStore::Absent(store) => store.cached(goal).await,
         }
     }
 }

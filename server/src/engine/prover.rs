@@ -11,8 +11,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio_util::sync::CancellationToken;
-
 use crate::config::ModelConfig;
 use crate::models::{ChatClient, ChatRequest, Completion, PromptFormat, ProofTask, parse_output};
 use crate::pipeline::{self, Candidate, GoalSpec, ModelError, Repair, Sketch};
@@ -77,11 +75,8 @@ pub(crate) async fn ask(
     client: &ChatClient,
     request: &ChatRequest,
 ) -> Result<Completion, ModelError> {
-    // Nobody cancels this token: cancellation is by dropping the future, which drops the
-    // HTTP request with it.
-    let never = CancellationToken::new();
     let mut answers = client
-        .complete(request, &never)
+        .complete(request)
         .await
         .map_err(|error| ModelError(error.to_string()))?;
     if answers.is_empty() {

@@ -16,6 +16,7 @@ mod goal;
 mod index;
 mod role;
 mod scanner;
+mod snapshot;
 mod warnings;
 
 pub use context::{HoleContext, context, imported_modules};
@@ -23,6 +24,7 @@ pub use goal::{Goal, Hypothesis, LemmaParts, parse_goal, parse_rendered_goals};
 pub(crate) use index::to_lsp;
 pub use index::{HoleIndex, UpdateStats};
 pub use role::{HoleRole, role};
+pub use snapshot::DocumentSnapshot;
 pub use warnings::{is_sorry_warning, sorry_warning_declarations};
 
 use lsp_types::Range as LspRange;

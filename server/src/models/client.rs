@@ -9,8 +9,8 @@
 //! - An endpoint that cannot be connected to (refused, unknown host) is not retried: it is
 //!   marked down for [`DOWN_FOR`], logged once, and every request meanwhile fails at once
 //!   naming it, so a hole goes on with what is left instead of waiting on every sample.
-//! - Cancelling (the token, or dropping the future) drops the connection, so the server stops
-//!   generating.
+//! - Cancelling is dropping the request's future, the one way every caller cancels: it drops
+//!   the connection, so the server stops generating.
 //! - A long generation is not a timeout while tokens flow: streaming uses an idle timeout
 //!   between chunks; non-streaming requests wait `timeout` for the whole answer.
 
@@ -23,7 +23,6 @@ use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 
 use super::Secret;
 use super::prompt::ChatMessage;
@@ -213,9 +212,6 @@ pub enum ModelError {
         /// The parse error and the start of the body (API key scrubbed).
         detail: String,
     },
-    /// The request was cancelled (the hole went stale).
-    #[error("the model request was cancelled")]
-    Cancelled,
     /// The endpoint could not be connected to a moment ago; it is not tried again yet.
     #[error(
         "the model server at {url} is unreachable ({detail}); sorryfill tries it again in at most {} s (is it running? check base_url)",
@@ -443,24 +439,9 @@ impl ChatClient {
     }
 
     /// Asks for `request.n` samples. Uses `n` where the server honours it and parallel
-    /// single-sample requests where it does not. Cancelling `cancel` drops every connection
-    /// of this call and returns [`ModelError::Cancelled`].
-    pub async fn complete(
-        &self,
-        request: &ChatRequest,
-        cancel: &CancellationToken,
-    ) -> Result<Vec<Completion>, ModelError> {
-        tokio::select! {
-            biased;
-            () = cancel.cancelled() => Err(ModelError::Cancelled),
-            result = self.complete_uncancelled(request) => result,
-        }
-    }
-
-    async fn complete_uncancelled(
-        &self,
-        request: &ChatRequest,
-    ) -> Result<Vec<Completion>, ModelError> {
+    /// single-sample requests where it does not. Dropping the returned future cancels the
+    /// call: every connection of it is dropped.
+    pub async fn complete(&self, request: &ChatRequest) -> Result<Vec<Completion>, ModelError> {
         let wanted = request.n.max(1) as usize;
         let mode = self.settings.sample_mode;
         let go_parallel = wanted > 1
@@ -500,11 +481,15 @@ impl ChatClient {
         n: u32,
     ) -> Result<Vec<Completion>, ModelError> {
         self.check_reachable()?;
+        // The semaphore is never closed, so waiting for a slot cannot fail.
         let _slot = self
             .slots
             .acquire()
             .await
-            .map_err(|_| ModelError::Cancelled)?;
+            .map_err(|error| ModelError::Interrupted {
+                url: self.url.to_string(),
+                detail: error.to_string(),
+            })?;
         // Requests queued behind the one that found the endpoint down fail at once too.
         self.check_reachable()?;
         let body = WireRequest {

@@ -273,7 +273,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
         goal: GoalSpec,
     ) -> BoxFuture<'a, Found> {
         Box::pin(async move {
-            if let Some(proof) = self.store.cached(&goal) {
+            if let Some(proof) = self.store.cached(&goal).await {
                 let (verdict, version) = self
                     .check(
                         ctx,

@@ -242,7 +242,7 @@ impl Attempts for FakeStore {
     fn record(&self, attempt: AttemptRecord) {
         self.records.lock().expect("test lock").push(attempt);
     }
-    fn cached(&self, goal: &GoalSpec) -> Option<String> {
+    async fn cached(&self, goal: &GoalSpec) -> Option<String> {
         self.cache.get(&goal.target).cloned()
     }
 }

@@ -73,8 +73,9 @@ pub trait Attempts: Send + Sync + 'static {
     /// the pipeline's tasks.
     fn record(&self, attempt: AttemptRecord);
 
-    /// A proof that was verified before for this goal; the pipeline re-checks it.
-    fn cached(&self, goal: &GoalSpec) -> Option<String>;
+    /// A proof that was verified before for this goal; the pipeline re-checks it. A lookup
+    /// that reads a database must do so off the runtime's threads.
+    fn cached(&self, goal: &GoalSpec) -> impl Future<Output = Option<String>> + Send;
 }
 
 /// A prover that is not configured: every request fails at once.
@@ -109,7 +110,7 @@ pub struct NoStore;
 impl Attempts for NoStore {
     fn record(&self, _attempt: AttemptRecord) {}
 
-    fn cached(&self, _goal: &GoalSpec) -> Option<String> {
+    async fn cached(&self, _goal: &GoalSpec) -> Option<String> {
         None
     }
 }

@@ -17,8 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use lean_syntax::{TokenKind, lex};
-use ropey::Rope;
+use lean_syntax::{Lexer, TokenKind, lex};
 use tokio::sync::watch;
 
 use super::gate::{
@@ -29,9 +28,11 @@ pub use super::judgement::GateMode;
 use super::judgement::{Judged, judge, judge_messages};
 pub use super::shadow::{CheckerStats, file_uri, position_of};
 use super::shadow::{Elaborated, PoolLimits, ShadowPool};
-use super::splice::{HoleKind, Shadow, fresh_nonce, shadow_text, splice, splice_together};
+use super::splice::{
+    HoleKind, Shadow, SourceText, fresh_nonce, shadow_text, splice_in, splice_together_in,
+};
 use crate::config::VerifyConfig;
-use crate::holes::{HoleId, HoleIndex, HolePosition, parse_goal};
+use crate::holes::{DocumentSnapshot, HoleId, HolePosition, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanError, LeanHandle};
 use crate::pipeline::{self, CheckMode, Checker, GoalSpec, RejectKind, Target};
 
@@ -77,8 +78,8 @@ impl Default for CheckerSettings {
 pub struct CheckRequest<'a> {
     /// The editor's URI of the source document.
     pub source_uri: &'a str,
-    /// The source text at `hole_version`.
-    pub source_text: &'a str,
+    /// The source at `hole_version`, read once (see [`SourceText`]).
+    pub source: &'a SourceText<'a>,
     /// The version of the source the hole was found in.
     pub hole_version: i32,
     /// Byte range of the `sorry` token in `source_text`.
@@ -206,8 +207,8 @@ impl ShadowChecker {
             GateMode::Full => scan_candidate(request.proof, policy)?,
             GateMode::Sketch => scan_candidate(&mask_sorries(request.proof), policy)?,
         }
-        let spliced = splice(
-            request.source_text,
+        let spliced = splice_in(
+            request.source,
             request.hole_span.clone(),
             request.hole_kind,
             request.proof,
@@ -216,7 +217,7 @@ impl ShadowChecker {
             scan_focused_candidate(request.proof)?;
         }
         let shadow = shadow_text(
-            request.source_text,
+            request.source.text(),
             request.declaration.clone(),
             &spliced,
             &fresh_nonce(),
@@ -290,11 +291,11 @@ impl ShadowChecker {
     /// Checks several proofs for holes of ONE declaration together, as the exact text that
     /// would be written (each laid out as [`splice`] lays it out alone), with the whole gate:
     /// each proved alone beside the others' holes, but only the combination is what the user
-    /// gets. `fills` are (hole span, kind, proof) in `source_text` at `hole_version`.
+    /// gets. `fills` are (hole span, kind, proof) in `source` at `hole_version`.
     pub async fn check_together(
         &self,
         source_uri: &str,
-        source_text: &str,
+        source: &SourceText<'_>,
         hole_version: i32,
         declaration: Range<usize>,
         fills: &[(Range<usize>, HoleKind, &str)],
@@ -314,8 +315,8 @@ impl ShadowChecker {
             for (_, _, proof) in fills {
                 scan_candidate(proof, policy)?;
             }
-            let spliced = splice_together(source_text, fills)?;
-            let shadow = shadow_text(source_text, declaration, &spliced, &fresh_nonce())?;
+            let spliced = splice_together_in(source, fills)?;
+            let shadow = shadow_text(source.text(), declaration, &spliced, &fresh_nonce())?;
             for (_, _, proof) in fills {
                 if spliced.focused {
                     scan_focused_candidate(proof)?;
@@ -348,11 +349,16 @@ impl ShadowChecker {
 /// judgement alone already rejects; this only decides whether to ask for the axioms another
 /// way.
 fn refuses_print_axioms_in_module(shadow: &Shadow, diagnostics: &[LeanDiagnostic]) -> bool {
+    // Cheapest first: almost no check has such a refusal, and then no text is scanned.
+    let refusals: Vec<&LeanDiagnostic> = diagnostics
+        .iter()
+        .filter(|d| is_module_refusal(d))
+        .collect();
+    if refusals.is_empty() || module_keyword(&shadow.text).is_none() {
+        return false;
+    }
     let print_at = position_of(&shadow.text, shadow.print_offset);
-    module_keyword(&shadow.text).is_some()
-        && diagnostics
-            .iter()
-            .any(|d| is_module_refusal(d) && d.range.start == print_at)
+    refusals.iter().any(|d| d.range.start == print_at)
 }
 
 /// Lean's refusal of `#print axioms` in a `module` (some v4.2x releases; `Lean.Elab.Print`,
@@ -366,7 +372,8 @@ fn is_module_refusal(diagnostic: &LeanDiagnostic) -> bool {
 
 /// Byte range of the `module` keyword that opens `text`, if it is a module.
 fn module_keyword(text: &str) -> Option<Range<usize>> {
-    let first = lex(text).into_iter().find(|token| !token.is_trivia())?;
+    // Lazily: only the leading trivia and the first token are lexed, not the whole shadow.
+    let first = Lexer::new(text, 0).find(|token| !token.is_trivia())?;
     (first.text(text) == "module").then_some(first.span)
 }
 
@@ -421,11 +428,13 @@ fn mask_sorries(proof: &str) -> String {
     masked
 }
 
-/// The editor's documents as the checker sees them: the latest version and text of each open
-/// document. Cheap to clone; clones share the map. Feed it every [`DocumentEvent`].
+/// The editor's documents as the checker, the editor session and `prove` share them: the
+/// snapshot of the latest version of each open document, built once per version (by
+/// [`SourceDocuments::apply`]) and read without copying. Cheap to clone; clones share the map.
+/// Feed it every [`DocumentEvent`].
 #[derive(Debug, Clone, Default)]
 pub struct SourceDocuments {
-    documents: Arc<RwLock<HashMap<String, (i32, Rope)>>>,
+    documents: Arc<RwLock<HashMap<String, Arc<DocumentSnapshot>>>>,
     /// Counts saves and opens: after either, files a shadow imports may have been rebuilt.
     rebuilds: Arc<AtomicU64>,
 }
@@ -436,31 +445,51 @@ impl SourceDocuments {
         Self::default()
     }
 
-    /// Applies one event of the router's document stream.
-    pub fn apply(&self, event: &DocumentEvent) {
+    /// Applies one event of the router's document stream; returns the snapshot of the version
+    /// an open or a change made current.
+    pub fn apply(&self, event: &DocumentEvent) -> Option<Arc<DocumentSnapshot>> {
         match event {
             DocumentEvent::Opened { uri, version, text } => {
                 // A reopened file is how editors restart a file after `lake build`.
                 self.rebuilds.fetch_add(1, Ordering::Relaxed);
-                self.update(uri, *version, text.clone());
+                // `prove` publishes the snapshot it read the holes from before it opens the
+                // file: that one is kept, not scanned again.
+                let published = self
+                    .snapshot_at(uri, *version)
+                    .filter(|snapshot| *text == snapshot.text());
+                let snapshot = published.unwrap_or_else(|| {
+                    Arc::new(DocumentSnapshot::new(*version, &text.to_string()))
+                });
+                self.publish(uri, Arc::clone(&snapshot));
+                Some(snapshot)
             }
             DocumentEvent::Changed { uri, version, text } => {
-                self.update(uri, *version, text.clone());
+                let text = text.to_string();
+                let snapshot = Arc::new(match self.snapshot(uri) {
+                    Some(previous) => previous.next(*version, &text),
+                    None => DocumentSnapshot::new(*version, &text),
+                });
+                self.publish(uri, Arc::clone(&snapshot));
+                Some(snapshot)
             }
-            DocumentEvent::Closed { uri } => self.close(uri),
+            DocumentEvent::Closed { uri } => {
+                self.close(uri);
+                None
+            }
             DocumentEvent::Saved { .. } => {
                 self.rebuilds.fetch_add(1, Ordering::Relaxed);
+                None
             }
             DocumentEvent::Elaborated { .. }
             | DocumentEvent::Failed { .. }
-            | DocumentEvent::EditorReady { .. } => {}
+            | DocumentEvent::EditorReady { .. } => None,
         }
     }
 
-    /// Records `text` as version `version` of `uri`.
-    pub fn update(&self, uri: &str, version: i32, text: Rope) {
+    /// Makes `snapshot` the current version of `uri`.
+    pub fn publish(&self, uri: &str, snapshot: Arc<DocumentSnapshot>) {
         if let Ok(mut documents) = self.documents.write() {
-            documents.insert(uri.to_owned(), (version, text));
+            documents.insert(uri.to_owned(), snapshot);
         }
     }
 
@@ -473,14 +502,22 @@ impl SourceDocuments {
 
     /// The current version of `uri`, if it is open.
     pub fn current_version(&self, uri: &str) -> Option<i32> {
-        self.documents.read().ok()?.get(uri).map(|(v, _)| *v)
+        self.documents
+            .read()
+            .ok()?
+            .get(uri)
+            .map(|snapshot| snapshot.version())
     }
 
-    /// The text of `uri` if `version` is its current version.
-    pub fn text_at(&self, uri: &str, version: i32) -> Option<String> {
-        let documents = self.documents.read().ok()?;
-        let (current, text) = documents.get(uri)?;
-        (*current == version).then(|| text.to_string())
+    /// The snapshot of the current version of `uri`, if it is open.
+    pub fn snapshot(&self, uri: &str) -> Option<Arc<DocumentSnapshot>> {
+        self.documents.read().ok()?.get(uri).cloned()
+    }
+
+    /// The snapshot of `uri` if `version` is its current version.
+    pub fn snapshot_at(&self, uri: &str, version: i32) -> Option<Arc<DocumentSnapshot>> {
+        self.snapshot(uri)
+            .filter(|snapshot| snapshot.version() == version)
     }
 
     /// How many saves and opens were seen: when it moves, imported files may have changed.
@@ -509,11 +546,10 @@ pub struct LeanChecker {
 
 /// A hole of a current document version, ready to check.
 struct LocatedHole {
-    text: String,
+    snapshot: Arc<DocumentSnapshot>,
     span: Range<usize>,
     kind: HoleKind,
     declaration: Range<usize>,
-    index: HoleIndex,
 }
 
 impl LeanChecker {
@@ -561,26 +597,21 @@ impl LeanChecker {
     }
 
     fn locate(&self, target: &Target) -> Result<LocatedHole, GateRejection> {
-        let Some(text) = self.documents.text_at(&target.doc, target.version) else {
+        let Some(snapshot) = self.documents.snapshot_at(&target.doc, target.version) else {
             return Err(GateRejection::new(RejectReason::Stale {
                 hole_version: target.version,
                 current_version: self.documents.current_version(&target.doc).unwrap_or(-1),
             }));
         };
-        let index = HoleIndex::new(&text);
-        let hole = index
-            .holes()
-            .iter()
-            .find(|hole| hole.id == target.hole)
-            .cloned()
-            .ok_or_else(|| {
-                GateRejection::new(RejectReason::StructureChanged {
-                    detail: format!("the hole {} is not in the document", target.hole),
-                })
-            })?;
+        let index = snapshot.index();
+        let hole = snapshot.hole(&target.hole).ok_or_else(|| {
+            GateRejection::new(RejectReason::StructureChanged {
+                detail: format!("the hole {} is not in the document", target.hole),
+            })
+        })?;
         // Defence in depth: the session and `prove` only submit proof holes, but a candidate
         // for a hole in a statement would change the theorem.
-        match index.role(&hole) {
+        match index.role(hole) {
             crate::holes::HoleRole::Proof => {}
             crate::holes::HoleRole::Statement => {
                 return Err(GateRejection::new(RejectReason::StatementChanged));
@@ -604,12 +635,12 @@ impl LeanChecker {
             HolePosition::Tactic => HoleKind::Tactic,
             HolePosition::Term => HoleKind::Term,
         };
+        let span = hole.span.clone();
         Ok(LocatedHole {
-            span: hole.span.clone(),
+            snapshot,
+            span,
             kind,
             declaration,
-            text,
-            index,
         })
     }
 }
@@ -647,9 +678,12 @@ impl Checker for LeanChecker {
         } else {
             GateMode::Sketch
         };
+        let snapshot = &located.snapshot;
+        let source =
+            SourceText::from_parts(snapshot.text(), snapshot.tokens(), snapshot.index().holes());
         let request = CheckRequest {
             source_uri: &target.doc,
-            source_text: &located.text,
+            source: &source,
             hole_version: target.version,
             hole_span: located.span,
             hole_kind: located.kind,
@@ -672,13 +706,13 @@ impl Checker for LeanChecker {
         version: i32,
         fills: &[(HoleId, String)],
     ) -> pipeline::PipelineVerdict {
-        let Some(text) = self.documents.text_at(doc, version) else {
+        let Some(snapshot) = self.documents.snapshot_at(doc, version) else {
             return to_pipeline(&RejectReason::Stale {
                 hole_version: version,
                 current_version: self.documents.current_version(doc).unwrap_or(-1),
             });
         };
-        let index = HoleIndex::new(&text);
+        let index = snapshot.index();
         let mut located = Vec::with_capacity(fills.len());
         let mut declarations = std::collections::BTreeSet::new();
         for (id, proof) in fills {
@@ -708,7 +742,13 @@ impl Checker for LeanChecker {
         };
         match self
             .shadow
-            .check_together(doc, &text, version, declaration, &located)
+            .check_together(
+                doc,
+                &SourceText::from_parts(snapshot.text(), snapshot.tokens(), index.holes()),
+                version,
+                declaration,
+                &located,
+            )
             .await
         {
             GateVerdict::Verified { .. } => pipeline::PipelineVerdict::verified(),
@@ -721,14 +761,10 @@ impl Checker for LeanChecker {
             return None;
         }
         let located = self.locate(target).ok()?;
-        let hole = located
-            .index
-            .holes()
-            .iter()
-            .find(|hole| hole.id == target.hole)?;
+        let hole = located.snapshot.hole(&target.hole)?;
         let lean = self.goals.as_ref().unwrap_or(self.shadow.inner.pool.lean());
         let goal = crate::lean::goal_at(lean, &target.doc, hole).await.ok()??;
-        let context = located.index.context(hole);
+        let context = located.snapshot.index().context(hole);
         Some(GoalSpec::for_hole(
             &parse_goal(&goal),
             context.as_ref(),

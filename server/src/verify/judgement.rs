@@ -55,9 +55,9 @@ pub fn judge(
     mode: GateMode,
     policy: &GatePolicy,
 ) -> Result<Judged, GateRejection> {
-    judge_messages(shadow, diagnostics, symbols, mode)?;
-    let text = shadow.text.as_str();
-    let lines = LineIndex::new(text);
+    // One line index of the shadow serves every conversion of this judgement.
+    let lines = LineIndex::new(&shadow.text);
+    judge_messages_with(shadow, &lines, diagnostics, symbols, mode)?;
     let position = |byte: usize| {
         let at = lines.position(byte);
         Position::new(at.line, at.character)
@@ -103,7 +103,23 @@ pub fn judge_messages(
     symbols: &Value,
     mode: GateMode,
 ) -> Result<(), GateRejection> {
-    let lines = LineIndex::new(&shadow.text);
+    judge_messages_with(
+        shadow,
+        &LineIndex::new(&shadow.text),
+        diagnostics,
+        symbols,
+        mode,
+    )
+}
+
+/// [`judge_messages`] with the line index of `shadow.text` already built.
+fn judge_messages_with(
+    shadow: &Shadow,
+    lines: &LineIndex,
+    diagnostics: &[LeanDiagnostic],
+    symbols: &Value,
+    mode: GateMode,
+) -> Result<(), GateRejection> {
     let offset = |at: Position| lines.offset(lean_syntax::Position::new(at.line, at.character));
 
     // Errors and the sorry warning anywhere from the first byte the shadow changed: the text

@@ -16,9 +16,10 @@
 //! - the statement cannot change, because only a proof body is ever spliced;
 //! - every name the shadow adds carries a per-check nonce the candidate cannot guess.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
-use lean_syntax::{CommandKind, Outline, Token, TokenKind, lex, outline};
+use lean_syntax::{CommandKind, Outline, Token, TokenKind, lex, outline_tokens};
 use serde::{Deserialize, Serialize};
 
 use super::gate::{GateRejection, RejectReason, SHADOW_NAME_PREFIX};
@@ -32,6 +33,41 @@ pub enum HoleKind {
     Tactic,
     /// A `sorry` term.
     Term,
+}
+
+/// The document a candidate is spliced into, read once: its text, its tokens (`lex`) and its
+/// holes (`holes::scan`). A version's snapshot provides all three, so the candidates of one
+/// version share one reading of the document instead of each lexing it again.
+#[derive(Debug, Clone)]
+pub struct SourceText<'a> {
+    text: &'a str,
+    tokens: Cow<'a, [Token]>,
+    holes: Cow<'a, [crate::holes::Hole]>,
+}
+
+impl<'a> SourceText<'a> {
+    /// Reads `text`: lexes it and finds its holes.
+    pub fn read(text: &'a str) -> Self {
+        Self {
+            text,
+            tokens: Cow::Owned(lex(text)),
+            holes: Cow::Owned(crate::holes::scan(text)),
+        }
+    }
+
+    /// A reading done before: `tokens` must be `lex(text)` and `holes` `holes::scan(text)`.
+    pub fn from_parts(text: &'a str, tokens: &'a [Token], holes: &'a [crate::holes::Hole]) -> Self {
+        Self {
+            text,
+            tokens: Cow::Borrowed(tokens),
+            holes: Cow::Borrowed(holes),
+        }
+    }
+
+    /// The document's text.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
 }
 
 /// A document with a candidate spliced in.
@@ -131,14 +167,25 @@ pub fn splice(
     hole_kind: HoleKind,
     proof: &str,
 ) -> Result<Spliced, GateRejection> {
+    splice_in(&SourceText::read(document), hole_span, hole_kind, proof)
+}
+
+/// [`splice`] into a document read before (a version's snapshot).
+pub fn splice_in(
+    source: &SourceText<'_>,
+    hole_span: Range<usize>,
+    hole_kind: HoleKind,
+    proof: &str,
+) -> Result<Spliced, GateRejection> {
+    let document = source.text;
     if !matches!(document.get(hole_span.clone()), Some("sorry" | "admit")) {
         return Err(structure_changed(format!(
             "the hole at bytes {}..{} is not a `sorry` or `admit` token of the document",
             hole_span.start, hole_span.end
         )));
     }
-    let layout = HoleLayout::of(document, &hole_span);
-    let focused = !other_holes(document, &hole_span).is_empty();
+    let layout = HoleLayout::of(document, &source.tokens, &hole_span);
+    let focused = !other_holes(&source.holes, &hole_span).is_empty();
     let body = strip_leading_by(proof);
     let (replaced, inserted) = match (focused, hole_kind) {
         (true, HoleKind::Tactic) => layout_enclosed(&layout, &hole_span, "(· ", body)?,
@@ -151,8 +198,13 @@ pub fn splice(
     text.push_str(&inserted);
     text.push_str(&document[replaced.end..]);
     let proof_span = replaced.start..replaced.start + inserted.len();
-    check_tokens_around(document, &text, &replaced, &proof_span)?;
-    check_outline(&outline(document), &outline(&text))?;
+    // The spliced text is lexed once, for both checks.
+    let spliced_tokens = lex(&text);
+    check_tokens_around(&source.tokens, &spliced_tokens, &replaced, &proof_span)?;
+    check_outline(
+        &outline_tokens(document, &source.tokens),
+        &outline_tokens(&text, &spliced_tokens),
+    )?;
     Ok(Spliced {
         text,
         filled: vec![proof_span.clone()],
@@ -169,9 +221,18 @@ pub fn splice_together(
     document: &str,
     fills: &[(Range<usize>, HoleKind, &str)],
 ) -> Result<Spliced, GateRejection> {
+    splice_together_in(&SourceText::read(document), fills)
+}
+
+/// [`splice_together`] into a document read before (a version's snapshot).
+pub fn splice_together_in(
+    source: &SourceText<'_>,
+    fills: &[(Range<usize>, HoleKind, &str)],
+) -> Result<Spliced, GateRejection> {
+    let document = source.text;
     let mut edits: Vec<(Range<usize>, String, bool)> = Vec::with_capacity(fills.len());
     for (hole, kind, proof) in fills {
-        let one = splice(document, hole.clone(), *kind, proof)?;
+        let one = splice_in(source, hole.clone(), *kind, proof)?;
         edits.push((one.replaced.clone(), one.inserted().to_owned(), one.focused));
     }
     edits.sort_by_key(|(range, _, _)| range.start);
@@ -194,7 +255,10 @@ pub fn splice_together(
     let (Some(first_replaced), Some(last_replaced)) = (edits.first(), edits.last()) else {
         return Err(GateRejection::new(RejectReason::Empty));
     };
-    check_outline(&outline(document), &outline(&text))?;
+    check_outline(
+        &outline_tokens(document, &source.tokens),
+        &outline_tokens(&text, &lex(&text)),
+    )?;
     Ok(Spliced {
         proof_span: first.start..last.end,
         replaced: first_replaced.0.start..last_replaced.0.end,
@@ -205,10 +269,13 @@ pub fn splice_together(
 }
 
 /// The user's other holes in the declaration of the hole at `hole_span` (every `sorry` or
-/// `admit` token our lexer sees, statements included). A hole our lexer misses stays `sorry` in
-/// the shadow, where `sorryAx` rejects the check: a lexer mistake can only cause a rejection.
-fn other_holes(document: &str, hole_span: &Range<usize>) -> Vec<crate::holes::Hole> {
-    let holes = crate::holes::scan(document);
+/// `admit` token our lexer sees, statements included), from all the document's `holes`. A hole
+/// our lexer misses stays `sorry` in the shadow, where `sorryAx` rejects the check: a lexer
+/// mistake can only cause a rejection.
+fn other_holes<'h>(
+    holes: &'h [crate::holes::Hole],
+    hole_span: &Range<usize>,
+) -> Vec<&'h crate::holes::Hole> {
     let Some(command) = holes
         .iter()
         .find(|hole| hole.span == *hole_span)
@@ -217,7 +284,7 @@ fn other_holes(document: &str, hole_span: &Range<usize>) -> Vec<crate::holes::Ho
         return Vec::new();
     };
     holes
-        .into_iter()
+        .iter()
         .filter(|hole| hole.command == command && hole.span != *hole_span)
         .collect()
 }
@@ -249,10 +316,12 @@ struct HoleLayout<'a> {
     line_start: usize,
     /// The whole document.
     document: &'a str,
+    /// Its tokens.
+    tokens: &'a [Token],
 }
 
 impl<'a> HoleLayout<'a> {
-    fn of(document: &'a str, hole: &Range<usize>) -> Self {
+    fn of(document: &'a str, tokens: &'a [Token], hole: &Range<usize>) -> Self {
         let line_start = document[..hole.start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = document[hole.end..]
             .find('\n')
@@ -265,6 +334,7 @@ impl<'a> HoleLayout<'a> {
             after: &document[hole.end..line_end],
             line_start,
             document,
+            tokens,
         }
     }
 
@@ -314,8 +384,8 @@ impl<'a> HoleLayout<'a> {
     /// brackets), the indentation of the line with the declaration's keyword.
     fn declaration_indent(&self) -> Option<usize> {
         let by_end = self.after_trailing_by()?;
-        let tokens = lex(self.document);
-        let commands = lean_syntax::outline_tokens(self.document, &tokens).commands;
+        let tokens = self.tokens;
+        let commands = outline_tokens(self.document, tokens).commands;
         let command = commands.iter().find(|c| c.span.contains(&by_end))?;
         let mut depth = 0i32;
         let mut assignments = 0;
@@ -543,15 +613,14 @@ fn line_is_complete(line: &str) -> bool {
     depth == 0 && !continues
 }
 
-/// Every token before the replaced range and after it lexes exactly as in the original.
+/// Every token before the replaced range and after it lexes exactly as in the original
+/// (`original` and `spliced` are the tokens of the document and of the spliced text).
 fn check_tokens_around(
-    document: &str,
-    text: &str,
+    original: &[Token],
+    spliced: &[Token],
     replaced: &Range<usize>,
     proof_span: &Range<usize>,
 ) -> Result<(), GateRejection> {
-    let original = lex(document);
-    let spliced = lex(text);
     let straddles = |t: &Token, at: usize| t.span.start < at && at < t.span.end;
     if let Some(token) = spliced
         .iter()
@@ -965,6 +1034,29 @@ mod tests {
                 " ".repeat(column)
             ),
             "a line comment would swallow our parenthesis"
+        );
+    }
+
+    #[test]
+    fn splicing_into_an_edited_versions_snapshot_is_splicing_into_its_text() {
+        let v1 = "theorem a : True := by\n  sorry\n\ntheorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · sorry\n  · exact hq\n";
+        // The second version is indexed from the first, as the editor session does.
+        let v2 = v1.replace("  · exact hq\n", "  · admit\n");
+        let snapshot = crate::holes::DocumentSnapshot::new(1, v1).next(2, &v2);
+        let source =
+            SourceText::from_parts(snapshot.text(), snapshot.tokens(), snapshot.index().holes());
+        for (nth, kind, proof) in [
+            (0, HoleKind::Tactic, "trivial"),
+            (1, HoleKind::Tactic, "exact hp"),
+            (1, HoleKind::Term, "exact hp"),
+        ] {
+            let from_snapshot = splice_in(&source, hole(&v2, nth), kind, proof);
+            assert_eq!(from_snapshot, splice(&v2, hole(&v2, nth), kind, proof));
+        }
+        let focused = splice_in(&source, hole(&v2, 1), HoleKind::Tactic, "exact hp");
+        assert!(
+            focused.is_ok_and(|spliced| spliced.focused),
+            "`admit` is another hole"
         );
     }
 

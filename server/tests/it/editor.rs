@@ -762,3 +762,77 @@ async fn a_missing_api_key_warns_once_and_the_portfolio_still_runs() {
     );
     child.kill().await.expect("the proxy stops");
 }
+
+/// The `cancel id=…` lines of every lean-sim log in `dir` (one log per server process).
+fn lean_cancels(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("lean-"))
+        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        .flat_map(|log| {
+            log.lines()
+                .filter(|line| line.starts_with("cancel "))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The user edits while Lean is still working out the goal at a hole of the old version:
+/// Lean gets `$/cancelRequest` for that goal request instead of finishing work nobody uses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_goal_request_of_a_superseded_version_is_cancelled_in_lean() {
+    let dir = fresh_dir();
+    let lean_log = dir.path().join("lean-{pid}.log");
+    let lean_log = lean_log.to_str().expect("a UTF-8 temp path");
+    // Lean writes every message 600 ms late, so the goal's answer is still on its way when
+    // the edit arrives (it queues behind the version's publish).
+    let (mut child, mut editor, uri, _log) = serve_binary_with(
+        dir.path(),
+        ORACLE,
+        &[],
+        &["--slow-ms", "600", "--log", lean_log],
+    );
+    editor.initialize(json!({}), &uri, TEXT).await;
+    editor
+        .wait_for(|frame| {
+            frame["method"] == "$/lean/fileProgress"
+                && frame["params"]["textDocument"]["version"] == 1
+                && frame["params"]["processing"]
+                    .as_array()
+                    .is_some_and(Vec::is_empty)
+        })
+        .await;
+    // The proxy asks for the goal as version 1 is done; give the request time to reach Lean.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        lean_cancels(dir.path()).is_empty(),
+        "nothing is cancelled while the version is current"
+    );
+    let edited = format!("{TEXT}\ntheorem u : True := trivial\n");
+    editor
+        .send(
+            json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": uri, "version": 2},
+                "contentChanges": [{"text": edited}],
+            }}),
+        )
+        .await;
+    let deadline = Instant::now() + WAIT;
+    let cancels = loop {
+        let cancels = lean_cancels(dir.path());
+        if !cancels.is_empty() || Instant::now() > deadline {
+            break cancels;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(cancels.len(), 1, "{cancels:?}");
+    assert!(
+        cancels[0].starts_with("cancel id=\"sorryfill:"),
+        "the proxy's own request: {cancels:?}"
+    );
+    child.kill().await.expect("the proxy stops");
+}

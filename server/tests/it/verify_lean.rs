@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sorryfill::config::VerifyConfig;
-use sorryfill::holes::scan;
 use sorryfill::lean::{DocumentEvent, LeanHandle};
 use sorryfill::pipeline::{CheckMode, Checker, JobKey, PipelineVerdict, RejectKind, Target};
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify::{
     CheckRequest, CheckerSettings, GateMode, GateVerdict, HoleKind, LeanChecker, RejectReason,
-    ShadowChecker, SourceDocuments,
+    ShadowChecker, SourceDocuments, SourceText,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::watch;
@@ -303,19 +302,18 @@ impl Session {
 
     /// The target of the `ordinal`-th hole of the current source version.
     pub(crate) fn target(&self, ordinal: usize) -> Target {
-        let version = self
+        let snapshot = self
             .documents
-            .current_version(&self.source_uri)
+            .snapshot(&self.source_uri)
             .expect("the source is open");
-        let text = self
-            .documents
-            .text_at(&self.source_uri, version)
-            .expect("current");
-        let hole = scan(&text)
-            .into_iter()
-            .nth(ordinal)
+        let version = snapshot.version();
+        let hole = snapshot
+            .index()
+            .holes()
+            .get(ordinal)
             .expect("the source has that hole")
-            .id;
+            .id
+            .clone();
         Target::hole(&JobKey {
             doc: self.source_uri.clone(),
             hole,
@@ -422,9 +420,10 @@ async fn the_sorry_warning_rejects_in_every_spelling() {
         let mut session = Session::start(&["--accept-all", "--sorry-style", style]).await;
         session.open(source).await;
         let checker = session.checker(settings(1, WAIT));
+        let source = SourceText::read(source);
         let request = CheckRequest {
             source_uri: SOURCE_URI,
-            source_text: source,
+            source: &source,
             hole_version: 1,
             hole_span: hole..hole + "sorry".len(),
             hole_kind: HoleKind::Term,
@@ -814,9 +813,10 @@ async fn a_sketch_check_tolerates_its_own_sorries_but_not_errors() {
     let text = SOURCE.to_owned();
     let hole = text.find("sorry").expect("a hole");
     let declaration = text.find("theorem target").expect("the target")..text.len();
+    let source = SourceText::read(SOURCE);
     let request = |proof| CheckRequest {
         source_uri: SOURCE_URI,
-        source_text: SOURCE,
+        source: &source,
         hole_version: 1,
         hole_span: hole..hole + 5,
         hole_kind: HoleKind::Tactic,

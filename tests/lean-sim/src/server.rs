@@ -455,6 +455,14 @@ impl Server {
     fn cancel(&mut self, params: &Value) {
         let Some(id) = params.get("id") else { return };
         let key = id.to_string();
+        let pending = self
+            .pending
+            .get(&key)
+            .map(|pending| pending.method.as_str());
+        self.shared.log(&format!(
+            "cancel id={key} pending={}",
+            pending.unwrap_or("none")
+        ));
         let cancellable = self
             .pending
             .get(&key)

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use sorryfill::models::client::{EndpointSettings, ModelError, SampleMode};
 use sorryfill::models::{ChatClient, ChatRequest, PromptFormat, ProofTask, Secret};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -114,15 +113,11 @@ async fn each_format_sends_its_exact_request_body() {
             ]),
         ),
     ];
-    let cancel = CancellationToken::new();
     for (format, messages) in &cases {
         let mut request = non_streaming(format);
         request.temperature = Some(0.6);
         request.max_tokens = Some(8192);
-        let samples = client
-            .complete(&request, &cancel)
-            .await
-            .expect("a completion");
+        let samples = client.complete(&request).await.expect("a completion");
         assert_eq!(samples[0].content, "ok");
         let sent = request_bodies(&server)
             .await
@@ -148,10 +143,7 @@ async fn lenient_responses_missing_fields_and_reasoning_content() {
     completions_mock(&server, ResponseTemplate::new(200).set_body_json(body)).await;
     let client = client(settings(&format!("{}/v1", server.uri())));
     let samples = client
-        .complete(
-            &non_streaming(&PromptFormat::DeepSeekProverV2),
-            &CancellationToken::new(),
-        )
+        .complete(&non_streaming(&PromptFormat::DeepSeekProverV2))
         .await
         .expect("lenient parsing");
     assert_eq!(samples.len(), 1);
@@ -169,9 +161,8 @@ async fn n_is_used_when_honoured_and_parallel_requests_fill_when_not() {
     .await;
     let mut request = non_streaming(&PromptFormat::DeepSeekProverV2);
     request.n = 3;
-    let cancel = CancellationToken::new();
     let samples = client(settings(&format!("{}/v1", honouring.uri())))
-        .complete(&request, &cancel)
+        .complete(&request)
         .await
         .expect("samples");
     assert_eq!(
@@ -193,14 +184,14 @@ async fn n_is_used_when_honoured_and_parallel_requests_fill_when_not() {
     )
     .await;
     let client = client(settings(&format!("{}/v1", ignoring.uri())));
-    let samples = client.complete(&request, &cancel).await.expect("samples");
+    let samples = client.complete(&request).await.expect("samples");
     assert_eq!(samples.len(), 3, "missing samples are filled");
     let sent = request_bodies(&ignoring).await;
     assert_eq!(sent.len(), 3, "one request with n, then two single ones");
     assert_eq!(sent[0]["n"], 3);
     assert!(sent[1..].iter().all(|b| b.get("n").is_none()));
     // Learnt: the next call goes parallel straight away.
-    client.complete(&request, &cancel).await.expect("samples");
+    client.complete(&request).await.expect("samples");
     let sent = request_bodies(&ignoring).await;
     assert_eq!(sent.len(), 6);
     assert!(sent[3..].iter().all(|b| b.get("n").is_none()));
@@ -209,7 +200,7 @@ async fn n_is_used_when_honoured_and_parallel_requests_fill_when_not() {
     let mut only_n = settings(&format!("{}/v1", ignoring.uri()));
     only_n.sample_mode = SampleMode::N;
     let samples = self::client(only_n)
-        .complete(&request, &cancel)
+        .complete(&request)
         .await
         .expect("samples");
     assert_eq!(samples.len(), 1);
@@ -227,10 +218,7 @@ async fn unauthorized_is_one_clear_error_without_retries() {
     settings.api_key = Some(Secret::new(KEY));
     settings.api_key_env = Some("PROVER_KEY".into());
     let error = client(settings)
-        .complete(
-            &non_streaming(&PromptFormat::Kimina),
-            &CancellationToken::new(),
-        )
+        .complete(&non_streaming(&PromptFormat::Kimina))
         .await
         .expect_err("refused");
     assert!(matches!(
@@ -268,10 +256,7 @@ async fn rate_limit_honours_retry_after() {
     .await;
     let started = Instant::now();
     let samples = client(settings(&format!("{}/v1", server.uri())))
-        .complete(
-            &non_streaming(&PromptFormat::DeepSeekProverV2),
-            &CancellationToken::new(),
-        )
+        .complete(&non_streaming(&PromptFormat::DeepSeekProverV2))
         .await
         .expect("succeeds after waiting");
     assert_eq!(samples[0].content, "fine");
@@ -297,10 +282,7 @@ async fn a_server_error_is_retried_then_succeeds_and_persistent_errors_give_up()
     )
     .await;
     let samples = client(settings(&format!("{}/v1", server.uri())))
-        .complete(
-            &non_streaming(&PromptFormat::DeepSeekProverV2),
-            &CancellationToken::new(),
-        )
+        .complete(&non_streaming(&PromptFormat::DeepSeekProverV2))
         .await
         .expect("retried");
     assert_eq!(samples[0].content, "fine");
@@ -313,10 +295,7 @@ async fn a_server_error_is_retried_then_succeeds_and_persistent_errors_give_up()
     )
     .await;
     let error = client(settings(&format!("{}/v1", broken.uri())))
-        .complete(
-            &non_streaming(&PromptFormat::DeepSeekProverV2),
-            &CancellationToken::new(),
-        )
+        .complete(&non_streaming(&PromptFormat::DeepSeekProverV2))
         .await
         .expect_err("gives up");
     assert!(error.to_string().contains("503") && error.to_string().contains("model not loaded"));
@@ -336,10 +315,7 @@ async fn a_body_that_is_not_json_is_a_clear_error() {
     )
     .await;
     let error = client(settings(&format!("{}/v1", server.uri())))
-        .complete(
-            &non_streaming(&PromptFormat::DeepSeekProverV2),
-            &CancellationToken::new(),
-        )
+        .complete(&non_streaming(&PromptFormat::DeepSeekProverV2))
         .await
         .expect_err("not JSON");
     assert!(matches!(error, ModelError::BadBody { .. }));
@@ -355,10 +331,7 @@ async fn a_connection_refused_marks_the_endpoint_down_and_later_requests_fail_at
     let client = client(settings(&format!("http://{address}/v1")));
     assert_eq!(client.unreachable(), None);
     let error = client
-        .complete(
-            &non_streaming(&PromptFormat::DeepSeekProverV2),
-            &CancellationToken::new(),
-        )
+        .complete(&non_streaming(&PromptFormat::DeepSeekProverV2))
         .await
         .expect_err("nothing listens");
     assert!(matches!(error, ModelError::Connect { .. }), "{error}");
@@ -367,10 +340,7 @@ async fn a_connection_refused_marks_the_endpoint_down_and_later_requests_fail_at
     let listener = std::net::TcpListener::bind(address).expect("the port is free again");
     listener.set_nonblocking(true).expect("non-blocking");
     let again = client
-        .complete(
-            &non_streaming(&PromptFormat::DeepSeekProverV2),
-            &CancellationToken::new(),
-        )
+        .complete(&non_streaming(&PromptFormat::DeepSeekProverV2))
         .await
         .expect_err("marked down");
     assert!(matches!(again, ModelError::Down { .. }), "{again}");
@@ -476,10 +446,9 @@ async fn streaming_assembles_tokens_and_a_long_generation_is_not_a_timeout() {
     // The whole answer takes 500 ms; only silence longer than 300 ms is a timeout.
     settings.idle_timeout = Duration::from_millis(300);
     let samples = client(settings)
-        .complete(
-            &ChatRequest::new(PromptFormat::DeepSeekProverV2.messages(&task())),
-            &CancellationToken::new(),
-        )
+        .complete(&ChatRequest::new(
+            PromptFormat::DeepSeekProverV2.messages(&task()),
+        ))
         .await
         .expect("streamed");
     assert_eq!(
@@ -497,10 +466,7 @@ async fn a_silent_server_hits_the_idle_timeout() {
     settings.idle_timeout = Duration::from_millis(300);
     let started = Instant::now();
     let error = client(settings)
-        .complete(
-            &ChatRequest::new(PromptFormat::Kimina.messages(&task())),
-            &CancellationToken::new(),
-        )
+        .complete(&ChatRequest::new(PromptFormat::Kimina.messages(&task())))
         .await
         .expect_err("stalls");
     assert!(matches!(error, ModelError::Timeout { .. }), "{error}");
@@ -513,22 +479,18 @@ async fn a_silent_server_hits_the_idle_timeout() {
 }
 
 #[tokio::test]
-async fn cancelling_mid_stream_drops_the_connection() {
+async fn dropping_the_request_mid_stream_drops_the_connection() {
     let chunks = vec![(Duration::ZERO, sse("have h : "))];
     let (url, dropped, drops, _) = streaming_server(chunks, false).await;
     let client = client(settings(&url));
-    let cancel = CancellationToken::new();
-    let canceller = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        canceller.cancel();
-    });
     let request = ChatRequest::new(PromptFormat::DeepSeekProverV2.messages(&task()));
-    let error = client
-        .complete(&request, &cancel)
-        .await
-        .expect_err("cancelled");
-    assert!(matches!(error, ModelError::Cancelled));
+    // The one way a request is cancelled: its future is dropped (here by the timeout, in the
+    // pipeline when the job stops).
+    let outcome = tokio::time::timeout(Duration::from_millis(300), client.complete(&request)).await;
+    assert!(
+        outcome.is_err(),
+        "the stream never ends, so only the drop ends the request"
+    );
     tokio::time::timeout(Duration::from_secs(3), dropped.notified())
         .await
         .expect("the server sees the connection dropped");
@@ -557,10 +519,9 @@ async fn a_server_hanging_up_mid_stream_is_an_error_without_retry() {
         }
     });
     let error = client(settings(&format!("http://{address}/v1")))
-        .complete(
-            &ChatRequest::new(PromptFormat::DeepSeekProverV2.messages(&task())),
-            &CancellationToken::new(),
-        )
+        .complete(&ChatRequest::new(
+            PromptFormat::DeepSeekProverV2.messages(&task()),
+        ))
         .await
         .expect_err("hung up");
     assert!(matches!(error, ModelError::Interrupted { .. }), "{error}");
@@ -662,7 +623,7 @@ async fn the_api_key_appears_in_no_log_line_error_or_debug_output() {
     // A fresh client each time: after a 401 a client stops asking that endpoint for a while.
     for _ in 0..3 {
         let error = self::client(settings.clone())
-            .complete(&request, &CancellationToken::new())
+            .complete(&request)
             .await
             .expect_err("every answer is an error");
         tracing::error!(%error, ?error, "model request failed");
@@ -709,7 +670,7 @@ async fn a_refused_key_stops_requests_to_that_endpoint_instead_of_asking_again()
     let request = non_streaming(&PromptFormat::DeepSeekProverV2);
     for _ in 0..5 {
         let error = client
-            .complete(&request, &CancellationToken::new())
+            .complete(&request)
             .await
             .expect_err("a refused key is an error");
         assert!(
