@@ -9,7 +9,7 @@
 
 mod position;
 
-pub use position::{PositionEncoding, char_to_position, position_to_char};
+pub use position::{LspLines, PositionEncoding, char_to_position, position_to_char};
 
 use std::collections::HashMap;
 

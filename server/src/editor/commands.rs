@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::state::EditorState;
+use crate::documents::LspLines;
 use crate::holes::{Hole, HoleId, HoleIndex, HoleKind};
 use crate::router::CommandError;
 
@@ -138,10 +139,7 @@ fn prove(state: &EditorState, arguments: &[Value], at_cursor: bool) -> Result<Wo
 
 /// The hole under `position`, or else the nearest one before it in the same declaration.
 fn hole_at(index: &HoleIndex, position: lsp_types::Position) -> Result<&Hole, CommandError> {
-    let offset = index.line_index().offset(lean_syntax::Position::new(
-        position.line,
-        position.character,
-    ));
+    let offset = index.line_index().lsp_offset(position);
     let outline = index.outline();
     let command = outline
         .commands

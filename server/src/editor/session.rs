@@ -18,6 +18,7 @@ use super::actions::{describe, hole_edit, versioned_edit};
 use super::commands::SessionCommand;
 use super::state::{DocumentEntry, EditorState, JobSlot};
 use crate::config::EditorConfig;
+use crate::documents::LspLines;
 use crate::holes::{Goal, Hole, HoleId, HoleIndex, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{
@@ -446,9 +447,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             .filter(|d| d.is_error())
             .filter_map(|d| {
                 let start = d.full_range().start;
-                let byte = index
-                    .line_index()
-                    .offset(lean_syntax::Position::new(start.line, start.character));
+                let byte = index.line_index().lsp_offset(start);
                 outline
                     .commands
                     .iter()

@@ -5,6 +5,7 @@
 //! keyword), one per declaration, and only when the declaration has no errors.
 
 use super::HoleIndex;
+use crate::documents::LspLines;
 use lsp_types::Range;
 
 /// Whether a diagnostic message is Lean's "declaration uses sorry" warning, in any of its
@@ -39,10 +40,7 @@ impl HoleIndex {
         let mut warned: Vec<usize> = sorry_warning_declarations(diagnostics)
             .into_iter()
             .filter_map(|range| {
-                let byte = self.line_index().offset(lean_syntax::Position::new(
-                    range.start.line,
-                    range.start.character,
-                ));
+                let byte = self.line_index().lsp_offset(range.start);
                 outline
                     .commands
                     .iter()

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use lean_syntax::{TokenKind, lex};
+use lean_syntax::{LineIndex, TokenKind, lex};
 use ropey::Rope;
 use tokio::sync::watch;
 
@@ -27,11 +27,12 @@ use super::gate::{
 };
 pub use super::judgement::GateMode;
 use super::judgement::{Judged, judge, judge_messages};
-pub use super::shadow::{CheckerStats, file_uri, position_of};
+pub use super::shadow::{CheckerStats, file_uri};
 use super::shadow::{Elaborated, PoolLimits, ShadowPool};
 use super::splice::{HoleKind, Shadow, fresh_nonce, shadow_text, splice, splice_together};
 use crate::config::VerifyConfig;
-use crate::holes::{HoleId, HoleIndex, HolePosition, parse_goal};
+use crate::documents::LspLines;
+use crate::holes::{HoleId, HoleIndex, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanError, LeanHandle};
 use crate::pipeline::{self, CheckMode, Checker, GoalSpec, RejectKind, Target};
 
@@ -348,7 +349,7 @@ impl ShadowChecker {
 /// judgement alone already rejects; this only decides whether to ask for the axioms another
 /// way.
 fn refuses_print_axioms_in_module(shadow: &Shadow, diagnostics: &[LeanDiagnostic]) -> bool {
-    let print_at = position_of(&shadow.text, shadow.print_offset);
+    let print_at = LineIndex::new(&shadow.text).lsp_position(shadow.print_offset);
     module_keyword(&shadow.text).is_some()
         && diagnostics
             .iter()
@@ -600,13 +601,9 @@ impl LeanChecker {
                     detail: format!("the hole {} is not inside a declaration", target.hole),
                 })
             })?;
-        let kind = match hole.position {
-            HolePosition::Tactic => HoleKind::Tactic,
-            HolePosition::Term => HoleKind::Term,
-        };
         Ok(LocatedHole {
             span: hole.span.clone(),
-            kind,
+            kind: hole.position.into(),
             declaration,
             text,
             index,
@@ -690,12 +687,8 @@ impl Checker for LeanChecker {
             if index.role(hole) != crate::holes::HoleRole::Proof {
                 return to_pipeline(&RejectReason::StatementChanged);
             }
-            let kind = match hole.position {
-                HolePosition::Tactic => HoleKind::Tactic,
-                HolePosition::Term => HoleKind::Term,
-            };
             declarations.insert(hole.declaration);
-            located.push((hole.span.clone(), kind, proof.as_str()));
+            located.push((hole.span.clone(), hole.position.into(), proof.as_str()));
         }
         let declaration = match declarations.into_iter().collect::<Vec<_>>().as_slice() {
             [Some(at)] => index.command(*at).map(|command| command.span.clone()),

@@ -23,6 +23,7 @@ use super::gate::{
     parse_print_axioms,
 };
 use super::splice::Shadow;
+use crate::documents::LspLines;
 use crate::lean::LeanDiagnostic;
 
 /// How strictly a shadow check judges Lean's report.
@@ -58,11 +59,8 @@ pub fn judge(
     judge_messages(shadow, diagnostics, symbols, mode)?;
     let text = shadow.text.as_str();
     let lines = LineIndex::new(text);
-    let position = |byte: usize| {
-        let at = lines.position(byte);
-        Position::new(at.line, at.character)
-    };
-    let offset = |at: Position| lines.offset(lean_syntax::Position::new(at.line, at.character));
+    let position = |byte: usize| lines.lsp_position(byte);
+    let offset = |at: Position| lines.lsp_offset(at);
 
     let print_token = position(shadow.print_offset)..position(shadow.print_offset + "#print".len());
     let reports: Vec<Vec<String>> = diagnostics
@@ -104,7 +102,7 @@ pub fn judge_messages(
     mode: GateMode,
 ) -> Result<(), GateRejection> {
     let lines = LineIndex::new(&shadow.text);
-    let offset = |at: Position| lines.offset(lean_syntax::Position::new(at.line, at.character));
+    let offset = |at: Position| lines.lsp_offset(at);
 
     // Errors and the sorry warning anywhere from the first byte the shadow changed: the text
     // before is the user's own, byte for byte.
@@ -305,13 +303,8 @@ mod tests {
         severity: DiagnosticSeverity,
         text: &str,
     ) -> LeanDiagnostic {
-        let index = LineIndex::new(&shadow.text);
-        let at = |byte: usize| {
-            let p = index.position(byte);
-            Position::new(p.line, p.character)
-        };
         LeanDiagnostic {
-            range: lsp_types::Range::new(at(span.start), at(span.end)),
+            range: LineIndex::new(&shadow.text).lsp_range(span),
             full_range: None,
             severity: Some(severity),
             message: text.to_owned(),

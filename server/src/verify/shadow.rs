@@ -33,11 +33,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lsp_types::Position;
+use lean_syntax::LineIndex;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::gate::{GateRejection, RejectReason};
+use crate::documents::LspLines;
 use crate::lean::{LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
 use crate::transport::lsp;
 
@@ -632,10 +633,7 @@ fn header_of(text: &str) -> &str {
 fn ranged_change(old: &str, new: &str) -> Value {
     let (start, old_end, new_end) = differing_span(old, new);
     json!({
-        "range": {
-            "start": position_json(position_of(old, start)),
-            "end": position_json(position_of(old, old_end)),
-        },
+        "range": LineIndex::new(old).lsp_range(start..old_end),
         "text": &new[start..new_end],
     })
 }
@@ -665,22 +663,6 @@ fn differing_span(old: &str, new: &str) -> (usize, usize, usize) {
     (start, old.len() - suffix, new.len() - suffix)
 }
 
-fn position_json(position: Position) -> Value {
-    json!({"line": position.line, "character": position.character})
-}
-
-/// The LSP position (UTF-16 columns, as Lean counts them) of byte `offset` of `text`.
-pub fn position_of(text: &str, offset: usize) -> Position {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count();
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let character = before[line_start..].encode_utf16().count();
-    Position::new(
-        u32::try_from(line).unwrap_or(u32::MAX),
-        u32::try_from(character).unwrap_or(u32::MAX),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,10 +690,10 @@ mod tests {
     }
 
     #[test]
-    fn positions_count_utf16_units() {
-        let text = "ab\n𝔽x";
-        assert_eq!(position_of(text, 3), Position::new(1, 0));
-        assert_eq!(position_of(text, 7), Position::new(1, 2));
+    fn the_change_counts_utf16_units() {
+        let change = ranged_change("ab\n𝔽x", "ab\n𝔽y");
+        assert_eq!(change["range"]["start"], json!({"line": 1, "character": 2}));
+        assert_eq!(change["range"]["end"], json!({"line": 1, "character": 3}));
     }
 
     #[test]
