@@ -16,6 +16,7 @@ use crate::cli::edits::{self, Replacement, SourceFile};
 use crate::cli::progress::{HoleLabel, HoleState, Progress};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSource, RunError};
 use crate::config::Config;
+use crate::documents::file_uri;
 use crate::engine::{Engine, EngineWarning};
 use crate::holes::{self, Hole, HoleId};
 use crate::launch::lean_process::{LeanProcess, StartError, start_lean_with, wait_elaborated};
@@ -26,9 +27,7 @@ use crate::pipeline::{
     PipelineVerdict, Prover,
 };
 use crate::router::ProxyConfig;
-use crate::verify::checker::{
-    CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments, file_uri,
-};
+use crate::verify::checker::{CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments};
 
 /// What `sorryfill prove` was asked to do.
 #[derive(Debug, Clone)]

@@ -27,7 +27,7 @@ use super::gate::{
 };
 pub use super::judgement::GateMode;
 use super::judgement::{Judged, judge, judge_messages};
-pub use super::shadow::{CheckerStats, file_uri};
+pub use super::shadow::CheckerStats;
 use super::shadow::{Elaborated, PoolLimits, ShadowPool};
 use super::splice::{HoleKind, Shadow, fresh_nonce, shadow_text, splice, splice_together};
 use crate::config::VerifyConfig;
@@ -127,7 +127,7 @@ struct Inner {
 
 impl ShadowChecker {
     /// A checker whose shadow documents live below `root_uri` (the project root as a `file://`
-    /// URI, e.g. from [`file_uri`]). Registers every slot's URI prefix as private at once.
+    /// URI, e.g. from [`crate::documents::file_uri`]). Registers every slot's URI prefix as private at once.
     /// Checks wait while `user_busy` is `true`; `current_version` decides staleness.
     pub fn new(
         lean: LeanHandle,
