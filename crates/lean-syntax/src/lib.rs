@@ -15,7 +15,7 @@ pub mod outline;
 pub use declaration::{Binder, BinderKind, Declaration, parse_declaration};
 pub use lexer::{
     Lexer, SYMBOLS, Token, TokenKind, closes_bracket, is_id_rest, is_id_start, lex,
-    lex_interpolating_every_string, opens_bracket,
+    lex_interpolating_every_string, opens_bracket, word_spans,
 };
 pub use line_index::{LineIndex, Position, floor_char_boundary};
 pub use outline::{
