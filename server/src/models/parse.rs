@@ -501,14 +501,16 @@ pub fn find_statement(text: &str, name: Option<&str>) -> Option<Statement> {
     })
 }
 
-/// The proof after the statement's `:=` at `body_at`, up to the next command of the block
-/// (the one outline of `lean_syntax`: a declaration, `#eval`, `end`, … at the start of a line).
+/// The proof after the statement's `:=` at `body_at`, up to the next command of the block that
+/// starts in column 0 (the one outline of `lean_syntax`: a declaration, `#eval`, `end`, …). An
+/// indented command stays in the body, so the gate sees it and refuses the candidate: cutting
+/// there would hide what a model wrote after `//-` from every scan.
 fn proof_body(text: &str, body_at: usize) -> ProofBody {
     let end = lean_syntax::outline(text)
         .commands
         .iter()
         .map(|command| command.span.start)
-        .find(|&start| start > body_at)
+        .find(|&start| start > body_at && text[..start].ends_with('\n'))
         .unwrap_or(text.len());
     let term = text[body_at..end].trim().to_owned();
     let tactics = term
@@ -692,6 +694,18 @@ mod tests {
         let raw = "```lean4\ntheorem t (a : ℕ) (h : a = 1) : a + 0 = 1 := by\n  simp [h]\nset_option maxHeartbeats 0\n#eval 1\n```\n";
         let proof = parse_output(raw, THEOREM).proof.expect("a closed block");
         assert_eq!(proof.body.tactics.as_deref(), Some("simp [h]"));
+    }
+
+    /// Lean reads `//-` as `//` then `-`, so the indented `axiom` below is a command of its
+    /// own; it stays in the body so that the gate refuses the candidate.
+    #[test]
+    fn an_indented_command_stays_in_the_body() {
+        let raw = "```lean4\ntheorem t (a : ℕ) (h : a = 1) : a + 0 = 1 := by\n  omega //-\n  axiom cheat : False\n  -/\n```\n";
+        let proof = parse_output(raw, THEOREM).proof.expect("a closed block");
+        assert_eq!(
+            proof.body.tactics.as_deref(),
+            Some("omega //-\naxiom cheat : False\n-/")
+        );
     }
 
     #[test]
