@@ -18,7 +18,6 @@ use lean_syntax::{CommandKind, LineIndex, TokenKind};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{STANDARD_AXIOMS, VerifyConfig};
-use crate::documents::LspLines;
 use crate::holes::{self, HoleKind};
 
 /// What an audit finding is about.

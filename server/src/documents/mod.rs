@@ -10,7 +10,7 @@
 mod position;
 mod uri;
 
-pub use position::{LspLines, PositionEncoding, char_to_position, position_to_char};
+pub use position::{PositionEncoding, char_to_position, position_to_char};
 pub use uri::{file_path, file_uri, join_uri};
 
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
-//! LSP positions on a rope, in the encoding the server negotiated (the editor's documents),
-//! and, through [`LspLines`], on a plain string as Lean counts them (shadows, edits, audits).
+//! LSP positions on a rope, in the encoding the server negotiated (the editor's documents). A
+//! plain string's positions are `lean_syntax::LineIndex::lsp_position`/`lsp_offset`.
 //!
 //! The LSP specification (3.17, "Position"): "Position in a text document expressed as
 //! zero-based line and zero-based character offset. A position is between two characters
@@ -13,7 +13,6 @@
 //! end of the text, a character past the end of its line maps to the line end (before the
 //! terminator), and an offset inside a multi-unit character maps to that character's start.
 
-use lean_syntax::LineIndex;
 use lsp_types::Position;
 use ropey::{Rope, RopeSlice};
 
@@ -91,34 +90,6 @@ pub fn char_to_position(text: &Rope, char_index: usize, encoding: PositionEncodi
         PositionEncoding::Utf8 => text.char_to_byte(char_index) - text.char_to_byte(start),
     };
     Position::new(saturate(line), saturate(character))
-}
-
-/// LSP positions of byte offsets in a plain string, as Lean counts them (lines end at `\n`,
-/// UTF-16 columns): the one conversion for text that is not the editor's rope, built on
-/// lean-syntax's [`LineIndex`] so that the scanner, the gate and the edits agree.
-pub trait LspLines {
-    /// The position of `byte`; past the end or inside a character clamps down.
-    fn lsp_position(&self, byte: usize) -> Position;
-    /// The byte offset of `position`; past the end of a line or of the text clamps to its end.
-    fn lsp_offset(&self, position: Position) -> usize;
-    /// The range of the bytes `span`.
-    fn lsp_range(&self, span: std::ops::Range<usize>) -> lsp_types::Range {
-        lsp_types::Range::new(self.lsp_position(span.start), self.lsp_position(span.end))
-    }
-}
-
-impl LspLines for LineIndex {
-    fn lsp_position(&self, byte: usize) -> Position {
-        let at = self.position(byte);
-        Position::new(at.line, at.character)
-    }
-
-    fn lsp_offset(&self, position: Position) -> usize {
-        self.offset(lean_syntax::Position::new(
-            position.line,
-            position.character,
-        ))
-    }
 }
 
 fn saturate(n: usize) -> u32 {

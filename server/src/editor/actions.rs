@@ -11,7 +11,6 @@ use tokio::sync::mpsc;
 
 use super::commands::{self, SessionCommand};
 use super::state::EditorState;
-use crate::documents::LspLines;
 use crate::holes::{Hole, HoleIndex};
 use crate::pipeline::JobState;
 use crate::router::{CodeActionProvider, CodeActionQuery, CommandError, EditorHandle};

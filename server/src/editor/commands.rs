@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::state::EditorState;
-use crate::documents::LspLines;
 use crate::holes::{Hole, HoleId, HoleIndex, HoleKind};
 use crate::router::CommandError;
 

@@ -18,7 +18,6 @@ use super::actions::{describe, hole_edit, versioned_edit};
 use super::commands::SessionCommand;
 use super::state::{DocumentEntry, EditorState, JobSlot};
 use crate::config::EditorConfig;
-use crate::documents::LspLines;
 use crate::holes::{Goal, Hole, HoleId, HoleIndex, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::pipeline::{

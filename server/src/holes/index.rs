@@ -8,7 +8,6 @@
 
 use super::scanner::{LocalHole, scan_command};
 use super::{Hole, HoleId};
-use crate::documents::LspLines;
 use lean_syntax::{Command, CommandKind, Lexer, LineIndex, Outline, Scopes, Token, split_commands};
 use std::sync::Arc;
 

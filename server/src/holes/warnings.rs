@@ -5,7 +5,6 @@
 //! keyword), one per declaration, and only when the declaration has no errors.
 
 use super::HoleIndex;
-use crate::documents::LspLines;
 use lsp_types::Range;
 
 /// Whether a diagnostic message is Lean's "declaration uses sorry" warning, in any of its

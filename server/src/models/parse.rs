@@ -678,7 +678,7 @@ mod tests {
             let raw = format!("```lean4\ntheorem t : 1 = 1 := by\n  {body}\n```\n");
             assert_eq!(
                 parse_output(&raw, THEOREM).proof.map(|p| p.body.term),
-                Err(Rejection::ProofHasSorry),
+                Err(ParseRejection::ProofHasSorry),
                 "{body}"
             );
         }

@@ -31,7 +31,6 @@ pub use super::shadow::CheckerStats;
 use super::shadow::{Elaborated, PoolLimits, ShadowPool};
 use super::splice::{HoleKind, Shadow, fresh_nonce, shadow_text, splice, splice_together};
 use crate::config::VerifyConfig;
-use crate::documents::LspLines;
 use crate::holes::{HoleId, HoleIndex, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanError, LeanHandle};
 use crate::pipeline::{self, CheckMode, Checker, GoalSpec, RejectKind, Target};

@@ -23,7 +23,6 @@ use super::gate::{
     parse_print_axioms,
 };
 use super::splice::Shadow;
-use crate::documents::LspLines;
 use crate::lean::LeanDiagnostic;
 
 /// How strictly a shadow check judges Lean's report.

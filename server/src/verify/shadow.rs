@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::gate::{GateRejection, RejectReason};
-use crate::documents::{LspLines, file_path, join_uri};
+use crate::documents::{file_path, join_uri};
 use crate::lean::{LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
 use crate::transport::lsp;
 
