@@ -126,8 +126,9 @@ struct Inner {
 
 impl ShadowChecker {
     /// A checker whose shadow documents live below `root_uri` (the project root as a `file://`
-    /// URI, e.g. from [`crate::documents::file_uri`]). Registers every slot's URI prefix as private at once.
-    /// Checks wait while `user_busy` is `true`; `current_version` decides staleness.
+    /// URI, e.g. from [`crate::documents::file_uri`]). Registers every slot's URI prefix as
+    /// private at once. Checks wait while `user_busy` is `true`; `current_version` decides
+    /// staleness.
     pub fn new(
         lean: LeanHandle,
         root_uri: &str,

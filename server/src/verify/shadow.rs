@@ -173,8 +173,8 @@ impl Lease {
 
 impl ShadowPool {
     /// A pool of shadow documents below `root_uri` (the project root as a `file://` URI, e.g.
-    /// from [`crate::documents::file_uri`]). Registers every slot's URI prefix as private at once. Elaborations
-    /// wait while `user_busy` is `true`.
+    /// from [`crate::documents::file_uri`]). Registers every slot's URI prefix as private at
+    /// once. Elaborations wait while `user_busy` is `true`.
     pub fn new(
         lean: LeanHandle,
         root_uri: &str,
