@@ -5,7 +5,9 @@
 //! - [`outline`] splits a file into its header and top-level commands (see [`outline`] module
 //!   docs for the line-start simplification).
 //! - [`parse_declaration`] reads a declaration's name, binders, type and value range.
-//! - [`LineIndex`] converts between byte offsets and LSP positions (UTF-16 columns).
+//! - [`word_spans`] finds a keyword (`sorry`, `have`) as the first component of a name.
+//! - [`LineIndex`] converts between byte offsets and LSP positions (UTF-16 columns), also as
+//!   `lsp_types` values: the one such conversion for plain text in sorryfill.
 
 mod declaration;
 mod lexer;
