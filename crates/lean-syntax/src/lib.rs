@@ -1,5 +1,6 @@
-//! A small Lean 4 lexer and outliner shared by sorryfill's hole scanner, its soundness gate,
-//! and lean-sim.
+//! A small Lean 4 lexer and outliner, sorryfill's one reader of Lean text: the hole scanner,
+//! the soundness gate, the splicer, the model-output parser and the sketch scanner use it
+//! (lean-sim reads Lean with its own reader, on purpose, so that the two cross-check).
 //!
 //! - [`lex`] turns any text into tokens that cover every byte (it never panics).
 //! - [`outline`] splits a file into its header and top-level commands (see [`outline`] module
