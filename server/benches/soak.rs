@@ -147,7 +147,7 @@ fn main() {
     send(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}));
     sent += 2;
     let uris: Vec<String> = (0..DOCUMENTS)
-        .map(|k| format!("file://{}/Soak{k}.lean", root.display()))
+        .map(|k| sorryfill::documents::file_uri(&root.join(format!("Soak{k}.lean"))))
         .collect();
     let mut texts: Vec<String> = (0..DOCUMENTS).map(document).collect();
     let mut versions = [1; DOCUMENTS];

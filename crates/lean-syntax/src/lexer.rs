@@ -156,6 +156,27 @@ pub fn lex_interpolating_every_string(src: &str) -> Vec<Token> {
     lexer.collect()
 }
 
+/// Byte ranges of `word` (a keyword such as `sorry` or `have`) where it is the first component
+/// of an identifier token of `tokens` (lexed from `src`): `sorry`, and also `sorry.elim` and
+/// `«sorry»`, which Lean reads as other names, so that a caller looking for a keyword errs
+/// towards finding one. Never a later component (`h.sorry`), a longer word (`sorryAx`), or
+/// text in a comment, string or name literal.
+pub fn word_spans(src: &str, tokens: &[Token], word: &str) -> Vec<Range<usize>> {
+    tokens
+        .iter()
+        .filter(|token| token.kind == TokenKind::Ident)
+        .filter_map(|token| {
+            let text = token.text(src);
+            let (inner, offset) = match text.strip_prefix('«') {
+                Some(quoted) => (quoted.split('»').next().unwrap_or(quoted), '«'.len_utf8()),
+                None => (text.split('.').next().unwrap_or(text), 0),
+            };
+            let start = token.span.start + offset;
+            (inner == word).then(|| start..start + word.len())
+        })
+        .collect()
+}
+
 /// A resumable lexer: an iterator over the tokens of `src` from a byte offset.
 ///
 /// Starting at an offset where a whole-file lex would be between tokens and outside any
@@ -654,6 +675,17 @@ mod tests {
             .filter(|t| t.kind != TokenKind::Whitespace)
             .map(|t| (t.kind, &src[t.span.clone()], t.in_quotation))
             .collect()
+    }
+
+    #[test]
+    fn word_spans_find_a_keyword_as_the_first_component_of_a_name_only() {
+        let src =
+            "sorry h.sorry sorryAx sorry.elim «sorry» -- sorry\n\"sorry\" `sorry s!\"{sorry}\"";
+        let spans = word_spans(src, &lex(src), "sorry");
+        let starts: Vec<usize> = spans.iter().map(|span| span.start).collect();
+        // `sorry`, `sorry.elim`, `«sorry»` and the one in the interpolated string.
+        assert_eq!(starts, [0, 22, 35, 71]);
+        assert!(spans.iter().all(|span| &src[span.clone()] == "sorry"));
     }
 
     fn idents(src: &str) -> Vec<&str> {

@@ -93,6 +93,23 @@ impl LineIndex {
         span.end
     }
 
+    /// [`Self::position`] as an LSP position: the one byte offset → LSP position conversion
+    /// for plain text (the editor's own documents are ropes, converted in the server).
+    pub fn lsp_position(&self, byte: usize) -> lsp_types::Position {
+        let at = self.position(byte);
+        lsp_types::Position::new(at.line, at.character)
+    }
+
+    /// [`Self::offset`] of an LSP position.
+    pub fn lsp_offset(&self, position: lsp_types::Position) -> usize {
+        self.offset(Position::new(position.line, position.character))
+    }
+
+    /// The LSP range of the bytes `span`.
+    pub fn lsp_range(&self, span: std::ops::Range<usize>) -> lsp_types::Range {
+        lsp_types::Range::new(self.lsp_position(span.start), self.lsp_position(span.end))
+    }
+
     /// Zero-based column of `byte` counted in Unicode code points (Lean's own convention).
     pub fn code_point_col(&self, byte: usize) -> usize {
         let byte = floor_char_boundary(&self.text, byte);
@@ -136,6 +153,16 @@ mod tests {
             1,
             "inside a surrogate pair rounds down"
         );
+    }
+
+    #[test]
+    fn lsp_values_are_the_same_positions() {
+        let text = "ab\n𝔽x";
+        let index = LineIndex::new(text);
+        let range = index.lsp_range(3..7);
+        assert_eq!(range.start, lsp_types::Position::new(1, 0));
+        assert_eq!(range.end, lsp_types::Position::new(1, 2));
+        assert_eq!(index.lsp_offset(range.end), 7);
     }
 
     #[test]

@@ -17,11 +17,8 @@
 use lean_syntax::{CommandKind, LineIndex, TokenKind};
 use serde::{Deserialize, Serialize};
 
-use crate::config::VerifyConfig;
+use crate::config::{STANDARD_AXIOMS, VerifyConfig};
 use crate::holes::{self, HoleKind};
-
-/// The axioms every Mathlib proof may use: Lean's standard three.
-pub const STANDARD_AXIOMS: [&str; 3] = ["propext", "Classical.choice", "Quot.sound"];
 
 /// What an audit finding is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -190,12 +187,7 @@ pub fn static_findings(text: &str) -> Vec<Finding> {
 /// Every finding visible in the source under `policy`, in source order.
 pub fn static_findings_with(text: &str, policy: &AuditPolicy) -> Vec<Finding> {
     let lines = LineIndex::new(text);
-    let range_of = |span: std::ops::Range<usize>| {
-        lsp_types::Range::new(
-            crate::holes::to_lsp(lines.position(span.start)),
-            crate::holes::to_lsp(lines.position(span.end)),
-        )
-    };
+    let range_of = |span: std::ops::Range<usize>| lines.lsp_range(span);
     let scopes = Scopes::of(text);
     let mut findings = Vec::new();
 
@@ -313,10 +305,7 @@ pub fn audit_declarations(text: &str) -> Vec<AuditDeclaration> {
             let (name, span) = declaration.name?;
             Some(AuditDeclaration {
                 name,
-                range: lsp_types::Range::new(
-                    crate::holes::to_lsp(lines.position(span.start)),
-                    crate::holes::to_lsp(lines.position(span.end)),
-                ),
+                range: lines.lsp_range(span),
             })
         })
         .collect()

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::audit::{self, AuditDeclaration, AuditFile, AuditPolicy, AuditReport, Finding};
 use crate::config::Config;
+use crate::documents::file_uri;
 use crate::launch::lean_process::{LeanProcess, start_lean, wait_elaborated};
 use crate::launch::virtual_editor::VirtualEditor;
 use crate::lean::LeanDiagnostic;
-use crate::verify::checker::file_uri;
 
 /// What `sorryfill audit` was asked to do.
 #[derive(Debug, Clone)]

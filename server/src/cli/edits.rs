@@ -5,15 +5,15 @@
 //! - A file is only written when its content is still exactly what was read (same SHA-256, same
 //!   length): an edit the user saved meanwhile is never overwritten. The check is repeated right
 //!   before the rename to keep the window as small as the file system allows.
-//! - A write is all or nothing: the new text goes to a temporary file in the same folder, is
-//!   synced to disk, takes the original file's permissions, and replaces the original by a rename.
-//!   An interrupted run leaves either the old file or the new one, never a mix.
+//! - A write is all or nothing: the new text goes to a temporary file in the same folder
+//!   (`tempfile`'s `NamedTempFile`, removed on any failure), is synced to disk, takes the
+//!   original file's permissions, and replaces the original by `persist` (a rename). An
+//!   interrupted run leaves either the old file or the new one, never a mix.
 
 use std::fs;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
@@ -192,26 +192,27 @@ pub fn write_atomically(
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let (temp_path, mut temp) = create_temp_file(&folder, path).map_err(write_error)?;
-    let result = (|| {
+    // A fresh hidden file next to the target, named after it; it is removed when dropped
+    // unless it replaced the target.
+    let stem = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{stem}.sorryfill-"))
+        .suffix(".tmp")
+        .tempfile_in(&folder)
+        .map_err(write_error)?;
+    let written = (|| {
         temp.write_all(new_text.as_bytes())?;
-        temp.set_permissions(permissions)?;
-        temp.sync_all()
+        temp.as_file().set_permissions(permissions)?;
+        temp.as_file().sync_all()
     })();
-    drop(temp);
-    if let Err(source) = result {
-        let _ = fs::remove_file(&temp_path);
-        return Err(write_error(source));
-    }
+    written.map_err(write_error)?;
     // The user may have saved while the temporary file was written.
-    if let Err(error) = ensure_unchanged(path, original) {
-        let _ = fs::remove_file(&temp_path);
-        return Err(error);
-    }
-    if let Err(source) = fs::rename(&temp_path, path) {
-        let _ = fs::remove_file(&temp_path);
-        return Err(write_error(source));
-    }
+    ensure_unchanged(path, original)?;
+    temp.persist(path)
+        .map_err(|refused| write_error(refused.error))?;
     sync_folder(&folder);
     Ok(())
 }
@@ -227,28 +228,6 @@ fn ensure_unchanged(path: &Path, original: &Fingerprint) -> Result<(), EditError
         Err(EditError::ChangedMeanwhile {
             path: path.to_path_buf(),
         })
-    }
-}
-
-/// Creates a fresh hidden file next to `target`, never reusing an existing name.
-fn create_temp_file(folder: &Path, target: &Path) -> std::io::Result<(PathBuf, fs::File)> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let stem = target
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let candidate = folder.join(format!(".{stem}.sorryfill-{}-{n}.tmp", std::process::id()));
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
-            Ok(file) => return Ok((candidate, file)),
-            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(error) => return Err(error),
-        }
     }
 }
 

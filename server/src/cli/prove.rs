@@ -17,8 +17,9 @@ use crate::cli::edits::{self, Replacement, SourceFile};
 use crate::cli::progress::{HoleLabel, HoleState, Progress};
 use crate::cli::report::{FileReport, HoleReport, HoleStatus, Report, ReportSource, RunError};
 use crate::config::Config;
+use crate::documents::file_uri;
 use crate::engine::{Engine, EngineWarning};
-use crate::holes::{self, Hole, HoleId, HolePosition};
+use crate::holes::{self, Hole, HoleId};
 use crate::launch::lean_process::{LeanProcess, StartError, start_lean_with, wait_elaborated};
 use crate::launch::virtual_editor::VirtualEditor;
 use crate::lean::{DocumentEvent, LeanHandle, goal_at};
@@ -27,9 +28,7 @@ use crate::pipeline::{
     PipelineVerdict, Prover,
 };
 use crate::router::ProxyConfig;
-use crate::verify::checker::{
-    CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments, file_uri,
-};
+use crate::verify::checker::{CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments};
 
 /// What `sorryfill prove` was asked to do.
 #[derive(Debug, Clone)]
@@ -653,13 +652,13 @@ async fn finish(
         match crate::verify::splice(
             text,
             entry.hole.span.clone(),
-            splice_kind(&entry.hole),
+            entry.hole.position.into(),
             &proof,
         ) {
             Ok(spliced) => {
                 replacements.push(Replacement {
                     range: spliced.replaced.clone(),
-                    text: spliced.text[spliced.proof_span.clone()].to_owned(),
+                    text: spliced.inserted().to_owned(),
                 });
                 report.proof = Some(proof);
             }
@@ -689,12 +688,5 @@ fn progress_state(state: &JobState) -> HoleState {
         JobState::Partial { .. } => HoleState::Partial,
         JobState::Failed { .. } => HoleState::Failed,
         JobState::Cancelled => HoleState::Skipped,
-    }
-}
-
-fn splice_kind(hole: &Hole) -> crate::verify::HoleKind {
-    match hole.position {
-        HolePosition::Tactic => crate::verify::HoleKind::Tactic,
-        HolePosition::Term => crate::verify::HoleKind::Term,
     }
 }

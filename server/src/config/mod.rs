@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 use crate::models::client::SampleMode;
 use crate::models::prompt::{PromptError, PromptFormat};
 
+/// Lean's three standard axioms, which every Mathlib proof may use: the default allow-list of
+/// the gate and of `audit`. The one list of them in the product (lean-sim keeps its own, as it
+/// stands in for Lean).
+pub const STANDARD_AXIOMS: [&str; 3] = ["propext", "Classical.choice", "Quot.sound"];
+
 /// The file name looked up in the project root and the user's config folder.
 pub const FILE_NAME: &str = "sorryfill.toml";
 
@@ -271,9 +276,7 @@ fn default_verify_import_timeout_s() -> u64 {
     600
 }
 fn default_allowed_axioms() -> Vec<String> {
-    ["propext", "Classical.choice", "Quot.sound"]
-        .map(str::to_owned)
-        .to_vec()
+    STANDARD_AXIOMS.map(str::to_owned).to_vec()
 }
 
 /// Which role an endpoint plays (for its default prompt format).

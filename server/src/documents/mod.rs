@@ -8,8 +8,10 @@
 //! snapshot for another task is an O(1) clone.
 
 mod position;
+mod uri;
 
 pub use position::{PositionEncoding, char_to_position, position_to_char};
+pub use uri::{file_path, file_uri, join_uri};
 
 use std::collections::HashMap;
 

@@ -1,4 +1,5 @@
-//! LSP positions on a rope, in the encoding the server negotiated.
+//! LSP positions on a rope, in the encoding the server negotiated (the editor's documents). A
+//! plain string's positions are `lean_syntax::LineIndex::lsp_position`/`lsp_offset`.
 //!
 //! The LSP specification (3.17, "Position"): "Position in a text document expressed as
 //! zero-based line and zero-based character offset. A position is between two characters

@@ -5,17 +5,17 @@
 //! a `documentChanges` `TextDocumentEdit` naming that version, so an editor refuses it on any
 //! other text. The provider never blocks: it reads shared state under a short lock.
 
-use lsp_types::{Position, Range};
+use lsp_types::Range;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::commands::{self, SessionCommand};
 use super::state::EditorState;
-use crate::holes::{Hole, HoleIndex, HolePosition};
+use crate::holes::{Hole, HoleIndex};
 use crate::pipeline::JobState;
 use crate::router::{CodeActionProvider, CodeActionQuery, CommandError, EditorHandle};
 use crate::transport::lsp;
-use crate::verify::{self, splice};
+use crate::verify::splice;
 
 /// Title of the action that fills a hole with a verified proof.
 pub const FILL_TITLE: &str = "Fill `sorry` with a Lean-checked proof (sorryfill)";
@@ -77,17 +77,8 @@ impl HoleActions {
 /// The edit that puts `proof` at `hole` in `index`'s text, as a replaced LSP range and the
 /// new text; `None` when the proof cannot be spliced there.
 pub(crate) fn hole_edit(index: &HoleIndex, hole: &Hole, proof: &str) -> Option<(Range, String)> {
-    let kind = match hole.position {
-        HolePosition::Tactic => verify::HoleKind::Tactic,
-        HolePosition::Term => verify::HoleKind::Term,
-    };
-    let spliced = splice(index.text(), hole.span.clone(), kind, proof).ok()?;
-    let line_index = index.line_index();
-    let to_lsp = |byte: usize| {
-        let position = line_index.position(byte);
-        Position::new(position.line, position.character)
-    };
-    let range = Range::new(to_lsp(spliced.replaced.start), to_lsp(spliced.replaced.end));
+    let spliced = splice(index.text(), hole.span.clone(), hole.position.into(), proof).ok()?;
+    let range = index.line_index().lsp_range(spliced.replaced.clone());
     Some((range, spliced.inserted().to_owned()))
 }
 
@@ -232,6 +223,7 @@ mod tests {
     use super::*;
     use crate::editor::state::JobSlot;
     use crate::holes::DocumentSnapshot;
+    use lsp_types::Position;
     use serde_json::Value;
     use std::sync::Arc;
 

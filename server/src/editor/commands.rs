@@ -139,10 +139,7 @@ fn prove(state: &EditorState, arguments: &[Value], at_cursor: bool) -> Result<Wo
 
 /// The hole under `position`, or else the nearest one before it in the same declaration.
 fn hole_at(index: &HoleIndex, position: lsp_types::Position) -> Result<&Hole, CommandError> {
-    let offset = index.line_index().offset(lean_syntax::Position::new(
-        position.line,
-        position.character,
-    ));
+    let offset = index.line_index().lsp_offset(position);
     let outline = index.outline();
     let command = outline
         .commands

@@ -451,9 +451,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             .filter(|d| d.is_error())
             .filter_map(|d| {
                 let start = d.full_range().start;
-                let byte = index
-                    .line_index()
-                    .offset(lean_syntax::Position::new(start.line, start.character));
+                let byte = index.line_index().lsp_offset(start);
                 outline
                     .commands
                     .iter()

@@ -80,12 +80,12 @@ fn context_in(text: &str, outline: &Outline, hole: &Hole) -> Option<HoleContext>
 
 /// Scoping commands may carry a doc comment (`/-- … -/ section`); it adds nothing to a prefix.
 fn strip_leading_doc(body: &str) -> &str {
-    if body.starts_with("/--")
-        && let Some(end) = body.find("-/")
-    {
-        return body[end + 2..].trim_start();
+    match lean_syntax::Lexer::new(body, 0).next() {
+        Some(doc) if doc.kind == lean_syntax::TokenKind::DocComment => {
+            body.get(doc.span.end..).unwrap_or("").trim_start()
+        }
+        _ => body,
     }
-    body
 }
 
 /// The modules a file imports (`import A B` lists two; the module system's `public`, `meta`
@@ -109,6 +109,15 @@ pub fn imported_modules(text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_leading_doc_comment_is_dropped_whole_as_lean_reads_it() {
+        assert_eq!(
+            strip_leading_doc("/-- a /- nested -/ b -/\nsection"),
+            "section"
+        );
+        assert_eq!(strip_leading_doc("section -- /-- -/"), "section -- /-- -/");
+    }
 
     #[test]
     fn prefix_keeps_scoping_commands_in_order() {

@@ -197,10 +197,7 @@ impl HoleIndex {
                     command.span.start + local.span.start..command.span.start + local.span.end;
                 holes.push(Hole {
                     kind: local.kind,
-                    range: lsp_types::Range::new(
-                        to_lsp(self.line_index.position(span.start)),
-                        to_lsp(self.line_index.position(span.end)),
-                    ),
+                    range: self.line_index.lsp_range(span.clone()),
                     span,
                     id: HoleId {
                         declaration: declaration_name.clone(),
@@ -233,10 +230,6 @@ fn scan_region(src: &str, tokens: &[Token]) -> Vec<ScannedCommand> {
             }
         })
         .collect()
-}
-
-pub(crate) fn to_lsp(position: lean_syntax::Position) -> lsp_types::Position {
-    lsp_types::Position::new(position.line, position.character)
 }
 
 /// Length of the common prefix, on a char boundary.

@@ -21,7 +21,6 @@ mod warnings;
 
 pub use context::{HoleContext, context, imported_modules};
 pub use goal::{Goal, Hypothesis, LemmaParts, parse_goal, parse_rendered_goals};
-pub(crate) use index::to_lsp;
 pub use index::{HoleIndex, UpdateStats};
 pub use role::{HoleRole, role};
 pub use snapshot::DocumentSnapshot;

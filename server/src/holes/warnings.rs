@@ -39,10 +39,7 @@ impl HoleIndex {
         let mut warned: Vec<usize> = sorry_warning_declarations(diagnostics)
             .into_iter()
             .filter_map(|range| {
-                let byte = self.line_index().offset(lean_syntax::Position::new(
-                    range.start.line,
-                    range.start.character,
-                ));
+                let byte = self.line_index().lsp_offset(range.start);
                 outline
                     .commands
                     .iter()

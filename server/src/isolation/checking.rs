@@ -15,10 +15,11 @@ use tokio::sync::{OnceCell, watch};
 
 use super::{Confinement, Support};
 use crate::config::VerifyConfig;
+use crate::documents::file_uri;
 use crate::launch::lean_process::{LeanProcess, start_lean_command};
 use crate::lean::LeanHandle;
 use crate::pipeline::{CheckMode, Checker, GoalSpec, PipelineVerdict, RejectKind, Target};
-use crate::verify::checker::{LeanChecker, SourceDocuments, file_uri};
+use crate::verify::checker::{LeanChecker, SourceDocuments};
 
 /// How long a checking server gets to shut down when the session ends.
 const STOP_GRACE: Duration = Duration::from_secs(5);

@@ -16,10 +16,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::documents::file_uri;
 use crate::launch::virtual_editor::{EditorError, VirtualEditor};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle};
 use crate::router::{Proxy, ProxyConfig, ServeError};
-use crate::verify::checker::file_uri;
 
 /// Why Lean could not be started or did not initialise, as a whole sentence with what to do.
 #[derive(Debug, thiserror::Error)]

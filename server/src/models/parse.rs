@@ -12,6 +12,8 @@
 
 use std::ops::Range;
 
+use lean_syntax::{Token, TokenKind, closes_bracket, lex, opens_bracket, word_spans};
+
 /// One Markdown fenced code block of the raw output (CommonMark backtick fences).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FencedBlock {
@@ -425,157 +427,59 @@ pub fn detect_repetition(raw: &str) -> Option<String> {
     None
 }
 
-/// A per-byte map of which bytes of Lean text are code (not comment, string, char or name
-/// literal). Nested block comments are honoured.
-// TODO(lean-syntax): replace with the shared lexer once branch `a` is merged.
-fn code_mask(text: &str) -> Vec<bool> {
-    let bytes = text.as_bytes();
-    let mut mask = vec![true; bytes.len()];
-    let mut i = 0;
-    let mark = |mask: &mut Vec<bool>, from: usize, to: usize| {
-        for flag in &mut mask[from..to.min(bytes.len())] {
-            *flag = false;
-        }
-    };
-    while i < bytes.len() {
-        match bytes[i] {
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                let end = memchr::memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |n| i + n);
-                mark(&mut mask, i, end);
-                i = end;
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'-') => {
-                let start = i;
-                let mut depth = 0usize;
-                while i < bytes.len() {
-                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'-') {
-                        depth += 1;
-                        i += 2;
-                    } else if bytes[i] == b'-' && bytes.get(i + 1) == Some(&b'/') {
-                        depth -= 1;
-                        i += 2;
-                        if depth == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
-                mark(&mut mask, start, i);
-            }
-            b'"' => {
-                let start = i;
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-                mark(&mut mask, start, i);
-            }
-            b'`' => {
-                // A name literal such as `` `sorry `` or ``` ``Foo.sorry ```.
-                let start = i;
-                while i < bytes.len() && bytes[i] == b'`' {
-                    i += 1;
-                }
-                while i < bytes.len() && (is_ident_byte(text, i) || bytes[i] == b'.') {
-                    i += utf8_len(bytes[i]);
-                }
-                mark(&mut mask, start, i);
-            }
-            b'\'' if i == 0 || !is_ident_byte_before(text, i) => {
-                // A char literal 'x' or '\n'; otherwise a prime in an identifier.
-                let close = bytes[i + 1..]
-                    .iter()
-                    .take(8)
-                    .position(|&b| b == b'\'')
-                    .map(|n| i + 1 + n);
-                match close {
-                    Some(end) if end > i + 1 => {
-                        mark(&mut mask, i, end + 1);
-                        i = end + 1;
-                    }
-                    _ => i += 1,
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    mask
-}
-
-fn utf8_len(first: u8) -> usize {
-    match first {
-        0xF0..=0xFF => 4,
-        0xE0..=0xEF => 3,
-        0xC0..=0xDF => 2,
-        _ => 1,
-    }
-}
-
-fn is_ident_char(c: char) -> bool {
-    c.is_alphanumeric() || matches!(c, '_' | '\'' | '!' | '?')
-}
-
-fn is_ident_byte(text: &str, at: usize) -> bool {
-    text[at..].chars().next().is_some_and(is_ident_char)
-}
-
-fn is_ident_byte_before(text: &str, at: usize) -> bool {
-    text[..at]
-        .chars()
-        .next_back()
-        .is_some_and(|c| is_ident_char(c) || c == '.')
-}
-
-/// Offsets of the keyword `word` as a whole token in code.
-fn keyword_positions(text: &str, mask: &[bool], word: &str) -> Vec<usize> {
-    text.match_indices(word)
-        .map(|(at, _)| at)
-        .filter(|&at| mask[at])
-        .filter(|&at| !is_ident_byte_before(text, at))
-        .filter(|&at| !is_ident_byte(text, at + word.len()))
-        .collect()
-}
-
-/// Byte ranges of every `sorry` token in code.
+/// Byte ranges of every `sorry` token in code, as the one lexer reads it (see
+/// [`lean_syntax::word_spans`]: `sorry.elim` and `«sorry»` count too).
 pub fn sorry_tokens(text: &str) -> Vec<Range<usize>> {
-    let mask = code_mask(text);
-    keyword_positions(text, &mask, "sorry")
+    word_spans(text, &lex(text), "sorry")
+}
+
+/// Offsets of the keyword `word` as a token in code.
+fn keyword_positions(text: &str, tokens: &[Token], word: &str) -> Vec<usize> {
+    word_spans(text, tokens, word)
         .into_iter()
-        .map(|at| at..at + "sorry".len())
+        .map(|span| span.start)
         .collect()
 }
 
 /// Finds the first top-level `:=` from `from`, skipping brackets (so binder defaults such as
 /// `(n : ℕ := 3)` do not count), comments and strings.
-fn top_level_assign(text: &str, mask: &[bool], from: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
+fn top_level_assign(text: &str, tokens: &[Token], from: usize) -> Option<usize> {
     let mut depth = 0i32;
-    let mut i = from;
-    while i + 1 < bytes.len() {
-        if mask[i] {
-            match bytes[i] {
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth -= 1,
-                b':' if bytes[i + 1] == b'=' && depth <= 0 => return Some(i),
-                _ => {}
-            }
+    for token in tokens
+        .iter()
+        .filter(|token| token.span.start >= from && token.kind == TokenKind::Symbol)
+    {
+        let symbol = token.text(text);
+        if opens_bracket(symbol) {
+            depth += 1;
+        } else if closes_bracket(symbol) {
+            depth -= 1;
+        } else if symbol == ":=" && depth <= 0 {
+            return Some(token.span.start);
         }
-        i += 1;
     }
     None
+}
+
+/// The name declared right after the keyword token that ends at `after`.
+fn declared_name(text: &str, tokens: &[Token], after: usize) -> Option<String> {
+    let mut rest = tokens.iter().skip_while(|token| token.span.start < after);
+    let mut next = rest.next()?;
+    if next.kind == TokenKind::Whitespace {
+        next = rest.next()?;
+    }
+    (next.kind == TokenKind::Ident).then(|| next.text(text).to_owned())
 }
 
 /// Finds a `theorem`/`lemma` statement in Lean text: the one named `name` when given, else
 /// the first.
 pub fn find_statement(text: &str, name: Option<&str>) -> Option<Statement> {
-    let mask = code_mask(text);
-    let mut keywords: Vec<(usize, &str)> = keyword_positions(text, &mask, "theorem")
+    let tokens = lex(text);
+    let mut keywords: Vec<(usize, &str)> = keyword_positions(text, &tokens, "theorem")
         .into_iter()
         .map(|at| (at, "theorem"))
         .chain(
-            keyword_positions(text, &mask, "lemma")
+            keyword_positions(text, &tokens, "lemma")
                 .into_iter()
                 .map(|at| (at, "lemma")),
         )
@@ -583,16 +487,11 @@ pub fn find_statement(text: &str, name: Option<&str>) -> Option<Statement> {
     keywords.sort_unstable();
     keywords.into_iter().find_map(|(at, keyword)| {
         let after = at + keyword.len();
-        let rest = &text[after..];
-        let decl_name: String = rest
-            .trim_start()
-            .chars()
-            .take_while(|&c| is_ident_char(c) || c == '.' || c == '«' || c == '»')
-            .collect();
-        if decl_name.is_empty() || name.is_some_and(|wanted| wanted != decl_name) {
+        let decl_name = declared_name(text, &tokens, after)?;
+        if name.is_some_and(|wanted| wanted != decl_name) {
             return None;
         }
-        let assign = top_level_assign(text, &mask, after)?;
+        let assign = top_level_assign(text, &tokens, after)?;
         Some(Statement {
             name: decl_name,
             header: text[at..assign].trim_end().to_owned(),
@@ -602,40 +501,18 @@ pub fn find_statement(text: &str, name: Option<&str>) -> Option<Statement> {
     })
 }
 
-/// Keywords that start a new top-level command at column 0, ending the previous declaration.
-const COMMAND_KEYWORDS: &[&str] = &[
-    "theorem",
-    "lemma",
-    "def",
-    "example",
-    "instance",
-    "#eval",
-    "#check",
-    "#print",
-    "end",
-    "namespace",
-    "section",
-    "open",
-    "abbrev",
-    "structure",
-    "inductive",
-    "/--",
-    "@[",
-];
-
+/// The proof after the statement's `:=` at `body_at`, up to the next command of the block that
+/// starts in column 0 (the one outline of `lean_syntax`: a declaration, `#eval`, `end`, …). An
+/// indented command stays in the body, so the gate sees it and refuses the candidate: cutting
+/// there would hide what a model wrote after `//-` from every scan.
 fn proof_body(text: &str, body_at: usize) -> ProofBody {
-    let rest = &text[body_at..];
-    // The body ends where a new command starts at column 0.
-    let mut end = rest.len();
-    let mut offset = 0;
-    for (index, line) in rest.split_inclusive('\n').enumerate() {
-        if index > 0 && COMMAND_KEYWORDS.iter().any(|k| line.starts_with(k)) {
-            end = offset;
-            break;
-        }
-        offset += line.len();
-    }
-    let term = rest[..end].trim().to_owned();
+    let end = lean_syntax::outline(text)
+        .commands
+        .iter()
+        .map(|command| command.span.start)
+        .find(|&start| start > body_at && text[..start].ends_with('\n'))
+        .unwrap_or(text.len());
+    let term = text[body_at..end].trim().to_owned();
     let tactics = term
         .strip_prefix("by")
         .filter(|after| after.is_empty() || after.starts_with(char::is_whitespace))
@@ -678,30 +555,21 @@ fn line_of(text: &str, at: usize) -> usize {
 /// The `have name : statement := by sorry` steps of a sketch block, in order. `sorry` may be on
 /// the same line as `by` or the next.
 pub fn have_sorry_steps(text: &str) -> Vec<HaveStep> {
-    let mask = code_mask(text);
-    let sorries = keyword_positions(text, &mask, "sorry");
+    let tokens = lex(text);
+    let sorries = keyword_positions(text, &tokens, "sorry");
     let mut steps = Vec::new();
-    for at in keyword_positions(text, &mask, "have") {
+    for at in keyword_positions(text, &tokens, "have") {
         let after = at + "have".len();
-        let Some(assign) = top_level_assign(text, &mask, after) else {
+        let Some(assign) = top_level_assign(text, &tokens, after) else {
             continue;
         };
         let head = &text[after..assign];
         // `have name : P` or `have : P`; binders before the colon are kept in the statement.
-        let head_trimmed = head.trim_start();
-        let name: String = head_trimmed
-            .chars()
-            .take_while(|&c| is_ident_char(c) || c == '.')
-            .collect();
         let Some(colon) = head.find(':') else {
             continue;
         };
         let statement = head[colon + 1..].trim().to_owned();
-        let name = if name.is_empty() {
-            "this".to_owned()
-        } else {
-            name
-        };
+        let name = declared_name(text, &tokens, after).unwrap_or_else(|| "this".to_owned());
         // The proof must be `by sorry` (next token after `by` is `sorry`).
         let proof = &text[assign + 2..];
         let Some(after_by) = proof
@@ -792,6 +660,52 @@ mod tests {
         let tokens = sorry_tokens(text);
         assert_eq!(tokens.len(), 1);
         assert_eq!(tokens[0].start, text.rfind("sorry").expect("present"));
+    }
+
+    /// The lexer finds every `sorry` the old scanner found and more (the soundness side of
+    /// replacing it: a proof with any of these is never a candidate).
+    #[test]
+    fn a_sorry_anywhere_lean_may_read_one_makes_the_block_a_sketch() {
+        for body in [
+            "exact sorry",
+            "exact sorry.elim",
+            "exact «sorry»",
+            "exact (s!\"{sorry}\").length",
+            "exact '\"' = sorry",
+            "exact жsorry",
+            "/- -/ sorry",
+        ] {
+            let raw = format!("```lean4\ntheorem t : 1 = 1 := by\n  {body}\n```\n");
+            assert_eq!(
+                parse_output(&raw, THEOREM).proof.map(|p| p.body.term),
+                Err(ParseRejection::ProofHasSorry),
+                "{body}"
+            );
+        }
+        let text = "`sorry ``Foo.sorry h.sorry sorryAx x' \"sorry\" 'a' -- sorry";
+        assert_eq!(sorry_tokens(text), Vec::<Range<usize>>::new());
+    }
+
+    #[test]
+    fn the_body_ends_at_the_next_command_of_the_block() {
+        let raw = "```lean4\ntheorem t (a : ℕ) (h : a = 1) : a + 0 = 1 := by\n  simp [h]\n/- end\n-/\n  omega\n\nprivate lemma aux : True := trivial\n```\n";
+        let proof = parse_output(raw, THEOREM).proof.expect("a closed block");
+        assert_eq!(proof.body.term, "by\n  simp [h]\n/- end\n-/\n  omega");
+        let raw = "```lean4\ntheorem t (a : ℕ) (h : a = 1) : a + 0 = 1 := by\n  simp [h]\nset_option maxHeartbeats 0\n#eval 1\n```\n";
+        let proof = parse_output(raw, THEOREM).proof.expect("a closed block");
+        assert_eq!(proof.body.tactics.as_deref(), Some("simp [h]"));
+    }
+
+    /// Lean reads `//-` as `//` then `-`, so the indented `axiom` below is a command of its
+    /// own; it stays in the body so that the gate refuses the candidate.
+    #[test]
+    fn an_indented_command_stays_in_the_body() {
+        let raw = "```lean4\ntheorem t (a : ℕ) (h : a = 1) : a + 0 = 1 := by\n  omega //-\n  axiom cheat : False\n  -/\n```\n";
+        let proof = parse_output(raw, THEOREM).proof.expect("a closed block");
+        assert_eq!(
+            proof.body.tactics.as_deref(),
+            Some("omega //-\naxiom cheat : False\n-/")
+        );
     }
 
     #[test]

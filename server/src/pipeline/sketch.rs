@@ -8,6 +8,8 @@
 
 use std::ops::Range;
 
+use lean_syntax::{Token, TokenKind, lex, word_spans};
+
 /// One `sorry` of a sketch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SketchStep {
@@ -66,11 +68,12 @@ impl Sketch {
     /// closing `sorry`), skipping comments and strings. A fallback for sketches that come
     /// without a step list.
     pub fn scan(text: &str) -> Result<Self, SketchError> {
-        let holes = sorry_tokens(text);
+        let tokens = lex(text);
+        let holes = word_spans(text, &tokens, "sorry");
         let mut steps = Vec::with_capacity(holes.len());
         let mut segment_start = 0;
         for hole in holes {
-            let (name, statement) = have_before(&text[segment_start..hole.start]);
+            let (name, statement) = have_before(text, &tokens, segment_start, &hole);
             segment_start = hole.end;
             steps.push(SketchStep {
                 name,
@@ -208,94 +211,57 @@ fn ends_with_word(text: &str, word: &str) -> bool {
     })
 }
 
-fn is_ident_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_' || c == '\'' || c == '!' || c == '?' || c == '.'
-}
-
-/// Byte ranges of the `sorry` tokens of `text`, outside comments and strings.
-fn sorry_tokens(text: &str) -> Vec<Range<usize>> {
-    let bytes = text.as_bytes();
-    let mut found = Vec::new();
-    let mut i = 0;
-    let mut comment_depth = 0usize;
-    while i < bytes.len() {
-        let rest = &text[i..];
-        if comment_depth > 0 {
-            if rest.starts_with("/-") {
-                comment_depth += 1;
-                i += 2;
-            } else if rest.starts_with("-/") {
-                comment_depth -= 1;
-                i += 2;
-            } else {
-                i += rest.chars().next().map_or(1, char::len_utf8);
-            }
-            continue;
-        }
-        if rest.starts_with("/-") {
-            comment_depth = 1;
-            i += 2;
-        } else if rest.starts_with("--") {
-            i += rest.find('\n').unwrap_or(rest.len());
-        } else if rest.starts_with('"') {
-            let mut j = 1;
-            while j < rest.len() {
-                match rest.as_bytes()[j] {
-                    b'\\' => j += 2,
-                    b'"' => break,
-                    _ => j += 1,
-                }
-            }
-            i += (j + 1).min(rest.len());
-        } else if rest.starts_with("sorry")
-            && text[..i].chars().last().is_none_or(|c| !is_ident_char(c))
-            && rest[5..].chars().next().is_none_or(|c| !is_ident_char(c))
-        {
-            found.push(i..i + 5);
-            i += 5;
-        } else {
-            i += rest.chars().next().map_or(1, char::len_utf8);
-        }
-    }
-    found
-}
-
-/// The name and statement of the `have` that `segment` (the text up to a `sorry`) ends
-/// in, when the `sorry` is that `have`'s proof.
-fn have_before(segment: &str) -> (Option<String>, Option<String>) {
-    let Some(start) = last_word(segment, "have") else {
+/// The name and statement of the `have` that the text up to the `sorry` at `hole` ends in,
+/// when the `sorry` is that `have`'s proof. `segment_start` is where the text after the
+/// previous step begins; `tokens` are the whole sketch's.
+fn have_before(
+    text: &str,
+    tokens: &[Token],
+    segment_start: usize,
+    hole: &Range<usize>,
+) -> (Option<String>, Option<String>) {
+    let in_segment = |span: &Range<usize>| span.start >= segment_start && span.end <= hole.start;
+    let Some(have) = word_spans(text, tokens, "have")
+        .into_iter()
+        .rfind(|span| in_segment(span))
+    else {
         return (None, None);
     };
-    let declaration = &segment[start + "have".len()..];
-    let Some(assign) = declaration.rfind(":=") else {
+    let Some(assign) = tokens
+        .iter()
+        .rfind(|token| {
+            token.kind == TokenKind::Symbol
+                && token.span.start >= have.end
+                && in_segment(&token.span)
+                && token.text(text) == ":="
+        })
+        .map(|token| token.span.clone())
+    else {
         return (None, None);
     };
     // The `sorry` must be the `have`'s own proof, with at most `by` in between.
-    let proof_prefix = declaration[assign + 2..].trim();
-    if !(proof_prefix.is_empty() || proof_prefix == "by") {
+    let between: Vec<&str> = tokens
+        .iter()
+        .filter(|token| token.span.start >= assign.end && token.span.end <= hole.start)
+        .filter(|token| !token.is_trivia())
+        .map(|token| token.text(text))
+        .collect();
+    if !(between.is_empty() || between == ["by"]) {
         return (None, None);
     }
-    let head = declaration[..assign].trim();
+    let head = text[have.end..assign.start].trim();
     let (name, statement) = match head.split_once(':') {
         Some((name, statement)) => {
             let name = name.trim();
-            let name = (!name.is_empty() && name.chars().all(is_ident_char)).then(|| name.into());
-            (name, statement)
+            let is_name = lex(name).first().is_some_and(|token| {
+                token.kind == TokenKind::Ident && token.span.len() == name.len()
+            });
+            (is_name.then(|| name.into()), statement)
         }
         None => return (None, None),
     };
     let statement = statement.split_whitespace().collect::<Vec<_>>().join(" ");
     (name, (!statement.is_empty()).then_some(statement))
-}
-
-fn last_word(text: &str, word: &str) -> Option<usize> {
-    text.rmatch_indices(word).map(|(i, _)| i).find(|&i| {
-        text[..i].chars().last().is_none_or(|c| !is_ident_char(c))
-            && text[i + word.len()..]
-                .chars()
-                .next()
-                .is_none_or(char::is_whitespace)
-    })
 }
 
 #[cfg(test)]
@@ -311,6 +277,26 @@ mod tests {
         assert_eq!(names, [Some("h₀"), Some("h₁"), None]);
         assert_eq!(sketch.steps[1].statement.as_deref(), Some("x ^ 2 > 0"));
         assert_eq!(sketch.steps[2].statement, None);
+    }
+
+    /// Steps are the `sorry`s Lean reads: a char literal holding `"` opens no string, and a
+    /// name literal or a comment holds no step.
+    #[test]
+    fn scan_reads_sorries_with_the_lexer() {
+        let text =
+            "have h : c = '\"' := by sorry\n-- `have g : P := by sorry`\nexact ``sorry\nsorry";
+        let sketch = Sketch::scan(text).expect("two steps");
+        let holes: Vec<usize> = sketch.steps.iter().map(|s| s.hole.start).collect();
+        assert_eq!(
+            holes,
+            [
+                text.find("sorry").unwrap_or_default(),
+                text.rfind("sorry").unwrap_or_default()
+            ]
+        );
+        assert_eq!(sketch.steps[0].name.as_deref(), Some("h"));
+        assert_eq!(sketch.steps[0].statement.as_deref(), Some("c = '\"'"));
+        assert_eq!(sketch.steps[1].statement, None);
     }
 
     #[test]

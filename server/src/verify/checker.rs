@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use lean_syntax::{Lexer, TokenKind, lex};
+use lean_syntax::{Lexer, LineIndex, TokenKind, lex};
 use tokio::sync::watch;
 
 use super::gate::{
@@ -26,13 +26,13 @@ use super::gate::{
 };
 pub use super::judgement::GateMode;
 use super::judgement::{Judged, judge, judge_messages};
-pub use super::shadow::{CheckerStats, file_uri, position_of};
+pub use super::shadow::CheckerStats;
 use super::shadow::{Elaborated, PoolLimits, ShadowPool};
 use super::splice::{
     HoleKind, Shadow, SourceText, fresh_nonce, shadow_text, splice_in, splice_together_in,
 };
 use crate::config::VerifyConfig;
-use crate::holes::{DocumentSnapshot, HoleId, HolePosition, parse_goal};
+use crate::holes::{DocumentSnapshot, HoleId, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanError, LeanHandle};
 use crate::pipeline::{self, CheckMode, Checker, GoalSpec, RejectKind, Target};
 
@@ -127,8 +127,9 @@ struct Inner {
 
 impl ShadowChecker {
     /// A checker whose shadow documents live below `root_uri` (the project root as a `file://`
-    /// URI, e.g. from [`file_uri`]). Registers every slot's URI prefix as private at once.
-    /// Checks wait while `user_busy` is `true`; `current_version` decides staleness.
+    /// URI, e.g. from [`crate::documents::file_uri`]). Registers every slot's URI prefix as
+    /// private at once. Checks wait while `user_busy` is `true`; `current_version` decides
+    /// staleness.
     pub fn new(
         lean: LeanHandle,
         root_uri: &str,
@@ -357,7 +358,7 @@ fn refuses_print_axioms_in_module(shadow: &Shadow, diagnostics: &[LeanDiagnostic
     if refusals.is_empty() || module_keyword(&shadow.text).is_none() {
         return false;
     }
-    let print_at = position_of(&shadow.text, shadow.print_offset);
+    let print_at = LineIndex::new(&shadow.text).lsp_position(shadow.print_offset);
     refusals.iter().any(|d| d.range.start == print_at)
 }
 
@@ -631,10 +632,7 @@ impl LeanChecker {
                     detail: format!("the hole {} is not inside a declaration", target.hole),
                 })
             })?;
-        let kind = match hole.position {
-            HolePosition::Tactic => HoleKind::Tactic,
-            HolePosition::Term => HoleKind::Term,
-        };
+        let kind = hole.position.into();
         let span = hole.span.clone();
         Ok(LocatedHole {
             snapshot,
@@ -724,12 +722,8 @@ impl Checker for LeanChecker {
             if index.role(hole) != crate::holes::HoleRole::Proof {
                 return to_pipeline(&RejectReason::StatementChanged);
             }
-            let kind = match hole.position {
-                HolePosition::Tactic => HoleKind::Tactic,
-                HolePosition::Term => HoleKind::Term,
-            };
             declarations.insert(hole.declaration);
-            located.push((hole.span.clone(), kind, proof.as_str()));
+            located.push((hole.span.clone(), hole.position.into(), proof.as_str()));
         }
         let declaration = match declarations.into_iter().collect::<Vec<_>>().as_slice() {
             [Some(at)] => index.command(*at).map(|command| command.span.clone()),

@@ -16,14 +16,12 @@ use std::time::Duration;
 
 use lean_syntax::{Token, TokenKind, lex};
 
+use crate::config::STANDARD_AXIOMS;
 use lsp_types::Range;
 use serde::{Deserialize, Serialize};
 
 /// The prefix of every name a shadow adds; a candidate that mentions it is rejected.
 pub const SHADOW_NAME_PREFIX: &str = "_sorryfill_";
-
-/// The axioms a proof may depend on unless the user configures otherwise.
-pub const DEFAULT_ALLOWED_AXIOMS: [&str; 3] = ["propext", "Classical.choice", "Quot.sound"];
 
 /// Axioms that reject a proof whatever the allow-list says: `sorryAx` is `sorry` itself, and
 /// the other two trust the compiler instead of the kernel.
@@ -44,10 +42,7 @@ impl Default for GatePolicy {
     fn default() -> Self {
         Self {
             allow_native_decide: false,
-            allowed_axioms: DEFAULT_ALLOWED_AXIOMS
-                .iter()
-                .map(|a| (*a).to_owned())
-                .collect(),
+            allowed_axioms: STANDARD_AXIOMS.map(str::to_owned).to_vec(),
         }
     }
 }

@@ -58,11 +58,8 @@ pub fn judge(
     // One line index of the shadow serves every conversion of this judgement.
     let lines = LineIndex::new(&shadow.text);
     judge_messages_with(shadow, &lines, diagnostics, symbols, mode)?;
-    let position = |byte: usize| {
-        let at = lines.position(byte);
-        Position::new(at.line, at.character)
-    };
-    let offset = |at: Position| lines.offset(lean_syntax::Position::new(at.line, at.character));
+    let position = |byte: usize| lines.lsp_position(byte);
+    let offset = |at: Position| lines.lsp_offset(at);
 
     let print_token = position(shadow.print_offset)..position(shadow.print_offset + "#print".len());
     let reports: Vec<Vec<String>> = diagnostics
@@ -120,7 +117,7 @@ fn judge_messages_with(
     symbols: &Value,
     mode: GateMode,
 ) -> Result<(), GateRejection> {
-    let offset = |at: Position| lines.offset(lean_syntax::Position::new(at.line, at.character));
+    let offset = |at: Position| lines.lsp_offset(at);
 
     // Errors and the sorry warning anywhere from the first byte the shadow changed: the text
     // before is the user's own, byte for byte.
@@ -321,13 +318,8 @@ mod tests {
         severity: DiagnosticSeverity,
         text: &str,
     ) -> LeanDiagnostic {
-        let index = LineIndex::new(&shadow.text);
-        let at = |byte: usize| {
-            let p = index.position(byte);
-            Position::new(p.line, p.character)
-        };
         LeanDiagnostic {
-            range: lsp_types::Range::new(at(span.start), at(span.end)),
+            range: LineIndex::new(&shadow.text).lsp_range(span),
             full_range: None,
             severity: Some(severity),
             message: text.to_owned(),

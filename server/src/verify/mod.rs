@@ -14,7 +14,7 @@ pub mod splice;
 
 pub use checker::{
     CheckOutcome, CheckRequest, CheckerSettings, CheckerStats, CurrentVersion, GateMode,
-    LeanChecker, ShadowChecker, SourceDocuments, file_uri, to_pipeline,
+    LeanChecker, ShadowChecker, SourceDocuments, to_pipeline,
 };
 pub use gate::{
     GatePolicy, GateRejection, GateVerdict, RejectReason, SHADOW_NAME_PREFIX, check_axioms,

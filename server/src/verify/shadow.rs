@@ -33,11 +33,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lsp_types::Position;
+use lean_syntax::LineIndex;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::gate::{GateRejection, RejectReason};
+use crate::documents::{file_path, join_uri};
 use crate::lean::{LeanDiagnostic, LeanError, LeanHandle, PrivateEvent};
 use crate::transport::lsp;
 
@@ -170,28 +171,10 @@ impl Lease {
     }
 }
 
-/// The `file://` URI of a local path, percent-encoding what a URI cannot hold as is.
-pub fn file_uri(path: &std::path::Path) -> String {
-    let mut uri = String::from("file://");
-    let text = path.to_string_lossy();
-    if !text.starts_with('/') {
-        uri.push('/');
-    }
-    for byte in text.bytes() {
-        let keep = byte.is_ascii_alphanumeric() || b"/-_.~".contains(&byte);
-        if keep {
-            uri.push(byte as char);
-        } else {
-            uri.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    uri
-}
-
 impl ShadowPool {
     /// A pool of shadow documents below `root_uri` (the project root as a `file://` URI, e.g.
-    /// from [`file_uri`]). Registers every slot's URI prefix as private at once. Elaborations
-    /// wait while `user_busy` is `true`.
+    /// from [`crate::documents::file_uri`]). Registers every slot's URI prefix as private at
+    /// once. Elaborations wait while `user_busy` is `true`.
     pub fn new(
         lean: LeanHandle,
         root_uri: &str,
@@ -273,7 +256,7 @@ impl ShadowPool {
         let mut lease = self.lease(source_uri).await?;
         // Another check may have found the header broken while this one waited for a slot.
         self.refuse_failed_header(source_uri, header)?;
-        let uri = self.shadow_uri(&lease.slot().prefix, source_uri);
+        let uri = shadow_uri(&self.inner.root_uri, &lease.slot().prefix, source_uri);
         if let Err(rejection) = self.load_header(lease.slot(), &uri, header).await {
             if matches!(rejection.reason, RejectReason::HeaderFailed { .. })
                 && let Ok(mut failures) = self.inner.header_failures.lock()
@@ -380,17 +363,6 @@ impl ShadowPool {
         Err(GateRejection::new(failure))
     }
 
-    /// `<slot prefix><source path relative to the root>`, or the file name when the source is
-    /// outside the root.
-    fn shadow_uri(&self, prefix: &str, source_uri: &str) -> String {
-        let relative = source_uri
-            .strip_prefix(&self.inner.root_uri)
-            .and_then(|rest| rest.strip_prefix('/'))
-            .filter(|rest| !rest.is_empty())
-            .unwrap_or_else(|| source_uri.rsplit('/').next().unwrap_or("Shadow.lean"));
-        format!("{prefix}{relative}")
-    }
-
     /// Takes a slot, preferring one that already holds a shadow of `source_uri` (its prefix is
     /// elaborated), then one with no document open, then any.
     async fn lease(&self, source_uri: &str) -> Result<Lease, GateRejection> {
@@ -404,7 +376,7 @@ impl ShadowPool {
             .lock()
             .map_err(|_| GateRejection::new(RejectReason::WorkerCrashed))?;
         let wanted = |slot: &Slot| {
-            let uri = self.shadow_uri(&slot.prefix, source_uri);
+            let uri = shadow_uri(&self.inner.root_uri, &slot.prefix, source_uri);
             slot.open.as_ref().is_some_and(|open| open.uri == uri)
         };
         let position = idle
@@ -619,6 +591,28 @@ fn note_event(
     }
 }
 
+/// `<slot prefix><source path relative to the root>`, or the file name when the source is
+/// outside the root. An editor may percent-encode the root differently from us (VS Code
+/// encodes `@` and `:`), so the paths the two URIs name are compared too.
+fn shadow_uri(root_uri: &str, prefix: &str, source_uri: &str) -> String {
+    let relative = source_uri
+        .strip_prefix(root_uri)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .filter(|rest| !rest.is_empty());
+    if let Some(relative) = relative {
+        return format!("{prefix}{relative}");
+    }
+    let below_root = file_path(source_uri).zip(file_path(root_uri));
+    if let Some(uri) = below_root.and_then(|(source, root)| {
+        let relative = source.strip_prefix(root).ok()?;
+        join_uri(prefix, relative)
+    }) {
+        return uri;
+    }
+    let name = source_uri.rsplit('/').next().unwrap_or("Shadow.lean");
+    format!("{prefix}{name}")
+}
+
 /// The header of a shadow text: its leading `module`/`prelude`/`import` commands with the
 /// whitespace and comments after them, exactly as Lean's header syntax ends, so a document
 /// opened with this prefix alone keeps its imports when the rest is added.
@@ -632,10 +626,7 @@ fn header_of(text: &str) -> &str {
 fn ranged_change(old: &str, new: &str) -> Value {
     let (start, old_end, new_end) = differing_span(old, new);
     json!({
-        "range": {
-            "start": position_json(position_of(old, start)),
-            "end": position_json(position_of(old, old_end)),
-        },
+        "range": LineIndex::new(old).lsp_range(start..old_end),
         "text": &new[start..new_end],
     })
 }
@@ -665,22 +656,6 @@ fn differing_span(old: &str, new: &str) -> (usize, usize, usize) {
     (start, old.len() - suffix, new.len() - suffix)
 }
 
-fn position_json(position: Position) -> Value {
-    json!({"line": position.line, "character": position.character})
-}
-
-/// The LSP position (UTF-16 columns, as Lean counts them) of byte `offset` of `text`.
-pub fn position_of(text: &str, offset: usize) -> Position {
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count();
-    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
-    let character = before[line_start..].encode_utf16().count();
-    Position::new(
-        u32::try_from(line).unwrap_or(u32::MAX),
-        u32::try_from(character).unwrap_or(u32::MAX),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -708,10 +683,30 @@ mod tests {
     }
 
     #[test]
-    fn positions_count_utf16_units() {
-        let text = "ab\n𝔽x";
-        assert_eq!(position_of(text, 3), Position::new(1, 0));
-        assert_eq!(position_of(text, 7), Position::new(1, 2));
+    fn a_shadow_keeps_the_source_path_below_the_root_however_the_editor_encodes_it() {
+        let root = crate::documents::file_uri(std::path::Path::new("/p/a@b"));
+        let prefix = format!("{root}/.lake/sorryfill/shadow-0/");
+        let expected = format!("{prefix}Sub%20Dir/A.lean");
+        assert_eq!(
+            shadow_uri(&root, &prefix, &format!("{root}/Sub%20Dir/A.lean")),
+            expected
+        );
+        // The same file as VS Code writes its URI (`@` encoded).
+        assert_eq!(
+            shadow_uri(&root, &prefix, "file:///p/a%40b/Sub%20Dir/A.lean"),
+            expected
+        );
+        assert_eq!(
+            shadow_uri(&root, &prefix, "file:///elsewhere/B.lean"),
+            format!("{prefix}B.lean")
+        );
+    }
+
+    #[test]
+    fn the_change_counts_utf16_units() {
+        let change = ranged_change("ab\n𝔽x", "ab\n𝔽y");
+        assert_eq!(change["range"]["start"], json!({"line": 1, "character": 2}));
+        assert_eq!(change["range"]["end"], json!({"line": 1, "character": 3}));
     }
 
     #[test]
@@ -723,13 +718,5 @@ mod tests {
         assert_eq!(header_of(module), "module\n\nimport A\n\n");
         let public = "module\n\npublic import A\n\ntheorem t : True := trivial\n";
         assert_eq!(header_of(public), "module\n\npublic import A\n\n");
-    }
-
-    #[test]
-    fn file_uris_are_percent_encoded() {
-        assert_eq!(
-            file_uri(std::path::Path::new("/home/me/my proj")),
-            "file:///home/me/my%20proj"
-        );
     }
 }

@@ -70,6 +70,16 @@ impl<'a> SourceText<'a> {
     }
 }
 
+/// The one conversion from the scanner's reading of a hole to how the splicer fills it.
+impl From<crate::holes::HolePosition> for HoleKind {
+    fn from(position: crate::holes::HolePosition) -> Self {
+        match position {
+            crate::holes::HolePosition::Tactic => HoleKind::Tactic,
+            crate::holes::HolePosition::Term => HoleKind::Term,
+        }
+    }
+}
+
 /// A document with a candidate spliced in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spliced {
@@ -805,9 +815,9 @@ pub fn shadow_text(
         if !in_target || in_proof {
             continue;
         }
-        let replacement = match hole.position {
-            crate::holes::HolePosition::Tactic => format!("exact {hole_axiom}"),
-            crate::holes::HolePosition::Term => hole_axiom.clone(),
+        let replacement = match HoleKind::from(hole.position) {
+            HoleKind::Tactic => format!("exact {hole_axiom}"),
+            HoleKind::Term => hole_axiom.clone(),
         };
         edits.push((hole.span.clone(), replacement));
         replaced_holes = true;

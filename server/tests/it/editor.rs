@@ -597,7 +597,7 @@ pub(crate) fn serve_binary_with(
     let stdin = child.stdin.take().expect("piped");
     let stdout = child.stdout.take().expect("piped");
     let root = dir.canonicalize().expect("the temp dir exists");
-    let uri = format!("file://{}/Main.lean", root.display());
+    let uri = sorryfill::documents::file_uri(&root.join("Main.lean"));
     let editor = Editor::connect(
         Box::new(stdin),
         stdout,

@@ -125,7 +125,7 @@ impl SilentModel {
 
 fn uri_of(dir: &Path, file: &str) -> String {
     let root = dir.canonicalize().expect("the temp dir exists");
-    format!("file://{}/{file}", root.display())
+    sorryfill::documents::file_uri(&root.join(file))
 }
 
 /// The status follows the holes of a file: sent after `initialized`, `proving` while the

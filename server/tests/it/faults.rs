@@ -103,7 +103,7 @@ impl Serve {
     }
 
     fn uri(&self, name: &str) -> String {
-        format!("file://{}", self.dir.path().join(name).display())
+        sorryfill::documents::file_uri(&self.dir.path().join(name))
     }
 
     fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {

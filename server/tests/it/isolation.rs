@@ -74,11 +74,11 @@ impl Served {
             seen: Vec::new(),
         };
         let root = dir.canonicalize().expect("the temp dir exists");
-        let uri = format!("file://{}/Main.lean", root.display());
+        let uri = sorryfill::documents::file_uri(&root.join("Main.lean"));
         served
             .request(
                 "initialize",
-                json!({"processId": null, "rootUri": format!("file://{}", root.display()), "capabilities": {}}),
+                json!({"processId": null, "rootUri": sorryfill::documents::file_uri(&root), "capabilities": {}}),
             )
             .await;
         served.notify("initialized", json!({})).await;

@@ -13,8 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sorryfill::documents::file_uri;
 use sorryfill::pipeline::{Checker, PipelineVerdict, RejectKind};
-use sorryfill::verify::file_uri;
 
 use super::support::fresh_dir;
 use super::verify_lean::{Session, check, rejected_with, settings};
