@@ -8,6 +8,9 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
+mod common;
+
+use common::median;
 use std::time::{Duration, Instant};
 
 use ropey::Rope;
@@ -55,19 +58,6 @@ fn prepare(index: &HoleIndex, source: &SourceText<'_>, hole: &HoleId) -> usize {
     let shadow =
         shadow_text(index.text(), declaration, &spliced, &fresh_nonce()).expect("a shadow");
     shadow.text.len()
-}
-
-/// Median time of `runs` calls of `f`.
-fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
 }
 
 fn main() {

@@ -5,6 +5,9 @@
 
 use sorryfill::holes::{HoleIndex, scan};
 use std::hint::black_box;
+mod common;
+
+use common::median;
 use std::time::{Duration, Instant};
 
 /// A Mathlib-style file of about `lines` lines with a hole in every declaration.
@@ -19,19 +22,6 @@ fn generated_file(lines: usize) -> String {
     }
     text.push_str("end Bench\n");
     text
-}
-
-/// Median time of `runs` calls of `f`.
-fn median(runs: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
 }
 
 fn main() {

@@ -291,12 +291,29 @@ async function main(): Promise<void> {
     }
 }
 
+/** Runs in the page before VS Code loads: records every text sorryfill's status bar item
+ * shows, as the DOM changes, so a state that lasts less than a poll is not missed on a busy
+ * machine. */
+const STATUS_RECORDER = `
+    window.__sorryfillStatus = []
+    new MutationObserver(() => {
+        for (const item of document.querySelectorAll('.statusbar-item')) {
+            const text = (item.innerText || '').trim()
+            const seen = window.__sorryfillStatus
+            if (text.includes('sorryfill') && seen[seen.length - 1] !== text) {
+                seen.push(text)
+            }
+        }
+    }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true })
+`
+
 async function scenario(page: Page, port: number, project: string): Promise<void> {
+    await page.addInitScript(STATUS_RECORDER)
     const statusItem = page.locator('.statusbar-item', { hasText: 'sorryfill' }).first()
     const statusTexts = new Set<string>()
     const recordStatus = async () => {
-        const text = (await statusItem.innerText({ timeout: 500 }).catch(() => '')).trim()
-        if (text) {
+        const recorded = (await page.evaluate('window.__sorryfillStatus || []').catch(() => [])) as string[]
+        for (const text of recorded) {
             statusTexts.add(text)
         }
     }

@@ -1,7 +1,8 @@
-//! What several benches share: finding the `lean-sim` binary and reading an LSP frame.
+//! What several benches share: finding the `lean-sim` binary, reading an LSP frame, a median time.
 
 use std::io::BufRead;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// The `lean-sim` binary next to this bench's profile (`cargo build -p lean-sim`), else the
 /// debug one, or `LEAN_SIM`. `None` when it is not built: the bench then prints one
@@ -45,4 +46,18 @@ pub fn read_frame(reader: &mut impl BufRead) -> Option<Vec<u8>> {
     let mut body = vec![0; length?];
     reader.read_exact(&mut body).ok()?;
     Some(body)
+}
+
+/// Median time of `runs` calls of `f`.
+#[allow(dead_code)]
+pub fn median(runs: usize, mut f: impl FnMut()) -> Duration {
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[runs / 2]
 }
