@@ -8,7 +8,6 @@ use std::hint::black_box;
 mod common;
 
 use common::median;
-use std::time::{Duration, Instant};
 
 /// A Mathlib-style file of about `lines` lines with a hole in every declaration.
 fn generated_file(lines: usize) -> String {
