@@ -11,7 +11,6 @@ use std::sync::Arc;
 mod common;
 
 use common::median;
-use std::time::{Duration, Instant};
 
 use ropey::Rope;
 use sorryfill::holes::{DocumentSnapshot, HoleId, HoleIndex, HolePosition};
