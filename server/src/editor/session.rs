@@ -866,6 +866,21 @@ mod tests {
             self.documents.send(event).expect("the session runs");
         }
 
+        /// Opens `text` as `version` of [`URI`] and has Lean elaborate it with the sorry
+        /// warning on `t`.
+        fn open_elaborated(&self, version: i32, text: &str) {
+            self.send(DocumentEvent::Opened {
+                uri: URI.into(),
+                version,
+                text: text.into(),
+            });
+            self.send(DocumentEvent::Elaborated {
+                uri: URI.into(),
+                version,
+                diagnostics: warning_on_t(),
+            });
+        }
+
         /// The next goal request the session sends to Lean, with its reply channel.
         async fn goal_request(
             &mut self,
@@ -1010,16 +1025,7 @@ mod tests {
     async fn a_goal_request_of_a_superseded_version_is_cancelled() {
         let mut h = harness();
         let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
-        h.send(DocumentEvent::Opened {
-            uri: URI.into(),
-            version: 1,
-            text: v1.into(),
-        });
-        h.send(DocumentEvent::Elaborated {
-            uri: URI.into(),
-            version: 1,
-            diagnostics: warning_on_t(),
-        });
+        h.open_elaborated(1, v1);
         let (asked, _, _reply) = h.numbered_goal_request().await;
         assert!(
             h.cancelled().await.is_empty(),
@@ -1049,16 +1055,7 @@ mod tests {
     async fn an_answered_goal_request_is_not_cancelled_by_a_later_edit() {
         let mut h = harness();
         let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
-        h.send(DocumentEvent::Opened {
-            uri: URI.into(),
-            version: 1,
-            text: v1.into(),
-        });
-        h.send(DocumentEvent::Elaborated {
-            uri: URI.into(),
-            version: 1,
-            diagnostics: warning_on_t(),
-        });
+        h.open_elaborated(1, v1);
         let (_, reply) = h.goal_request().await;
         let _ = reply.send(Ok(goal("x + 0 = x")));
         h.settle().await;
@@ -1105,16 +1102,7 @@ mod tests {
     async fn closing_the_document_drops_its_jobs() {
         let mut h = harness();
         let text = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
-        h.send(DocumentEvent::Opened {
-            uri: URI.into(),
-            version: 1,
-            text: text.into(),
-        });
-        h.send(DocumentEvent::Elaborated {
-            uri: URI.into(),
-            version: 1,
-            diagnostics: warning_on_t(),
-        });
+        h.open_elaborated(1, text);
         let (_, reply) = h.goal_request().await;
         let _ = reply.send(Ok(goal("x + 0 = x")));
         h.settle().await;
@@ -1129,16 +1117,7 @@ mod tests {
     async fn a_job_that_ended_stale_starts_again_at_the_next_elaboration() {
         let mut h = harness_refusing(RejectKind::Stale);
         let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
-        h.send(DocumentEvent::Opened {
-            uri: URI.into(),
-            version: 1,
-            text: v1.into(),
-        });
-        h.send(DocumentEvent::Elaborated {
-            uri: URI.into(),
-            version: 1,
-            diagnostics: warning_on_t(),
-        });
+        h.open_elaborated(1, v1);
         let (_, reply) = h.goal_request().await;
         let _ = reply.send(Ok(goal("x + 0 = x")));
         h.settle().await;
@@ -1166,16 +1145,7 @@ mod tests {
     async fn a_line_added_to_the_end_of_the_proof_cancels_its_job() {
         let mut h = harness();
         let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n\ntheorem u : True := trivial\n";
-        h.send(DocumentEvent::Opened {
-            uri: URI.into(),
-            version: 1,
-            text: v1.into(),
-        });
-        h.send(DocumentEvent::Elaborated {
-            uri: URI.into(),
-            version: 1,
-            diagnostics: warning_on_t(),
-        });
+        h.open_elaborated(1, v1);
         let (_, reply) = h.goal_request().await;
         let _ = reply.send(Ok(goal("x + 0 = x")));
         h.settle().await;

@@ -50,11 +50,6 @@ impl<Id: Eq + Hash, Answer> RequestBook<Id, Answer> {
         self.waiting.remove(id).is_some()
     }
 
-    /// Whether `id` waits for an answer.
-    pub fn is_pending(&self, id: &Id) -> bool {
-        self.waiting.contains_key(id)
-    }
-
     /// The method of pending request `id`.
     pub fn method_of(&self, id: &Id) -> Option<&str> {
         self.waiting.get(id).map(|(method, _)| method.as_str())
@@ -90,7 +85,7 @@ mod tests {
         assert!(!book.settle(&2, "again"), "an answer is delivered once");
         assert!(book.cancel(&3));
         assert!(!book.settle(&3, "late"), "a cancelled request wakes nobody");
-        assert!(book.is_pending(&1));
+        assert_eq!(book.method_of(&1), Some("a"));
         book.fail_all(|method| if method == "a" { "gone" } else { "?" });
         assert_eq!(second.try_recv().ok(), Some("two"));
         assert_eq!(first.try_recv().ok(), Some("gone"));
@@ -98,6 +93,6 @@ mod tests {
             third.try_recv().is_err(),
             "the cancelled waiter was dropped"
         );
-        assert!(!book.is_pending(&1));
+        assert_eq!(book.method_of(&1), None, "every waiter was answered");
     }
 }
