@@ -95,6 +95,13 @@ fn main() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        on_one_core(|| {
+            latency_phase(
+                "on one core (every process pinned to one core, so no wake-up crosses cores: \
+                 what the relay and the proxy add is their hop and their own work)",
+                [direct(), relayed(), proxied()],
+            )
+        });
     }
 
     // Each round measures all three, in an order that turns from round to round, and the
@@ -186,6 +193,38 @@ fn latency_phase(name: &str, commands: [Command; 3]) {
     println!(
         "  over relay   p50 {over_relay:>8.1} µs   ratio {over_relay_ratio:.2}x   (routing's own cost; 0 when the relay is slower)"
     );
+}
+
+/// Runs `phase` with this thread, and so every process it starts, pinned to the first core it
+/// may run on; where pinning is not possible the phase is skipped with one line.
+fn on_one_core(phase: impl FnOnce()) {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::thread::{CpuSet, sched_getaffinity, sched_setaffinity};
+        let Ok(allowed) = sched_getaffinity(None) else {
+            println!("round trip on one core: skipped (the affinity cannot be read)");
+            return;
+        };
+        let Some(first) = (0..CpuSet::MAX_CPU).find(|&cpu| allowed.is_set(cpu)) else {
+            return;
+        };
+        let mut one = CpuSet::new();
+        one.set(first);
+        if sched_setaffinity(None, &one).is_err() {
+            println!("round trip on one core: skipped (the affinity cannot be set)");
+            return;
+        }
+        phase();
+        // The throughput rounds that follow run on every core again.
+        if sched_setaffinity(None, &allowed).is_err() {
+            println!("the affinity could not be restored: the throughput below ran on one core");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = phase;
+        println!("round trip on one core: skipped (pinning is implemented for Linux only)");
+    }
 }
 
 /// The 1-minute load average, as the kernel reports it.
