@@ -16,6 +16,7 @@ use tokio::sync::{OnceCell, watch};
 use super::{Confinement, Support};
 use crate::config::VerifyConfig;
 use crate::documents::file_uri;
+use crate::holes::HoleId;
 use crate::launch::lean_process::{LeanProcess, start_lean_command};
 use crate::lean::LeanHandle;
 use crate::pipeline::{CheckMode, Checker, GoalSpec, PipelineVerdict, RejectKind, Target};
@@ -200,6 +201,20 @@ impl Checker for IsolatedChecker {
         match self.checker().await {
             Ok(checker) => checker.check(target, proof, mode).await,
             // Nothing can be checked in this session: the job stops like a stale one.
+            Err(why) => {
+                PipelineVerdict::rejected(RejectKind::Stale, format!("proving is off: {why}"))
+            }
+        }
+    }
+
+    async fn check_together(
+        &self,
+        doc: &str,
+        version: i32,
+        fills: &[(HoleId, String)],
+    ) -> PipelineVerdict {
+        match self.checker().await {
+            Ok(checker) => checker.check_together(doc, version, fills).await,
             Err(why) => {
                 PipelineVerdict::rejected(RejectKind::Stale, format!("proving is off: {why}"))
             }

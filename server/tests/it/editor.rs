@@ -651,6 +651,52 @@ async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
     assert!(log.contains("model-free"), "{log}");
 }
 
+/// Regression: the checker of `serve` (on its own, confined checking server) refused every
+/// joint check, so proofs for two holes of one declaration were never applied on save.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_holes_of_one_declaration_are_applied_together_on_save() {
+    const PAIR: &str = "theorem pair (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  sorry\n  sorry\n";
+    let dir = fresh_dir();
+    std::fs::write(
+        dir.path().join("sorryfill.toml"),
+        "[editor]\napply_on_save = true\n",
+    )
+    .expect("the temp dir is writable");
+    let (_child, mut editor, uri, _log) =
+        serve_binary_with(dir.path(), ORACLE, &[], &["--accept-all"]);
+    editor.initialize(json!({}), &uri, PAIR).await;
+    let deadline = Instant::now() + WAIT;
+    for line in [2, 3] {
+        loop {
+            let actions = editor.code_actions_in(&uri, line, 2).await;
+            if actions.iter().any(|a| a["title"] == FILL_TITLE) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no fill on line {line}: {actions:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    editor
+        .send(json!({"jsonrpc": "2.0", "method": "textDocument/didSave", "params": {"textDocument": {"uri": uri}}}))
+        .await;
+    let apply = editor
+        .wait_for(|f| f["method"] == "workspace/applyEdit")
+        .await;
+    let change = &apply["params"]["edit"]["documentChanges"][0];
+    assert_eq!(change["textDocument"]["version"], 1);
+    let edits = change["edits"].as_array().expect("edits");
+    let lines: Vec<u64> = edits
+        .iter()
+        .filter_map(|edit| edit["range"]["start"]["line"].as_u64())
+        .collect();
+    assert_eq!(lines, [2, 3], "{apply}");
+    for edit in edits {
+        let proof = edit["newText"].as_str().expect("a proof");
+        assert!(!proof.contains("sorry") && !proof.is_empty(), "{apply}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_action_answers_from_the_proxy_and_shows_a_message() {
     let (mut editor, _dir) = start(ORACLE, TEXT).await;
