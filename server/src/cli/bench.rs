@@ -422,6 +422,7 @@ pub async fn run(
         progress(index + 1, problems.len(), &result);
         results.push(result);
     }
+    engine.stop().await;
     lean.stop().await;
     Ok(summarise(
         options.data,

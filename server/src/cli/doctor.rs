@@ -689,7 +689,8 @@ fn masked(config: &Config) -> Config {
     config
 }
 
-/// Whether `serve`'s checking Lean server runs confined (see `crate::isolation`).
+/// Whether the checking Lean server (of `serve`, `prove` and `bench`) runs confined (see
+/// `crate::isolation`).
 fn check_isolation() -> Check {
     let support = crate::isolation::support();
     if support.is_confined() {

@@ -1,14 +1,15 @@
 //! `sorryfill prove`: the editor's engine, driven from the shell. Lean runs behind the same
 //! proxy as in the editor; an in-process editor opens each file, the holes of the elaborated
-//! version get Lean's goals and become pipeline jobs, and every verified proof is spliced into
-//! the file exactly as Lean checked it.
+//! version get Lean's goals and become pipeline jobs, candidates are checked on a confined
+//! checking server of their own (as in `serve`), and every verified proof is spliced into the
+//! file exactly as Lean checked it.
 //!
 //! Invariants: a file is changed only with `--write`, atomically, and only if it is unchanged
 //! since it was read; a hole counts as proved only with a `Verified` job state, which the
 //! pipeline gives only after the whole soundness gate passed.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -20,6 +21,7 @@ use crate::config::Config;
 use crate::documents::file_uri;
 use crate::engine::{Engine, EngineWarning};
 use crate::holes::{self, Hole, HoleId};
+use crate::isolation::{CheckingServer, IsolatedChecker};
 use crate::launch::lean_process::{LeanProcess, StartError, start_lean_with, wait_elaborated};
 use crate::launch::virtual_editor::VirtualEditor;
 use crate::lean::{DocumentEvent, LeanHandle, goal_at};
@@ -28,7 +30,7 @@ use crate::pipeline::{
     PipelineVerdict, Prover,
 };
 use crate::router::ProxyConfig;
-use crate::verify::checker::{CheckerSettings, LeanChecker, ShadowChecker, SourceDocuments};
+use crate::verify::checker::SourceDocuments;
 
 /// What `sorryfill prove` was asked to do.
 #[derive(Debug, Clone)]
@@ -77,9 +79,6 @@ pub enum ProveError {
     /// The configuration names something the engine cannot use.
     #[error("the configuration needs fixing: {0}")]
     Engine(#[from] crate::engine::EngineError),
-    /// The shadow checker could not be set up on the running Lean.
-    #[error("could not set up the Lean checker: {0}")]
-    Checker(String),
 }
 
 /// What the command line may change in the configuration found.
@@ -178,9 +177,11 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
             for warning in engine.warnings() {
                 progress.message(&warning_line(warning));
             }
-            Ok(engine
+            let outcome = engine
                 .prove_files(&mut lean, &options.files, options.write, &progress)
-                .await)
+                .await;
+            engine.stop().await;
+            Ok(outcome)
         }
         Err(error) => Err(error),
     };
@@ -209,36 +210,54 @@ fn may_have_holes(path: &Path) -> bool {
 }
 
 /// The pipeline as `prove` wires it to a running Lean: the configured models and store, and
-/// Lean checks through the shadow checker.
+/// candidate checks on a checking Lean server of their own, confined where the machine allows
+/// (as in `serve`, see `crate::isolation`): the user's Lean only ever elaborates the user's
+/// own text, and model output reaches only the confined one.
 pub struct ProveEngine {
     sources: SourceDocuments,
-    engine: Engine<LeanChecker>,
+    engine: Engine<IsolatedChecker>,
+    checking: Arc<CheckingServer>,
+    proving_off: Arc<Mutex<Option<String>>>,
     _user_busy: watch::Sender<bool>,
 }
 
 impl ProveEngine {
     /// Builds the engine for `lean` under `config`; the cache and attempt records live in
-    /// `store_root`'s database (the project's, or a scratch folder's for a benchmark).
+    /// `store_root`'s database (the project's, or a scratch folder's for a benchmark). The
+    /// checking server is started with `lean`'s command at the first check.
     pub fn new(lean: &LeanProcess, config: &Config, store_root: &Path) -> Result<Self, ProveError> {
         // Nothing else edits documents during a run, so checks never wait for the user; the
         // sender is kept so the checker sees a live, never-busy signal.
         let (user_busy, user_busy_rx) = watch::channel(false);
         let sources = SourceDocuments::new();
-        let shadow = ShadowChecker::new(
+        let checking = CheckingServer::new(lean.command_line.clone(), lean.root.clone());
+        let proving_off = Arc::new(Mutex::new(None));
+        let off = Arc::clone(&proving_off);
+        let checker = IsolatedChecker::new(
+            Arc::clone(&checking),
+            &config.verify,
             lean.lean.clone(),
-            &lean.root_uri,
-            CheckerSettings::from_config(&config.verify),
             user_busy_rx,
-            sources.version_source(),
-        )
-        .map_err(|error| ProveError::Checker(error.to_string()))?;
-        let checker = LeanChecker::new(shadow, sources.clone());
+            sources.clone(),
+            move |why: &str| {
+                if let Ok(mut slot) = off.lock() {
+                    *slot = Some(why.to_owned());
+                }
+            },
+        );
         let engine = Engine::build(config, store_root, checker)?;
         Ok(Self {
             sources,
             engine,
+            checking,
+            proving_off,
             _user_busy: user_busy,
         })
+    }
+
+    /// Stops the checking server, if a check started it.
+    pub async fn stop(&self) {
+        self.checking.stop().await;
     }
 
     /// Proves every hole of `files` with `lean` (see [`Session::prove_files`]), showing each
@@ -258,7 +277,21 @@ impl ProveEngine {
             pipeline: &self.engine.pipeline,
             progress,
         };
-        let outcome = session.prove_files(files, write).await;
+        let mut outcome = session.prove_files(files, write).await;
+        // Every hole's own line says "proving is off"; the run says why, once, as an error.
+        let off = self.proving_off.lock().ok().and_then(|slot| slot.clone());
+        if let Some(why) = off
+            && !outcome
+                .report
+                .errors
+                .iter()
+                .any(|error| error.message == why)
+        {
+            outcome.report.errors.push(RunError {
+                path: None,
+                message: why,
+            });
+        }
         for endpoint in self.engine.unreachable_endpoints() {
             progress.message(&format!(
                 "sorryfill: warning: {endpoint}; the holes went on without it"

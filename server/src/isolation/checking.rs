@@ -134,8 +134,8 @@ struct CheckerParts {
     user_lean: LeanHandle,
 }
 
-/// The pipeline's checker in `serve`: shadow documents live on the [`CheckingServer`], goals at
-/// the user's holes come from the user's server.
+/// The pipeline's checker in `serve`, `prove` and `bench`: shadow documents live on the
+/// [`CheckingServer`], goals at the user's holes come from the user's server.
 pub struct IsolatedChecker {
     server: Arc<CheckingServer>,
     parts: CheckerParts,
@@ -200,9 +200,9 @@ impl Checker for IsolatedChecker {
     async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> PipelineVerdict {
         match self.checker().await {
             Ok(checker) => checker.check(target, proof, mode).await,
-            // Nothing can be checked in this session: the job stops like a stale one.
+            // Nothing can be checked in this session: the job ends with why.
             Err(why) => {
-                PipelineVerdict::rejected(RejectKind::Stale, format!("proving is off: {why}"))
+                PipelineVerdict::rejected(RejectKind::Unavailable, format!("proving is off: {why}"))
             }
         }
     }
@@ -216,7 +216,7 @@ impl Checker for IsolatedChecker {
         match self.checker().await {
             Ok(checker) => checker.check_together(doc, version, fills).await,
             Err(why) => {
-                PipelineVerdict::rejected(RejectKind::Stale, format!("proving is off: {why}"))
+                PipelineVerdict::rejected(RejectKind::Unavailable, format!("proving is off: {why}"))
             }
         }
     }

@@ -1,8 +1,8 @@
 //! Isolation of candidate checks from the user's session and from the machine.
 //!
 //! Two layers (the trust model is in `docs/architecture.md`):
-//! - **A Lean server of their own.** `serve` checks candidates on a second Lean server started
-//!   with the same command, lazily at the first check ([`CheckingServer`],
+//! - **A Lean server of their own.** `serve`, `prove` and `bench` check candidates on a second
+//!   Lean server started with the same command, lazily at the first check ([`CheckingServer`],
 //!   [`IsolatedChecker`]); the user's `lake serve` never sees a shadow document.
 //! - **Confinement** (Linux, Landlock). That checking server runs under [`Confinement`]: it may
 //!   write only below `<project>/.lake/sorryfill/` (its `TMPDIR` is there too), execute only the

@@ -58,6 +58,8 @@ pub struct LeanProcess {
     pub root: PathBuf,
     /// The project folder as a `file://` URI.
     pub root_uri: String,
+    /// The command Lean was started with (a checking server is started with the same).
+    pub command_line: Vec<String>,
     session: JoinHandle<Result<ExitStatus, ServeError>>,
 }
 
@@ -138,6 +140,7 @@ pub async fn start_lean_command(
                 lean,
                 root,
                 root_uri,
+                command_line: command_line.to_vec(),
                 session,
             });
         }

@@ -203,8 +203,8 @@ pub enum RejectKind {
     Timeout,
     /// The document version is no longer current; nothing more can be checked for it.
     Stale,
-    /// Lean cannot check this file now (its imports did not load); the job ends with this
-    /// reason instead of trying every other candidate.
+    /// Lean cannot check this file now (its imports did not load, or the checking server
+    /// could not start); the job ends with this reason instead of trying every other candidate.
     Unavailable,
 }
 

@@ -672,7 +672,10 @@ async fn two_holes_of_one_declaration_are_applied_together_on_save() {
             if actions.iter().any(|a| a["title"] == FILL_TITLE) {
                 break;
             }
-            assert!(Instant::now() < deadline, "no fill on line {line}: {actions:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no fill on line {line}: {actions:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

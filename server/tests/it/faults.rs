@@ -758,9 +758,7 @@ fn an_api_key_reaches_no_file_and_nothing_is_written_outside_the_projects_own_fo
             || file.starts_with(".lake/sorryfill")
             || file.starts_with(".cache")
             || file == std::path::Path::new("report.json")
-            || file == std::path::Path::new("rl.jsonl")
-            // The stand-in for Lean logs here at the test's request.
-            || file == std::path::Path::new("lean-sim.log");
+            || file == std::path::Path::new("rl.jsonl");
         assert!(
             allowed,
             "a file outside the project's own folders: {}",

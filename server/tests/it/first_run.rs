@@ -197,10 +197,12 @@ fn a_server_that_lingers_after_exit_is_stopped_with_a_message() {
     // After lean-sim exits, the shell lives on with Lean's pipes open. `sleep` is short so
     // the orphan it leaves behind does not outlive the test run for long.
     let lingering = format!("sh -c '{lean_cmd}; sleep 20 2>/dev/null'");
+    // A Lean started through a script cannot run confined (the checking server may execute
+    // only the toolchain), so this user turns confinement off, as `doctor` tells them to.
     let output = run(
         dir.path(),
         &["prove", "Foo.lean", "--lean-cmd", &lingering],
-        &[],
+        &[("SORRYFILL_CONFINE", "off")],
         MINUTE,
     );
     let stderr = text(&output.stderr);

@@ -372,3 +372,136 @@ async fn a_checking_server_that_cannot_start_turns_proving_off_and_leaves_lean_a
     assert!(symbols.get("error").is_none(), "{symbols}");
     served.stop().await;
 }
+
+// ---- `sorryfill prove` ------------------------------------------------------------------------
+
+/// `sorryfill prove --no-model Foo.lean` in `dir` (holding [`TEXT`]) in front of lean-sim, which
+/// logs to `.lake/sorryfill/lean-{pid}.log` unless `log` says otherwise; `extra` are lean-sim's
+/// further flags. Returns the process output and the report.
+fn prove(dir: &Path, log: Option<&Path>, extra: &[String]) -> (std::process::Output, Value) {
+    let oracle = dir.join("oracle.toml");
+    std::fs::write(&oracle, ORACLE).expect("the temp dir is writable");
+    std::fs::write(dir.join("Foo.lean"), TEXT).expect("the temp dir is writable");
+    let log = log.map_or_else(
+        || dir.join(".lake/sorryfill/lean-{pid}.log"),
+        Path::to_path_buf,
+    );
+    let lean_cmd = [
+        lean_sim_bin().display().to_string(),
+        "--oracle".to_owned(),
+        oracle.display().to_string(),
+        "--log".to_owned(),
+        log.display().to_string(),
+    ]
+    .into_iter()
+    .chain(extra.iter().cloned())
+    .collect::<Vec<_>>()
+    .join(" ");
+    let output = std::process::Command::new(sorryfill_bin())
+        .args(["prove", "Foo.lean", "--no-model", "--json", "report.json"])
+        .args(["--lean-cmd", &lean_cmd])
+        .current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir)
+        .env("HOME", dir)
+        .output()
+        .expect("sorryfill runs");
+    let report = std::fs::read_to_string(dir.join("report.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null);
+    (output, report)
+}
+
+/// `prove` checks model output on a confined server of its own too: the user's server
+/// (the control) may write, run and connect, the checking server may not, and the hole is
+/// still proved.
+#[test]
+fn prove_checks_candidates_on_a_confined_server_of_their_own() {
+    let support = sorryfill::isolation::support();
+    if !support.is_confined() {
+        skip_line(format_args!(
+            "skipped: checks cannot be confined here ({})",
+            support.describe()
+        ));
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let address = listener.local_addr().expect("bound");
+    let dir = fresh_dir();
+    let escape_dir = dir.path().join("outside");
+    std::fs::create_dir_all(&escape_dir).expect("the temp dir is writable");
+    let extra = [
+        "--fault-escape-dir".to_owned(),
+        escape_dir.display().to_string(),
+        "--fault-escape-connect".to_owned(),
+        address.to_string(),
+    ];
+    let (output, report) = prove(dir.path(), None, &extra);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        report["files"][0]["holes"][0]["status"], "verified",
+        "{report}\n{stderr}"
+    );
+
+    let root = dir.path().canonicalize().expect("the temp dir exists");
+    let uri = sorryfill::documents::file_uri(&root.join("Foo.lean"));
+    let (user, checking) = user_and_checking_logs(dir.path(), &uri);
+    let escape_line = |log: &str| {
+        log.lines()
+            .find(|line| line.starts_with("fault-escape"))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no escape attempt logged:\n{log}"))
+    };
+    assert!(
+        escape_line(&user).contains("write=ok"),
+        "the user's server is not confined"
+    );
+    let confined = escape_line(&checking);
+    for denied in ["write=denied", "exec=denied", "connect=denied"] {
+        assert!(confined.contains(denied), "{denied} expected: {confined}");
+    }
+    assert!(
+        !checking.contains(&format!("uri={uri} ")),
+        "the checking server had the user's document:\n{checking}"
+    );
+}
+
+/// Fail closed in `prove`: when the checking server cannot start, no hole is proved, each
+/// says proving is off, and the run reports why as an error (exit code 2, as for a file that
+/// cannot be checked).
+#[test]
+fn prove_with_a_checking_server_that_cannot_start_proves_nothing_and_says_why() {
+    let support = sorryfill::isolation::support();
+    if !support.is_confined() {
+        skip_line(format_args!(
+            "skipped: checks cannot be confined here ({})",
+            support.describe()
+        ));
+        return;
+    }
+    let dir = fresh_dir();
+    let outside_log = dir.path().join("outside-{pid}.log");
+    let (output, report) = prove(dir.path(), Some(&outside_log), &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let hole = &report["files"][0]["holes"][0];
+    assert_eq!(hole["status"], "failed", "{report}");
+    let reason = hole["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("proving is off"), "{report}");
+    let errors = report["errors"].as_array().cloned().unwrap_or_default();
+    assert_eq!(errors.len(), 1, "{report}");
+    let message = errors[0]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("checking Lean server did not start")
+            && message.contains("SORRYFILL_CONFINE=off"),
+        "{message}"
+    );
+    assert!(
+        stderr.contains("checking Lean server did not start"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join("Foo.lean")).is_ok_and(|text| text == TEXT),
+        "the file is unchanged"
+    );
+}

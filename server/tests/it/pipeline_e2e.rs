@@ -228,7 +228,7 @@ const HELPER_ORACLE: &str =
 pub(crate) struct Project {
     dir: tempfile::TempDir,
     pub(crate) lean_cmd: String,
-    log: std::path::PathBuf,
+    logs: std::path::PathBuf,
 }
 
 impl Project {
@@ -238,14 +238,20 @@ impl Project {
         let oracle_path = dir.path().join("oracle.toml");
         std::fs::write(&oracle_path, format!("{HELPER_ORACLE}\n{oracle}")).expect("oracle");
         std::fs::write(dir.path().join("sorryfill.toml"), config).expect("sorryfill.toml");
-        let log = dir.path().join("lean-sim.log");
+        // `prove` checks candidates on a second, confined server, which may write only below
+        // `.lake/sorryfill/`: each lean-sim logs there, to a file of its own.
+        let logs = dir.path().join(".lake/sorryfill");
         let lean_cmd = format!(
             "{} --oracle {} --log {}",
             lean_sim_bin().display(),
             oracle_path.display(),
-            log.display()
+            logs.join("lean-sim-{pid}.log").display()
         );
-        Project { dir, lean_cmd, log }
+        Project {
+            dir,
+            lean_cmd,
+            logs,
+        }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -307,10 +313,28 @@ impl Project {
             .collect()
     }
 
-    /// lean-sim's `elaborate` log lines for declaration `name`.
+    /// What every lean-sim of this project logged (the user's server and the checking one).
+    fn lean_log(&self) -> String {
+        let mut logs: Vec<_> = std::fs::read_dir(&self.logs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with("lean-sim-"))
+            })
+            .collect();
+        logs.sort();
+        logs.iter()
+            .map(|path| std::fs::read_to_string(path).unwrap_or_default())
+            .collect()
+    }
+
+    /// lean-sim's `elaborate` log lines for declaration `name`, in every server of the project.
     fn elaborations_of(&self, name: &str) -> usize {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
+        self.lean_log()
             .lines()
             .filter(|line| {
                 line.starts_with("elaborate ") && line.ends_with(&format!("decl={name}"))
@@ -701,7 +725,7 @@ fn a_second_run_is_served_from_the_cache_and_the_data_set_has_every_attempt() {
         project.elaborations_of("sum_six") - elaborated_before,
         2,
         "{}",
-        std::fs::read_to_string(&project.log).unwrap_or_default()
+        project.lean_log()
     );
 
     let attempts = first_hole["attempts"].as_u64().expect("attempts") + 1;
