@@ -261,6 +261,55 @@ fn user_and_checking_logs(dir: &Path, uri: &str) -> (String, String) {
     (user[0].1.clone(), checking[0].1.clone())
 }
 
+/// Whether checks run confined on this machine; prints the one skip line when they cannot.
+fn confined_here() -> bool {
+    let support = sorryfill::isolation::support();
+    if !support.is_confined() {
+        skip_line(format_args!(
+            "skipped: checks cannot be confined here ({})",
+            support.describe()
+        ));
+    }
+    support.is_confined()
+}
+
+/// What lean-sim's escape attempt (`--fault-escape-dir`) aims at: a folder outside
+/// `.lake/sorryfill/` and a listening local port.
+struct Escape {
+    _listener: std::net::TcpListener,
+    dir: PathBuf,
+    /// lean-sim's flags for the attempt.
+    flags: [String; 4],
+}
+
+impl Escape {
+    fn new(project: &Path) -> Escape {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let address = listener.local_addr().expect("bound");
+        let dir = project.join("outside");
+        std::fs::create_dir_all(&dir).expect("the temp dir is writable");
+        let flags = [
+            "--fault-escape-dir".to_owned(),
+            dir.display().to_string(),
+            "--fault-escape-connect".to_owned(),
+            address.to_string(),
+        ];
+        Escape {
+            _listener: listener,
+            dir,
+            flags,
+        }
+    }
+}
+
+/// The `fault-escape …` line of a lean-sim log.
+fn escape_line(log: &str) -> String {
+    log.lines()
+        .find(|line| line.starts_with("fault-escape"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no escape attempt logged:\n{log}"))
+}
+
 /// The acceptance test of the second server: the fill is offered (Lean verified it), the checks
 /// ran on a server that never had the user's document, and the user's server never had a
 /// shadow document (nor was told anything about one).
@@ -289,36 +338,16 @@ async fn the_users_lean_server_never_sees_a_shadow_document() {
 /// (unconfined, the control) succeeds, the checking server is denied each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_confined_check_cannot_write_outside_run_a_program_or_connect() {
-    let support = sorryfill::isolation::support();
-    if !support.is_confined() {
-        skip_line(format_args!(
-            "skipped: checks cannot be confined here ({})",
-            support.describe()
-        ));
+    if !confined_here() {
         return;
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
-    let address = listener.local_addr().expect("bound");
     let dir = fresh_dir();
-    let escape_dir = dir.path().join("outside");
-    std::fs::create_dir_all(&escape_dir).expect("the temp dir is writable");
-    let extra = [
-        "--fault-escape-dir".to_owned(),
-        escape_dir.display().to_string(),
-        "--fault-escape-connect".to_owned(),
-        address.to_string(),
-    ];
-    let (mut served, uri) = Served::start(dir.path(), None, &extra).await;
+    let escape = Escape::new(dir.path());
+    let (mut served, uri) = Served::start(dir.path(), None, &escape.flags).await;
     served.wait_for_fill(&uri).await;
     served.stop().await;
 
     let (user, checking) = user_and_checking_logs(dir.path(), &uri);
-    let escape_line = |log: &str| {
-        log.lines()
-            .find(|line| line.starts_with("fault-escape"))
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("no escape attempt logged:\n{log}"))
-    };
     let control = escape_line(&user);
     assert!(
         control.contains("write=ok")
@@ -335,7 +364,7 @@ async fn a_confined_check_cannot_write_outside_run_a_program_or_connect() {
         .find_map(|word| word.strip_prefix("pid="))
         .expect("the line names its process");
     assert!(
-        !escape_dir.join(format!("escape-{pid}")).exists(),
+        !escape.dir.join(format!("escape-{pid}")).exists(),
         "the checking server wrote outside .lake/sorryfill/"
     );
 }
@@ -344,12 +373,7 @@ async fn a_confined_check_cannot_write_outside_run_a_program_or_connect() {
 /// may write) turns proving off with one message, and the user's Lean keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checking_server_that_cannot_start_turns_proving_off_and_leaves_lean_alone() {
-    let support = sorryfill::isolation::support();
-    if !support.is_confined() {
-        skip_line(format_args!(
-            "skipped: checks cannot be confined here ({})",
-            support.describe()
-        ));
+    if !confined_here() {
         return;
     }
     let dir = fresh_dir();
@@ -417,26 +441,12 @@ fn prove(dir: &Path, log: Option<&Path>, extra: &[String]) -> (std::process::Out
 /// still proved.
 #[test]
 fn prove_checks_candidates_on_a_confined_server_of_their_own() {
-    let support = sorryfill::isolation::support();
-    if !support.is_confined() {
-        skip_line(format_args!(
-            "skipped: checks cannot be confined here ({})",
-            support.describe()
-        ));
+    if !confined_here() {
         return;
     }
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
-    let address = listener.local_addr().expect("bound");
     let dir = fresh_dir();
-    let escape_dir = dir.path().join("outside");
-    std::fs::create_dir_all(&escape_dir).expect("the temp dir is writable");
-    let extra = [
-        "--fault-escape-dir".to_owned(),
-        escape_dir.display().to_string(),
-        "--fault-escape-connect".to_owned(),
-        address.to_string(),
-    ];
-    let (output, report) = prove(dir.path(), None, &extra);
+    let escape = Escape::new(dir.path());
+    let (output, report) = prove(dir.path(), None, &escape.flags);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         report["files"][0]["holes"][0]["status"], "verified",
@@ -446,12 +456,6 @@ fn prove_checks_candidates_on_a_confined_server_of_their_own() {
     let root = dir.path().canonicalize().expect("the temp dir exists");
     let uri = sorryfill::documents::file_uri(&root.join("Foo.lean"));
     let (user, checking) = user_and_checking_logs(dir.path(), &uri);
-    let escape_line = |log: &str| {
-        log.lines()
-            .find(|line| line.starts_with("fault-escape"))
-            .map(str::to_owned)
-            .unwrap_or_else(|| panic!("no escape attempt logged:\n{log}"))
-    };
     assert!(
         escape_line(&user).contains("write=ok"),
         "the user's server is not confined"
@@ -471,12 +475,7 @@ fn prove_checks_candidates_on_a_confined_server_of_their_own() {
 /// cannot be checked).
 #[test]
 fn prove_with_a_checking_server_that_cannot_start_proves_nothing_and_says_why() {
-    let support = sorryfill::isolation::support();
-    if !support.is_confined() {
-        skip_line(format_args!(
-            "skipped: checks cannot be confined here ({})",
-            support.describe()
-        ));
+    if !confined_here() {
         return;
     }
     let dir = fresh_dir();
