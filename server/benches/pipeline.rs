@@ -129,6 +129,15 @@ impl Checker for FakeLean {
             PipelineVerdict::rejected(RejectKind::Lean, "unsolved goals")
         }
     }
+
+    async fn check_together(
+        &self,
+        _doc: &str,
+        _version: i32,
+        _fills: &[(sorryfill::holes::HoleId, String)],
+    ) -> PipelineVerdict {
+        PipelineVerdict::rejected(RejectKind::Gate, "this fake checks holes one at a time")
+    }
 }
 
 async fn one_run(url: &str) -> Duration {

@@ -815,6 +815,15 @@ mod tests {
         ) -> crate::pipeline::PipelineVerdict {
             crate::pipeline::PipelineVerdict::rejected(self.0, "refused")
         }
+
+        async fn check_together(
+            &self,
+            _doc: &str,
+            _version: i32,
+            _fills: &[(crate::holes::HoleId, String)],
+        ) -> crate::pipeline::PipelineVerdict {
+            crate::pipeline::PipelineVerdict::rejected(self.0, "refused")
+        }
     }
 
     fn warning_on_t() -> Vec<LeanDiagnostic> {

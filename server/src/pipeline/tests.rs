@@ -118,6 +118,15 @@ impl Checker for FakeLean {
         }
         (self.oracle)(target, proof, mode)
     }
+
+    async fn check_together(
+        &self,
+        _doc: &str,
+        _version: i32,
+        _fills: &[(HoleId, String)],
+    ) -> PipelineVerdict {
+        PipelineVerdict::rejected(RejectKind::Gate, "this fake checks holes one at a time")
+    }
 }
 
 /// A prover request as the fake saw it: the goal's target, the sample index, the repair.

@@ -24,19 +24,15 @@ pub trait Checker: Send + Sync + 'static {
 
     /// Checks proofs for several holes of ONE declaration of `doc` at `version` together, as
     /// the exact text that would be written: each was verified with the others still holes,
-    /// and only the combination reaches the user. A checker that cannot do this refuses.
+    /// and only the combination reaches the user. A checker that cannot do this refuses. No
+    /// default: a checker that wraps another must forward it, or proofs of one declaration
+    /// would never be written (as happened to `serve`'s isolated checker).
     fn check_together(
         &self,
         doc: &str,
         version: i32,
         fills: &[(crate::holes::HoleId, String)],
-    ) -> impl Future<Output = PipelineVerdict> + Send {
-        let _ = (doc, version, fills);
-        std::future::ready(PipelineVerdict::rejected(
-            super::types::RejectKind::Gate,
-            "this checker cannot check proofs together",
-        ))
-    }
+    ) -> impl Future<Output = PipelineVerdict> + Send;
 
     /// The goal Lean reports at a target (its hypotheses as binders), when the checker can
     /// ask; the pipeline falls back to the sketch's textual step goal otherwise.

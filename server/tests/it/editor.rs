@@ -112,6 +112,15 @@ impl Checker for ShadowChecker {
             (None, _) => PipelineVerdict::verified(),
         }
     }
+
+    async fn check_together(
+        &self,
+        _doc: &str,
+        _version: i32,
+        _fills: &[(sorryfill::holes::HoleId, String)],
+    ) -> PipelineVerdict {
+        PipelineVerdict::rejected(RejectKind::Gate, "this fake checks holes one at a time")
+    }
 }
 
 /// The scripted editor: writes frames, reads every frame the proxy sends.
