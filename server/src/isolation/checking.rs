@@ -1,17 +1,19 @@
-//! The checking Lean server of `serve`: a second Lean server, started with the user's command
+//! The checking Lean server of `serve`, `prove` and `bench`: a second Lean server, started with the user's command
 //! at the first check, confined where the machine allows, behind an in-process proxy
 //! ([`crate::launch::lean_process`]). [`IsolatedChecker`] is the pipeline's checker on top of it.
 //!
 //! Invariants: the user's Lean server never receives a shadow document (goals at the user's
-//! own holes are still asked of it: they concern the user's document, not a candidate); the
-//! checking server is started at most once per session, and a failure to start it turns proving
-//! off for the session with one message, never touching the user's server.
+//! own holes are still asked of it: they concern the user's document, not a candidate); a
+//! checking server that exits (a crash, the kernel's out-of-memory killer) is started again at
+//! the next check, at most [`MAX_RESTARTS`] times per session; a failure to start it, or one
+//! restart too many, turns proving off for the session with one message, never touching the
+//! user's server.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::watch;
 
 use super::{Confinement, Support};
 use crate::config::VerifyConfig;
@@ -25,12 +27,27 @@ use crate::verify::checker::{LeanChecker, SourceDocuments};
 /// How long a checking server gets to shut down when the session ends.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// A Lean server for candidate checks only, started on first use.
+/// How many times a checking server that exited is started again in one session: one that keeps
+/// dying (out of memory on every check) would otherwise be restarted for ever.
+pub const MAX_RESTARTS: u32 = 3;
+
+/// A Lean server for candidate checks only, started on first use and again when it exits.
 pub struct CheckingServer {
     command_line: Vec<String>,
     root: PathBuf,
-    started: OnceCell<Result<LeanHandle, String>>,
+    state: tokio::sync::Mutex<ServerState>,
     process: Mutex<Option<LeanProcess>>,
+}
+
+/// Which server runs, and whether one may still be started.
+#[derive(Default)]
+struct ServerState {
+    /// The running server: its handle and how many starts it took (1 for the first).
+    running: Option<(u32, LeanHandle)>,
+    /// How many servers were started.
+    starts: u32,
+    /// Why no server is started any more; every later call gets this answer.
+    off: Option<String>,
 }
 
 impl CheckingServer {
@@ -40,7 +57,7 @@ impl CheckingServer {
         Arc::new(Self {
             command_line,
             root,
-            started: OnceCell::new(),
+            state: tokio::sync::Mutex::new(ServerState::default()),
             process: Mutex::new(None),
         })
     }
@@ -50,10 +67,52 @@ impl CheckingServer {
         &self.root
     }
 
-    /// The handle of the running server; the first call starts it. `Err` says why it could not
-    /// start (the same answer for every later call).
-    pub async fn lean(&self) -> Result<LeanHandle, String> {
-        self.started.get_or_init(|| self.start()).await.clone()
+    /// The handle of the running server and its generation (which start it is); the first
+    /// call starts it, and the first call after it exited starts another. `Err` says why no
+    /// server runs (the same answer for every later call).
+    pub async fn lean(&self) -> Result<(u32, LeanHandle), String> {
+        let mut state = self.state.lock().await;
+        if let Some(why) = &state.off {
+            return Err(why.clone());
+        }
+        if let Some((generation, lean)) = &state.running {
+            if !self.has_exited() && !lean.is_closed() {
+                return Ok((*generation, lean.clone()));
+            }
+            state.running = None;
+            if let Ok(mut slot) = self.process.lock() {
+                slot.take();
+            }
+            if state.starts > MAX_RESTARTS {
+                let why = format!(
+                    "the checking Lean server exited {} times (out of memory?)",
+                    state.starts
+                );
+                state.off = Some(why.clone());
+                return Err(why);
+            }
+            tracing::warn!("the checking Lean server exited; starting a new one");
+        }
+        match self.start().await {
+            Ok(lean) => {
+                state.starts += 1;
+                state.running = Some((state.starts, lean.clone()));
+                Ok((state.starts, lean))
+            }
+            Err(why) => {
+                state.off = Some(why.clone());
+                Err(why)
+            }
+        }
+    }
+
+    /// Whether the started server's session has ended (Lean exited or was killed).
+    fn has_exited(&self) -> bool {
+        self.process
+            .lock()
+            .ok()
+            .and_then(|slot| slot.as_ref().map(LeanProcess::has_exited))
+            .unwrap_or(true)
     }
 
     async fn start(&self) -> Result<LeanHandle, String> {
@@ -113,8 +172,14 @@ impl CheckingServer {
         Ok(lean)
     }
 
-    /// Shuts the server down (if it was started) and waits a little for it to end.
+    /// Shuts the server down (if it was started) and waits a little for it to end; no server is
+    /// started after this.
     pub async fn stop(&self) {
+        {
+            let mut state = self.state.lock().await;
+            state.off = Some("the session is over".to_owned());
+            state.running = None;
+        }
         let process = self.process.lock().ok().and_then(|mut slot| slot.take());
         if let Some(process) = process
             && tokio::time::timeout(STOP_GRACE, process.stop())
@@ -139,14 +204,17 @@ struct CheckerParts {
 pub struct IsolatedChecker {
     server: Arc<CheckingServer>,
     parts: CheckerParts,
-    checker: OnceCell<Result<LeanChecker, String>>,
+    /// The checker on the server's current generation.
+    checker: tokio::sync::Mutex<Option<(u32, OnServer)>>,
+    /// Why proving is off, once it is: told to `proving_off` once, answered ever after.
+    off: std::sync::OnceLock<String>,
     proving_off: Box<dyn Fn(&str) + Send + Sync>,
 }
 
 impl IsolatedChecker {
     /// A checker on `server` configured by `config`; `user_lean` is the user's own server (for
     /// goals only), `user_busy` and `sources` as for [`LeanChecker::from_config`], and
-    /// `proving_off` tells the user, once, that the server could not start.
+    /// `proving_off` tells the user, once, that no checking server runs any more.
     pub fn new(
         server: Arc<CheckingServer>,
         config: &VerifyConfig,
@@ -163,48 +231,98 @@ impl IsolatedChecker {
                 sources,
                 user_lean,
             },
-            checker: OnceCell::new(),
+            checker: tokio::sync::Mutex::new(None),
+            off: std::sync::OnceLock::new(),
             proving_off: Box::new(proving_off),
         }
     }
 
-    async fn checker(&self) -> Result<&LeanChecker, &str> {
-        self.checker
-            .get_or_init(|| async {
-                let parts = &self.parts;
-                let built = match self.server.lean().await {
-                    Ok(lean) => LeanChecker::from_config(
-                        lean,
-                        &file_uri(&self.server.root),
-                        &parts.config,
-                        parts.user_busy.clone(),
-                        parts.sources.clone(),
-                    )
-                    .map(|checker| checker.asking_goals_of(parts.user_lean.clone()))
-                    .map_err(|error| format!("the checking Lean server is gone: {error}")),
-                    Err(why) => Err(why),
-                };
-                if let Err(why) = &built {
-                    tracing::error!("proving is off for this session: {why}");
-                    (self.proving_off)(why);
+    /// The checker on the running checking server, built anew for each server started.
+    async fn checker(&self) -> Result<OnServer, String> {
+        if let Some(why) = self.off.get() {
+            return Err(why.clone());
+        }
+        let built = match self.server.lean().await {
+            Ok((generation, lean)) => {
+                let mut slot = self.checker.lock().await;
+                match &*slot {
+                    Some((current, on_server)) if *current == generation => Ok(on_server.clone()),
+                    _ => {
+                        let parts = &self.parts;
+                        let built = LeanChecker::from_config(
+                            lean.clone(),
+                            &file_uri(&self.server.root),
+                            &parts.config,
+                            parts.user_busy.clone(),
+                            parts.sources.clone(),
+                        )
+                        .map(|checker| OnServer {
+                            checker: Arc::new(checker.asking_goals_of(parts.user_lean.clone())),
+                            lean,
+                        })
+                        .map_err(|error| format!("the checking Lean server is gone: {error}"));
+                        if let Ok(on_server) = &built {
+                            *slot = Some((generation, on_server.clone()));
+                        }
+                        built
+                    }
                 }
-                built
-            })
-            .await
-            .as_ref()
-            .map_err(String::as_str)
+            }
+            Err(why) => Err(why),
+        };
+        built.map_err(|why| {
+            if self.off.set(why.clone()).is_ok() {
+                tracing::error!("proving is off for this session: {why}");
+                (self.proving_off)(&why);
+            }
+            self.off.get().cloned().unwrap_or(why)
+        })
     }
+
+    /// Runs `check` on the checking server. A check during which the server died (a crash,
+    /// the out-of-memory killer) says nothing about the proof, so it runs once more, on the
+    /// server started next.
+    async fn on_server<F, Fut>(&self, check: F) -> PipelineVerdict
+    where
+        F: Fn(Arc<LeanChecker>) -> Fut,
+        Fut: Future<Output = PipelineVerdict>,
+    {
+        let mut verdict = None;
+        for _ in 0..2 {
+            let on_server = match self.checker().await {
+                Ok(on_server) => on_server,
+                // Nothing can be checked in this session: the job ends with why.
+                Err(why) => {
+                    return PipelineVerdict::rejected(
+                        RejectKind::Unavailable,
+                        format!("proving is off: {why}"),
+                    );
+                }
+            };
+            let this = check(on_server.checker).await;
+            if this.is_verified() || !on_server.lean.is_closed() {
+                return this;
+            }
+            tracing::warn!("the checking Lean server died during a check; checking again");
+            verdict = Some(this);
+        }
+        verdict.unwrap_or_else(|| {
+            PipelineVerdict::rejected(RejectKind::Timeout, "the checking Lean server died")
+        })
+    }
+}
+
+/// A checker and the handle of the checking server it runs on.
+#[derive(Clone)]
+struct OnServer {
+    checker: Arc<LeanChecker>,
+    lean: LeanHandle,
 }
 
 impl Checker for IsolatedChecker {
     async fn check(&self, target: &Target, proof: &str, mode: CheckMode) -> PipelineVerdict {
-        match self.checker().await {
-            Ok(checker) => checker.check(target, proof, mode).await,
-            // Nothing can be checked in this session: the job ends with why.
-            Err(why) => {
-                PipelineVerdict::rejected(RejectKind::Unavailable, format!("proving is off: {why}"))
-            }
-        }
+        self.on_server(|checker| async move { checker.check(target, proof, mode).await })
+            .await
     }
 
     async fn check_together(
@@ -213,15 +331,11 @@ impl Checker for IsolatedChecker {
         version: i32,
         fills: &[(HoleId, String)],
     ) -> PipelineVerdict {
-        match self.checker().await {
-            Ok(checker) => checker.check_together(doc, version, fills).await,
-            Err(why) => {
-                PipelineVerdict::rejected(RejectKind::Unavailable, format!("proving is off: {why}"))
-            }
-        }
+        self.on_server(|checker| async move { checker.check_together(doc, version, fills).await })
+            .await
     }
 
     async fn goal_at(&self, target: &Target) -> Option<GoalSpec> {
-        self.checker().await.ok()?.goal_at(target).await
+        self.checker().await.ok()?.checker.goal_at(target).await
     }
 }

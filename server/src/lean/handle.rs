@@ -104,6 +104,9 @@ pub enum LeanCommand {
 pub trait LeanCommandSink: std::fmt::Debug + Send + Sync {
     /// Queues `command` for the router; [`LeanError::RouterGone`] once it has stopped.
     fn send_command(&self, command: LeanCommand) -> Result<(), LeanError>;
+
+    /// Whether the router has stopped (its Lean exited, or the proxy ended).
+    fn is_closed(&self) -> bool;
 }
 
 /// A cloneable handle through which any task sends its own traffic to Lean.
@@ -122,6 +125,12 @@ impl LeanHandle {
             commands: Arc::new(commands),
             next_request: Arc::new(AtomicU64::new(1)),
         }
+    }
+
+    /// Whether the router behind this handle has stopped: its Lean exited (or crashed, or was
+    /// killed) or the proxy ended. Nothing sent through the handle is answered any more.
+    pub fn is_closed(&self) -> bool {
+        self.commands.is_closed()
     }
 
     fn send(&self, command: LeanCommand) -> Result<(), LeanError> {

@@ -69,6 +69,10 @@ impl LeanCommandSink for mpsc::UnboundedSender<Event> {
         self.send(Event::Lean(command))
             .map_err(|_| LeanError::RouterGone)
     }
+
+    fn is_closed(&self) -> bool {
+        mpsc::UnboundedSender::is_closed(self)
+    }
 }
 
 /// Why the router stopped.

@@ -504,3 +504,105 @@ fn prove_with_a_checking_server_that_cannot_start_proves_nothing_and_says_why() 
         "the file is unchanged"
     );
 }
+
+/// The process ids of the checking servers started so far: those whose log shows a shadow
+/// document (each lean-sim logs to `lean-<pid>.log`).
+fn checking_server_pids(dir: &Path) -> Vec<String> {
+    lean_logs(dir)
+        .into_iter()
+        .filter(|(_, text)| text.contains("/.lake/sorryfill/shadow"))
+        .filter_map(|(path, _)| {
+            let name = path.file_name()?.to_string_lossy().into_owned();
+            Some(name.strip_prefix("lean-")?.strip_suffix(".log")?.to_owned())
+        })
+        .collect()
+}
+
+/// A checking server that dies (killed here, as the kernel's out-of-memory killer would) is
+/// started again at the next check, and proving goes on; the user's server is not touched.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checking_server_that_dies_is_started_again_at_the_next_check() {
+    let dir = fresh_dir();
+    let (mut served, uri) = Served::start(dir.path(), None, &[]).await;
+    served.wait_for_fill(&uri).await;
+    let first = checking_server_pids(dir.path());
+    assert_eq!(first.len(), 1, "one checking server: {first:?}");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &first[0]])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success(), "the checking server was running");
+    // Let the proxy of the checking server see its exit.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // An edit inside the declaration: a new job, whose checks need a checking server again.
+    served
+        .notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": uri, "version": 2},
+                "contentChanges": [{"text": TEXT.replace("sorry", "sorry -- again")}],
+            }),
+        )
+        .await;
+    let fill = served.wait_for_fill(&uri).await;
+    assert_eq!(
+        fill["edit"]["documentChanges"][0]["textDocument"]["version"], 2,
+        "{fill}"
+    );
+    let now = checking_server_pids(dir.path());
+    assert_eq!(now.len(), 2, "a second checking server: {now:?}");
+    let proxy_log = std::fs::read_to_string(dir.path().join("proxy.log")).unwrap_or_default();
+    assert!(
+        proxy_log.contains("the checking Lean server exited; starting a new one"),
+        "{proxy_log}"
+    );
+    let user = served
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": uri}}),
+        )
+        .await;
+    assert!(user.get("error").is_none(), "{user}");
+    served.stop().await;
+}
+
+/// A checking server that dies at every check is not restarted for ever: after
+/// `MAX_RESTARTS` restarts proving is off, with one message and the status saying why, and
+/// the user's server keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checking_server_that_keeps_dying_turns_proving_off() {
+    let dir = fresh_dir();
+    let extra = [
+        "--crash-on-open".to_owned(),
+        "/.lake/sorryfill/shadow".to_owned(),
+    ];
+    let (mut served, uri) = Served::start(dir.path(), None, &extra).await;
+    let message = served.wait_for_message("proving is off").await;
+    let starts = sorryfill::isolation::MAX_RESTARTS + 1;
+    assert!(
+        message.contains(&format!("exited {starts} times")),
+        "{message}"
+    );
+    let status = served
+        .wait_for_notification("$/sorryfill/status", "state", "off")
+        .await;
+    assert_eq!(status, "off");
+    let user = served
+        .request(
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": uri}}),
+        )
+        .await;
+    assert!(user.get("error").is_none(), "{user}");
+    served.stop().await;
+    let proxy_log = std::fs::read_to_string(dir.path().join("proxy.log")).unwrap_or_default();
+    assert_eq!(
+        proxy_log
+            .matches("the checking Lean server exited; starting a new one")
+            .count(),
+        sorryfill::isolation::MAX_RESTARTS as usize,
+        "{proxy_log}"
+    );
+}

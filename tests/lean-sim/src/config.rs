@@ -52,6 +52,10 @@ pub struct Config {
     /// Fault: the whole server exits with code 1 after reading this many client messages.
     #[arg(long)]
     pub crash_after: Option<u64>,
+    /// Fault: the whole server exits with code 1 when a document whose URI contains this text
+    /// is opened (as the kernel's out-of-memory killer ends a server in the middle of a check).
+    #[arg(long)]
+    pub crash_on_open: Option<String>,
     /// Fault: a worker whose document contains this text crashes (-32902, fileProgress kind 2).
     #[arg(long)]
     pub crash_marker: Option<String>,

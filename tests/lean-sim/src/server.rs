@@ -158,10 +158,7 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
                 if config.stderr_noise {
                     eprintln!("lean-sim noise: message {received} received");
                 }
-                if config.crash_after.is_some_and(|limit| received > limit) {
-                    eprintln!("lean-sim: simulated server crash (--crash-after)");
-                    std::process::exit(1);
-                }
+                crash_if_asked(&config, received, &message);
                 if server.handle(message) {
                     break 0;
                 }
@@ -188,6 +185,25 @@ pub async fn run(config: Config) -> anyhow::Result<i32> {
     Ok(code)
 }
 
+/// The whole-server crash faults: `--crash-after` (counted in `received`, this message
+/// included) and `--crash-on-open`.
+fn crash_if_asked(config: &Config, received: u64, message: &Value) {
+    if config.crash_after.is_some_and(|limit| received > limit) {
+        eprintln!("lean-sim: simulated server crash (--crash-after)");
+        std::process::exit(1);
+    }
+    if let Some(marker) = &config.crash_on_open
+        && message["method"] == "textDocument/didOpen"
+        && message
+            .pointer("/params/textDocument/uri")
+            .and_then(Value::as_str)
+            .is_some_and(|uri| uri.contains(marker.as_str()))
+    {
+        eprintln!("lean-sim: simulated server crash (--crash-on-open)");
+        std::process::exit(1);
+    }
+}
+
 async fn next_message(
     events: &mut mpsc::UnboundedReceiver<Event>,
     config: &Config,
@@ -196,9 +212,7 @@ async fn next_message(
     match events.recv().await? {
         Event::Message(message) => {
             *received += 1;
-            if config.crash_after.is_some_and(|limit| *received > limit) {
-                std::process::exit(1);
-            }
+            crash_if_asked(config, *received, &message);
             Some(message)
         }
         Event::Unparsable(error) => {
