@@ -1,6 +1,7 @@
-//! The checking Lean server of `serve`, `prove` and `bench`: a second Lean server, started with the user's command
-//! at the first check, confined where the machine allows, behind an in-process proxy
-//! ([`crate::launch::lean_process`]). [`IsolatedChecker`] is the pipeline's checker on top of it.
+//! The checking Lean server of `serve`, `prove` and `bench`: a second Lean server, started with
+//! the user's command at the first check, confined where the machine allows, behind an
+//! in-process proxy ([`crate::launch::lean_process`]). [`IsolatedChecker`] is the pipeline's
+//! checker on top of it.
 //!
 //! Invariants: the user's Lean server never receives a shadow document (goals at the user's
 //! own holes are still asked of it: they concern the user's document, not a candidate); a
