@@ -6,9 +6,9 @@
 //! Invariants: the user's Lean server never receives a shadow document (goals at the user's
 //! own holes are still asked of it: they concern the user's document, not a candidate); a
 //! checking server that exits (a crash, the kernel's out-of-memory killer) is started again at
-//! the next check, at most [`MAX_RESTARTS`] times per session; a failure to start it, or one
-//! restart too many, turns proving off for the session with one message, never touching the
-//! user's server.
+//! the next check, at most [`MAX_RESTARTS`] times within [`RESTART_WINDOW`]; a failure to start
+//! it, or one restart too many, turns proving off for the session with one message, never
+//! touching the user's server.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -28,9 +28,13 @@ use crate::verify::checker::{LeanChecker, SourceDocuments};
 /// How long a checking server gets to shut down when the session ends.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
-/// How many times a checking server that exited is started again in one session: one that keeps
-/// dying (out of memory on every check) would otherwise be restarted for ever.
-pub const MAX_RESTARTS: u32 = 3;
+/// How many times a checking server that exited is started again within [`RESTART_WINDOW`]: one
+/// that keeps dying (out of memory at every check) would otherwise be restarted for ever, while a
+/// long session should survive a rare death.
+pub const MAX_RESTARTS: usize = 3;
+
+/// The window in which [`MAX_RESTARTS`] restarts are allowed.
+pub const RESTART_WINDOW: Duration = Duration::from_secs(10 * 60);
 
 /// A Lean server for candidate checks only, started on first use and again when it exits.
 pub struct CheckingServer {
@@ -40,6 +44,20 @@ pub struct CheckingServer {
     process: Mutex<Option<LeanProcess>>,
 }
 
+/// Whether a restart at `now` is within the limit, given the `restarts` before it; if so it is
+/// recorded. Restarts older than [`RESTART_WINDOW`] are forgotten.
+fn may_restart(
+    restarts: &mut std::collections::VecDeque<std::time::Instant>,
+    now: std::time::Instant,
+) -> bool {
+    restarts.retain(|at| now.duration_since(*at) < RESTART_WINDOW);
+    if restarts.len() >= MAX_RESTARTS {
+        return false;
+    }
+    restarts.push_back(now);
+    true
+}
+
 /// Which server runs, and whether one may still be started.
 #[derive(Default)]
 struct ServerState {
@@ -47,6 +65,8 @@ struct ServerState {
     running: Option<(u32, LeanHandle)>,
     /// How many servers were started.
     starts: u32,
+    /// When each restart within the last [`RESTART_WINDOW`] happened.
+    restarts: std::collections::VecDeque<std::time::Instant>,
     /// Why no server is started any more; every later call gets this answer.
     off: Option<String>,
 }
@@ -84,10 +104,11 @@ impl CheckingServer {
             if let Ok(mut slot) = self.process.lock() {
                 slot.take();
             }
-            if state.starts > MAX_RESTARTS {
+            if !may_restart(&mut state.restarts, std::time::Instant::now()) {
                 let why = format!(
-                    "the checking Lean server exited {} times (out of memory?)",
-                    state.starts
+                    "the checking Lean server exited {} times within {} minutes (out of memory?)",
+                    MAX_RESTARTS + 1,
+                    RESTART_WINDOW.as_secs() / 60
                 );
                 state.off = Some(why.clone());
                 return Err(why);
@@ -338,5 +359,32 @@ impl Checker for IsolatedChecker {
 
     async fn goal_at(&self, target: &Target) -> Option<GoalSpec> {
         self.checker().await.ok()?.checker.goal_at(target).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::time::{Duration, Instant};
+
+    use super::{MAX_RESTARTS, RESTART_WINDOW, may_restart};
+
+    #[test]
+    fn restarts_are_limited_within_the_window_and_forgotten_after_it() {
+        let start = Instant::now();
+        let mut restarts = VecDeque::new();
+        for i in 0..MAX_RESTARTS {
+            assert!(may_restart(
+                &mut restarts,
+                start + Duration::from_secs(i as u64)
+            ));
+        }
+        assert!(!may_restart(&mut restarts, start + Duration::from_secs(60)));
+        // The first two restarts are older than the window now, the third is not: two more
+        // are allowed, not three.
+        let later = start + RESTART_WINDOW + Duration::from_millis(1500);
+        assert!(may_restart(&mut restarts, later));
+        assert!(may_restart(&mut restarts, later));
+        assert!(!may_restart(&mut restarts, later));
     }
 }

@@ -30,7 +30,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-pub use checking::{CheckingServer, IsolatedChecker, MAX_RESTARTS};
+pub use checking::{CheckingServer, IsolatedChecker, MAX_RESTARTS, RESTART_WINDOW};
 
 /// The folder below the project that a confined checking server may write to.
 pub const WRITABLE_DIR: &str = ".lake/sorryfill";
