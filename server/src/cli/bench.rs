@@ -387,7 +387,7 @@ pub async fn run(
     let mut lean = start_lean(&root, options.lean_cmd.as_deref())
         .await
         .map_err(ProveError::Lean)?;
-    let engine = match ProveEngine::new(&lean, &config, &scratch) {
+    let engine = match ProveEngine::new(&lean, &config, &scratch).await {
         Ok(engine) => engine,
         Err(error) => {
             lean.stop().await;

@@ -172,7 +172,7 @@ pub async fn run(options: ProveOptions) -> Result<ProveOutcome, ProveError> {
             return Err(error.into());
         }
     };
-    let outcome = match ProveEngine::new(&lean, &config, &root) {
+    let outcome = match ProveEngine::new(&lean, &config, &root).await {
         Ok(engine) => {
             for warning in engine.warnings() {
                 progress.message(&warning_line(warning));
@@ -224,8 +224,13 @@ pub struct ProveEngine {
 impl ProveEngine {
     /// Builds the engine for `lean` under `config`; the cache and attempt records live in
     /// `store_root`'s database (the project's, or a scratch folder's for a benchmark). The
-    /// checking server is started with `lean`'s command at the first check.
-    pub fn new(lean: &LeanProcess, config: &Config, store_root: &Path) -> Result<Self, ProveError> {
+    /// checking server is started with `lean`'s command at the first check. The database is
+    /// opened (and migrated) on the blocking pool, not on a runtime thread.
+    pub async fn new(
+        lean: &LeanProcess,
+        config: &Config,
+        store_root: &Path,
+    ) -> Result<Self, ProveError> {
         // Nothing else edits documents during a run, so checks never wait for the user; the
         // sender is kept so the checker sees a live, never-busy signal.
         let (user_busy, user_busy_rx) = watch::channel(false);
@@ -245,7 +250,14 @@ impl ProveEngine {
                 }
             },
         );
-        let engine = Engine::build(config, store_root, checker)?;
+        let (config, store_root) = (config.clone(), store_root.to_path_buf());
+        let building =
+            tokio::task::spawn_blocking(move || Engine::build(&config, &store_root, checker));
+        let engine = match building.await {
+            Ok(built) => built?,
+            // A panic while building is a bug: it stays a panic.
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        };
         Ok(Self {
             sources,
             engine,
