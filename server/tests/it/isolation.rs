@@ -151,6 +151,27 @@ impl Served {
         }
     }
 
+    /// The status line (VS Code's status bar, Neovim's statusline) says proving is off, not
+    /// "idle", and the user's server still answers about the user's document.
+    async fn assert_proving_off_and_lean_answers(&mut self, uri: &str) {
+        let status = self
+            .wait_for_notification("$/sorryfill/status", "state", "off")
+            .await;
+        assert_eq!(status, "off");
+        self.assert_lean_answers(uri).await;
+    }
+
+    /// The user's server answers a request about the user's document.
+    async fn assert_lean_answers(&mut self, uri: &str) {
+        let symbols = self
+            .request(
+                "textDocument/documentSymbol",
+                json!({"textDocument": {"uri": uri}}),
+            )
+            .await;
+        assert!(symbols.get("error").is_none(), "{symbols}");
+    }
+
     /// Waits for a `window/showMessage` whose text contains `needle`.
     async fn wait_for_message(&mut self, needle: &str) -> String {
         self.wait_for_notification("window/showMessage", "message", needle)
@@ -381,19 +402,7 @@ async fn a_checking_server_that_cannot_start_turns_proving_off_and_leaves_lean_a
     let (mut served, uri) = Served::start(dir.path(), Some(&outside_log), &[]).await;
     let message = served.wait_for_message("proving is off").await;
     assert!(message.contains("checking Lean server"), "{message}");
-    // The status line (VS Code's status bar, Neovim's statusline) says so too, not "idle".
-    let status = served
-        .wait_for_notification("$/sorryfill/status", "state", "off")
-        .await;
-    assert_eq!(status, "off");
-    // The user's server still answers about the user's document.
-    let symbols = served
-        .request(
-            "textDocument/documentSymbol",
-            json!({"textDocument": {"uri": uri}}),
-        )
-        .await;
-    assert!(symbols.get("error").is_none(), "{symbols}");
+    served.assert_proving_off_and_lean_answers(&uri).await;
     served.stop().await;
 }
 
@@ -558,13 +567,7 @@ async fn a_checking_server_that_dies_is_started_again_at_the_next_check() {
         proxy_log.contains("the checking Lean server exited; starting a new one"),
         "{proxy_log}"
     );
-    let user = served
-        .request(
-            "textDocument/documentSymbol",
-            json!({"textDocument": {"uri": uri}}),
-        )
-        .await;
-    assert!(user.get("error").is_none(), "{user}");
+    served.assert_lean_answers(&uri).await;
     served.stop().await;
 }
 
@@ -585,17 +588,7 @@ async fn a_checking_server_that_keeps_dying_turns_proving_off() {
         message.contains(&format!("exited {exits} times within 10 minutes")),
         "{message}"
     );
-    let status = served
-        .wait_for_notification("$/sorryfill/status", "state", "off")
-        .await;
-    assert_eq!(status, "off");
-    let user = served
-        .request(
-            "textDocument/documentSymbol",
-            json!({"textDocument": {"uri": uri}}),
-        )
-        .await;
-    assert!(user.get("error").is_none(), "{user}");
+    served.assert_proving_off_and_lean_answers(&uri).await;
     served.stop().await;
     let proxy_log = std::fs::read_to_string(dir.path().join("proxy.log")).unwrap_or_default();
     assert_eq!(
