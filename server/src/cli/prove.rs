@@ -9,7 +9,7 @@
 //! pipeline gives only after the whole soundness gate passed.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -217,7 +217,6 @@ pub struct ProveEngine {
     sources: SourceDocuments,
     engine: Engine<IsolatedChecker>,
     checking: Arc<CheckingServer>,
-    proving_off: Arc<Mutex<Option<String>>>,
     _user_busy: watch::Sender<bool>,
 }
 
@@ -236,19 +235,14 @@ impl ProveEngine {
         let (user_busy, user_busy_rx) = watch::channel(false);
         let sources = SourceDocuments::new();
         let checking = CheckingServer::new(lean.command_line.clone(), lean.root.clone());
-        let proving_off = Arc::new(Mutex::new(None));
-        let off = Arc::clone(&proving_off);
         let checker = IsolatedChecker::new(
             Arc::clone(&checking),
             &config.verify,
             lean.lean.clone(),
             user_busy_rx,
             sources.clone(),
-            move |why: &str| {
-                if let Ok(mut slot) = off.lock() {
-                    *slot = Some(why.to_owned());
-                }
-            },
+            // The run reports why proving is off as an error (see `prove_files`).
+            |_: &str| {},
         );
         let (config, store_root) = (config.clone(), store_root.to_path_buf());
         let building =
@@ -262,7 +256,6 @@ impl ProveEngine {
             sources,
             engine,
             checking,
-            proving_off,
             _user_busy: user_busy,
         })
     }
@@ -291,17 +284,10 @@ impl ProveEngine {
         };
         let mut outcome = session.prove_files(files, write).await;
         // Every hole's own line says "proving is off"; the run says why, once, as an error.
-        let off = self.proving_off.lock().ok().and_then(|slot| slot.clone());
-        if let Some(why) = off
-            && !outcome
-                .report
-                .errors
-                .iter()
-                .any(|error| error.message == why)
-        {
+        if let Some(why) = self.engine.pipeline.checker().off_reason() {
             outcome.report.errors.push(RunError {
                 path: None,
-                message: why,
+                message: why.to_owned(),
             });
         }
         for endpoint in self.engine.unreachable_endpoints() {

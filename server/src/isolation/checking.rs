@@ -97,7 +97,8 @@ impl CheckingServer {
             return Err(why.clone());
         }
         if let Some((generation, lean)) = &state.running {
-            if !self.has_exited() && !lean.is_closed() {
+            // The handle closes when the server's proxy session ends, whatever ended it.
+            if !lean.is_closed() {
                 return Ok((*generation, lean.clone()));
             }
             state.running = None;
@@ -126,15 +127,6 @@ impl CheckingServer {
                 Err(why)
             }
         }
-    }
-
-    /// Whether the started server's session has ended (Lean exited or was killed).
-    fn has_exited(&self) -> bool {
-        self.process
-            .lock()
-            .ok()
-            .and_then(|slot| slot.as_ref().map(LeanProcess::has_exited))
-            .unwrap_or(true)
     }
 
     async fn start(&self) -> Result<LeanHandle, String> {
@@ -301,6 +293,11 @@ impl IsolatedChecker {
         })
     }
 
+    /// Why proving is off for this session, once it is.
+    pub fn off_reason(&self) -> Option<&str> {
+        self.off.get().map(String::as_str)
+    }
+
     /// Runs `check` on the checking server. A check during which the server died (a crash,
     /// the out-of-memory killer) says nothing about the proof, so it runs once more, on the
     /// server started next.
@@ -309,28 +306,36 @@ impl IsolatedChecker {
         F: Fn(Arc<LeanChecker>) -> Fut,
         Fut: Future<Output = PipelineVerdict>,
     {
-        let mut verdict = None;
-        for _ in 0..2 {
-            let on_server = match self.checker().await {
-                Ok(on_server) => on_server,
-                // Nothing can be checked in this session: the job ends with why.
-                Err(why) => {
-                    return PipelineVerdict::rejected(
-                        RejectKind::Unavailable,
-                        format!("proving is off: {why}"),
-                    );
-                }
-            };
-            let this = check(on_server.checker).await;
-            if this.is_verified() || !on_server.lean.is_closed() {
-                return this;
-            }
-            tracing::warn!("the checking Lean server died during a check; checking again");
-            verdict = Some(this);
+        let (verdict, died) = self.check_once(&check).await;
+        if !died {
+            return verdict;
         }
-        verdict.unwrap_or_else(|| {
-            PipelineVerdict::rejected(RejectKind::Timeout, "the checking Lean server died")
-        })
+        tracing::warn!("the checking Lean server died during a check; checking again");
+        self.check_once(&check).await.0
+    }
+
+    /// One run of `check` on the current checking server, and whether that server died
+    /// without a verdict from Lean.
+    async fn check_once<F, Fut>(&self, check: &F) -> (PipelineVerdict, bool)
+    where
+        F: Fn(Arc<LeanChecker>) -> Fut,
+        Fut: Future<Output = PipelineVerdict>,
+    {
+        match self.checker().await {
+            Ok(on_server) => {
+                let verdict = check(on_server.checker).await;
+                let died = !verdict.is_verified() && on_server.lean.is_closed();
+                (verdict, died)
+            }
+            // Nothing can be checked in this session: the job ends with why.
+            Err(why) => (
+                PipelineVerdict::rejected(
+                    RejectKind::Unavailable,
+                    format!("proving is off: {why}"),
+                ),
+                false,
+            ),
+        }
     }
 }
 

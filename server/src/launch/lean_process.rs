@@ -291,11 +291,6 @@ fn note_elaborated(
 }
 
 impl LeanProcess {
-    /// Whether the session has ended: Lean exited, crashed or was killed.
-    pub fn has_exited(&self) -> bool {
-        self.session.is_finished()
-    }
-
     /// `shutdown` and `exit`, then waits for the proxy (and so Lean) to end, at most
     /// [`EXIT_LIMIT`]: a server still running then is killed. `Some` says so in words.
     pub async fn stop(mut self) -> Option<String> {
