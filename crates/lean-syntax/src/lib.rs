@@ -22,5 +22,6 @@ pub use lexer::{
 };
 pub use line_index::{LineIndex, Position, floor_char_boundary};
 pub use outline::{
-    Command, CommandKind, Outline, Scopes, SplitCommands, outline, outline_tokens, split_commands,
+    Command, CommandKind, InPrefix, Outline, Scopes, SplitCommands, in_prefixes, outline,
+    outline_tokens, split_commands,
 };

@@ -163,25 +163,34 @@ impl Outline {
     }
 }
 
-/// The namespaces open while walking a file's commands in order, to name declarations as
-/// Lean does (`namespace A` … `theorem b` is `A.b`).
+/// The scopes open while walking a file's commands in order, to name declarations as Lean
+/// does (`namespace A` … `theorem b` is `A.b`).
 #[derive(Debug, Clone, Default)]
 pub struct Scopes {
-    /// One entry per open scope: the namespace's name, or `None` for a section or a
-    /// `mutual … end` block.
-    open: Vec<Option<String>>,
+    open: Vec<Scope>,
+}
+
+/// One open scope.
+#[derive(Debug, Clone)]
+enum Scope {
+    /// `namespace A.B` (no name when our reader found none).
+    Namespace(Option<String>),
+    /// `section`, named or not: it adds nothing to names.
+    Section,
+    /// `mutual … end`: adds nothing to names either, but Lean elaborates its declarations
+    /// together.
+    Mutual,
 }
 
 impl Scopes {
     /// Enters or leaves the scope that `command` opens or closes.
     pub fn step(&mut self, command: &Command) {
         match command.kind {
-            CommandKind::Namespace => self
-                .open
-                .push(command.name.as_ref().map(|(name, _)| name.clone())),
-            // `mutual … end` is a scope without a name, like a section.
-            CommandKind::Section => self.open.push(None),
-            _ if command.keyword == "mutual" => self.open.push(None),
+            CommandKind::Namespace => self.open.push(Scope::Namespace(
+                command.name.as_ref().map(|(name, _)| name.clone()),
+            )),
+            CommandKind::Section => self.open.push(Scope::Section),
+            _ if command.keyword == "mutual" => self.open.push(Scope::Mutual),
             CommandKind::End => {
                 self.open.pop();
             }
@@ -195,12 +204,19 @@ impl Scopes {
             return root.to_owned();
         }
         let mut qualified = String::new();
-        for scope in self.open.iter().flatten() {
-            qualified.push_str(scope);
-            qualified.push('.');
+        for scope in &self.open {
+            if let Scope::Namespace(Some(namespace)) = scope {
+                qualified.push_str(namespace);
+                qualified.push('.');
+            }
         }
         qualified.push_str(name);
         qualified
+    }
+
+    /// True inside a `mutual … end` block.
+    pub fn in_mutual_block(&self) -> bool {
+        self.open.iter().any(|scope| matches!(scope, Scope::Mutual))
     }
 }
 
@@ -451,6 +467,54 @@ fn join_in_commands(
     (joined, carried)
 }
 
+/// One `… in` part before a command: in `open Foo in theorem t …` the part is `open Foo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InPrefix {
+    /// The part's command keyword (`open`, `set_option`, `#guard_msgs`, …).
+    pub keyword: String,
+    /// The part's command, from its first token to the end of its last token before `in`.
+    pub command: Range<usize>,
+}
+
+/// The `… in` parts that [`split_commands`] joined into `command` (a command of `src`), outermost
+/// first, and where the innermost command starts. Empty parts and the command's own start when
+/// nothing was joined.
+pub fn in_prefixes(src: &str, command: &Command) -> (Vec<InPrefix>, usize) {
+    let Some(text) = src.get(command.span.clone()) else {
+        return (Vec::new(), command.span.start);
+    };
+    // A command starts outside any comment or string, so its text lexes as it does in place.
+    let base = command.span.start;
+    let tokens = lex(text);
+    let (starts, _) = command_starts(text, &tokens);
+    let mut prefixes = Vec::new();
+    let mut inner_start = base;
+    for (i, start) in starts.iter().enumerate() {
+        let part_start = tokens[start.first_token].span.start;
+        let Some(next) = starts.get(i + 1) else {
+            inner_start = base + part_start;
+            break;
+        };
+        let part_end = tokens[next.first_token].span.start;
+        let significant: Vec<&Token> = tokens
+            .iter()
+            .filter(|t| t.span.start >= part_start && t.span.end <= part_end && !t.is_trivia())
+            .collect();
+        let [.., before_in, last] = significant.as_slice() else {
+            return (Vec::new(), command.span.start);
+        };
+        if last.text(text) != "in" {
+            // Not a joined command after all: nothing here is an `… in` part.
+            return (Vec::new(), command.span.start);
+        }
+        prefixes.push(InPrefix {
+            keyword: tokens[start.keyword_token].text(text).to_owned(),
+            command: base + part_start..base + before_in.span.end,
+        });
+    }
+    (prefixes, inner_start)
+}
+
 fn last_significant_text<'a>(
     src: &'a str,
     tokens: &[Token],
@@ -523,6 +587,28 @@ mod tests {
         assert_eq!(s[1].0, "example");
         assert_eq!(s[1].1, CommandKind::Declaration);
         assert!(s[1].3.starts_with("set_option"));
+    }
+
+    #[test]
+    fn in_prefixes_are_the_joined_parts_outermost_first() {
+        let src = "def x := 1\nopen Real in\nset_option maxHeartbeats 0 in -- why\n/-- doc -/\ntheorem t : 1 = 1 := rfl\n";
+        let outline = outline(src);
+        let (prefixes, inner) = in_prefixes(src, &outline.commands[1]);
+        let parts: Vec<(&str, &str)> = prefixes
+            .iter()
+            .map(|p| (p.keyword.as_str(), &src[p.command.clone()]))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("open", "open Real"),
+                ("set_option", "set_option maxHeartbeats 0")
+            ]
+        );
+        assert!(src[inner..].starts_with("/-- doc -/\ntheorem t"));
+        let (none, start) = in_prefixes(src, &outline.commands[0]);
+        assert!(none.is_empty());
+        assert_eq!(start, 0);
     }
 
     #[test]

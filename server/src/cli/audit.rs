@@ -199,7 +199,9 @@ pub fn static_findings_with(text: &str, policy: &AuditPolicy) -> Vec<Finding> {
         };
         // Say what is missing: a definition's value is data, not a proof.
         let missing = match index.role(hole) {
-            holes::HoleRole::Proof => "leaves this proof unfinished",
+            holes::HoleRole::Proof | holes::HoleRole::Uncheckable(_) => {
+                "leaves this proof unfinished"
+            }
             holes::HoleRole::Statement => "leaves part of this statement open",
             holes::HoleRole::Definition => "leaves this value undefined",
             holes::HoleRole::Outside => "stands for a missing term",

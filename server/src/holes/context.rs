@@ -1,5 +1,6 @@
 //! The context a standalone lemma for a hole needs: the file prefix (imports and every scoping
-//! command before the declaration, in order) and the declaration's own header.
+//! command before the declaration, in order, then the declaration's own `… in` parts) and the
+//! declaration's own header.
 //!
 //! Invariant: the prefix only contains commands that change what names and options mean
 //! (`open`, `namespace`, `section`, `end`, `variable`, `universe`, `set_option`,
@@ -70,6 +71,14 @@ fn context_in(text: &str, outline: &Outline, hole: &Hole) -> Option<HoleContext>
             prefix.push('\n');
         }
     }
+    // The declaration's own `open Foo in` parts scope it as the commands before do.
+    let (in_prefixes, _) = lean_syntax::in_prefixes(text, command);
+    for part in in_prefixes {
+        if let Some(body) = text.get(part.command) {
+            prefix.push_str(body);
+            prefix.push('\n');
+        }
+    }
     Some(HoleContext {
         prefix,
         declaration_header: text.get(declaration.header.clone())?.to_owned(),
@@ -136,5 +145,16 @@ mod tests {
         assert_eq!(ctx.binders[0].names, vec!["h"]);
         let index = HoleIndex::new(src);
         assert_eq!(index.context(&index.holes()[0]), Some(ctx));
+    }
+
+    #[test]
+    fn the_declarations_own_in_parts_end_the_prefix() {
+        let src = "import Mathlib\nopen Real\nopen Nat in\nset_option maxHeartbeats 0 in\ntheorem t (n : ℕ) : n ≤ n ! := by\n  sorry\n";
+        let holes = super::super::scan(src);
+        let ctx = context(src, &holes[0]).expect("the hole is in a declaration");
+        assert_eq!(
+            ctx.prefix,
+            "import Mathlib\nopen Real\nopen Nat\nset_option maxHeartbeats 0\n"
+        );
     }
 }

@@ -81,6 +81,15 @@ impl HoleIndex {
         self.commands.get(index).map(|scanned| &scanned.command)
     }
 
+    /// The scopes open at the start of the `index`-th command.
+    pub fn scopes_before(&self, index: usize) -> Scopes {
+        let mut scopes = Scopes::default();
+        for scanned in self.commands.iter().take(index) {
+            scopes.step(&scanned.command);
+        }
+        scopes
+    }
+
     /// The outline (header and commands) of the current text.
     pub fn outline(&self) -> Outline {
         Outline::from_commands(self.commands.iter().map(|c| c.command.clone()).collect())

@@ -22,7 +22,7 @@ mod warnings;
 pub use context::{HoleContext, context, imported_modules};
 pub use goal::{Goal, Hypothesis, LemmaParts, parse_goal, parse_rendered_goals};
 pub use index::{HoleIndex, UpdateStats};
-pub use role::{HoleRole, role};
+pub use role::{EXPANDABLE_IN_PREFIXES, HoleRole, role};
 pub use snapshot::DocumentSnapshot;
 pub use warnings::{is_sorry_warning, sorry_warning_declarations};
 

@@ -16,7 +16,28 @@ pub enum HoleRole {
     Definition,
     /// Not inside a declaration at all (`#check sorry`, a `macro`).
     Outside,
+    /// Inside a proof that Lean cannot check on its own: in a `mutual` block, or under an
+    /// `… in` prefix other than [`EXPANDABLE_IN_PREFIXES`]. Filling it is not attempted, so no
+    /// model is asked for a proof no check could accept.
+    Uncheckable(&'static str),
 }
+
+/// The `… in` prefixes of a declaration that a shadow expands as Lean does: `cmd in decl` is
+/// `section cmd decl end` (`Lean.Elab.Command.expandInCmd`). A prefix with its own `in`, such as
+/// `#guard_msgs … in`, is not that combinator and stays unchecked.
+pub const EXPANDABLE_IN_PREFIXES: &[&str] = &[
+    "open",
+    "set_option",
+    "variable",
+    "include",
+    "omit",
+    "universe",
+    "attribute",
+];
+
+const IN_MUTUAL_BLOCK: &str = "the hole is in a `mutual` block, whose declarations Lean checks together: sorryfill cannot check a proof of one of them alone";
+
+const UNEXPANDABLE_IN_PREFIX: &str = "the declaration is under a `… in` prefix other than `open`, `set_option`, `variable`, `include`, `omit`, `universe` or `attribute`, so sorryfill cannot check a proof of it";
 
 impl HoleRole {
     /// Why sorryfill leaves such a hole alone, for reports and logs (`None` for proofs).
@@ -30,6 +51,7 @@ impl HoleRole {
                 Some("the hole is a definition's value, not a proof: sorryfill only fills proofs")
             }
             HoleRole::Outside => Some("the hole is not inside a theorem"),
+            HoleRole::Uncheckable(why) => Some(why),
         }
     }
 }
@@ -48,9 +70,23 @@ impl HoleIndex {
         }
         let text = self.text();
         match lean_syntax::parse_declaration(text, command).and_then(|d| d.value) {
-            Some(value) if hole.span.start >= value.start => HoleRole::Proof,
-            _ => HoleRole::Statement,
+            Some(value) if hole.span.start >= value.start => {}
+            _ => return HoleRole::Statement,
         }
+        let (prefixes, _) = lean_syntax::in_prefixes(text, command);
+        if prefixes
+            .iter()
+            .any(|prefix| !EXPANDABLE_IN_PREFIXES.contains(&prefix.keyword.as_str()))
+        {
+            return HoleRole::Uncheckable(UNEXPANDABLE_IN_PREFIX);
+        }
+        if hole
+            .declaration
+            .is_some_and(|at| self.scopes_before(at).in_mutual_block())
+        {
+            return HoleRole::Uncheckable(IN_MUTUAL_BLOCK);
+        }
+        HoleRole::Proof
     }
 }
 
@@ -101,6 +137,38 @@ instance : Inhabited Nat := sorry
                 HoleRole::Definition,
                 HoleRole::Definition,
                 HoleRole::Outside,
+            ]
+        );
+    }
+
+    #[test]
+    fn holes_lean_cannot_check_alone_are_uncheckable() {
+        let text = "\
+open Nat in
+set_option maxHeartbeats 400000 in
+theorem a (n : Nat) : n + 0 = n := by
+  sorry
+
+/-- info: -/
+#guard_msgs in
+theorem b : True := by
+  sorry
+
+mutual
+theorem c : True := by
+  sorry
+end
+
+theorem d : True := by
+  sorry
+";
+        assert_eq!(
+            roles(text),
+            [
+                HoleRole::Proof,
+                HoleRole::Uncheckable(UNEXPANDABLE_IN_PREFIX),
+                HoleRole::Uncheckable(IN_MUTUAL_BLOCK),
+                HoleRole::Proof,
             ]
         );
     }

@@ -23,6 +23,7 @@ use lean_syntax::{CommandKind, Outline, Token, TokenKind, lex, outline_tokens};
 use serde::{Deserialize, Serialize};
 
 use super::gate::{GateRejection, RejectReason, SHADOW_NAME_PREFIX};
+use crate::holes::EXPANDABLE_IN_PREFIXES;
 
 /// Where the hole sits: in a tactic block (`by sorry`, `· sorry`, `<;> sorry`) or in term
 /// position (`:= sorry`, `⟨sorry, h⟩`).
@@ -111,7 +112,8 @@ pub struct Shadow {
     /// the candidate, and `#print axioms` for it.
     pub text: String,
     /// The target declaration's byte range in `text`: from its first byte (doc comment and
-    /// modifiers included) to its last non-whitespace byte.
+    /// modifiers included, an `… in` prefix not: that became sections) to its last
+    /// non-whitespace byte.
     pub declaration_span: Range<usize>,
     /// Where the declaration's keyword starts in `text` (`theorem`, `def`, …).
     pub keyword_offset: usize,
@@ -722,7 +724,9 @@ fn check_outline(original: &Outline, spliced: &Outline) -> Result<(), GateReject
 /// `_sorryfill_instance_<nonce>`, so that its axioms can be printed and Lean lists it as a
 /// symbol; `noncomputable` because an `example` is never compiled either. The user's other
 /// holes of the declaration become the axiom `_sorryfill_hole_<nonce>`, declared just before
-/// the declaration and allowed for this check alone (see [`Shadow::extra_axioms`]).
+/// the declaration and allowed for this check alone (see [`Shadow::extra_axioms`]). A
+/// declaration under `open Foo in` (or another of [`EXPANDABLE_IN_PREFIXES`]) is written as
+/// Lean expands it, `section open Foo … end`, with the `#print` inside.
 pub fn shadow_text(
     document: &str,
     target: Range<usize>,
@@ -776,6 +780,28 @@ pub fn shadow_text(
 
     // Edits inside the declaration, as (range in `source`, replacement).
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    // Lean gives a declaration under `cmd in` no symbol, so the judgement could not bound it.
+    // Lean expands `cmd in decl` to `section cmd decl end` (`expandInCmd`); the shadow writes
+    // that expansion out, and our `#print` goes before its `end`s.
+    let (prefixes, inner_start) = lean_syntax::in_prefixes(source, command);
+    if let Some(prefix) = prefixes
+        .iter()
+        .find(|prefix| !EXPANDABLE_IN_PREFIXES.contains(&prefix.keyword.as_str()))
+    {
+        return Err(structure_changed(format!(
+            "the declaration is under `{} … in`, which sorryfill cannot check",
+            prefix.keyword
+        )));
+    }
+    if !prefixes.is_empty() {
+        let mut sections = String::new();
+        for prefix in &prefixes {
+            sections.push_str("section\n");
+            sections.push_str(&source[prefix.command.clone()]);
+            sections.push('\n');
+        }
+        edits.push((command.span.start..inner_start, sections));
+    }
     let name = match (&command.name, command.keyword.as_str()) {
         (Some((name, _)), _) => name.clone(),
         (None, "example") => {
@@ -861,6 +887,9 @@ pub fn shadow_text(
     text.push_str("#print axioms _root_.");
     text.push_str(&full_name);
     text.push('\n');
+    for _ in &prefixes {
+        text.push_str("end\n");
+    }
     let keyword_offset = if command.keyword == "example" && command.name.is_none() {
         // `example` became `[noncomputable ]def NAME`: the keyword is `def`.
         let start = moved(keyword_token.span.start);
@@ -870,7 +899,7 @@ pub fn shadow_text(
     };
     Ok(Shadow {
         checked_from: command.span.start,
-        declaration_span: declaration_start..declaration_end,
+        declaration_span: moved(inner_start)..declaration_end,
         keyword_offset,
         proof_span: moved(spliced.proof_span.start)..moved(spliced.proof_span.end),
         full_name,
@@ -1188,6 +1217,40 @@ mod tests {
         assert_eq!(
             &shadow.text[shadow.declaration_span.start..][..7],
             "theorem"
+        );
+    }
+
+    #[test]
+    fn a_declaration_under_in_prefixes_is_written_as_lean_expands_it() {
+        let doc = "open Nat in\nset_option maxHeartbeats 400000 in -- slow\n/-- doc -/\nexample (n : Nat) : n + 0 = n ∧ True := by\n  constructor\n  · sorry\n  · sorry\n";
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "omega").expect("splices");
+        let shadow = shadow_text(doc, 0..doc.len(), &result, "n0").expect("builds");
+        assert_eq!(
+            shadow.text,
+            "axiom _root_._sorryfill_hole_n0.{sorryfill_u} {α : Sort sorryfill_u} : α\n\nsection\nopen Nat\nsection\nset_option maxHeartbeats 400000\n/-- doc -/\nnoncomputable def _sorryfill_example_n0 (n : Nat) : n + 0 = n ∧ True := by\n  constructor\n  · (· omega)\n  · exact _sorryfill_hole_n0\n\n#print axioms _root_._sorryfill_example_n0\nend\nend\n"
+        );
+        // The judgement looks for Lean's symbol of the declaration itself, not of our sections.
+        assert!(
+            shadow.text[shadow.declaration_span.clone()]
+                .starts_with("/-- doc -/\nnoncomputable def")
+        );
+        assert_eq!(&shadow.text[shadow.keyword_offset..][..3], "def");
+        assert_eq!(&shadow.text[shadow.proof_span.clone()], "(· omega)");
+        assert_eq!(shadow.checked_from, 0);
+    }
+
+    #[test]
+    fn a_prefix_with_an_in_of_its_own_is_not_expanded() {
+        let doc = "/-- info: -/\n#guard_msgs in\ntheorem t : True := by\n  sorry\n";
+        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let rejection = shadow_text(doc, 0..doc.len(), &result, "n0")
+            .err()
+            .map(|rejection| rejection.to_string());
+        assert_eq!(
+            rejection.as_deref(),
+            Some(
+                "the proof changes the structure of the file: the declaration is under `#guard_msgs … in`, which sorryfill cannot check"
+            )
         );
     }
 

@@ -399,6 +399,55 @@ fn the_portfolio_proves_a_hole_without_asking_the_configured_model() {
     );
 }
 
+#[test]
+fn a_declaration_under_open_in_is_proved_and_one_lean_cannot_check_alone_is_skipped_unasked() {
+    // Lean gives a declaration under `open … in` no symbol; the shadow writes Lean's own
+    // expansion out. A `mutual` theorem or one under `#guard_msgs in` cannot be checked alone,
+    // so no model is asked for them and each says why.
+    let model = MockModel::start(|body| after(0, answer(body, "omega")));
+    let lean = format!(
+        "import Mathlib\n\n{HELPER}\n\
+         open Nat in\nset_option maxHeartbeats 400000 in\n\
+         theorem scoped_one (x : ℕ) (h₀ : x ≠ 0) : x + 0 = x := by\n  sorry\n\n\
+         mutual\ntheorem in_mutual (x : ℕ) : 0 + x = x := by\n  sorry\nend\n\n\
+         /-- info: -/\n#guard_msgs in\ntheorem guarded (x : ℕ) : x * 1 = x := by\n  sorry\n"
+    );
+    let oracle = "[[theorem]]\nstatement = \"(x : ℕ) (h₀ : x ≠ 0) : x + 0 = x\"\naccept = [\"omega\"]\n\
+                  [[theorem]]\nstatement = \"(x : ℕ) : 0 + x = x\"\naccept = [\"omega\"]\n\
+                  [[theorem]]\nstatement = \"(x : ℕ) : x * 1 = x\"\naccept = [\"omega\"]\n";
+    let project = Project::new(
+        &lean,
+        oracle,
+        &prover_and_decomposer(&model.url, "[tactics]\nlist = [\"rfl\"]\n"),
+    );
+    let (output, report) = project.prove();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let proved = hole(&report, "scoped_one");
+    assert_eq!(proved["status"], "verified", "{proved}");
+    assert_eq!(proved["source"], "prover");
+    assert!(
+        stdout(&output).contains("-  sorry\n+  omega\n"),
+        "{}",
+        stdout(&output)
+    );
+    for (name, why) in [
+        ("in_mutual", "`mutual` block"),
+        ("guarded", "`… in` prefix other than `open`"),
+    ] {
+        let skipped = hole(&report, name);
+        assert_eq!(skipped["status"], "skipped", "{skipped}");
+        let reason = skipped["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(why), "{name}: {reason}");
+    }
+    let bodies = model.bodies();
+    assert!(!bodies.is_empty());
+    for body in &bodies {
+        assert!(asks_for(body, "x + 0 = x"), "asked for another hole: {body}");
+        // The prefix's `open` scopes the lemma the model sees, as it scopes the declaration.
+        assert!(user_text(body).contains("open Nat\n"), "{}", user_text(body));
+    }
+}
+
 // ---- Prover samples -------------------------------------------------------------------------
 
 const AMGM_PROOF: &str = "nlinarith [sq_nonneg (a - b)]";

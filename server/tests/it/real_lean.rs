@@ -138,6 +138,26 @@ async fn real_lean_verifies_a_hole_beside_another_as_a_focused_block_and_never_w
     session.finish().await;
 }
 
+/// Real Lean gives a declaration under `open … in` no document symbol; the shadow writes
+/// Lean's own expansion (`section open … end`) so the judgement has one. `succ_le_succ`
+/// resolves only through the `open`, and the option is the user's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Lean toolchain: run with `-- --ignored` and lake on PATH"]
+async fn real_lean_verifies_a_declaration_under_open_in_and_set_option_in() {
+    let Some(lake) = real_lake() else { return };
+    let source = "open Nat in\nset_option maxRecDepth 1000 in\ntheorem scoped_le (a b : Nat) (h : a ≤ b) : a + 1 ≤ b + 1 := by\n  sorry\n";
+    let (session, _dir) = start(&lake, source).await;
+    let checker = session.checker(settings(1, Duration::from_secs(60)));
+    let target = session.target(0);
+    assert_eq!(
+        check(&checker, &target, "exact succ_le_succ h").await,
+        PipelineVerdict::verified()
+    );
+    let verdict = check(&checker, &target, "exact h").await;
+    assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
+    session.finish().await;
+}
+
 /// Issue 11's cheats against real Lean: the same candidates as the binary suite (core only, so
 /// `ℕ` is spelled `Nat`), none verified, while an honest proof of each hole is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
