@@ -16,9 +16,10 @@ pub enum HoleRole {
     Definition,
     /// Not inside a declaration at all (`#check sorry`, a `macro`).
     Outside,
-    /// Inside a proof that Lean cannot check on its own: in a `mutual` block, or under an
-    /// `… in` prefix other than [`EXPANDABLE_IN_PREFIXES`]. Filling it is not attempted, so no
-    /// model is asked for a proof no check could accept.
+    /// Inside a proof that Lean cannot check on its own (in a `mutual` block, or under an
+    /// `… in` prefix other than [`EXPANDABLE_IN_PREFIXES`]) or not fully (after a `debug.`
+    /// option). Filling it is not attempted, so no model is asked for a proof no check could
+    /// accept.
     Uncheckable(&'static str),
 }
 
@@ -36,6 +37,8 @@ pub const EXPANDABLE_IN_PREFIXES: &[&str] = &[
 ];
 
 const IN_MUTUAL_BLOCK: &str = "the hole is in a `mutual` block, whose declarations Lean checks together: sorryfill cannot check a proof of one of them alone";
+
+const DEBUG_OPTION_SET: &str = "the file sets a `debug.` option before this declaration, which turns off part of Lean's checking, so sorryfill cannot check a proof of it";
 
 const UNEXPANDABLE_IN_PREFIX: &str = "the declaration is under a `… in` prefix other than `open`, `set_option`, `variable`, `include`, `omit`, `universe` or `attribute`, so sorryfill cannot check a proof of it";
 
@@ -80,11 +83,25 @@ impl HoleIndex {
         {
             return HoleRole::Uncheckable(UNEXPANDABLE_IN_PREFIX);
         }
-        if hole
-            .declaration
-            .is_some_and(|at| self.scopes_before(at).in_mutual_block())
-        {
+        let Some(at) = hole.declaration else {
+            return HoleRole::Outside;
+        };
+        if self.scopes_before(at).in_mutual_block() {
             return HoleRole::Uncheckable(IN_MUTUAL_BLOCK);
+        }
+        // A `debug.` option such as `debug.skipKernelTC` turns off part of Lean's checking for
+        // what follows: a proof that passes there may not pass the kernel.
+        let sets_debug_option = |body: &str| body.contains("debug.");
+        let earlier_sets_debug = (0..at)
+            .filter_map(|earlier| self.command(earlier))
+            .filter(|earlier| earlier.kind == lean_syntax::CommandKind::SetOption)
+            .any(|earlier| sets_debug_option(text.get(earlier.span.clone()).unwrap_or("")));
+        let prefix_sets_debug = prefixes.iter().any(|prefix| {
+            prefix.keyword == "set_option"
+                && sets_debug_option(text.get(prefix.command.clone()).unwrap_or(""))
+        });
+        if earlier_sets_debug || prefix_sets_debug {
+            return HoleRole::Uncheckable(DEBUG_OPTION_SET);
         }
         HoleRole::Proof
     }
@@ -161,6 +178,15 @@ end
 
 theorem d : True := by
   sorry
+
+set_option debug.skipKernelTC true in
+theorem e : True := by
+  sorry
+
+set_option debug.skipKernelTC true
+
+theorem f : True := by
+  sorry
 ";
         assert_eq!(
             roles(text),
@@ -169,6 +195,8 @@ theorem d : True := by
                 HoleRole::Uncheckable(UNEXPANDABLE_IN_PREFIX),
                 HoleRole::Uncheckable(IN_MUTUAL_BLOCK),
                 HoleRole::Proof,
+                HoleRole::Uncheckable(DEBUG_OPTION_SET),
+                HoleRole::Uncheckable(DEBUG_OPTION_SET),
             ]
         );
     }

@@ -442,9 +442,16 @@ fn a_declaration_under_open_in_is_proved_and_one_lean_cannot_check_alone_is_skip
     let bodies = model.bodies();
     assert!(!bodies.is_empty());
     for body in &bodies {
-        assert!(asks_for(body, "x + 0 = x"), "asked for another hole: {body}");
+        assert!(
+            asks_for(body, "x + 0 = x"),
+            "asked for another hole: {body}"
+        );
         // The prefix's `open` scopes the lemma the model sees, as it scopes the declaration.
-        assert!(user_text(body).contains("open Nat\n"), "{}", user_text(body));
+        assert!(
+            user_text(body).contains("open Nat\n"),
+            "{}",
+            user_text(body)
+        );
     }
 }
 
