@@ -8,6 +8,7 @@
 //! since it was read; a hole counts as proved only with a `Verified` job state, which the
 //! pipeline gives only after the whole soundness gate passed.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,7 +25,7 @@ use crate::holes::{self, Hole, HoleId};
 use crate::isolation::{CheckingServer, IsolatedChecker};
 use crate::launch::lean_process::{LeanProcess, StartError, start_lean_with, wait_elaborated};
 use crate::launch::virtual_editor::VirtualEditor;
-use crate::lean::{DocumentEvent, LeanHandle, goal_at};
+use crate::lean::{DocumentEvent, LeanDiagnostic, LeanHandle, blocked_holes, goal_at};
 use crate::pipeline::{
     Attempts, Checker, Decomposer, GoalSpec, JobKey, JobRequest, JobState, Pipeline,
     PipelineVerdict, Prover,
@@ -434,6 +435,10 @@ where
             self.progress
                 .phase_done(&format!("{}: elaborated", path.display()));
         }
+        let blocked = match &elaborated {
+            Ok(diagnostics) => blocked_holes(index, diagnostics),
+            Err(_) => HashMap::new(),
+        };
         let mut pending = Vec::with_capacity(holes.len());
         for hole in holes {
             let role = index.role(&hole);
@@ -447,6 +452,8 @@ where
             if let Some(reason) = role.reason() {
                 entry.skipped = Some(reason.to_owned());
             } else if let Err(reason) = &elaborated {
+                entry.skipped = Some(reason.clone());
+            } else if let Some(reason) = blocked.get(&entry.hole.id) {
                 entry.skipped = Some(reason.clone());
             } else {
                 self.submit(&uri, index, &imports, &mut entry).await;
@@ -578,7 +585,8 @@ where
     }
 
     /// Waits until Lean has elaborated the opened version of `uri`.
-    async fn wait_elaborated(&mut self, uri: &str) -> Result<(), String> {
+    /// Waits until Lean has elaborated `uri`; its final diagnostics.
+    async fn wait_elaborated(&mut self, uri: &str) -> Result<Vec<LeanDiagnostic>, String> {
         let sources = self.sources;
         wait_elaborated(
             self.lean,
@@ -590,7 +598,6 @@ where
             },
         )
         .await
-        .map(drop)
     }
 
     fn apply(

@@ -69,6 +69,11 @@ impl HoleActions {
             .into_iter()
             .find(|slot| slot.hole.to_string() == hole)
             .map(|slot| describe(&slot.state))
+            .or_else(|| {
+                let blocked = self.state.blocked_of(uri)?;
+                let (_, reason) = blocked.iter().find(|(id, _)| id.to_string() == hole)?;
+                Some(format!("not proved: {reason}"))
+            })
             .unwrap_or_else(|| "not being worked on".to_owned());
         format!("sorryfill: {hole}: {state}")
     }
@@ -127,20 +132,26 @@ impl CodeActionProvider for HoleActions {
             return Vec::new();
         }
         let jobs = self.state.jobs_of(query.uri);
+        let blocked = self.state.blocked_of(query.uri);
+        let blocked = blocked.as_ref();
         let mut actions = Vec::new();
         for hole in index.holes() {
             if !touches(hole.range, query.range) {
                 continue;
             }
-            let Some(slot) = jobs.iter().find(|slot| slot.hole == hole.id) else {
-                continue;
+            let slot = jobs.iter().find(|slot| slot.hole == hole.id);
+            let blocked = blocked.and_then(|blocked| blocked.get(&hole.id));
+            let status = match (slot, blocked) {
+                (Some(slot), _) => describe(&slot.state),
+                (None, Some(reason)) => format!("not proved: {reason}"),
+                (None, None) => continue,
             };
             let tag = json!({"uri": query.uri, "hole": hole.id.to_string(), "version": version});
-            match &slot.state {
-                JobState::Verified {
+            match slot.map(|slot| &slot.state) {
+                Some(JobState::Verified {
                     proof,
                     version: checked,
-                } if *checked == version => {
+                }) if *checked == version => {
                     if let Some(edit) = hole_edit(index, hole, proof) {
                         actions.push(json!({
                             "title": FILL_TITLE,
@@ -151,12 +162,12 @@ impl CodeActionProvider for HoleActions {
                         }));
                     }
                 }
-                JobState::Partial {
+                Some(JobState::Partial {
                     proof,
                     proved,
                     total,
                     version: checked,
-                } if *checked == version => {
+                }) if *checked == version => {
                     if let Some(edit) = hole_edit(index, hole, proof) {
                         actions.push(json!({
                             "title": format!("Insert partial proof ({proved}/{total} steps)"),
@@ -168,7 +179,6 @@ impl CodeActionProvider for HoleActions {
                 }
                 _ => {}
             }
-            let status = describe(&slot.state);
             actions.push(json!({
                 "title": format!("{STATUS_TITLE}: {status}"),
                 "command": {

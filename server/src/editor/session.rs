@@ -223,6 +223,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         self.pipeline.cancel_document(uri);
         let mut state = self.state.lock();
         state.documents.remove(uri);
+        state.blocked.remove(uri);
         for job in doc.jobs.values() {
             job.watcher.abort();
             state.jobs.remove(&job.slot);
@@ -302,6 +303,8 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         }
         doc.snapshot = Arc::clone(&snapshot);
         doc.elaborated = false;
+        // Which declarations have errors is known again once the new version is elaborated.
+        self.state.lock().blocked.remove(uri);
         // The goals asked at the old version can no longer be used: Lean is told to stop.
         doc.asked.clear();
         // Re-anchored jobs check against the new version at once: it must be visible first.
@@ -431,43 +434,11 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
         doc.elaborated = true;
         let snapshot = Arc::clone(&doc.snapshot);
         let index = snapshot.index();
-        let outline = index.outline();
-        let pairs: Vec<(Range, String)> = diagnostics
-            .iter()
-            .map(|d| {
-                // The newest spelling names the declaration; fold it into the older form the
-                // hole index matches.
-                let message = if crate::holes::is_sorry_warning(&d.message) {
-                    "declaration uses 'sorry'".to_owned()
-                } else {
-                    d.message.clone()
-                };
-                (d.range, message)
-            })
-            .collect();
-        let warned = index.warned_commands(&pairs);
-        let errored: HashSet<usize> = diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .filter_map(|d| {
-                let start = d.full_range().start;
-                let byte = index.line_index().lsp_offset(start);
-                outline
-                    .commands
-                    .iter()
-                    .position(|c| c.span.start <= byte && byte < c.span.end)
-            })
-            .collect();
         // Lean drops the sorry warning of a declaration with errors: a proof there could not
         // pass the gate anyway. The same version can report again with a later set (real Lean
         // publishes after its done notification), so work started on an earlier, emptier set
         // for such a hole is dropped.
-        let broken: HashSet<HoleId> = index
-            .holes()
-            .iter()
-            .filter(|hole| errored.contains(&hole.command) && !warned.contains(&hole.command))
-            .map(|hole| hole.id.clone())
-            .collect();
+        let blocked = crate::lean::blocked_holes(index, diagnostics);
         // A job whose check raced with an edit (the checker saw the new version before the
         // job was re-anchored) ended as stale; its hole is still here, so it starts again.
         let dropped: Vec<HoleId> = {
@@ -475,7 +446,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             doc.jobs
                 .iter()
                 .filter(|(id, job)| {
-                    broken.contains(*id)
+                    blocked.contains_key(*id)
                         || state.jobs.get(&job.slot).is_some_and(|slot| {
                             matches!(&slot.state, JobState::Failed { reason } if reason.contains("no longer current"))
                         })
@@ -490,7 +461,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 self.state.lock().jobs.remove(&job.slot);
             }
         }
-        doc.asked.retain(|id, _| !broken.contains(id));
+        doc.asked.retain(|id, _| !blocked.contains_key(id));
         for hole in index.holes() {
             // `admit` holes are filled like `sorry` ones (the splicer replaces both).
             if doc.jobs.contains_key(&hole.id) || doc.asked.contains_key(&hole.id) {
@@ -501,13 +472,15 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 tracing::debug!(%uri, hole = %hole.id, reason, "hole left alone");
                 continue;
             }
-            if broken.contains(&hole.id) {
+            if blocked.contains_key(&hole.id) {
                 tracing::debug!(%uri, hole = %hole.id, "declaration has errors; hole skipped");
                 continue;
             }
             let request = ask_goal(&self.lean, &self.goals_tx, uri, version, hole.clone());
             doc.asked.insert(hole.id.clone(), request);
         }
+        // The status and the hole's status action say why these wait.
+        self.state.lock().blocked.insert(uri.to_owned(), blocked);
     }
 
     fn on_command(&mut self, command: SessionCommand) {
@@ -564,6 +537,17 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         };
         tracing::info!(%uri, hole = %id, version, "the user asked for this hole");
+        let blocked = self.state.blocked_of(uri);
+        if let Some(reason) = blocked.as_ref().and_then(|blocked| blocked.get(&id)) {
+            // No check could pass: say why instead of spending the budget on it.
+            if let Some(editor) = &self.editor {
+                editor.notify(
+                    lsp::method::SHOW_MESSAGE,
+                    json!({"type": lsp::MessageType::WARNING, "message": format!("sorryfill: {id}: {reason}")}),
+                );
+            }
+            return;
+        }
         let finished = self.pipeline.state(uri, &id);
         match finished {
             Some(JobState::Verified { .. } | JobState::Partial { .. }) => return,

@@ -31,6 +31,9 @@ pub(crate) struct Inner {
     /// The snapshot of each open document's latest version (the one the checker reads).
     pub documents: HashMap<String, Arc<DocumentSnapshot>>,
     pub jobs: HashMap<u64, JobSlot>,
+    /// Per document, the holes of its elaborated version that no proof can fill until the
+    /// user fixes an error in their declaration, with why (`lean::blocked_holes`).
+    pub blocked: HashMap<String, HashMap<HoleId, String>>,
     /// Why sorryfill is off for this session (a configuration it cannot use).
     pub off: Option<String>,
     /// The model endpoint that cannot be reached, in words.
@@ -146,5 +149,11 @@ impl EditorState {
             .filter(|slot| slot.uri == uri)
             .cloned()
             .collect()
+    }
+
+    /// The holes of `uri` that wait for the user to fix an error in their declaration, with
+    /// why; `None` until its current version is elaborated.
+    pub fn blocked_of(&self, uri: &str) -> Option<HashMap<HoleId, String>> {
+        self.read().blocked.get(uri).cloned()
     }
 }

@@ -72,6 +72,14 @@ impl EditorState {
                     continue;
                 }
                 holes += 1;
+                if inner
+                    .blocked
+                    .get(uri)
+                    .is_some_and(|blocked| blocked.contains_key(&hole.id))
+                {
+                    failed += 1;
+                    continue;
+                }
                 let job = inner
                     .jobs
                     .values()

@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 
+use crate::holes::{HoleId, HoleIndex};
+
 use lsp_types::{DiagnosticSeverity, Range};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -211,6 +213,61 @@ impl DiagnosticsStore {
     }
 }
 
+/// The holes no proof can fill until the user fixes an error, each with why: those of a
+/// declaration that Lean reports an error in and whose sorry warning Lean dropped, as it does
+/// for a declaration with errors. A proof there could not pass the gate: Lean's error stays,
+/// and so does the `sorryAx` its recovery leaves in the declaration.
+pub fn blocked_holes(index: &HoleIndex, diagnostics: &[LeanDiagnostic]) -> HashMap<HoleId, String> {
+    let pairs: Vec<(Range, String)> = diagnostics
+        .iter()
+        .map(|d| (d.range, d.message.clone()))
+        .collect();
+    let warned = index.warned_commands(&pairs);
+    let outline = index.outline();
+    // The first error of each command, by position.
+    let mut first_error: HashMap<usize, &LeanDiagnostic> = HashMap::new();
+    for error in diagnostics.iter().filter(|d| d.is_error()) {
+        let start = error.full_range().start;
+        let byte = index.line_index().lsp_offset(start);
+        let Some(command) = outline
+            .commands
+            .iter()
+            .position(|c| c.span.start <= byte && byte < c.span.end)
+        else {
+            continue;
+        };
+        let earlier = first_error
+            .get(&command)
+            .is_some_and(|first| first.full_range().start <= start);
+        if !earlier {
+            first_error.insert(command, error);
+        }
+    }
+    index
+        .holes()
+        .iter()
+        .filter(|hole| !warned.contains(&hole.command))
+        .filter_map(|hole| {
+            let error = first_error.get(&hole.command)?;
+            let message = error.message.lines().next().unwrap_or("").trim();
+            let reason = format!(
+                "Lean reports an error in this declaration (line {}: {}); no proof of this hole can pass until it is fixed",
+                error.full_range().start.line + 1,
+                shorten(message, 120)
+            );
+            Some((hole.id.clone(), reason))
+        })
+        .collect()
+}
+
+/// `text` cut to at most `limit` characters, with `…` when cut.
+fn shorten(text: &str, limit: usize) -> String {
+    match text.char_indices().nth(limit) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +297,37 @@ mod tests {
     fn done(version: i32) -> FileProgressParams {
         serde_json::from_value(json!({"textDocument": {"uri": "file:///A.lean", "version": version}, "processing": []}))
             .expect("valid progress")
+    }
+
+    fn diagnostic(line: u32, severity: u64, message: &str) -> LeanDiagnostic {
+        serde_json::from_value(json!({
+            "range": {"start": {"line": line, "character": 2}, "end": {"line": line, "character": 5}},
+            "severity": severity, "message": message,
+        }))
+        .expect("a valid diagnostic")
+    }
+
+    #[test]
+    fn holes_beside_an_error_are_blocked_by_its_first_error_unless_lean_warned() {
+        let text = "theorem a : True := by\n  sorry\n  bad\n  worse\n\ntheorem b : True := by\n  sorry\n  bad\n\ntheorem c : True := by\n  sorry\n";
+        let index = HoleIndex::new(text);
+        let diagnostics = [
+            diagnostic(3, 1, "second error"),
+            diagnostic(2, 1, "unknown tactic\nmore lines"),
+            // `b` has an error but Lean still warned of its `sorry`: not blocked.
+            diagnostic(7, 1, "an error"),
+            diagnostic(5, 2, "declaration uses `sorry`"),
+            diagnostic(9, 2, "declaration uses `sorry`"),
+        ];
+        let blocked = blocked_holes(&index, &diagnostics);
+        let ids: Vec<String> = blocked.keys().map(ToString::to_string).collect();
+        assert_eq!(ids, ["a#0"]);
+        assert_eq!(
+            blocked.values().next().map(String::as_str),
+            Some(
+                "Lean reports an error in this declaration (line 3: unknown tactic); no proof of this hole can pass until it is fixed"
+            )
+        );
     }
 
     fn messages(store: &DiagnosticsStore) -> Vec<String> {

@@ -48,7 +48,7 @@ mod handle;
 
 pub use diagnostics::{
     DiagnosticsStore, FileProgressParams, LeanDiagnostic, ProcessingRange, ProgressOutcome,
-    PublishDiagnosticsParams, VersionDiagnostics, VersionedUri,
+    PublishDiagnosticsParams, VersionDiagnostics, VersionedUri, blocked_holes,
 };
 pub use events::{DocumentEvent, PrivateEvent};
 pub use goals::goal_at;

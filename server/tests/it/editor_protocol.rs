@@ -305,6 +305,52 @@ async fn the_settings_variable_applies_over_the_file_and_under_the_editor() {
     }
 }
 
+/// A hole whose declaration Lean reports an error in cannot be proved until the error is
+/// fixed (Lean's error and its `sorryAx` stay): the status and the hole's status action say
+/// why, asking for it says so instead of spending the budget, and the fix lets it be proved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hole_beside_an_error_waits_for_the_fix_and_says_why() {
+    const BROKEN: &str = "theorem t (x : Nat) : x + 0 = x := by\n  have h : x = x := by sorry\n  exact no_such_lemma x\n";
+    const FIXED: &str =
+        "theorem t (x : Nat) : x + 0 = x := by\n  have h : x = x := by sorry\n  omega\n";
+    let dir = fresh_dir();
+    let oracle = "unknown_identifiers = [\"no_such_lemma\"]\n";
+    let (mut child, mut editor, uri, _log) =
+        serve_binary_with(dir.path(), oracle, &[], &["--accept-all"]);
+    editor.initialize(json!({}), &uri, BROKEN).await;
+    let why = "not proved: Lean reports an error in this declaration (line 3: Unknown identifier `no_such_lemma`)";
+    let (status, fill) =
+        hole_actions_until(&mut editor, &uri, 1, |status, _| status.contains(why)).await;
+    assert!(fill.is_none(), "{status}");
+    let status = execute(&mut editor, "sorryfill.getStatus", json!([])).await;
+    assert_eq!(status["result"]["failed"], 1, "{status}");
+
+    let asked = execute(&mut editor, "sorryfill.prove", at(&uri, 1, 25)).await;
+    assert_eq!(asked["result"]["holes"], 1, "{asked}");
+    let shown = editor
+        .wait_for(|frame| frame["method"] == "window/showMessage")
+        .await;
+    assert_eq!(shown["params"]["type"], 2, "{shown}");
+    let message = shown["params"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("sorryfill: t#0: Lean reports an error in this declaration"),
+        "{message}"
+    );
+
+    editor
+        .send(
+            json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": uri, "version": 2},
+                "contentChanges": [{"text": FIXED}],
+            }}),
+        )
+        .await;
+    let (_, fill) = hole_actions_until(&mut editor, &uri, 1, |_, fill| fill.is_some()).await;
+    let filled = apply(FIXED, &fill.expect("a fill"));
+    assert!(!filled.contains("sorry"), "{filled}");
+    child.kill().await.expect("the proxy stops");
+}
+
 /// A `SORRYFILL_SETTINGS` that is not a configuration turns sorryfill off, and the status
 /// and the commands say why; Lean keeps working.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

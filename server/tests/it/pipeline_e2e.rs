@@ -455,6 +455,33 @@ fn a_declaration_under_open_in_is_proved_and_one_lean_cannot_check_alone_is_skip
     }
 }
 
+#[test]
+fn a_hole_beside_an_error_is_skipped_with_lean_s_error_and_no_model_is_asked() {
+    // Lean's error stays whatever fills the hole, and so does the `sorryAx` its recovery
+    // leaves: no check could pass, so no sample is spent on it.
+    let model = MockModel::start(|body| after(0, answer(body, "omega")));
+    let lean = format!(
+        "import Mathlib\n\n{HELPER}\n\
+         theorem broken (x : ℕ) : x + 0 = x := by\n  have h : x = x := by sorry\n  exact x\n"
+    );
+    // No entry accepts the steps after the have: Lean's `unsolved goals` at `by`.
+    let oracle = "";
+    let project = Project::new(
+        &lean,
+        oracle,
+        &prover_and_decomposer(&model.url, "[tactics]\nlist = [\"rfl\"]\n"),
+    );
+    let (output, report) = project.prove();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let skipped = hole(&report, "broken");
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    assert_eq!(
+        skipped["reason"],
+        "Lean reports an error in this declaration (line 6: unsolved goals); no proof of this hole can pass until it is fixed"
+    );
+    assert_eq!(model.requests(), 0, "{:?}", model.bodies());
+}
+
 // ---- Prover samples -------------------------------------------------------------------------
 
 const AMGM_PROOF: &str = "nlinarith [sq_nonneg (a - b)]";
