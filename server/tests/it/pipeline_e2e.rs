@@ -399,12 +399,24 @@ fn the_portfolio_proves_a_hole_without_asking_the_configured_model() {
     );
 }
 
+/// `prove` of `lean` with a portfolio of `rfl` alone and a prover that answers `omega` to
+/// every request: the model, the process output and the report.
+fn prove_with_an_omega_prover(lean: &str, oracle: &str) -> (MockModel, Output, Value) {
+    let model = MockModel::start(|body| after(0, answer(body, "omega")));
+    let project = Project::new(
+        lean,
+        oracle,
+        &prover_and_decomposer(&model.url, "[tactics]\nlist = [\"rfl\"]\n"),
+    );
+    let (output, report) = project.prove();
+    (model, output, report)
+}
+
 #[test]
 fn a_declaration_under_open_in_is_proved_and_one_lean_cannot_check_alone_is_skipped_unasked() {
     // Lean gives a declaration under `open … in` no symbol; the shadow writes Lean's own
     // expansion out. A `mutual` theorem or one under `#guard_msgs in` cannot be checked alone,
     // so no model is asked for them and each says why.
-    let model = MockModel::start(|body| after(0, answer(body, "omega")));
     let lean = format!(
         "import Mathlib\n\n{HELPER}\n\
          open Nat in\nset_option maxHeartbeats 400000 in\n\
@@ -415,12 +427,7 @@ fn a_declaration_under_open_in_is_proved_and_one_lean_cannot_check_alone_is_skip
     let oracle = "[[theorem]]\nstatement = \"(x : ℕ) (h₀ : x ≠ 0) : x + 0 = x\"\naccept = [\"omega\"]\n\
                   [[theorem]]\nstatement = \"(x : ℕ) : 0 + x = x\"\naccept = [\"omega\"]\n\
                   [[theorem]]\nstatement = \"(x : ℕ) : x * 1 = x\"\naccept = [\"omega\"]\n";
-    let project = Project::new(
-        &lean,
-        oracle,
-        &prover_and_decomposer(&model.url, "[tactics]\nlist = [\"rfl\"]\n"),
-    );
-    let (output, report) = project.prove();
+    let (model, output, report) = prove_with_an_omega_prover(&lean, oracle);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let proved = hole(&report, "scoped_one");
     assert_eq!(proved["status"], "verified", "{proved}");
@@ -459,19 +466,12 @@ fn a_declaration_under_open_in_is_proved_and_one_lean_cannot_check_alone_is_skip
 fn a_hole_beside_an_error_is_skipped_with_lean_s_error_and_no_model_is_asked() {
     // Lean's error stays whatever fills the hole, and so does the `sorryAx` its recovery
     // leaves: no check could pass, so no sample is spent on it.
-    let model = MockModel::start(|body| after(0, answer(body, "omega")));
     let lean = format!(
         "import Mathlib\n\n{HELPER}\n\
          theorem broken (x : ℕ) : x + 0 = x := by\n  have h : x = x := by sorry\n  exact x\n"
     );
     // No entry accepts the steps after the have: Lean's `unsolved goals` at `by`.
-    let oracle = "";
-    let project = Project::new(
-        &lean,
-        oracle,
-        &prover_and_decomposer(&model.url, "[tactics]\nlist = [\"rfl\"]\n"),
-    );
-    let (output, report) = project.prove();
+    let (model, output, report) = prove_with_an_omega_prover(&lean, "");
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let skipped = hole(&report, "broken");
     assert_eq!(skipped["status"], "skipped", "{skipped}");
