@@ -3,10 +3,12 @@
 //! would change the theorem, which the ground rules forbid. A `sorry` that is a definition's
 //! value is data the user has yet to choose; any term of the type would "verify".
 
+use std::borrow::Cow;
+
 use super::{Hole, HoleIndex};
 
 /// What a hole stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HoleRole {
     /// Inside the proof of a `theorem`, `lemma` or `example`: sorryfill proves it.
     Proof,
@@ -16,11 +18,12 @@ pub enum HoleRole {
     Definition,
     /// Not inside a declaration at all (`#check sorry`, a `macro`).
     Outside,
-    /// Inside a proof that Lean cannot check on its own (in a `mutual` block, or under an
-    /// `… in` prefix other than [`EXPANDABLE_IN_PREFIXES`]) or not fully (after a `debug.`
-    /// option). Filling it is not attempted, so no model is asked for a proof no check could
-    /// accept.
-    Uncheckable(&'static str),
+    /// Inside a proof that no check can accept: Lean cannot check it on its own (in a
+    /// `mutual` block, or under an `… in` prefix other than [`EXPANDABLE_IN_PREFIXES`]), not
+    /// fully (after a `debug.` option), or counts a `sorry` among the axioms of any proof of it
+    /// (its statement uses an unfinished declaration). Filling it is not attempted, so no model
+    /// is asked for a proof no check could accept.
+    Uncheckable(Cow<'static, str>),
 }
 
 /// The `… in` prefixes of a declaration that a shadow expands as Lean does: `cmd in decl` is
@@ -44,7 +47,7 @@ const UNEXPANDABLE_IN_PREFIX: &str = "the declaration is under a `… in` prefix
 
 impl HoleRole {
     /// Why sorryfill leaves such a hole alone, for reports and logs (`None` for proofs).
-    pub fn reason(self) -> Option<&'static str> {
+    pub fn reason(&self) -> Option<&str> {
         match self {
             HoleRole::Proof => None,
             HoleRole::Statement => Some(
@@ -65,29 +68,46 @@ const PROOF_KEYWORDS: &[&str] = &["theorem", "lemma", "example"];
 impl HoleIndex {
     /// What `hole` (one of this index's holes) stands for.
     pub fn role(&self, hole: &Hole) -> HoleRole {
-        let Some(command) = hole.declaration.and_then(|at| self.command(at)) else {
+        let Some((at, command)) = hole
+            .declaration
+            .and_then(|at| Some((at, self.command(at)?)))
+        else {
             return HoleRole::Outside;
         };
         if !PROOF_KEYWORDS.contains(&command.keyword.as_str()) {
             return HoleRole::Definition;
         }
-        let text = self.text();
-        match lean_syntax::parse_declaration(text, command).and_then(|d| d.value) {
+        let Some(declaration) = lean_syntax::parse_declaration(self.text(), command) else {
+            return HoleRole::Statement;
+        };
+        match &declaration.value {
             Some(value) if hole.span.start >= value.start => {}
             _ => return HoleRole::Statement,
         }
+        match self.why_uncheckable(at, command, &declaration) {
+            Some(why) => HoleRole::Uncheckable(why),
+            None => HoleRole::Proof,
+        }
+    }
+
+    /// Why no check can accept a proof of the `at`-th command, `command`, whose declaration
+    /// is `declaration`; `None` when one can.
+    fn why_uncheckable(
+        &self,
+        at: usize,
+        command: &lean_syntax::Command,
+        declaration: &lean_syntax::Declaration,
+    ) -> Option<Cow<'static, str>> {
+        let text = self.text();
         let (prefixes, _) = lean_syntax::in_prefixes(text, command);
         if prefixes
             .iter()
             .any(|prefix| !EXPANDABLE_IN_PREFIXES.contains(&prefix.keyword.as_str()))
         {
-            return HoleRole::Uncheckable(UNEXPANDABLE_IN_PREFIX);
+            return Some(UNEXPANDABLE_IN_PREFIX.into());
         }
-        let Some(at) = hole.declaration else {
-            return HoleRole::Outside;
-        };
         if self.scopes_before(at).in_mutual_block() {
-            return HoleRole::Uncheckable(IN_MUTUAL_BLOCK);
+            return Some(IN_MUTUAL_BLOCK.into());
         }
         // A `debug.` option such as `debug.skipKernelTC` turns off part of Lean's checking for
         // what follows: a proof that passes there may not pass the kernel.
@@ -101,11 +121,64 @@ impl HoleIndex {
                 && sets_debug_option(text.get(prefix.command.clone()).unwrap_or(""))
         });
         if earlier_sets_debug || prefix_sets_debug {
-            return HoleRole::Uncheckable(DEBUG_OPTION_SET);
+            return Some(DEBUG_OPTION_SET.into());
         }
-        HoleRole::Proof
+        let unfinished = self.unfinished_in_statement(at, declaration)?;
+        Some(
+            format!(
+                "the statement uses `{unfinished}`, which still has a `sorry`: Lean counts it among the axioms of every proof of this theorem, so none can pass until `{unfinished}` is finished"
+            )
+            .into(),
+        )
+    }
+
+    /// An earlier declaration of the file that still has a hole and that the statement of
+    /// `declaration` (the `at`-th command) names: every proof of it then depends on `sorryAx`,
+    /// as `#print axioms` follows the constants of the statement too. By name, as written; a
+    /// name our reading matches wrongly only leaves a hole unproved.
+    fn unfinished_in_statement(
+        &self,
+        at: usize,
+        declaration: &lean_syntax::Declaration,
+    ) -> Option<String> {
+        let unfinished: Vec<&str> = self
+            .holes()
+            .iter()
+            .filter(|earlier| earlier.declaration.is_some_and(|command| command < at))
+            .filter(|earlier| {
+                earlier
+                    .declaration
+                    .and_then(|command| self.command(command))
+                    .is_some_and(|command| REFERABLE_KEYWORDS.contains(&command.keyword.as_str()))
+            })
+            .map(|earlier| earlier.id.declaration.as_str())
+            .collect();
+        if unfinished.is_empty() {
+            return None;
+        }
+        let text = self.text();
+        let statement_end = declaration.value.as_ref()?.start;
+        let statement = text.get(declaration.header.start..statement_end)?;
+        lean_syntax::lex(statement)
+            .iter()
+            .filter(|token| token.kind == lean_syntax::TokenKind::Ident)
+            .map(|token| token.text(statement))
+            .map(|name| name.trim_start_matches('@'))
+            .map(|name| name.strip_prefix("_root_.").unwrap_or(name))
+            .find_map(|name| {
+                unfinished.iter().find(|unfinished| {
+                    **unfinished == name
+                        || unfinished
+                            .strip_suffix(name)
+                            .is_some_and(|namespace| namespace.ends_with('.'))
+                })
+            })
+            .map(|unfinished| (*unfinished).to_owned())
     }
 }
+
+/// Keywords of the declarations a statement can name whose `sorry` then reaches its axioms.
+const REFERABLE_KEYWORDS: &[&str] = &["def", "abbrev", "theorem", "lemma", "opaque"];
 
 /// What `hole` of `text` stands for (see [`HoleIndex::role`]).
 pub fn role(text: &str, hole: &Hole) -> HoleRole {
@@ -192,11 +265,48 @@ theorem f : True := by
             roles(text),
             [
                 HoleRole::Proof,
-                HoleRole::Uncheckable(UNEXPANDABLE_IN_PREFIX),
-                HoleRole::Uncheckable(IN_MUTUAL_BLOCK),
+                HoleRole::Uncheckable(UNEXPANDABLE_IN_PREFIX.into()),
+                HoleRole::Uncheckable(IN_MUTUAL_BLOCK.into()),
                 HoleRole::Proof,
-                HoleRole::Uncheckable(DEBUG_OPTION_SET),
-                HoleRole::Uncheckable(DEBUG_OPTION_SET),
+                HoleRole::Uncheckable(DEBUG_OPTION_SET.into()),
+                HoleRole::Uncheckable(DEBUG_OPTION_SET.into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_statement_that_names_an_unfinished_declaration_is_uncheckable() {
+        // PutnamBench's shape: the answer is still `sorry`, so is every proof's axiom set.
+        let text = "\
+namespace P
+noncomputable abbrev answer : ℝ := sorry
+theorem helper : True := sorry
+end P
+
+theorem main (h : ℝ) (hh : h = 2) : h = P.answer :=
+sorry
+
+open P in
+theorem other : answer = answer := by
+  sorry
+
+theorem fine (x : ℕ) : x = x := by
+  sorry
+";
+        let uses = |name: &str| {
+            HoleRole::Uncheckable(
+                format!("the statement uses `{name}`, which still has a `sorry`: Lean counts it among the axioms of every proof of this theorem, so none can pass until `{name}` is finished")
+                    .into(),
+            )
+        };
+        assert_eq!(
+            roles(text),
+            [
+                HoleRole::Definition,
+                HoleRole::Proof,
+                uses("P.answer"),
+                uses("P.answer"),
+                HoleRole::Proof,
             ]
         );
     }

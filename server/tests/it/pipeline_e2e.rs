@@ -482,6 +482,30 @@ fn a_hole_beside_an_error_is_skipped_with_lean_s_error_and_no_model_is_asked() {
     assert_eq!(model.requests(), 0, "{:?}", model.bodies());
 }
 
+#[test]
+fn a_theorem_about_an_unfinished_answer_is_skipped_and_names_it() {
+    // PutnamBench's shape: while the answer is `sorry`, Lean counts `sorryAx` among the axioms
+    // of every proof of the theorem, so none could pass.
+    let lean = format!(
+        "import Mathlib\n\n{HELPER}\n\
+         noncomputable abbrev answer : ℕ := sorry\n\n\
+         theorem uses_answer (h : ℕ) (hh : h = 2) : h = answer :=\nsorry\n"
+    );
+    // Lean would take `omega` but for the `sorryAx` it inherits from `answer`.
+    let oracle =
+        "[[theorem]]\nstatement = \"(h : ℕ) (hh : h = 2) : h = answer\"\naccept = [\"omega\"]\n";
+    let (model, output, report) = prove_with_an_omega_prover(&lean, oracle);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let skipped = hole(&report, "uses_answer");
+    assert_eq!(skipped["status"], "skipped", "{skipped}");
+    let reason = skipped["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("the statement uses `answer`, which still has a `sorry`"),
+        "{reason}"
+    );
+    assert_eq!(model.requests(), 0, "{:?}", model.bodies());
+}
+
 // ---- Prover samples -------------------------------------------------------------------------
 
 const AMGM_PROOF: &str = "nlinarith [sq_nonneg (a - b)]";
