@@ -1,5 +1,6 @@
 //! The hole scanner never panics, finds holes only on `sorry`/`admit` text, and the
-//! incremental index agrees with a full scan after any edit.
+//! incremental index agrees with a full scan after any edit; reading a hole's role and context
+//! (run on every version in the editor) never panics either.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -27,4 +28,8 @@ fuzz_target!(|data: (&str, &str)| {
         spans(&fresh),
         "incremental and full scans differ"
     );
+    for hole in fresh.holes() {
+        let _ = fresh.role(hole);
+        let _ = fresh.context(hole);
+    }
 });
