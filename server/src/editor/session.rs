@@ -490,7 +490,25 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
                 version,
                 holes,
             } => {
-                for hole in holes {
+                // A hole waiting for an error in its declaration to be fixed gets no job: no
+                // check could pass. One message says so, however many holes were asked for.
+                let blocked = self.state.blocked_of(&uri).unwrap_or_default();
+                let (waiting, provable): (Vec<HoleId>, Vec<HoleId>) =
+                    holes.into_iter().partition(|id| blocked.contains_key(id));
+                let first = waiting.first().and_then(|id| Some((id, blocked.get(id)?)));
+                if let (Some((first, reason)), Some(editor)) = (first, &self.editor) {
+                    let message = match waiting.len() {
+                        1 => format!("sorryfill: {first}: {reason}"),
+                        n => format!(
+                            "sorryfill: {n} holes wait for an error Lean reports in their declaration to be fixed; {first}: {reason}"
+                        ),
+                    };
+                    editor.notify(
+                        lsp::method::SHOW_MESSAGE,
+                        json!({"type": lsp::MessageType::WARNING, "message": message}),
+                    );
+                }
+                for hole in provable {
                     self.prove_now(&uri, version, hole);
                 }
             }
@@ -537,17 +555,6 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Session<C, P, D, A> {
             return;
         };
         tracing::info!(%uri, hole = %id, version, "the user asked for this hole");
-        let blocked = self.state.blocked_of(uri);
-        if let Some(reason) = blocked.as_ref().and_then(|blocked| blocked.get(&id)) {
-            // No check could pass: say why instead of spending the budget on it.
-            if let Some(editor) = &self.editor {
-                editor.notify(
-                    lsp::method::SHOW_MESSAGE,
-                    json!({"type": lsp::MessageType::WARNING, "message": format!("sorryfill: {id}: {reason}")}),
-                );
-            }
-            return;
-        }
         let finished = self.pipeline.state(uri, &id);
         match finished {
             Some(JobState::Verified { .. } | JobState::Partial { .. }) => return,
