@@ -13,11 +13,9 @@ mod common;
 use common::median;
 
 use ropey::Rope;
-use sorryfill::holes::{DocumentSnapshot, HoleId, HoleIndex, HolePosition};
+use sorryfill::holes::{DocumentSnapshot, HoleId, HoleIndex};
 use sorryfill::lean::DocumentEvent;
-use sorryfill::verify::{
-    HoleKind, SourceDocuments, SourceText, fresh_nonce, shadow_text, splice_in,
-};
+use sorryfill::verify::{SourceDocuments, SourceText, fresh_nonce, shadow_text, splice_in};
 
 const URI: &str = "file:///bench/Bench.lean";
 const DECLARATIONS: usize = 1000;
@@ -49,11 +47,7 @@ fn prepare(index: &HoleIndex, source: &SourceText<'_>, hole: &HoleId) -> usize {
         .and_then(|at| index.command(at))
         .map(|command| command.span.clone())
         .expect("a declaration");
-    let kind = match found.position {
-        HolePosition::Tactic => HoleKind::Tactic,
-        HolePosition::Term => HoleKind::Term,
-    };
-    let spliced = splice_in(source, found.span.clone(), kind, PROOF).expect("splices");
+    let spliced = splice_in(source, found.span.clone(), found.position, PROOF).expect("splices");
     let shadow =
         shadow_text(index.text(), declaration, &spliced, &fresh_nonce()).expect("a shadow");
     shadow.text.len()

@@ -17,10 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sorryfill::holes::HoleIndex;
+use sorryfill::holes::{HoleIndex, HolePosition};
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify::{
-    CheckRequest, CheckerSettings, GateMode, GateVerdict, HoleKind, ShadowChecker, SourceText,
+    CheckRequest, CheckerSettings, GateMode, GateVerdict, ShadowChecker, SourceText,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -74,7 +74,7 @@ impl Job {
             source: &SourceText::read(&self.text),
             hole_version: 1,
             hole_span: self.hole_span,
-            hole_kind: HoleKind::Tactic,
+            hole_position: HolePosition::Tactic,
             declaration: self.declaration,
             proof: &proof,
             mode: GateMode::Full,

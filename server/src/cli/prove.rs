@@ -266,7 +266,7 @@ impl ProveEngine {
         self.checking.stop().await;
     }
 
-    /// Proves every hole of `files` with `lean` (see [`Session::prove_files`]), showing each
+    /// Proves every hole of `files` with `lean` (see [`ProveRun::prove_files`]), showing each
     /// hole's state on `progress`.
     pub async fn prove_files(
         &self,
@@ -275,7 +275,7 @@ impl ProveEngine {
         write: bool,
         progress: &Progress,
     ) -> ProveOutcome {
-        let mut session = Session {
+        let mut run = ProveRun {
             editor: &lean.editor,
             lean: &lean.lean,
             documents: &mut lean.documents,
@@ -283,7 +283,7 @@ impl ProveEngine {
             pipeline: &self.engine.pipeline,
             progress,
         };
-        let mut outcome = session.prove_files(files, write).await;
+        let mut outcome = run.prove_files(files, write).await;
         // Every hole's own line says "proving is off"; the run says why, once, as an error.
         if let Some(why) = self.engine.pipeline.checker().off_reason() {
             outcome.report.errors.push(RunError {
@@ -313,9 +313,9 @@ impl ProveEngine {
     }
 }
 
-/// Everything `prove` needs from a running session, generic over the pipeline's parts so
-/// tests and the binary share the same code.
-pub struct Session<'a, C, P, D, A>
+/// One `prove` run over its files: everything it needs from the running Lean and engine,
+/// generic over the pipeline's parts so tests and the binary share the same code.
+pub struct ProveRun<'a, C, P, D, A>
 where
     C: Checker,
     P: Prover,
@@ -355,7 +355,7 @@ struct Pending {
     skipped: Option<String>,
 }
 
-impl<C, P, D, A> Session<'_, C, P, D, A>
+impl<C, P, D, A> ProveRun<'_, C, P, D, A>
 where
     C: Checker,
     P: Prover,
@@ -687,12 +687,7 @@ async fn finish(
     };
     report.status = status;
     if let Some(proof) = proof {
-        match crate::verify::splice(
-            text,
-            entry.hole.span.clone(),
-            entry.hole.position.into(),
-            &proof,
-        ) {
+        match crate::verify::splice(text, entry.hole.span.clone(), entry.hole.position, &proof) {
             Ok(spliced) => {
                 replacements.push(Replacement {
                     range: spliced.replaced.clone(),

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::holes::HoleKind;
-use crate::store::Source;
+use crate::store::ProofSource;
 
 /// The version written in every report. Bumped only for an incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -145,13 +145,13 @@ pub enum ReportSource {
     Cache,
 }
 
-impl From<Source> for ReportSource {
-    fn from(source: Source) -> Self {
+impl From<ProofSource> for ReportSource {
+    fn from(source: ProofSource) -> Self {
         match source {
-            Source::Tactic => Self::Tactic,
-            Source::Prover => Self::Prover,
-            Source::Decomposition => Self::Decomposition,
-            Source::Cache => Self::Cache,
+            ProofSource::Tactic => Self::Tactic,
+            ProofSource::Prover => Self::Prover,
+            ProofSource::Decomposition => Self::Decomposition,
+            ProofSource::Cache => Self::Cache,
         }
     }
 }
@@ -159,8 +159,8 @@ impl From<Source> for ReportSource {
 impl ReportSource {
     /// The report's name for the pipeline stage that found a proof (`None` for the stages
     /// that only confirm or polish one).
-    pub fn from_stage(stage: &crate::pipeline::Source) -> Option<Self> {
-        use crate::pipeline::Source as Stage;
+    pub fn from_stage(stage: &crate::pipeline::CandidateSource) -> Option<Self> {
+        use crate::pipeline::CandidateSource as Stage;
         match stage {
             Stage::Tactic => Some(Self::Tactic),
             Stage::Prover { .. } | Stage::Repair => Some(Self::Prover),

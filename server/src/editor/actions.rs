@@ -82,7 +82,7 @@ impl HoleActions {
 /// The edit that puts `proof` at `hole` in `index`'s text, as a replaced LSP range and the
 /// new text; `None` when the proof cannot be spliced there.
 pub(crate) fn hole_edit(index: &HoleIndex, hole: &Hole, proof: &str) -> Option<(Range, String)> {
-    let spliced = splice(index.text(), hole.span.clone(), hole.position.into(), proof).ok()?;
+    let spliced = splice(index.text(), hole.span.clone(), hole.position, proof).ok()?;
     let range = index.line_index().lsp_range(spliced.replaced.clone());
     Some((range, spliced.inserted().to_owned()))
 }

@@ -169,18 +169,18 @@ fn split_header(header: &str) -> (String, String) {
 }
 
 /// The stage name the data set uses for a pipeline source.
-fn store_source(source: &pipeline::Source, model: Option<&str>) -> store::Source {
-    use pipeline::Source;
+fn store_source(source: &pipeline::CandidateSource, model: Option<&str>) -> store::ProofSource {
+    use pipeline::CandidateSource as Stage;
     match source {
-        Source::Cache | Source::Recheck => store::Source::Cache,
-        Source::Tactic => store::Source::Tactic,
-        Source::Prover { .. } | Source::Repair => store::Source::Prover,
-        Source::Sketch | Source::Assembled => store::Source::Decomposition,
+        Stage::Cache | Stage::Recheck => store::ProofSource::Cache,
+        Stage::Tactic => store::ProofSource::Tactic,
+        Stage::Prover { .. } | Stage::Repair => store::ProofSource::Prover,
+        Stage::Sketch | Stage::Assembled => store::ProofSource::Decomposition,
         // Lean's replacements and shortened proofs descend from a model's proof when a
         // model is named, else from a tactic.
-        Source::Replacement | Source::Cleanup => match model {
-            Some(_) => store::Source::Prover,
-            None => store::Source::Tactic,
+        Stage::Replacement | Stage::Cleanup => match model {
+            Some(_) => store::ProofSource::Prover,
+            None => store::ProofSource::Tactic,
         },
     }
 }
@@ -305,7 +305,7 @@ mod tests {
             goal: goal("t"),
             depth: 0,
             candidate: candidate.into(),
-            source: pipeline::Source::Tactic,
+            source: pipeline::CandidateSource::Tactic,
             model: None,
             mode,
             verdict,

@@ -14,7 +14,7 @@
 
 use crate::config::ModelConfig;
 use crate::models::{ChatClient, PromptFormat, parse_output};
-use crate::pipeline::{self, GoalSpec, ModelError, Sketch};
+use crate::pipeline::{self, GoalSpec, ModelFailure, Sketch};
 
 use super::prover::{ModelProver, Sampling, ask, proof_task};
 use super::sketch_output::sketch_from_output;
@@ -39,7 +39,7 @@ impl ModelDecomposer {
 }
 
 impl pipeline::Decomposer for ModelDecomposer {
-    async fn sketch(&self, goal: &GoalSpec) -> Result<Option<Sketch>, ModelError> {
+    async fn sketch(&self, goal: &GoalSpec) -> Result<Option<Sketch>, ModelFailure> {
         let request = self
             .sampling
             .request(self.format.messages(&proof_task(goal, None)));
@@ -68,7 +68,7 @@ impl ProverSketches {
 }
 
 impl pipeline::Decomposer for ProverSketches {
-    async fn sketch(&self, goal: &GoalSpec) -> Result<Option<Sketch>, ModelError> {
+    async fn sketch(&self, goal: &GoalSpec) -> Result<Option<Sketch>, ModelFailure> {
         if let Some(sketch) = self.prover.take_sketch(goal) {
             return Ok(Some(sketch));
         }

@@ -31,7 +31,7 @@ pub use sketch_output::sketch_from_output;
 use crate::config::{Config, ModelRole};
 use crate::models::prompt::PromptError;
 use crate::pipeline::{
-    AttemptRecord, Attempts, Candidate, Checker, Decomposer, GoalSpec, HoleBudget, ModelError,
+    AttemptRecord, Attempts, Candidate, Checker, Decomposer, GoalSpec, HoleBudget, ModelFailure,
     NoDecomposer, NoProver, NoStore, Pipeline, Portfolio, Prover, Repair, Sketch, WorkspaceLimits,
 };
 use crate::store::{self, ProjectFingerprint};
@@ -105,7 +105,7 @@ impl Prover for ConfiguredProver {
         goal: &GoalSpec,
         index: usize,
         repair: Option<&Repair>,
-    ) -> Result<Candidate, ModelError> {
+    ) -> Result<Candidate, ModelFailure> {
         match self {
             ConfiguredProver::Model(prover) => prover.sample(goal, index, repair).await,
             ConfiguredProver::Absent(prover) => prover.sample(goal, index, repair).await,
@@ -125,7 +125,7 @@ pub enum ConfiguredDecomposer {
 }
 
 impl Decomposer for ConfiguredDecomposer {
-    async fn sketch(&self, goal: &GoalSpec) -> Result<Option<Sketch>, ModelError> {
+    async fn sketch(&self, goal: &GoalSpec) -> Result<Option<Sketch>, ModelFailure> {
         match self {
             ConfiguredDecomposer::Model(decomposer) => decomposer.sketch(goal).await,
             ConfiguredDecomposer::ProverSketches(decomposer) => decomposer.sketch(goal).await,

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::ModelConfig;
 use crate::models::{ChatClient, ChatRequest, Completion, PromptFormat, ProofTask, parse_output};
-use crate::pipeline::{self, Candidate, GoalSpec, ModelError, Repair, Sketch};
+use crate::pipeline::{self, Candidate, GoalSpec, ModelFailure, Repair, Sketch};
 
 use super::sketch_output::sketch_from_output;
 
@@ -74,13 +74,13 @@ pub fn proof_task(goal: &GoalSpec, repair: Option<&Repair>) -> ProofTask {
 pub(crate) async fn ask(
     client: &ChatClient,
     request: &ChatRequest,
-) -> Result<Completion, ModelError> {
+) -> Result<Completion, ModelFailure> {
     let mut answers = client
         .complete(request)
         .await
-        .map_err(|error| ModelError(error.to_string()))?;
+        .map_err(|error| ModelFailure(error.to_string()))?;
     if answers.is_empty() {
-        return Err(ModelError("the model server returned no answer".into()));
+        return Err(ModelFailure("the model server returned no answer".into()));
     }
     Ok(answers.swap_remove(0))
 }
@@ -153,7 +153,7 @@ impl ModelProver {
         &self,
         goal: &GoalSpec,
         repair: Option<&Repair>,
-    ) -> Result<Completion, ModelError> {
+    ) -> Result<Completion, ModelFailure> {
         let request = self
             .sampling
             .request(self.format.messages(&proof_task(goal, repair)));
@@ -167,7 +167,7 @@ impl pipeline::Prover for ModelProver {
         goal: &GoalSpec,
         index: usize,
         repair: Option<&Repair>,
-    ) -> Result<Candidate, ModelError> {
+    ) -> Result<Candidate, ModelFailure> {
         let answer = self.raw_answer(goal, repair).await?;
         let lemma = goal.lemma();
         let parsed = parse_output(&answer.content, &lemma);
@@ -178,7 +178,7 @@ impl pipeline::Prover for ModelProver {
         }
         let proof = parsed.proof.map_err(|rejection| {
             tracing::debug!(sample = index, %rejection, "prover answer rejected before Lean");
-            ModelError(rejection.to_string())
+            ModelFailure(rejection.to_string())
         })?;
         if proof.statement_changed {
             tracing::info!(

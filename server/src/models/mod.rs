@@ -10,7 +10,7 @@ pub mod parse;
 pub mod prompt;
 
 pub use client::{ChatClient, ChatRequest, Completion, EndpointSettings, ModelError, SampleMode};
-pub use parse::{ParseRejection, ParsedOutput, ProofCandidate, Sketch, parse_output};
+pub use parse::{ParseRejection, ParsedOutput, ParsedSketch, ProofCandidate, parse_output};
 pub use prompt::{ChatMessage, PromptFormat, ProofTask};
 
 /// A secret value (an API key). Debug and Display print `***` so it cannot leak into logs,

@@ -131,7 +131,7 @@ pub struct HaveStep {
 
 /// A proof sketch: a theorem proved by `have … := by sorry` steps and a final step.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sketch {
+pub struct ParsedSketch {
     /// The block content.
     pub block: String,
     /// 1-based line of the block's opening fence in the raw output.
@@ -166,14 +166,14 @@ pub struct ParsedOutput {
     /// The proof candidate, or why there is none.
     pub proof: Result<ProofCandidate, ParseRejection>,
     /// Every closed Lean block that contains `sorry`, as a sketch, in order.
-    pub sketches: Vec<Sketch>,
+    pub sketches: Vec<ParsedSketch>,
 }
 
 impl ParsedOutput {
     /// The sketch to decompose with: the last closed Lean block that has `have … := by sorry`
     /// steps (DeepSeek-Prover-V2's `### Lean 4 Proof with have Statements`, or a decomposer's
     /// answer).
-    pub fn decomposition(&self) -> Option<&Sketch> {
+    pub fn decomposition(&self) -> Option<&ParsedSketch> {
         self.sketches.iter().rev().find(|s| !s.steps.is_empty())
     }
 
@@ -214,7 +214,7 @@ pub fn parse_output(raw: &str, original_theorem: &str) -> ParsedOutput {
                 .as_ref()
                 .and_then(|o| find_statement(text, Some(&o.name)))
                 .or_else(|| find_statement(text, None));
-            Some(Sketch {
+            Some(ParsedSketch {
                 block: text.to_owned(),
                 start_line: b.start_line,
                 statement_changed: statement_changed(statement.as_ref(), original.as_ref()),

@@ -18,7 +18,8 @@ use super::portfolio::Portfolio;
 use super::stages::{JobContext, Place, Stages};
 use super::traits::{Attempts, Checker, Decomposer, Prover};
 use super::types::{
-    Anchor, CheckMode, GoalSpec, HoleId, JobKey, JobState, JobTally, Source, Target, Version,
+    Anchor, CandidateSource, CheckMode, GoalSpec, HoleId, JobKey, JobState, JobTally, Target,
+    Version,
 };
 
 /// A hole to prove.
@@ -425,7 +426,7 @@ async fn recheck<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
             },
             proof,
             mode,
-            Source::Recheck,
+            CandidateSource::Recheck,
             None,
         )
         .await;

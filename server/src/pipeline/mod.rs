@@ -33,7 +33,7 @@ pub use portfolio::Portfolio;
 pub use sketch::{Sketch, SketchError, SketchStep};
 pub use traits::{Attempts, Checker, Decomposer, NoDecomposer, NoProver, NoStore, Prover};
 pub use types::{
-    Anchor, AttemptRecord, Candidate, CheckMode, GoalSpec, HoleId, JobKey, JobState, JobTally,
-    ModelError, PipelineRejection, PipelineVerdict, RejectKind, Repair, SketchFrame, Source,
-    Target, Version,
+    Anchor, AttemptRecord, Candidate, CandidateSource, CheckMode, GoalSpec, HoleId, JobKey,
+    JobState, JobTally, ModelFailure, PipelineRejection, PipelineVerdict, RejectKind, Repair,
+    SketchFrame, Target, Version,
 };

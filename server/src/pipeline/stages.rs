@@ -21,8 +21,8 @@ use super::portfolio::Portfolio;
 use super::sketch::Sketch;
 use super::traits::{Attempts, Checker, Decomposer, Prover};
 use super::types::{
-    Anchor, AttemptRecord, Candidate, CheckMode, GoalSpec, JobKey, JobState, JobTally, ModelError,
-    PipelineVerdict, RejectKind, Repair, Source, Target, Version,
+    Anchor, AttemptRecord, Candidate, CandidateSource, CheckMode, GoalSpec, JobKey, JobState,
+    JobTally, ModelFailure, PipelineVerdict, RejectKind, Repair, Target, Version,
 };
 
 /// How long the checks of earlier portfolio tactics may still run once a later one verified
@@ -111,7 +111,7 @@ pub(crate) enum Found {
 /// Why a model request did not give a candidate.
 enum SampleError {
     /// The model failed.
-    Model(ModelError),
+    Model(ModelFailure),
     /// The request was not sent: the job is ending (stale version) or the limiter closed.
     Stopped,
 }
@@ -150,7 +150,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .found_by
-                    == Some(Source::Cache);
+                    == Some(CandidateSource::Cache);
                 let (proof, version) = if from_cache {
                     (proof, version)
                 } else {
@@ -181,7 +181,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
         Place { target, goal }: Place<'_>,
         proof: &str,
         mode: CheckMode,
-        source: Source,
+        source: CandidateSource,
         model: Option<String>,
     ) -> (PipelineVerdict, Version) {
         let started = Instant::now();
@@ -251,7 +251,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                     Place { target, goal },
                     &replacement,
                     CheckMode::Full,
-                    Source::Replacement,
+                    CandidateSource::Replacement,
                     None,
                 )
                 .await;
@@ -283,7 +283,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                         },
                         &proof,
                         CheckMode::Full,
-                        Source::Cache,
+                        CandidateSource::Cache,
                         None,
                     )
                     .await;
@@ -341,7 +341,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                         Place { target, goal },
                         tactic,
                         CheckMode::Full,
-                        Source::Tactic,
+                        CandidateSource::Tactic,
                         None,
                     )
                     .await;
@@ -430,7 +430,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
         let mut repairs: Vec<Repair> = Vec::new();
         let mut model_errors = 0usize;
         // The first model error is the one that names the endpoint that failed.
-        let mut first_error: Option<ModelError> = None;
+        let mut first_error: Option<ModelFailure> = None;
         if total > 0 {
             ctx.publish(
                 target,
@@ -449,7 +449,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                             Place { target, goal },
                             &candidate.body,
                             CheckMode::Full,
-                            Source::Prover { index },
+                            CandidateSource::Prover { index },
                             candidate.model.clone(),
                         )
                         .await;
@@ -503,7 +503,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                         Place { target, goal },
                         &candidate.body,
                         CheckMode::Full,
-                        Source::Repair,
+                        CandidateSource::Repair,
                         candidate.model.clone(),
                     )
                     .await;
@@ -551,7 +551,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                 Place { target, goal },
                 &sketch.text,
                 CheckMode::Sketch,
-                Source::Sketch,
+                CandidateSource::Sketch,
                 None,
             )
             .await;
@@ -618,7 +618,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                     Place { target, goal },
                     &assembled,
                     CheckMode::Full,
-                    Source::Assembled,
+                    CandidateSource::Assembled,
                     None,
                 )
                 .await;
@@ -642,7 +642,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                 Place { target, goal },
                 &assembled,
                 CheckMode::Sketch,
-                Source::Assembled,
+                CandidateSource::Assembled,
                 None,
             )
             .await;
@@ -689,7 +689,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
                         },
                         &variant,
                         CheckMode::Full,
-                        Source::Cleanup,
+                        CandidateSource::Cleanup,
                         None,
                     )
                     .await;

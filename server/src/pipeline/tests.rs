@@ -177,7 +177,7 @@ impl Prover for FakeProver {
         goal: &GoalSpec,
         index: usize,
         repair: Option<&Repair>,
-    ) -> Result<Candidate, ModelError> {
+    ) -> Result<Candidate, ModelFailure> {
         self.started.fetch_add(1, Ordering::SeqCst);
         self.requests.lock().expect("test lock").push((
             goal.target.clone(),
@@ -197,7 +197,7 @@ impl Prover for FakeProver {
                 body,
                 model: Some("fake-prover".into()),
             }),
-            None => Err(ModelError("no answer".into())),
+            None => Err(ModelFailure("no answer".into())),
         }
     }
 }
@@ -226,7 +226,7 @@ impl FakeDecomposer {
 }
 
 impl Decomposer for FakeDecomposer {
-    async fn sketch(&self, goal: &GoalSpec) -> Result<Option<Sketch>, ModelError> {
+    async fn sketch(&self, goal: &GoalSpec) -> Result<Option<Sketch>, ModelFailure> {
         self.asked
             .lock()
             .expect("test lock")
@@ -235,7 +235,7 @@ impl Decomposer for FakeDecomposer {
         match self.sketches.get(&goal.target) {
             Some(text) => Sketch::scan(text)
                 .map(Some)
-                .map_err(|e| ModelError(e.to_string())),
+                .map_err(|e| ModelFailure(e.to_string())),
             None => Ok(None),
         }
     }
@@ -832,7 +832,7 @@ async fn a_cached_proof_is_rechecked_and_used_without_other_work() {
     assert_eq!(prover.started(), 0);
     let records = store.records.lock().expect("test lock").clone();
     assert_eq!(records.len(), 1);
-    assert_eq!(records[0].source, Source::Cache);
+    assert_eq!(records[0].source, CandidateSource::Cache);
     assert!(records[0].verdict.is_verified());
 }
 
@@ -892,9 +892,9 @@ async fn every_check_is_recorded_as_an_attempt() {
     assert_eq!(
         sources,
         [
-            Source::Tactic,
-            Source::Prover { index: 0 },
-            Source::Prover { index: 1 }
+            CandidateSource::Tactic,
+            CandidateSource::Prover { index: 0 },
+            CandidateSource::Prover { index: 1 }
         ]
     );
     assert_eq!(records[1].model.as_deref(), Some("fake-prover"));

@@ -9,7 +9,7 @@ use std::future::Future;
 
 use super::sketch::Sketch;
 use super::types::{
-    AttemptRecord, Candidate, CheckMode, GoalSpec, ModelError, PipelineVerdict, Repair, Target,
+    AttemptRecord, Candidate, CheckMode, GoalSpec, ModelFailure, PipelineVerdict, Repair, Target,
 };
 
 /// Checks a proof with Lean itself at a target, behind the gate.
@@ -51,7 +51,7 @@ pub trait Prover: Send + Sync + 'static {
         goal: &GoalSpec,
         index: usize,
         repair: Option<&Repair>,
-    ) -> impl Future<Output = Result<Candidate, ModelError>> + Send;
+    ) -> impl Future<Output = Result<Candidate, ModelFailure>> + Send;
 }
 
 /// A decomposer model: a plan of `have` steps for a goal.
@@ -60,7 +60,7 @@ pub trait Decomposer: Send + Sync + 'static {
     fn sketch(
         &self,
         goal: &GoalSpec,
-    ) -> impl Future<Output = Result<Option<Sketch>, ModelError>> + Send;
+    ) -> impl Future<Output = Result<Option<Sketch>, ModelFailure>> + Send;
 }
 
 /// The store: records every checked attempt and remembers verified proofs.
@@ -84,8 +84,8 @@ impl Prover for NoProver {
         _goal: &GoalSpec,
         _index: usize,
         _repair: Option<&Repair>,
-    ) -> Result<Candidate, ModelError> {
-        Err(ModelError("no prover model is configured".into()))
+    ) -> Result<Candidate, ModelFailure> {
+        Err(ModelFailure("no prover model is configured".into()))
     }
 }
 
@@ -94,7 +94,7 @@ impl Prover for NoProver {
 pub struct NoDecomposer;
 
 impl Decomposer for NoDecomposer {
-    async fn sketch(&self, _goal: &GoalSpec) -> Result<Option<Sketch>, ModelError> {
+    async fn sketch(&self, _goal: &GoalSpec) -> Result<Option<Sketch>, ModelFailure> {
         Ok(None)
     }
 }

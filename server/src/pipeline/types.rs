@@ -383,7 +383,7 @@ pub struct Candidate {
 /// A model request failed (network, HTTP status, unparsable output).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("model request failed: {0}")]
-pub struct ModelError(pub String);
+pub struct ModelFailure(pub String);
 
 /// What a job has done so far: how many candidates Lean checked, and which stage found the
 /// proof it offers (the first verified `Full` check of the hole itself; Lean's replacements,
@@ -393,16 +393,25 @@ pub struct JobTally {
     /// Checks sent to Lean for this job, at every depth.
     pub checks: u32,
     /// The stage whose candidate first passed the whole gate at the hole.
-    pub found_by: Option<Source>,
+    pub found_by: Option<CandidateSource>,
 }
 
 impl JobTally {
     /// Counts one check and remembers the stage of the first verified proof at the hole.
-    pub(crate) fn count(&mut self, source: &Source, depth: usize, mode: CheckMode, verified: bool) {
+    pub(crate) fn count(
+        &mut self,
+        source: &CandidateSource,
+        depth: usize,
+        mode: CheckMode,
+        verified: bool,
+    ) {
         self.checks = self.checks.saturating_add(1);
         let finds = !matches!(
             source,
-            Source::Replacement | Source::Recheck | Source::Cleanup | Source::Sketch
+            CandidateSource::Replacement
+                | CandidateSource::Recheck
+                | CandidateSource::Cleanup
+                | CandidateSource::Sketch
         );
         if verified && depth == 0 && mode == CheckMode::Full && finds && self.found_by.is_none() {
             self.found_by = Some(source.clone());
@@ -412,7 +421,7 @@ impl JobTally {
 
 /// Where a checked candidate came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
+pub enum CandidateSource {
     /// A proof from the cache, re-checked before use.
     Cache,
     /// A proof found before, checked again after an edit above its declaration.
@@ -448,7 +457,7 @@ pub struct AttemptRecord {
     /// The candidate as checked.
     pub candidate: String,
     /// Where it came from.
-    pub source: Source,
+    pub source: CandidateSource,
     /// The model that wrote it, if any.
     pub model: Option<String>,
     /// The check mode used.

@@ -393,7 +393,7 @@ pub fn export_to_path(
 mod tests {
     use super::*;
     use crate::store::tests::attempt;
-    use crate::store::{Source, StoredVerdict};
+    use crate::store::{ProofSource, StoredVerdict};
     use serde_json::Value;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -408,32 +408,32 @@ mod tests {
             GOAL,
             "linarith",
             StoredVerdict::rejected("linarith failed"),
-            Source::Prover,
+            ProofSource::Prover,
         ))?;
         store.record_attempt(&attempt(
             GOAL,
             "omega",
             StoredVerdict::verified(),
-            Source::Prover,
+            ProofSource::Prover,
         ))?;
         let tactic_goal = "⊢ 2 + 2 = 4";
         store.record_attempt(&attempt(
             tactic_goal,
             "norm_num",
             StoredVerdict::verified(),
-            Source::Tactic,
+            ProofSource::Tactic,
         ))?;
         store.record_attempt(&attempt(
             tactic_goal,
             "norm_num",
             StoredVerdict::verified(),
-            Source::Cache,
+            ProofSource::Cache,
         ))?;
         let mut kimina = attempt(
             "n : ℕ\n⊢ n + 0 = n",
             "by\n  simp",
             StoredVerdict::verified(),
-            Source::Prover,
+            ProofSource::Prover,
         );
         kimina.prompt_format = Some("kimina".to_owned());
         kimina.statement = Some("theorem add_zero' (n : ℕ) : n + 0 = n".to_owned());

@@ -121,7 +121,7 @@ pub enum StoreError {
 
 /// Which stage produced a proof or an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Source {
+pub enum ProofSource {
     /// The embedded tactic portfolio.
     Tactic,
     /// A prover model sample.
@@ -132,31 +132,31 @@ pub enum Source {
     Cache,
 }
 
-impl Source {
+impl ProofSource {
     /// The name stored in the database and written in exports.
     pub fn as_str(self) -> &'static str {
         match self {
-            Source::Tactic => "tactic",
-            Source::Prover => "prover",
-            Source::Decomposition => "decomposition",
-            Source::Cache => "cache",
+            ProofSource::Tactic => "tactic",
+            ProofSource::Prover => "prover",
+            ProofSource::Decomposition => "decomposition",
+            ProofSource::Cache => "cache",
         }
     }
 
     /// The source with this stored name, if any.
-    pub fn from_name(name: &str) -> Option<Source> {
+    pub fn from_name(name: &str) -> Option<ProofSource> {
         [
-            Source::Tactic,
-            Source::Prover,
-            Source::Decomposition,
-            Source::Cache,
+            ProofSource::Tactic,
+            ProofSource::Prover,
+            ProofSource::Decomposition,
+            ProofSource::Cache,
         ]
         .into_iter()
         .find(|source| source.as_str() == name)
     }
 }
 
-impl fmt::Display for Source {
+impl fmt::Display for ProofSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -168,7 +168,7 @@ pub struct CachedProof {
     /// The proof text as it was spliced at the hole.
     pub proof: String,
     /// The stage that first found it.
-    pub source: Source,
+    pub source: ProofSource,
     /// When it was recorded.
     pub created_at: SystemTime,
 }
@@ -215,7 +215,7 @@ pub struct Attempt {
     /// What Lean said.
     pub verdict: StoredVerdict,
     /// Which stage produced the candidate.
-    pub source: Source,
+    pub source: ProofSource,
     /// The model that wrote it, if any.
     pub model: Option<String>,
     /// The prompt format the model was asked in, if any (`deepseek-prover-v2`, `kimina`, …).
@@ -440,7 +440,7 @@ impl Store {
         let Some((proof, source, created_at)) = row else {
             return Ok(None);
         };
-        let source = Source::from_name(&source).ok_or_else(|| StoreError::UnknownSource {
+        let source = ProofSource::from_name(&source).ok_or_else(|| StoreError::UnknownSource {
             path: self.path.clone(),
             value: source,
         })?;
@@ -457,7 +457,7 @@ impl Store {
         &self,
         key: &CacheKey,
         proof: &str,
-        source: Source,
+        source: ProofSource,
     ) -> Result<(), StoreError> {
         let hash = key.hash();
         let now = to_unix_ms(self.now());
@@ -610,7 +610,7 @@ pub(crate) mod tests {
         goal: &str,
         candidate: &str,
         verdict: StoredVerdict,
-        source: Source,
+        source: ProofSource,
     ) -> Attempt {
         Attempt {
             goal: goal.to_owned(),
@@ -619,8 +619,8 @@ pub(crate) mod tests {
             candidate: candidate.to_owned(),
             verdict,
             source,
-            model: (source == Source::Prover).then(|| "DeepSeek-Prover-V2-7B".to_owned()),
-            prompt_format: (source == Source::Prover).then(|| "deepseek-prover-v2".to_owned()),
+            model: (source == ProofSource::Prover).then(|| "DeepSeek-Prover-V2-7B".to_owned()),
+            prompt_format: (source == ProofSource::Prover).then(|| "deepseek-prover-v2".to_owned()),
             elapsed_ms: 120,
             created_at: None,
         }
@@ -635,11 +635,14 @@ pub(crate) mod tests {
         let store = Store::open(&path)?;
         let key = sample_key();
         assert_eq!(store.lookup_verified(&key)?, None);
-        store.record_verified(&key, "omega", Source::Tactic)?;
+        store.record_verified(&key, "omega", ProofSource::Tactic)?;
         let hit = store
             .lookup_verified(&key)?
             .ok_or("the proof just recorded is missing")?;
-        assert_eq!((hit.proof.as_str(), hit.source), ("omega", Source::Tactic));
+        assert_eq!(
+            (hit.proof.as_str(), hit.source),
+            ("omega", ProofSource::Tactic)
+        );
         drop(store);
 
         let reopened = Store::open_project(dir.path())?;
@@ -654,7 +657,7 @@ pub(crate) mod tests {
     fn whitespace_variants_hit_and_other_toolchains_miss() -> TestResult {
         let dir = tempfile::tempdir()?;
         let store = Store::open(&dir.path().join("cache.db"))?;
-        store.record_verified(&sample_key(), "omega", Source::Tactic)?;
+        store.record_verified(&sample_key(), "omega", ProofSource::Tactic)?;
 
         let mut respaced = sample_key();
         respaced.goal = "x  y : ℕ\nh :   x < y\n⊢ x + 1\n    ≤ y\n".to_owned();
@@ -702,7 +705,7 @@ pub(crate) mod tests {
         // A fresh failure counts again, and a later proof of the same key clears it.
         store.record_failure(&key, "timeout")?;
         assert!(store.recent_failure(&key)?);
-        store.record_verified(&key, "omega", Source::Tactic)?;
+        store.record_verified(&key, "omega", ProofSource::Tactic)?;
         assert!(!store.recent_failure(&key)?);
 
         // Reopening after the TTL drops expired rows from the file, not only from answers.
@@ -722,14 +725,19 @@ pub(crate) mod tests {
     fn stats_count_rows_and_bytes() -> TestResult {
         let dir = tempfile::tempdir()?;
         let store = Store::open(&dir.path().join("cache.db"))?;
-        store.record_verified(&sample_key(), "omega", Source::Tactic)?;
+        store.record_verified(&sample_key(), "omega", ProofSource::Tactic)?;
         for candidate in ["simp", "omega"] {
             let verdict = if candidate == "omega" {
                 StoredVerdict::verified()
             } else {
                 StoredVerdict::rejected("simp made no progress")
             };
-            store.record_attempt(&attempt("⊢ 1 + 1 = 2", candidate, verdict, Source::Tactic))?;
+            store.record_attempt(&attempt(
+                "⊢ 1 + 1 = 2",
+                candidate,
+                verdict,
+                ProofSource::Tactic,
+            ))?;
         }
         let stats = store.stats()?;
         assert_eq!((stats.verified, stats.failed, stats.attempts), (1, 0, 2));
@@ -765,10 +773,10 @@ pub(crate) mod tests {
                 &goal,
                 "omega",
                 StoredVerdict::verified(),
-                Source::Tactic,
+                ProofSource::Tactic,
             ))?;
             let key = CacheKey::new(goal, "", "import Mathlib", &fingerprint());
-            store.record_verified(&key, "omega", Source::Tactic)?;
+            store.record_verified(&key, "omega", ProofSource::Tactic)?;
             store.record_failure(&key.with_model("m", "kimina"), "rejected")?;
         }
         Ok(())
@@ -858,7 +866,7 @@ pub(crate) mod tests {
             "⊢ True",
             "trivial",
             StoredVerdict::verified(),
-            Source::Tactic,
+            ProofSource::Tactic,
         );
         with_statement.statement = Some("theorem t : True".to_owned());
         store.record_attempt(&with_statement)?;

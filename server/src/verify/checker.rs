@@ -28,11 +28,9 @@ pub use super::judgement::GateMode;
 use super::judgement::{Judged, judge, judge_messages};
 pub use super::shadow::CheckerStats;
 use super::shadow::{Elaborated, PoolLimits, ShadowPool};
-use super::splice::{
-    HoleKind, Shadow, SourceText, fresh_nonce, shadow_text, splice_in, splice_together_in,
-};
+use super::splice::{Shadow, SourceText, fresh_nonce, shadow_text, splice_in, splice_together_in};
 use crate::config::VerifyConfig;
-use crate::holes::{DocumentSnapshot, HoleId, parse_goal};
+use crate::holes::{DocumentSnapshot, HoleId, HolePosition, parse_goal};
 use crate::lean::{DocumentEvent, LeanDiagnostic, LeanError, LeanHandle};
 use crate::pipeline::{self, CheckMode, Checker, GoalSpec, RejectKind, Target};
 
@@ -85,7 +83,7 @@ pub struct CheckRequest<'a> {
     /// Byte range of the `sorry` token in `source_text`.
     pub hole_span: Range<usize>,
     /// Tactic or term hole.
-    pub hole_kind: HoleKind,
+    pub hole_position: HolePosition,
     /// Byte range of the declaration around the hole in `source_text`.
     pub declaration: Range<usize>,
     /// The proof body to splice in place of the hole.
@@ -211,7 +209,7 @@ impl ShadowChecker {
         let spliced = splice_in(
             request.source,
             request.hole_span.clone(),
-            request.hole_kind,
+            request.hole_position,
             request.proof,
         )?;
         if spliced.focused && request.mode == GateMode::Full {
@@ -299,7 +297,7 @@ impl ShadowChecker {
         source: &SourceText<'_>,
         hole_version: i32,
         declaration: Range<usize>,
-        fills: &[(Range<usize>, HoleKind, &str)],
+        fills: &[(Range<usize>, HolePosition, &str)],
     ) -> GateVerdict {
         let current = (self.inner.current_version)(source_uri);
         let stale = || {
@@ -549,7 +547,7 @@ pub struct LeanChecker {
 struct LocatedHole {
     snapshot: Arc<DocumentSnapshot>,
     span: Range<usize>,
-    kind: HoleKind,
+    kind: HolePosition,
     declaration: Range<usize>,
 }
 
@@ -632,7 +630,7 @@ impl LeanChecker {
                     detail: format!("the hole {} is not inside a declaration", target.hole),
                 })
             })?;
-        let kind = hole.position.into();
+        let kind = hole.position;
         let span = hole.span.clone();
         Ok(LocatedHole {
             snapshot,
@@ -684,7 +682,7 @@ impl Checker for LeanChecker {
             source: &source,
             hole_version: target.version,
             hole_span: located.span,
-            hole_kind: located.kind,
+            hole_position: located.kind,
             declaration: located.declaration,
             proof: &rendered,
             mode: gate,
@@ -723,7 +721,7 @@ impl Checker for LeanChecker {
                 return to_pipeline(&RejectReason::StatementChanged);
             }
             declarations.insert(hole.declaration);
-            located.push((hole.span.clone(), hole.position.into(), proof.as_str()));
+            located.push((hole.span.clone(), hole.position, proof.as_str()));
         }
         let declaration = match declarations.into_iter().collect::<Vec<_>>().as_slice() {
             [Some(at)] => index.command(*at).map(|command| command.span.clone()),

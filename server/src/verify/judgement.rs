@@ -276,7 +276,8 @@ pub fn try_this(message: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verify::{HoleKind, shadow_text, splice};
+    use crate::holes::HolePosition;
+    use crate::verify::{shadow_text, splice};
     use serde_json::json;
 
     const SOURCE: &str =
@@ -286,7 +287,7 @@ mod tests {
     fn shadow_of(source: &str, proof: &str) -> Shadow {
         let hole = source.find("sorry").expect("a hole");
         let start = source.rfind("theorem").expect("a declaration");
-        let spliced = splice(source, hole..hole + 5, HoleKind::Tactic, proof).expect("splices");
+        let spliced = splice(source, hole..hole + 5, HolePosition::Tactic, proof).expect("splices");
         shadow_text(source, start..source.len(), &spliced, "n0").expect("builds")
     }
 

@@ -23,6 +23,6 @@ pub use gate::{
 
 pub use judgement::{Judged, judge, lean_whitespace_end};
 pub use splice::{
-    HoleKind, Shadow, SourceText, Spliced, fresh_nonce, shadow_text, splice, splice_in,
-    splice_together, splice_together_in,
+    Shadow, SourceText, Spliced, fresh_nonce, shadow_text, splice, splice_in, splice_together,
+    splice_together_in,
 };

@@ -20,21 +20,9 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use lean_syntax::{CommandKind, Outline, Token, TokenKind, lex, outline_tokens};
-use serde::{Deserialize, Serialize};
 
 use super::gate::{GateRejection, RejectReason, SHADOW_NAME_PREFIX};
-use crate::holes::EXPANDABLE_IN_PREFIXES;
-
-/// Where the hole sits: in a tactic block (`by sorry`, `· sorry`, `<;> sorry`) or in term
-/// position (`:= sorry`, `⟨sorry, h⟩`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HoleKind {
-    /// A `sorry` tactic.
-    Tactic,
-    /// A `sorry` term.
-    Term,
-}
+use crate::holes::{EXPANDABLE_IN_PREFIXES, HolePosition};
 
 /// The document a candidate is spliced into, read once: its text, its tokens (`lex`) and its
 /// holes (`holes::scan`). A version's snapshot provides all three, so the candidates of one
@@ -68,16 +56,6 @@ impl<'a> SourceText<'a> {
     /// The document's text.
     pub fn text(&self) -> &'a str {
         self.text
-    }
-}
-
-/// The one conversion from the scanner's reading of a hole to how the splicer fills it.
-impl From<crate::holes::HolePosition> for HoleKind {
-    fn from(position: crate::holes::HolePosition) -> Self {
-        match position {
-            crate::holes::HolePosition::Tactic => HoleKind::Tactic,
-            crate::holes::HolePosition::Term => HoleKind::Term,
-        }
     }
 }
 
@@ -176,17 +154,17 @@ fn structure_changed(detail: impl Into<String>) -> GateRejection {
 pub fn splice(
     document: &str,
     hole_span: Range<usize>,
-    hole_kind: HoleKind,
+    hole_position: HolePosition,
     proof: &str,
 ) -> Result<Spliced, GateRejection> {
-    splice_in(&SourceText::read(document), hole_span, hole_kind, proof)
+    splice_in(&SourceText::read(document), hole_span, hole_position, proof)
 }
 
 /// [`splice`] into a document read before (a version's snapshot).
 pub fn splice_in(
     source: &SourceText<'_>,
     hole_span: Range<usize>,
-    hole_kind: HoleKind,
+    hole_position: HolePosition,
     proof: &str,
 ) -> Result<Spliced, GateRejection> {
     let document = source.text;
@@ -199,11 +177,11 @@ pub fn splice_in(
     let layout = HoleLayout::of(document, &source.tokens, &hole_span);
     let focused = !other_holes(&source.holes, &hole_span).is_empty();
     let body = strip_leading_by(proof);
-    let (replaced, inserted) = match (focused, hole_kind) {
-        (true, HoleKind::Tactic) => layout_enclosed(&layout, &hole_span, "(· ", body)?,
-        (true, HoleKind::Term) => layout_enclosed(&layout, &hole_span, "(by ", body)?,
-        (false, HoleKind::Tactic) => layout_tactic(&layout, &hole_span, body)?,
-        (false, HoleKind::Term) => layout_term(&layout, &hole_span, body)?,
+    let (replaced, inserted) = match (focused, hole_position) {
+        (true, HolePosition::Tactic) => layout_enclosed(&layout, &hole_span, "(· ", body)?,
+        (true, HolePosition::Term) => layout_enclosed(&layout, &hole_span, "(by ", body)?,
+        (false, HolePosition::Tactic) => layout_tactic(&layout, &hole_span, body)?,
+        (false, HolePosition::Term) => layout_term(&layout, &hole_span, body)?,
     };
     let mut text = String::with_capacity(document.len() + inserted.len());
     text.push_str(&document[..replaced.start]);
@@ -231,7 +209,7 @@ pub fn splice_in(
 /// them together. `fills` are (hole span, kind, proof) of the original document.
 pub fn splice_together(
     document: &str,
-    fills: &[(Range<usize>, HoleKind, &str)],
+    fills: &[(Range<usize>, HolePosition, &str)],
 ) -> Result<Spliced, GateRejection> {
     splice_together_in(&SourceText::read(document), fills)
 }
@@ -239,7 +217,7 @@ pub fn splice_together(
 /// [`splice_together`] into a document read before (a version's snapshot).
 pub fn splice_together_in(
     source: &SourceText<'_>,
-    fills: &[(Range<usize>, HoleKind, &str)],
+    fills: &[(Range<usize>, HolePosition, &str)],
 ) -> Result<Spliced, GateRejection> {
     let document = source.text;
     let mut edits: Vec<(Range<usize>, String, bool)> = Vec::with_capacity(fills.len());
@@ -841,9 +819,9 @@ pub fn shadow_text(
         if !in_target || in_proof {
             continue;
         }
-        let replacement = match HoleKind::from(hole.position) {
-            HoleKind::Tactic => format!("exact {hole_axiom}"),
-            HoleKind::Term => hole_axiom.clone(),
+        let replacement = match hole.position {
+            HolePosition::Tactic => format!("exact {hole_axiom}"),
+            HolePosition::Term => hole_axiom.clone(),
         };
         edits.push((hole.span.clone(), replacement));
         replaced_holes = true;
@@ -951,7 +929,7 @@ mod tests {
         start..start + "sorry".len()
     }
 
-    fn spliced(document: &str, kind: HoleKind, proof: &str) -> Result<String, RejectReason> {
+    fn spliced(document: &str, kind: HolePosition, proof: &str) -> Result<String, RejectReason> {
         splice(document, hole(document, 0), kind, proof)
             .map(|s| s.text)
             .map_err(|r| r.reason)
@@ -961,7 +939,7 @@ mod tests {
     fn a_tactic_block_lines_up_with_the_hole() {
         let doc =
             "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · sorry\n  · exact h\n";
-        let text = spliced(doc, HoleKind::Tactic, "have h' := h\nexact h'").expect("splices");
+        let text = spliced(doc, HolePosition::Tactic, "have h' := h\nexact h'").expect("splices");
         assert_eq!(
             text,
             "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · have h' := h\n    exact h'\n  · exact h\n"
@@ -971,7 +949,7 @@ mod tests {
     #[test]
     fn a_multi_line_block_after_by_moves_to_its_own_lines() {
         let doc = "theorem t : 1 + 1 = 2 := by sorry\n\ntheorem u : True := trivial\n";
-        let text = spliced(doc, HoleKind::Tactic, "by\n  norm_num\n  done").expect("splices");
+        let text = spliced(doc, HolePosition::Tactic, "by\n  norm_num\n  done").expect("splices");
         assert_eq!(
             text,
             "theorem t : 1 + 1 = 2 := by\n  norm_num\n  done\n\ntheorem u : True := trivial\n"
@@ -981,13 +959,13 @@ mod tests {
     #[test]
     fn a_block_after_a_bullet_or_a_long_statement_is_indented_as_by_hand() {
         let bullet = "theorem t (p : Prop) (h : p) : p ∧ p := by\n  constructor\n  · have h' : p := by sorry\n    exact h'\n  · exact h\n";
-        let text = spliced(bullet, HoleKind::Tactic, "have := h\nexact this").expect("splices");
+        let text = spliced(bullet, HolePosition::Tactic, "have := h\nexact this").expect("splices");
         assert!(
             text.contains("  · have h' : p := by\n      have := h\n      exact this\n    exact h'"),
             "{text}"
         );
         let long = "theorem t (a : ℕ)\n    (h : a = 1)\n    (h' : a = 1) : a = 1 := by sorry\n";
-        let text = spliced(long, HoleKind::Tactic, "subst h\nrfl").expect("splices");
+        let text = spliced(long, HolePosition::Tactic, "subst h\nrfl").expect("splices");
         assert!(text.ends_with(":= by\n  subst h\n  rfl\n"), "{text}");
     }
 
@@ -996,7 +974,7 @@ mod tests {
         let doc = "example : True ∧ True := by\n  sorry\n";
         let text = spliced(
             doc,
-            HoleKind::Tactic,
+            HolePosition::Tactic,
             "constructor\n  · trivial\n  · trivial",
         )
         .expect("splices");
@@ -1005,7 +983,7 @@ mod tests {
             "example : True ∧ True := by\n  constructor\n  · trivial\n  · trivial\n"
         );
         let open = "nlinarith [sq_nonneg (a - b),\n  sq_nonneg (a + b)]";
-        let text = spliced(doc, HoleKind::Tactic, open).expect("splices");
+        let text = spliced(doc, HolePosition::Tactic, open).expect("splices");
         assert!(text.contains("(a - b),\n    sq_nonneg"), "{text}");
     }
 
@@ -1013,21 +991,21 @@ mod tests {
     fn a_term_hole_gets_parentheses_unless_it_stands_alone() {
         let doc = "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨sorry, trivial⟩\n";
         assert_eq!(
-            spliced(doc, HoleKind::Term, "by omega").expect("splices"),
+            spliced(doc, HolePosition::Term, "by omega").expect("splices"),
             "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨(by omega), trivial⟩\n"
         );
         assert_eq!(
-            spliced(doc, HoleKind::Term, "exact h").expect("splices"),
+            spliced(doc, HolePosition::Term, "exact h").expect("splices"),
             "theorem t (h : 0 < 1) : 0 < 1 ∧ True := ⟨(by exact h), trivial⟩\n"
         );
         let alone = "theorem t (p : Prop) (h : p) : p :=\n  sorry\n";
         assert_eq!(
-            spliced(alone, HoleKind::Term, "by\n  have := h\n  exact this").expect("splices"),
+            spliced(alone, HolePosition::Term, "by\n  have := h\n  exact this").expect("splices"),
             "theorem t (p : Prop) (h : p) : p :=\n  by\n    have := h\n    exact this\n"
         );
         let inline = "theorem t (p : Prop) (h : p) : p := sorry\n";
         assert_eq!(
-            spliced(inline, HoleKind::Term, "exact id h").expect("splices"),
+            spliced(inline, HolePosition::Term, "exact id h").expect("splices"),
             "theorem t (p : Prop) (h : p) : p := by exact id h\n"
         );
     }
@@ -1036,7 +1014,7 @@ mod tests {
     fn a_term_hole_gets_a_tactic_block_never_a_bare_tactic() {
         let doc = "theorem t (n : ℕ) : n + 0 = n := sorry\n";
         assert_eq!(
-            spliced(doc, HoleKind::Term, "omega").expect("splices"),
+            spliced(doc, HolePosition::Term, "omega").expect("splices"),
             "theorem t (n : ℕ) : n + 0 = n := by omega\n"
         );
     }
@@ -1045,15 +1023,20 @@ mod tests {
     fn an_admit_hole_is_filled_like_a_sorry() {
         let doc = "theorem t : True := by\n  admit\n";
         let at = doc.find("admit").expect("present");
-        let result = splice(doc, at..at + 5, HoleKind::Tactic, "trivial").expect("splices");
+        let result = splice(doc, at..at + 5, HolePosition::Tactic, "trivial").expect("splices");
         assert_eq!(result.text, "theorem t : True := by\n  trivial\n");
     }
 
     #[test]
     fn a_hole_beside_other_holes_gets_a_focused_block_closed_by_our_parenthesis() {
         let doc = "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · sorry\n  · admit\n";
-        let result =
-            splice(doc, hole(doc, 0), HoleKind::Tactic, "have h := hp\nexact h").expect("splices");
+        let result = splice(
+            doc,
+            hole(doc, 0),
+            HolePosition::Tactic,
+            "have h := hp\nexact h",
+        )
+        .expect("splices");
         assert!(result.focused);
         assert!(
             result
@@ -1064,7 +1047,7 @@ mod tests {
         );
         let term = "theorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := ⟨sorry, sorry⟩\n";
         let result =
-            splice(term, hole(term, 0), HoleKind::Term, "exact hp -- done").expect("splices");
+            splice(term, hole(term, 0), HolePosition::Term, "exact hp -- done").expect("splices");
         let column = term[..hole(term, 0).start].chars().count();
         assert_eq!(
             result.text,
@@ -1085,14 +1068,14 @@ mod tests {
         let source =
             SourceText::from_parts(snapshot.text(), snapshot.tokens(), snapshot.index().holes());
         for (nth, kind, proof) in [
-            (0, HoleKind::Tactic, "trivial"),
-            (1, HoleKind::Tactic, "exact hp"),
-            (1, HoleKind::Term, "exact hp"),
+            (0, HolePosition::Tactic, "trivial"),
+            (1, HolePosition::Tactic, "exact hp"),
+            (1, HolePosition::Term, "exact hp"),
         ] {
             let from_snapshot = splice_in(&source, hole(&v2, nth), kind, proof);
             assert_eq!(from_snapshot, splice(&v2, hole(&v2, nth), kind, proof));
         }
-        let focused = splice_in(&source, hole(&v2, 1), HoleKind::Tactic, "exact hp");
+        let focused = splice_in(&source, hole(&v2, 1), HolePosition::Tactic, "exact hp");
         assert!(
             focused.is_ok_and(|spliced| spliced.focused),
             "`admit` is another hole"
@@ -1102,7 +1085,7 @@ mod tests {
     #[test]
     fn the_proof_span_covers_exactly_the_inserted_text() {
         let doc = "theorem t : True := by\n  sorry -- todo\n";
-        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let result = splice(doc, hole(doc, 0), HolePosition::Tactic, "trivial").expect("splices");
         assert_eq!(result.inserted(), "trivial");
         assert_eq!(result.replaced, hole(doc, 0));
     }
@@ -1115,14 +1098,14 @@ mod tests {
             "trivial /- swallow",
             "exact (\"unterminated",
         ] {
-            let result = spliced(doc, HoleKind::Tactic, proof);
+            let result = spliced(doc, HolePosition::Tactic, proof);
             assert!(
                 matches!(result, Err(RejectReason::StructureChanged { .. })),
                 "{proof}: {result:?}"
             );
         }
         let mid_line = "theorem t : True ∧ True := ⟨by sorry, trivial⟩\n";
-        let result = spliced(mid_line, HoleKind::Tactic, "trivial -- done");
+        let result = spliced(mid_line, HolePosition::Tactic, "trivial -- done");
         assert!(
             matches!(result, Err(RejectReason::StructureChanged { .. })),
             "{result:?}"
@@ -1132,8 +1115,8 @@ mod tests {
     #[test]
     fn a_span_that_is_not_a_sorry_is_refused() {
         let doc = "theorem t : True := trivial\n";
-        assert!(splice(doc, 0..5, HoleKind::Term, "trivial").is_err());
-        assert!(splice(doc, 100..105, HoleKind::Term, "trivial").is_err());
+        assert!(splice(doc, 0..5, HolePosition::Term, "trivial").is_err());
+        assert!(splice(doc, 100..105, HolePosition::Term, "trivial").is_err());
     }
 
     #[test]
@@ -1141,7 +1124,7 @@ mod tests {
         let doc = "import Mathlib\n\ntheorem a : True := trivial\n\ntheorem t : True := by\n  sorry\n\ntheorem z : True := trivial\n";
         let target_start = doc.find("theorem t").expect("present");
         let target = target_start..doc.find("theorem z").expect("present");
-        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let result = splice(doc, hole(doc, 0), HolePosition::Tactic, "trivial").expect("splices");
         let shadow = shadow_text(doc, target, &result, "n0").expect("builds");
         assert_eq!(
             shadow.text,
@@ -1161,7 +1144,7 @@ mod tests {
     #[test]
     fn an_example_is_renamed_so_its_axioms_can_be_printed() {
         let doc = "example : True := by\n  sorry\n";
-        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let result = splice(doc, hole(doc, 0), HolePosition::Tactic, "trivial").expect("splices");
         let shadow = shadow_text(doc, 0..doc.len(), &result, "n0nce").expect("builds");
         assert_eq!(
             shadow.text,
@@ -1174,7 +1157,7 @@ mod tests {
     #[test]
     fn an_anonymous_instance_gets_a_name_after_its_priority() {
         let doc = "instance (priority := low) : Inhabited Nat := sorry\n";
-        let result = splice(doc, hole(doc, 0), HoleKind::Term, "exact ⟨0⟩").expect("splices");
+        let result = splice(doc, hole(doc, 0), HolePosition::Term, "exact ⟨0⟩").expect("splices");
         let shadow = shadow_text(doc, 0..doc.len(), &result, "n0").expect("builds");
         assert!(
             shadow.text.starts_with(
@@ -1195,7 +1178,7 @@ mod tests {
         let doc = "namespace Foo\n\nprotected theorem t : True := by\n  sorry\n\nend Foo\n";
         let start = doc.find("protected").expect("present");
         let end = doc.find("end Foo").expect("present");
-        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let result = splice(doc, hole(doc, 0), HolePosition::Tactic, "trivial").expect("splices");
         let shadow = shadow_text(doc, start..end, &result, "n0").expect("builds");
         assert_eq!(shadow.full_name, "Foo.t");
     }
@@ -1205,7 +1188,7 @@ mod tests {
         let doc = "namespace N\n\ntheorem t (p q : Prop) (hp : p) (hq : q) : p ∧ q := by\n  constructor\n  · sorry\n  · admit\n\nend N\n";
         let start = doc.find("theorem").expect("present");
         let end = doc.find("end N").expect("present");
-        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "exact hp").expect("splices");
+        let result = splice(doc, hole(doc, 0), HolePosition::Tactic, "exact hp").expect("splices");
         let shadow = shadow_text(doc, start..end, &result, "n0").expect("builds");
         assert_eq!(
             &shadow.text[start..],
@@ -1223,7 +1206,7 @@ mod tests {
     #[test]
     fn a_declaration_under_in_prefixes_is_written_as_lean_expands_it() {
         let doc = "open Nat in\nset_option maxHeartbeats 400000 in -- slow\n/-- doc -/\nexample (n : Nat) : n + 0 = n ∧ True := by\n  constructor\n  · sorry\n  · sorry\n";
-        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "omega").expect("splices");
+        let result = splice(doc, hole(doc, 0), HolePosition::Tactic, "omega").expect("splices");
         let shadow = shadow_text(doc, 0..doc.len(), &result, "n0").expect("builds");
         assert_eq!(
             shadow.text,
@@ -1242,7 +1225,7 @@ mod tests {
     #[test]
     fn a_prefix_with_an_in_of_its_own_is_not_expanded() {
         let doc = "/-- info: -/\n#guard_msgs in\ntheorem t : True := by\n  sorry\n";
-        let result = splice(doc, hole(doc, 0), HoleKind::Tactic, "trivial").expect("splices");
+        let result = splice(doc, hole(doc, 0), HolePosition::Tactic, "trivial").expect("splices");
         let rejection = shadow_text(doc, 0..doc.len(), &result, "n0")
             .err()
             .map(|rejection| rejection.to_string());
@@ -1262,8 +1245,8 @@ mod tests {
         let together = splice_together(
             doc,
             &[
-                (second..second + 5, HoleKind::Tactic, "exact hq"),
-                (first.clone(), HoleKind::Tactic, "exact hp"),
+                (second..second + 5, HolePosition::Tactic, "exact hq"),
+                (first.clone(), HolePosition::Tactic, "exact hp"),
             ],
         )
         .expect("splices");
@@ -1277,8 +1260,8 @@ mod tests {
         let overlapping = splice_together(
             doc,
             &[
-                (first.clone(), HoleKind::Tactic, "exact hp"),
-                (first, HoleKind::Tactic, "exact hq"),
+                (first.clone(), HolePosition::Tactic, "exact hp"),
+                (first, HolePosition::Tactic, "exact hq"),
             ],
         );
         assert!(overlapping.is_err());

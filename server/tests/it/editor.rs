@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sorryfill::config::EditorConfig;
 use sorryfill::editor::{EditorState, FILL_TITLE, HoleActions, STATUS_TITLE, Session};
-use sorryfill::holes::HolePosition;
 use sorryfill::lean::{LeanHandle, PrivateEvent};
 use sorryfill::pipeline::{
     CheckMode, Checker, HoleBudget, NoDecomposer, NoProver, NoStore, Pipeline, PipelineVerdict,
@@ -88,11 +87,12 @@ impl Checker for ShadowChecker {
             .lock()
             .expect("not poisoned")
             .push((target.version, proof.to_owned()));
-        let kind = match hole.position {
-            HolePosition::Tactic => verify::HoleKind::Tactic,
-            HolePosition::Term => verify::HoleKind::Term,
-        };
-        let spliced = match verify::splice(index.text(), hole.span, kind, &target.render(proof)) {
+        let spliced = match verify::splice(
+            index.text(),
+            hole.span,
+            hole.position,
+            &target.render(proof),
+        ) {
             Ok(spliced) => spliced,
             Err(error) => return PipelineVerdict::rejected(RejectKind::Gate, format!("{error:?}")),
         };

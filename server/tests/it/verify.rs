@@ -3,7 +3,8 @@
 //! and the ordinary proofs at the end must pass both. The lead runs the same candidates through
 //! the whole path with a lean-sim oracle that accepts everything.
 
-use sorryfill::verify::{GatePolicy, HoleKind, RejectReason, scan_candidate, shadow_text, splice};
+use sorryfill::holes::HolePosition;
+use sorryfill::verify::{GatePolicy, RejectReason, scan_candidate, shadow_text, splice};
 
 /// A file with a tactic hole in the middle declaration.
 pub(crate) const TACTIC_DOC: &str = "import Mathlib
@@ -26,14 +27,14 @@ theorem after_target : True := trivial
 pub(crate) struct Case {
     /// What the candidate tries (the comment above each entry says it in full).
     pub(crate) name: &'static str,
-    pub(crate) kind: HoleKind,
+    pub(crate) kind: HolePosition,
     pub(crate) proof: &'static str,
 }
 
 const fn tactic(name: &'static str, proof: &'static str) -> Case {
     Case {
         name,
-        kind: HoleKind::Tactic,
+        kind: HolePosition::Tactic,
         proof,
     }
 }
@@ -41,7 +42,7 @@ const fn tactic(name: &'static str, proof: &'static str) -> Case {
 const fn term(name: &'static str, proof: &'static str) -> Case {
     Case {
         name,
-        kind: HoleKind::Term,
+        kind: HolePosition::Term,
         proof,
     }
 }
@@ -248,10 +249,10 @@ const KNOWN_GOOD: &[Case] = &[
     term("tactic proof in a term hole", "by exact hp"),
 ];
 
-pub(crate) fn document_for(kind: HoleKind) -> &'static str {
+pub(crate) fn document_for(kind: HolePosition) -> &'static str {
     match kind {
-        HoleKind::Tactic => TACTIC_DOC,
-        HoleKind::Term => TERM_DOC,
+        HolePosition::Tactic => TACTIC_DOC,
+        HolePosition::Term => TERM_DOC,
     }
 }
 
@@ -305,7 +306,7 @@ fn a_line_comment_at_the_end_of_a_term_candidate_cannot_swallow_the_line() {
     let spliced = splice(
         TERM_DOC,
         hole_span(TERM_DOC),
-        HoleKind::Term,
+        HolePosition::Term,
         "exact hp -- done",
     )
     .expect("splices");
@@ -334,7 +335,7 @@ fn known_good_candidates_pass_and_leave_the_rest_of_the_file_alone() {
             "{}: suffix changed",
             case.name
         );
-        if case.kind == HoleKind::Tactic {
+        if case.kind == HolePosition::Tactic {
             let target_end = TACTIC_DOC.find("theorem after_target").expect("present");
             let spliced = splice(document, hole, case.kind, case.proof).expect("passed above");
             let shadow = shadow_text(document, target_start..target_end, &spliced, "n0")
@@ -380,8 +381,13 @@ fn every_minif2f_hole_splices_and_builds_a_shadow() {
         let name = row["name"].as_str().expect("rows have a name");
         let code = row["lean4_code"].as_str().expect("rows have lean4_code");
         let hole = code.rfind("sorry").expect("each row has one hole");
-        let spliced = splice(code, hole..hole + 5, HoleKind::Tactic, "norm_num\nomega")
-            .unwrap_or_else(|r| panic!("{name}: {r}"));
+        let spliced = splice(
+            code,
+            hole..hole + 5,
+            HolePosition::Tactic,
+            "norm_num\nomega",
+        )
+        .unwrap_or_else(|r| panic!("{name}: {r}"));
         let outline = lean_syntax::outline(code);
         let target = outline
             .commands

@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sorryfill::config::VerifyConfig;
+use sorryfill::holes::HolePosition;
 use sorryfill::lean::{DocumentEvent, LeanHandle};
 use sorryfill::pipeline::{CheckMode, Checker, JobKey, PipelineVerdict, RejectKind, Target};
 use sorryfill::router::{Proxy, ProxyConfig};
 use sorryfill::verify::{
-    CheckRequest, CheckerSettings, GateMode, GateVerdict, HoleKind, LeanChecker, RejectReason,
-    ShadowChecker, SourceDocuments, SourceText,
+    CheckRequest, CheckerSettings, GateMode, GateVerdict, LeanChecker, RejectReason, ShadowChecker,
+    SourceDocuments, SourceText,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::watch;
@@ -426,7 +427,7 @@ async fn the_sorry_warning_rejects_in_every_spelling() {
             source: &source,
             hole_version: 1,
             hole_span: hole..hole + "sorry".len(),
-            hole_kind: HoleKind::Term,
+            hole_position: HolePosition::Term,
             declaration: declaration.clone(),
             proof: "exact helper_sorry p",
             mode: GateMode::Full,
@@ -564,7 +565,7 @@ async fn banned_constructs_and_bad_axioms_are_rejected_and_banned_ones_never_rea
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
-    for kind in [HoleKind::Tactic, HoleKind::Term] {
+    for kind in [HolePosition::Tactic, HolePosition::Term] {
         let mut session = Session::start(&["--accept-all"]).await;
         session.open(document_for(kind)).await;
         let checker = session.checker(settings(2, WAIT));
@@ -572,8 +573,8 @@ async fn the_adversarial_suite_through_the_whole_path_verifies_nothing() {
         // The oracle accepts everything: an honest proof verifies, so a rejection below is
         // sorryfill's own gate at work.
         let honest = match kind {
-            HoleKind::Tactic => "omega",
-            HoleKind::Term => "exact hp",
+            HolePosition::Tactic => "omega",
+            HolePosition::Term => "exact hp",
         };
         assert_eq!(
             check(&checker, &target, honest).await,
@@ -609,7 +610,10 @@ async fn the_adversarial_suite_verifies_nothing_beside_the_users_other_hole_eith
         check(&checker, &target, "omega").await,
         PipelineVerdict::verified()
     );
-    for case in ADVERSARIAL.iter().filter(|c| c.kind == HoleKind::Tactic) {
+    for case in ADVERSARIAL
+        .iter()
+        .filter(|c| c.kind == HolePosition::Tactic)
+    {
         let verdict = check(&checker, &target, case.proof).await;
         assert!(
             !verdict.is_verified(),
@@ -819,7 +823,7 @@ async fn a_sketch_check_tolerates_its_own_sorries_but_not_errors() {
         source: &source,
         hole_version: 1,
         hole_span: hole..hole + 5,
-        hole_kind: HoleKind::Tactic,
+        hole_position: HolePosition::Tactic,
         declaration: declaration.clone(),
         proof,
         mode: GateMode::Sketch,
