@@ -618,9 +618,14 @@ pub(crate) fn serve_binary_with(
 
 /// Asks for code actions at the hole of `TEXT` until the fill action comes.
 async fn wait_for_fill(editor: &mut Editor, uri: &str) -> Value {
+    wait_for_fill_on(editor, uri, 1).await
+}
+
+/// Asks for code actions on `line` until the fill action comes.
+async fn wait_for_fill_on(editor: &mut Editor, uri: &str, line: u32) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let actions = editor.code_actions_in(uri, 1, 2).await;
+        let actions = editor.code_actions_in(uri, line, 2).await;
         if let Some(fill) = actions.iter().find(|a| a["title"] == FILL_TITLE) {
             return fill.clone();
         }
@@ -660,6 +665,19 @@ async fn sorryfill_serve_offers_the_portfolio_proof_with_no_model() {
     assert!(log.contains("model-free"), "{log}");
 }
 
+/// A declaration under `open … in` has no symbol in Lean's answer; `serve` checks it as Lean
+/// expands it and offers the proof at the user's hole, prefix untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hole_under_open_in_is_filled() {
+    let text = format!("open Nat in\nset_option maxRecDepth 1000 in\n{TEXT}");
+    let dir = fresh_dir();
+    let (mut child, mut editor, uri, _log) = serve_binary(dir.path(), ORACLE);
+    editor.initialize(json!({}), &uri, &text).await;
+    let fill = wait_for_fill_on(&mut editor, &uri, 3).await;
+    assert_eq!(apply(&text, &fill), text.replace("sorry", "omega"));
+    child.kill().await.expect("the proxy stops");
+}
+
 /// Regression: the checker of `serve` (on its own, confined checking server) refused every
 /// joint check, so proofs for two holes of one declaration were never applied on save.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -674,19 +692,8 @@ async fn two_holes_of_one_declaration_are_applied_together_on_save() {
     let (_child, mut editor, uri, _log) =
         serve_binary_with(dir.path(), ORACLE, &[], &["--accept-all"]);
     editor.initialize(json!({}), &uri, PAIR).await;
-    let deadline = Instant::now() + WAIT;
     for line in [2, 3] {
-        loop {
-            let actions = editor.code_actions_in(&uri, line, 2).await;
-            if actions.iter().any(|a| a["title"] == FILL_TITLE) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no fill on line {line}: {actions:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_for_fill_on(&mut editor, &uri, line).await;
     }
 
     editor
