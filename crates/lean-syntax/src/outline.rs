@@ -6,8 +6,11 @@
 //!
 //! Simplification (documented): Lean splits commands by its grammar; here a command starts at a
 //! command keyword that is the first token on its line, outside any comment or string. This is
-//! how Mathlib-style files are written. `open`, `set_option`, `attribute` and `#…` commands must
-//! start in column 0 because the same words are also tactics inside indented proofs.
+//! how Mathlib-style files are written. `open`, `set_option`, `attribute`, `omit`, `include`,
+//! Batteries' and Mathlib's commands (`alias`, `irreducible_def`, …) and `#…` commands (any `#`
+//! word) must start in column 0, because the same words are also tactics or could stand on a
+//! line of an indented proof. A command we do not know (a project's own syntax) joins the command
+//! before it; Lean's own bounds in the judgement then refuse every check of that declaration.
 //! Declarations begin at their doc comment, `@[attributes]` or modifiers. A command ending in
 //! `in` (`open Foo in`, `set_option … in`, `#guard_msgs in`) joins the command after it.
 
@@ -132,10 +135,54 @@ pub const COMMAND_KEYWORDS: &[&str] = &[
     "import",
     "module",
     "prelude",
+    "omit",
+    "include",
+    "export",
+    // Commands of Batteries and Mathlib that follow declarations in Mathlib-style files.
+    "alias",
+    "irreducible_def",
+    "proof_wanted",
+    "suppress_compilation",
+    "unsuppress_compilation",
+    "assert_not_exists",
+    "assert_not_imported",
+    "library_note",
+    "add_decl_doc",
+    "initialize_simps_projections",
+    "register_option",
+    "seal",
+    "unseal",
+    "recall",
+    "grind_pattern",
+    "unif_hint",
 ];
 
-/// Keywords that only start a command in column 0, because they are also tactics.
-const COLUMN_ZERO_ONLY: &[&str] = &["open", "set_option", "attribute"];
+/// Keywords that only start a command in column 0: they are also tactics, or words a proof
+/// could hold on a line of its own.
+const COLUMN_ZERO_ONLY: &[&str] = &[
+    "open",
+    "set_option",
+    "attribute",
+    "omit",
+    "include",
+    "export",
+    "alias",
+    "irreducible_def",
+    "proof_wanted",
+    "suppress_compilation",
+    "unsuppress_compilation",
+    "assert_not_exists",
+    "assert_not_imported",
+    "library_note",
+    "add_decl_doc",
+    "initialize_simps_projections",
+    "register_option",
+    "seal",
+    "unseal",
+    "recall",
+    "grind_pattern",
+    "unif_hint",
+];
 
 /// Splits `src` into header and commands.
 pub fn outline(src: &str) -> Outline {
@@ -334,6 +381,11 @@ fn command_starts(src: &str, tokens: &[Token]) -> (Vec<Start>, bool) {
 fn is_command_keyword(src: &str, tokens: &[Token], i: usize, col0: bool) -> bool {
     let text = tokens[i].text(src);
     if DECLARATION_KEYWORDS.contains(&text) {
+        return true;
+    }
+    // `#adaptation_note`, `#guard_expr`, a project's own `#…` command: in column 0 a `#` word
+    // is a command, whichever it is.
+    if text.len() > 1 && text.starts_with('#') && col0 {
         return true;
     }
     if !COMMAND_KEYWORDS.contains(&text) {
@@ -609,6 +661,26 @@ mod tests {
         let (none, start) = in_prefixes(src, &outline.commands[0]);
         assert!(none.is_empty());
         assert_eq!(start, 0);
+    }
+
+    #[test]
+    fn mathlib_commands_after_a_declaration_are_commands_of_their_own() {
+        let src = "theorem a : True := by\n  trivial\n\nalias b := a\n\n#adaptation_note /-- x -/\n\nomit [Fintype α] in\ninclude h in\ntheorem c : True := by\n  sorry\n";
+        let s = summary(src);
+        let keywords: Vec<&str> = s.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(
+            keywords,
+            ["theorem", "alias", "#adaptation_note", "theorem"],
+            "{s:?}"
+        );
+        assert!(
+            s[3].3
+                .starts_with("omit [Fintype α] in\ninclude h in\ntheorem c")
+        );
+        let outline = outline(src);
+        let (prefixes, _) = in_prefixes(src, &outline.commands[3]);
+        let keywords: Vec<&str> = prefixes.iter().map(|p| p.keyword.as_str()).collect();
+        assert_eq!(keywords, ["omit", "include"]);
     }
 
     #[test]

@@ -414,12 +414,12 @@ fn prove_with_an_omega_prover(lean: &str, oracle: &str) -> (MockModel, Output, V
 
 #[test]
 fn a_declaration_under_open_in_is_proved_and_one_lean_cannot_check_alone_is_skipped_unasked() {
-    // Lean gives a declaration under `open … in` no symbol; the shadow writes Lean's own
-    // expansion out. A `mutual` theorem or one under `#guard_msgs in` cannot be checked alone,
-    // so no model is asked for them and each says why.
+    // Lean gives a declaration under `omit … in` or `open … in` no symbol; the shadow writes
+    // Lean's own expansion out. A `mutual` theorem or one under `#guard_msgs in` cannot be
+    // checked alone, so no model is asked for them and each says why.
     let lean = format!(
         "import Mathlib\n\n{HELPER}\n\
-         open Nat in\nset_option maxHeartbeats 400000 in\n\
+         omit [Fintype ℕ] in\nopen Nat in\nset_option maxHeartbeats 400000 in\n\
          theorem scoped_one (x : ℕ) (h₀ : x ≠ 0) : x + 0 = x := by\n  sorry\n\n\
          mutual\ntheorem in_mutual (x : ℕ) : 0 + x = x := by\n  sorry\nend\n\n\
          /-- info: -/\n#guard_msgs in\ntheorem guarded (x : ℕ) : x * 1 = x := by\n  sorry\n"
