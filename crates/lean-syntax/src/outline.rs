@@ -135,34 +135,15 @@ pub const COMMAND_KEYWORDS: &[&str] = &[
     "import",
     "module",
     "prelude",
-    "omit",
-    "include",
-    "export",
-    // Commands of Batteries and Mathlib that follow declarations in Mathlib-style files.
-    "alias",
-    "irreducible_def",
-    "proof_wanted",
-    "suppress_compilation",
-    "unsuppress_compilation",
-    "assert_not_exists",
-    "assert_not_imported",
-    "library_note",
-    "add_decl_doc",
-    "initialize_simps_projections",
-    "register_option",
-    "seal",
-    "unseal",
-    "recall",
-    "grind_pattern",
-    "unif_hint",
 ];
 
-/// Keywords that only start a command in column 0: they are also tactics, or words a proof
-/// could hold on a line of its own.
-const COLUMN_ZERO_ONLY: &[&str] = &[
-    "open",
-    "set_option",
-    "attribute",
+/// Keywords that only start a command in column 0, because they are also tactics.
+const COLUMN_ZERO_ONLY: &[&str] = &["open", "set_option", "attribute"];
+
+/// Commands that start a command only in column 0: `omit`, `include` and `export` (before a
+/// declaration they end in `in`), and Batteries' and Mathlib's commands that follow
+/// declarations in Mathlib-style files. Words a proof could hold on a line of its own.
+const COLUMN_ZERO_COMMANDS: &[&str] = &[
     "omit",
     "include",
     "export",
@@ -385,7 +366,8 @@ fn is_command_keyword(src: &str, tokens: &[Token], i: usize, col0: bool) -> bool
     }
     // `#adaptation_note`, `#guard_expr`, a project's own `#…` command: in column 0 a `#` word
     // is a command, whichever it is.
-    if text.len() > 1 && text.starts_with('#') && col0 {
+    let hash_command = text.len() > 1 && text.starts_with('#');
+    if col0 && (hash_command || COLUMN_ZERO_COMMANDS.contains(&text)) {
         return true;
     }
     if !COMMAND_KEYWORDS.contains(&text) {
