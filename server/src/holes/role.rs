@@ -144,10 +144,10 @@ impl HoleIndex {
         let unfinished: Vec<&str> = self
             .holes()
             .iter()
-            .filter(|earlier| earlier.declaration.is_some_and(|command| command < at))
             .filter(|earlier| {
                 earlier
                     .declaration
+                    .filter(|&command| command < at)
                     .and_then(|command| self.command(command))
                     .is_some_and(|command| REFERABLE_KEYWORDS.contains(&command.keyword.as_str()))
             })
