@@ -357,6 +357,16 @@ async fn run_job<C: Checker, P: Prover, D: Decomposer, A: Attempts>(
             reason: "the document version is no longer current".into(),
         },
     };
+    // The log is where a user (or CI) finds out why a hole was not proved.
+    let version = ctx.anchor.borrow().version;
+    let (doc, hole) = (&ctx.key.doc, &ctx.key.hole);
+    match &outcome {
+        JobState::Failed { reason } => {
+            tracing::info!(uri = %doc, %hole, version, %reason, "job failed");
+        }
+        JobState::Cancelled => tracing::info!(uri = %doc, %hole, version, "job cancelled"),
+        _ => tracing::info!(uri = %doc, %hole, version, "job ended with a proof"),
+    }
     state.send_replace(outcome);
 }
 

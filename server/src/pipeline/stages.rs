@@ -69,7 +69,22 @@ pub(crate) struct JobContext {
     pub tally: Arc<std::sync::Mutex<JobTally>>,
 }
 
+/// How long a check that found its version gone waits for the job to be re-anchored. The
+/// editor publishes a new version just before it re-anchors the jobs that survive the edit,
+/// so a check can see the version go first; only a thread descheduled between the two
+/// makes the wait longer than a moment. A job whose hole the edit touched is cancelled
+/// instead, which ends the wait with the job.
+pub(crate) const REANCHOR_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl JobContext {
+    /// Whether the job now points past `version`, waiting up to [`REANCHOR_GRACE`] for the
+    /// re-anchor that follows a new version.
+    async fn moved_on_from(&self, version: Version) -> bool {
+        let mut anchor = self.anchor.clone();
+        let moved = anchor.wait_for(|anchor| anchor.version != version);
+        matches!(tokio::time::timeout(REANCHOR_GRACE, moved).await, Ok(Ok(_)))
+    }
+
     /// Why the job is ending early: the file cannot be checked, or its version is gone.
     fn ending_reason(&self) -> String {
         self.unavailable
@@ -198,7 +213,7 @@ impl<C: Checker, P: Prover, D: Decomposer, A: Attempts> Stages<C, P, D, A> {
             if matches!(&verdict, PipelineVerdict::Rejected(r) if r.kind == RejectKind::Stale) {
                 // A check overtaken by a re-anchor is repeated at the new version; only a
                 // version nobody re-anchored from ends the job.
-                if ctx.anchor.borrow().version != current.version {
+                if ctx.moved_on_from(current.version).await {
                     continue;
                 }
                 ctx.stale.cancel();

@@ -1218,6 +1218,45 @@ async fn a_check_overtaken_by_a_reanchor_is_repeated_at_the_new_version() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_check_that_sees_the_new_version_before_the_reanchor_waits_for_it() {
+    // The editor publishes a version just before it re-anchors the jobs: a check can answer
+    // `Stale` in between. The job must follow the re-anchor, not end as "no longer current"
+    // (the Neovim end-to-end test saw exactly that under load).
+    let current = Arc::new(AtomicUsize::new(1));
+    let lean_current = Arc::clone(&current);
+    let mut lean = FakeLean::new(move |target, proof, _| {
+        if target.version as usize != lean_current.load(Ordering::SeqCst) {
+            PipelineVerdict::rejected(RejectKind::Stale, "version is gone")
+        } else {
+            verdict(proof == "omega")
+        }
+    });
+    lean.delay = Duration::from_secs(1);
+    let pipeline = verified_pipeline(lean.clone());
+    let doc = "file:///p/A.lean";
+    let mut rx = pipeline.submit(request("h1", "P", &[]));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    current.store(2, Ordering::SeqCst);
+    // The check at version 1 answers `Stale` at 1 s; the re-anchor comes later.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let moved = [Moved {
+        from: hole("h1"),
+        to: hole("h1"),
+        prefix_changed: false,
+    }];
+    assert_eq!(pipeline.reanchor(doc, 1, 2, &moved), 1);
+    assert_eq!(
+        final_state(&mut rx).await,
+        JobState::Verified {
+            proof: "omega".into(),
+            version: 2
+        }
+    );
+    let versions: Vec<Version> = lean.calls().iter().map(|c| c.version).collect();
+    assert_eq!(versions, [1, 2]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn dropping_the_pipeline_cancels_its_jobs() {
     let prover =
         FakeProver::new(|_, _, _| Some("late".into())).with_delay(|_| Duration::from_secs(3600));

@@ -220,7 +220,10 @@ const HOLE_FILE: &str = "theorem t (n : Nat) : n + 0 = n := by\n  sorry\n";
 
 #[test]
 fn a_crashed_file_worker_passes_leans_error_through_and_the_next_edit_recovers() {
-    let mut serve = Serve::start(&["--crash-marker", "CRASH_HERE"], "");
+    // The worker crashes once its imports are loaded. Lean queues a request that arrives
+    // after a crash until the next edit, so the hover must be pending before: loading the
+    // imports takes long enough for it to arrive even on a stalled machine.
+    let mut serve = Serve::start(&["--crash-marker", "CRASH_HERE", "--import-ms", "2000"], "");
     let uri = serve.open("Crash.lean", "-- CRASH_HERE\ntheorem t : True := trivial\n");
     let id = serve.request(
         "textDocument/hover",

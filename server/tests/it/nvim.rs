@@ -208,6 +208,14 @@ local ok, err = pcall(function()
   out = io.open(vim.env.HEALTH_OUT, 'w')
   out:write(table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n'))
   out:close()
+  -- Stop the server before quitting: while Neovim quits, lean.nvim may still send a
+  -- `$/lean/rpc/connect` after the `exit` notification, and a write to a server that has
+  -- exited kills Neovim with SIGPIPE once its signal handlers are gone. Plain Lean exits on
+  -- `exit` just the same; the race is Neovim's, not the proxy's.
+  vim.lsp.stop_client(vim.lsp.get_clients())
+  if not vim.wait(10000, function() return #vim.lsp.get_clients() == 0 end, 50) then
+    fail 'the server did not stop'
+  end
 end)
 if not ok then fail(tostring(err)) end
 vim.cmd 'qall!'
@@ -312,7 +320,14 @@ fn the_plugin_with_lean_nvim_proves_fills_on_save_and_checks_health() {
         .output()
         .expect("nvim runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "Neovim failed: {stderr}");
+    // The server's log says why a proof was not ready; a CI failure must carry it.
+    let log = std::fs::read_to_string(dir.path().join(".cache/sorryfill/serve.log"))
+        .unwrap_or_else(|error| format!("(no serve.log: {error})"));
+    assert!(
+        output.status.success(),
+        "Neovim failed ({}): {stderr}\nsorryfill's log:\n{log}",
+        output.status
+    );
 
     let written = std::fs::read_to_string(root.join("Foo.lean")).expect("read");
     assert_eq!(
