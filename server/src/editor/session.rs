@@ -1113,13 +1113,15 @@ mod tests {
         assert_eq!(h.state.current_version(URI), None);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_job_that_ended_stale_starts_again_at_the_next_elaboration() {
         let mut h = harness_refusing(RejectKind::Stale);
         let v1 = "theorem t (x : Nat) : x + 0 = x := by\n  sorry\n";
         h.open_elaborated(1, v1);
         let (_, reply) = h.goal_request().await;
         let _ = reply.send(Ok(goal("x + 0 = x")));
+        // No re-anchor comes within the grace a stale check waits for one.
+        tokio::time::sleep(crate::pipeline::REANCHOR_GRACE).await;
         h.settle().await;
         let jobs = h.state.jobs_of(URI);
         assert!(

@@ -31,6 +31,8 @@ pub use budget::{HoleBudget, WorkspaceLimits};
 pub use jobs::{JobRequest, Moved, Pipeline};
 pub use portfolio::Portfolio;
 pub use sketch::{Sketch, SketchError, SketchStep};
+#[cfg(test)]
+pub(crate) use stages::REANCHOR_GRACE;
 pub use traits::{Attempts, Checker, Decomposer, NoDecomposer, NoProver, NoStore, Prover};
 pub use types::{
     Anchor, AttemptRecord, Candidate, CandidateSource, CheckMode, GoalSpec, HoleId, JobKey,

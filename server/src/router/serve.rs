@@ -177,7 +177,6 @@ impl Proxy {
             (Event::Server, Event::ServerClosed),
             tap(Direction::FromLean),
         );
-        drop(capture);
         // The router must stop when both readers are done, even if handles live on.
         drop(self.events_tx);
         drop(self.lean);
@@ -216,6 +215,12 @@ impl Proxy {
         // The router dropped its sender, so the editor's writer flushes what is queued and ends.
         if tokio::time::timeout(grace, client_writer).await.is_err() {
             tracing::warn!("the editor did not read our last frames in time");
+        }
+        // The process exits after this: the capture's last frames must be on disk first.
+        if let Some(capture) = capture
+            && !capture.flushed(grace).await
+        {
+            tracing::warn!(path = %capture.path().display(), "the capture's last frames may be missing");
         }
         Ok(status)
     }

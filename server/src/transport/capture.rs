@@ -9,8 +9,9 @@
 //! Invariants: recording never blocks or fails the proxy: the pipes' tasks only clone a
 //! `Bytes` handle and push it on a channel, and a thread of its own writes the file (a
 //! write error ends the capture, logged once). A frame waiting for that thread keeps its
-//! read-budget charge, so a slow disk slows the readers instead of growing memory.
-//! Without `--capture` nothing of this runs.
+//! read-budget charge, so a slow disk slows the readers instead of growing memory. The
+//! session ends with [`Capture::flushed`], so the last frames (an `exit`, Lean's last words)
+//! are on disk before the process exits. Without `--capture` nothing of this runs.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -53,10 +54,17 @@ struct Record {
     body: Bytes,
 }
 
+/// What the writer thread receives: a frame, or a request to say when everything before it
+/// is on disk.
+enum Message {
+    Record(Record),
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// A capture being written; clones write to the same file.
 #[derive(Debug, Clone)]
 pub struct Capture {
-    records: mpsc::Sender<Record>,
+    records: mpsc::Sender<Message>,
     started: Instant,
     path: PathBuf,
 }
@@ -94,7 +102,7 @@ impl Capture {
             wall.as_millis()
         )?;
         out.flush()?;
-        let (records, incoming) = mpsc::channel::<Record>();
+        let (records, incoming) = mpsc::channel::<Message>();
         let shown = path.clone();
         std::thread::Builder::new()
             .name("sorryfill-capture".into())
@@ -124,24 +132,43 @@ impl Capture {
             body: body.clone(),
         };
         // A stopped capture thread has logged why; the session goes on.
-        let _ = self.records.send(record);
+        let _ = self.records.send(Message::Record(record));
+    }
+
+    /// Waits until every frame recorded so far is written and flushed, at most `within`;
+    /// false when the writer did not confirm in time (or has stopped, and logged why).
+    pub async fn flushed(&self, within: std::time::Duration) -> bool {
+        let (done, written) = tokio::sync::oneshot::channel();
+        if self.records.send(Message::Flush(done)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(within, written).await, Ok(Ok(())))
     }
 }
 
-/// Writes records until every sender is gone, flushing whenever none is waiting.
-fn write_records(out: &mut impl Write, incoming: &mpsc::Receiver<Record>) -> std::io::Result<()> {
+/// Writes records until every sender is gone, flushing whenever none is waiting and before
+/// answering a flush request.
+fn write_records(out: &mut impl Write, incoming: &mpsc::Receiver<Message>) -> std::io::Result<()> {
     while let Ok(first) = incoming.recv() {
         let mut next = Some(first);
-        while let Some(record) = next.take() {
-            writeln!(
-                out,
-                "{} {} {}",
-                record.micros,
-                record.direction.as_str(),
-                record.body.len()
-            )?;
-            out.write_all(&record.body)?;
-            out.write_all(b"\n")?;
+        while let Some(message) = next.take() {
+            match message {
+                Message::Record(record) => {
+                    writeln!(
+                        out,
+                        "{} {} {}",
+                        record.micros,
+                        record.direction.as_str(),
+                        record.body.len()
+                    )?;
+                    out.write_all(&record.body)?;
+                    out.write_all(b"\n")?;
+                }
+                Message::Flush(done) => {
+                    out.flush()?;
+                    let _ = done.send(());
+                }
+            }
             next = incoming.try_recv().ok();
         }
         out.flush()?;
@@ -244,19 +271,15 @@ mod tests {
         for (direction, body) in &bodies {
             capture.record(*direction, body);
         }
-        drop(capture);
-        // The writer thread ends once the last sender is gone; wait for its final flush.
-        let deadline = Instant::now() + std::time::Duration::from_secs(10);
-        let frames = loop {
-            let bytes = std::fs::read(&path).expect("the capture exists");
-            match read_capture(&bytes) {
-                Ok(frames) if frames.len() == bodies.len() => break frames,
-                _ if Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(10))
-                }
-                other => panic!("the capture is incomplete: {other:?}"),
-            }
-        };
+        // The proxy's end of session: everything recorded is on disk once this returns true.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime");
+        assert!(runtime.block_on(capture.flushed(std::time::Duration::from_secs(10))));
+        let bytes = std::fs::read(&path).expect("the capture exists");
+        let frames = read_capture(&bytes).expect("a whole capture");
+        assert_eq!(frames.len(), bodies.len());
         for ((direction, body), frame) in bodies.iter().zip(&frames) {
             assert_eq!(frame.direction, direction.as_str());
             assert_eq!(frame.body, body.to_vec());
