@@ -780,6 +780,12 @@ pub fn shadow_text(
         }
         edits.push((command.span.start..inner_start, sections));
     }
+    // Mathlib's `lemma` is a macro for `theorem`, but Lean lists a declaration as a symbol
+    // only when its own syntax is a `declaration` (lean4#10190): without this the judgement
+    // could bound no `lemma`. The shadow spells it as what the macro expands to.
+    if command.keyword == "lemma" {
+        edits.push((keyword_token.span.clone(), "theorem".to_owned()));
+    }
     let name = match (&command.name, command.keyword.as_str()) {
         (Some((name, _)), _) => name.clone(),
         (None, "example") => {
@@ -1151,6 +1157,19 @@ mod tests {
             "noncomputable def _sorryfill_example_n0nce : True := by\n  trivial\n\n#print axioms _root_._sorryfill_example_n0nce\n"
         );
         assert_eq!(&shadow.text[shadow.keyword_offset..][..3], "def");
+        assert_eq!(&shadow.text[shadow.proof_span.clone()], "trivial");
+    }
+
+    #[test]
+    fn a_lemma_is_checked_as_the_theorem_it_expands_to() {
+        let doc = "/-- doc -/\n@[simp] lemma l : True := by\n  sorry\n";
+        let result = splice(doc, hole(doc, 0), HolePosition::Tactic, "trivial").expect("splices");
+        let shadow = shadow_text(doc, 0..doc.len(), &result, "n0nce").expect("builds");
+        assert_eq!(
+            shadow.text,
+            "/-- doc -/\n@[simp] theorem l : True := by\n  trivial\n\n#print axioms _root_.l\n"
+        );
+        assert_eq!(&shadow.text[shadow.keyword_offset..][..7], "theorem");
         assert_eq!(&shadow.text[shadow.proof_span.clone()], "trivial");
     }
 

@@ -158,6 +158,40 @@ async fn real_lean_verifies_a_declaration_under_open_in_and_set_option_in() {
     session.finish().await;
 }
 
+/// Mathlib's `lemma` (defined here as `Mathlib/Tactic/Lemma.lean` defines it, so no Mathlib
+/// is needed) is its own syntax, which Lean's documentSymbol does not list (lean4#10190): the
+/// shadow checks it as the `theorem` it expands to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Lean toolchain: run with `-- --ignored` and lake on PATH"]
+async fn real_lean_verifies_a_hole_in_a_mathlib_style_lemma() {
+    let Some(lake) = real_lake() else { return };
+    let source = r#"import Lean
+open Lean
+
+syntax (name := lemma) (priority := default + 1) declModifiers
+  group("lemma " declId ppIndent(declSig) declVal) : command
+
+@[macro «lemma»] def expandLemma : Macro := fun stx =>
+  let stx := stx.modifyArg 1 fun stx =>
+    let stx := stx.modifyArg 0 (mkAtomFrom · "theorem" (canonical := true))
+    stx.setKind ``Parser.Command.theorem
+  pure <| stx.setKind ``Parser.Command.declaration
+
+lemma le_succ_succ (a b : Nat) (h : a ≤ b) : a + 1 ≤ b + 1 := by
+  sorry
+"#;
+    let (session, _dir) = start(&lake, source).await;
+    let checker = session.checker(settings(1, Duration::from_secs(120)));
+    let target = session.target(0);
+    assert_eq!(
+        check(&checker, &target, "omega").await,
+        PipelineVerdict::verified()
+    );
+    let verdict = check(&checker, &target, "exact h").await;
+    assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
+    session.finish().await;
+}
+
 /// Issue 11's cheats against real Lean: the same candidates as the binary suite (core only, so
 /// `ℕ` is spelled `Nat`), none verified, while an honest proof of each hole is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
