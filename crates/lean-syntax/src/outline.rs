@@ -163,6 +163,35 @@ const COLUMN_ZERO_COMMANDS: &[&str] = &[
     "recall",
     "grind_pattern",
     "unif_hint",
+    "notation3",
+    "simproc",
+    "dsimproc",
+    "simproc_decl",
+    "dsimproc_decl",
+    "register_simp_attr",
+    "run_meta",
+    "run_elab",
+    "compile_inductive",
+    "compile_def",
+    "add_aesop_rules",
+    "erase_aesop_rules",
+    "declare_aesop_rule_sets",
+    "mk_iff_of_inductive_prop",
+    "count_heartbeats",
+    "whatsnew",
+    "recommended_spelling",
+    "register_label_attr",
+    "norm_cast_add_elim",
+    "name_poly_vars",
+    "extend_docs",
+    "deprecated_module",
+    "register_linter_set",
+    "register_builtin_option",
+    "declare_simp_like_tactic",
+    "register_tactic_tag",
+    "tactic_extension",
+    "register_error_explanation",
+    "unlock_limits",
 ];
 
 /// Splits `src` into header and commands.
@@ -343,6 +372,9 @@ fn command_starts(src: &str, tokens: &[Token]) -> (Vec<Start>, bool) {
             && (line_start || continues_prefix)
         {
             pending.get_or_insert(i);
+        } else if text == "[" && continues_prefix && tokens[i - 1].text(src) == "scoped" {
+            // Mathlib's `scoped[NS] notation …`: the namespace belongs to the modifier.
+            bracket_depth = 1;
         } else if token.kind == TokenKind::Ident
             && (line_start || continues_prefix)
             && is_command_keyword(src, tokens, i, col0 || continues_prefix)
@@ -670,6 +702,38 @@ mod tests {
         let src = "def a := \"\ntheorem x\"\n/-\ntheorem y\n-/\n-- theorem z\ndef b := 1\n";
         let s = summary(src);
         assert_eq!(s.len(), 2, "{s:?}");
+    }
+
+    #[test]
+    fn mathlib_commands_after_a_declaration_start_commands_of_their_own() {
+        let src = "theorem a : True := by\n  trivial\nnotation3 \"∑' \"(...)\", \"r:67:(scoped f => tsum f) => r\nscoped[Foo] notation \"𝔼\" => 1\nlocal notation \"ℙ\" => 2\ncount_heartbeats in\ntheorem b : True := by\n  sorry\nsimproc reduceFoo (foo _) := fun _ => return .continue\n";
+        let s = summary(src);
+        let keywords: Vec<&str> = s.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(
+            keywords,
+            [
+                "theorem",
+                "notation3",
+                "notation",
+                "notation",
+                "theorem",
+                "simproc"
+            ],
+            "{s:?}"
+        );
+        let outline = outline(src);
+        assert!(
+            src[outline.commands[0].span.clone()]
+                .trim_end()
+                .ends_with("trivial")
+        );
+        assert!(src[outline.commands[2].span.clone()].starts_with("scoped[Foo] notation"));
+        // `count_heartbeats in` prefixes the theorem, as `open … in` does.
+        assert!(
+            src[outline.commands[4].span.clone()].starts_with("count_heartbeats in\ntheorem b")
+        );
+        let (prefixes, _) = in_prefixes(src, &outline.commands[4]);
+        assert_eq!(prefixes[0].keyword, "count_heartbeats");
     }
 
     #[test]
