@@ -411,6 +411,28 @@ async fn a_proof_lean_accepts_is_verified_and_a_wrong_one_is_rejected_with_leans
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_done_notification_sent_twice_changes_no_verdict() {
+    // A real server may say a version is done twice (protocol §4.2): the second must neither
+    // end the next check early nor hide its diagnostics.
+    let mut session = Session::start(&["--done-twice"]).await;
+    session.open(SOURCE).await;
+    let checker = session.checker(settings(1, WAIT));
+    let target = session.target(0);
+    for _ in 0..3 {
+        assert_eq!(
+            check(&checker, &target, "omega").await,
+            PipelineVerdict::verified()
+        );
+        let verdict = check(&checker, &target, "simp").await;
+        assert!(
+            rejected_with(&verdict, RejectKind::Lean, "unsolved goals"),
+            "{verdict:?}"
+        );
+    }
+    session.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mathlib_lemma_is_verified_although_lean_lists_no_symbol_for_it() {
     // Lean's documentSymbol lists only `declaration` syntax, and Mathlib's `lemma` is a
     // syntax of its own (lean4#10190): the shadow checks it as the `theorem` it expands to.

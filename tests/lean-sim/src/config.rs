@@ -74,6 +74,10 @@ pub struct Config {
     /// Send `workspace/semanticTokens/refresh` requests (numeric ids from 0) while processing.
     #[arg(long)]
     pub refresh_requests: bool,
+    /// Say a version is done twice (`processing: []`), as a real Lean 4 server's wire capture
+    /// shows (protocol §4.2, §15).
+    #[arg(long)]
+    pub done_twice: bool,
     /// The project's imports are out of date: a worker allowed to build (`dependencyBuildMode`
     /// `always`, absent, or `once` at first start) shows Lake's progress lines and then
     /// works; one that may not gets Lean's "Imports are out of date" header error.

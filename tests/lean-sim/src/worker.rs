@@ -460,9 +460,15 @@ impl Worker {
             results.push(result);
         }
         reporter.catch_up(self, version, &index, &results, None);
+        let done = |worker: &Self| {
+            worker.progress(version, &index, None, 1);
+            if config.done_twice {
+                worker.progress(version, &index, None, 1);
+            }
+        };
         if reporter.blocked {
             // A version that blocked has published as it went: done, and no final publish.
-            self.progress(version, &index, None, 1);
+            done(self);
         } else {
             // Finished inside the report delay: the reporter wakes, says done first and only
             // then publishes the whole set once (Lean's `reportSnapshots`).
@@ -470,7 +476,7 @@ impl Worker {
             if self.texts.has_changed().unwrap_or(true) {
                 return Outcome::Superseded;
             }
-            self.progress(version, &index, None, 1);
+            done(self);
             let all: Vec<&Diagnostic> = results.iter().flat_map(|r| r.diagnostics.iter()).collect();
             self.publish(version, &index, &all, false);
         }

@@ -62,6 +62,16 @@ fn report_sequence(sim: &mut Sim, uri: &str, version: i64) -> Vec<String> {
 }
 
 #[test]
+fn done_twice_says_done_twice_before_the_publish() {
+    let mut sim = Sim::start(&["--done-twice"], json!({}));
+    sim.open(URI, "theorem a : 1 = 1 := by\n  sorry\n");
+    assert_eq!(
+        report_sequence(&mut sim, URI, 1),
+        ["progress", "done", "done", "publish 1", "answer"]
+    );
+}
+
+#[test]
 fn a_version_that_never_blocked_says_done_before_its_only_publish() {
     // The default report delay (200 ms, as Lean's) outlasts this quick elaboration.
     let mut sim = Sim::start(&[], json!({}));
