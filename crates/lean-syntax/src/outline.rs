@@ -192,7 +192,16 @@ const COLUMN_ZERO_COMMANDS: &[&str] = &[
     "tactic_extension",
     "register_error_explanation",
     "unlock_limits",
+    // compfiles' commands: `snip begin`/`snip end` around helper lemmas, `determine` for an
+    // answer and `problem` for the statement (see [`COLUMN_ZERO_DECLARATIONS`]).
+    "snip",
+    "determine",
+    "problem",
 ];
+
+/// Declarations of a syntax of their own that start a command only in column 0, being
+/// ordinary words elsewhere: compfiles' `problem`, "a synonym for `theorem`".
+pub const COLUMN_ZERO_DECLARATIONS: &[&str] = &["problem"];
 
 /// Splits `src` into header and commands.
 pub fn outline(src: &str) -> Outline {
@@ -421,7 +430,9 @@ fn next_significant(tokens: &[Token], i: usize) -> Option<usize> {
 fn describe(src: &str, tokens: &[Token], start: &Start, span: Range<usize>) -> Command {
     let keyword = tokens[start.keyword_token].text(src).to_owned();
     let kind = match keyword.as_str() {
-        k if DECLARATION_KEYWORDS.contains(&k) => CommandKind::Declaration,
+        k if DECLARATION_KEYWORDS.contains(&k) || COLUMN_ZERO_DECLARATIONS.contains(&k) => {
+            CommandKind::Declaration
+        }
         "namespace" => CommandKind::Namespace,
         "section" => CommandKind::Section,
         "end" => CommandKind::End,
@@ -734,6 +745,26 @@ mod tests {
         );
         let (prefixes, _) = in_prefixes(src, &outline.commands[4]);
         assert_eq!(prefixes[0].keyword, "count_heartbeats");
+    }
+
+    #[test]
+    fn compfiles_commands_after_a_lemma_start_commands_of_their_own() {
+        let src = "snip begin\n\nlemma l : True := by\n  sorry\n\nsnip end\n\ndetermine answer : ℕ := 9\n\nproblem p : answer = 9 := by\n  sorry\n";
+        let s = summary(src);
+        let keywords: Vec<&str> = s.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(
+            keywords,
+            ["snip", "lemma", "snip", "determine", "problem"],
+            "{s:?}"
+        );
+        assert!(
+            s[1].3.ends_with("sorry"),
+            "the lemma ends at its proof: {s:?}"
+        );
+        assert_eq!(
+            (s[4].1, s[4].2.as_deref()),
+            (CommandKind::Declaration, Some("p"))
+        );
     }
 
     #[test]

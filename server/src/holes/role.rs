@@ -63,7 +63,7 @@ impl HoleRole {
 }
 
 /// Keywords whose value is a proof.
-const PROOF_KEYWORDS: &[&str] = &["theorem", "lemma", "example"];
+const PROOF_KEYWORDS: &[&str] = &["theorem", "lemma", "example", "problem"];
 
 impl HoleIndex {
     /// What `hole` (one of this index's holes) stands for.
@@ -178,7 +178,7 @@ impl HoleIndex {
 }
 
 /// Keywords of the declarations a statement can name whose `sorry` then reaches its axioms.
-const REFERABLE_KEYWORDS: &[&str] = &["def", "abbrev", "theorem", "lemma", "opaque"];
+const REFERABLE_KEYWORDS: &[&str] = &["def", "abbrev", "theorem", "lemma", "problem", "opaque"];
 
 /// What `hole` of `text` stands for (see [`HoleIndex::role`]).
 pub fn role(text: &str, hole: &Hole) -> HoleRole {

@@ -70,10 +70,10 @@ pub(crate) struct JobContext {
 }
 
 /// How long a check that found its version gone waits for the job to be re-anchored. The
-/// editor publishes a new version just before it re-anchors the jobs that survive the edit,
-/// so a check can see the version go first; only a thread descheduled between the two
-/// makes the wait longer than a moment. A job whose hole the edit touched is cancelled
-/// instead, which ends the wait with the job.
+/// editor makes a new version current for the checker first, then compares the outlines and
+/// re-anchors the jobs the edit spared, so a check can see the version go before its job
+/// moves; only a busy or descheduled thread makes that gap longer than a moment. A job whose
+/// hole the edit touched is cancelled instead, which ends the wait with the job.
 pub(crate) const REANCHOR_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl JobContext {

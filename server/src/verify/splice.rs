@@ -780,10 +780,11 @@ pub fn shadow_text(
         }
         edits.push((command.span.start..inner_start, sections));
     }
-    // Mathlib's `lemma` is a macro for `theorem`, but Lean lists a declaration as a symbol
-    // only when its own syntax is a `declaration` (lean4#10190): without this the judgement
-    // could bound no `lemma`. The shadow spells it as what the macro expands to.
-    if command.keyword == "lemma" {
+    // Mathlib's `lemma` and compfiles' `problem` are `theorem` under a syntax of their own,
+    // but Lean lists a declaration as a symbol only when its syntax is a `declaration`
+    // (lean4#10190): without this the judgement could bound neither. The shadow spells each
+    // as the `theorem` it elaborates as.
+    if SPELLED_AS_THEOREM.contains(&command.keyword.as_str()) {
         edits.push((keyword_token.span.clone(), "theorem".to_owned()));
     }
     let name = match (&command.name, command.keyword.as_str()) {
@@ -892,6 +893,9 @@ pub fn shadow_text(
         text,
     })
 }
+
+/// Declaration keywords of a syntax of their own that elaborate as `theorem`.
+const SPELLED_AS_THEOREM: &[&str] = &["lemma", "problem"];
 
 /// After `instance` and an optional `(priority := …)`.
 fn instance_name_position(source: &str, tokens: &[Token], keyword: &Token) -> usize {
@@ -1171,6 +1175,18 @@ mod tests {
         );
         assert_eq!(&shadow.text[shadow.keyword_offset..][..7], "theorem");
         assert_eq!(&shadow.text[shadow.proof_span.clone()], "trivial");
+    }
+
+    #[test]
+    fn a_compfiles_problem_is_checked_as_a_theorem() {
+        let doc = "determine answer : Nat := 9\n\nproblem p : answer = 9 := by\n  sorry\n";
+        let target = doc.find("problem").expect("the problem")..doc.len();
+        let result = splice(doc, hole(doc, 0), HolePosition::Tactic, "rfl").expect("splices");
+        let shadow = shadow_text(doc, target, &result, "n0nce").expect("builds");
+        assert_eq!(
+            shadow.text,
+            "determine answer : Nat := 9\n\ntheorem p : answer = 9 := by\n  rfl\n\n#print axioms _root_.p\n"
+        );
     }
 
     #[test]

@@ -447,6 +447,33 @@ fn an_example_hole_is_filled() {
 }
 
 #[test]
+fn a_mathlib_lemma_and_a_compfiles_problem_are_proved_and_keep_their_keywords() {
+    // Lean lists neither as a symbol (each is `theorem` under a syntax of its own), and a
+    // `determine` or `notation3` line after a lemma starts a command of its own.
+    let text = "lemma add_zero' (x : Nat) (h₀ : x ≠ 0) : x + 0 = x := by\n  sorry\n\nnotation3 \"𝟙\" => 1\n\ndetermine answer : Nat := 9\n\nproblem p (x : Nat) (h₀ : x ≠ 0) : x + 0 = x := by\n  sorry\n";
+    let (dir, lean_cmd) = project(text, "");
+    let output = sorryfill(
+        dir.path(),
+        &[
+            "prove",
+            "Foo.lean",
+            "--no-model",
+            "--write",
+            "--lean-cmd",
+            &lean_cmd,
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let written = std::fs::read_to_string(dir.path().join("Foo.lean")).expect("read");
+    assert_eq!(written, text.replace("  sorry", "  omega"));
+}
+
+#[test]
 fn imports_slower_than_the_check_timeout_still_get_their_checks() {
     // Each shadow document takes 3 s to import, a check may take 1 s: the import is timed on
     // its own, so the check still runs.

@@ -69,7 +69,7 @@ pub struct Context<'a> {
 }
 
 /// Keywords whose declarations get "Goals accomplished!" (their type is a proposition).
-const PROOF_KEYWORDS: [&str; 3] = ["theorem", "lemma", "example"];
+const PROOF_KEYWORDS: [&str; 4] = ["theorem", "lemma", "problem", "example"];
 
 /// Keywords that declare a type (fields and constructors, no value to judge).
 const TYPE_KEYWORDS: [&str; 3] = ["structure", "class", "inductive"];

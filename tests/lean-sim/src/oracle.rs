@@ -213,8 +213,9 @@ pub fn significant_tokens(text: &str) -> Vec<&str> {
         .collect()
 }
 
-const DECLARATION_KEYWORDS: [&str; 6] =
-    ["theorem", "lemma", "example", "def", "abbrev", "instance"];
+const DECLARATION_KEYWORDS: [&str; 7] = [
+    "theorem", "lemma", "problem", "example", "def", "abbrev", "instance",
+];
 
 /// The key a statement is looked up by: its tokens, without a leading keyword and name.
 pub fn statement_key(statement: &str) -> String {

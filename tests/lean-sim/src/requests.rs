@@ -237,8 +237,8 @@ fn hover(state: &DocState, params: &Value) -> Value {
 /// kind 6 named by its declared name, `example` by its keyword, an anonymous instance
 /// `instance <signature>`; `range` is the whole command syntax (doc comment and attributes
 /// included, trailing whitespace and comments not), `selectionRange` the name. Like Lean, a
-/// `mutual` block, a command under an `… in` prefix and Mathlib's `lemma` are not declaration
-/// syntax and give no symbol. Where a command ends is lean-sim's own reading ([`crate::syntax::commands`]).
+/// `mutual` block, a command under an `… in` prefix, Mathlib's `lemma` and compfiles' `problem`
+/// are not declaration syntax and give no symbol. Where a command ends is lean-sim's own reading ([`crate::syntax::commands`]).
 fn document_symbols(state: &DocState) -> Value {
     use crate::syntax::CommandKind;
     use std::ops::Range;
@@ -345,10 +345,11 @@ fn document_symbols(state: &DocState) -> Value {
                 {
                     continue;
                 }
-                // Mathlib's `lemma` is a syntax of its own that a macro turns into `theorem`;
-                // `handleDocumentSymbol` lists only `Lean.Parser.Command.declaration` nodes of
-                // the unexpanded syntax, so a `lemma` gets no symbol (lean4#10190).
-                if command.keyword == "lemma" {
+                // Mathlib's `lemma` and compfiles' `problem` are syntaxes of their own that
+                // elaborate as `theorem`; `handleDocumentSymbol` lists only
+                // `Lean.Parser.Command.declaration` nodes of the unexpanded syntax, so neither
+                // gets a symbol (lean4#10190).
+                if matches!(command.keyword.as_str(), "lemma" | "problem") {
                     continue;
                 }
                 let (name, selection) = match (&command.name, command.keyword.as_str()) {

@@ -478,6 +478,7 @@ pub struct Command {
 const DECLARATION_KEYWORDS: &[&str] = &[
     "theorem",
     "lemma",
+    "problem",
     "def",
     "abbrev",
     "example",

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 
 use crate::support::{Sim, shared_or_skip};
 
-const DECLARATION_KEYWORDS: [&str; 7] = [
-    "theorem", "lemma", "def", "example", "instance", "abbrev", "opaque",
+const DECLARATION_KEYWORDS: [&str; 8] = [
+    "theorem", "lemma", "problem", "def", "example", "instance", "abbrev", "opaque",
 ];
 
 /// Checks the warnings of one document against its expected hole lines (1-based).
