@@ -1182,9 +1182,11 @@ async fn a_proof_that_no_longer_checks_after_an_edit_above_is_searched_again() {
     assert_eq!(version_two_seen.load(Ordering::SeqCst), 3);
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_check_overtaken_by_a_reanchor_is_repeated_at_the_new_version() {
-    // Lean answers `Stale` for any version but the current one, as the real checker does.
+/// A job whose check at version 1 (1 s long) sees version 2 become current at 0.5 s and is
+/// re-anchored to it `reanchor_at` after that: it must end verified at version 2, having
+/// checked at 1 and then at 2. Lean answers `Stale` for any version but the current one, as
+/// the real checker does.
+async fn a_job_follows_a_reanchor_that_comes(reanchor_at: Duration) {
     let current = Arc::new(AtomicUsize::new(1));
     let lean_current = Arc::clone(&current);
     let mut lean = FakeLean::new(move |target, proof, _| {
@@ -1200,45 +1202,7 @@ async fn a_check_overtaken_by_a_reanchor_is_repeated_at_the_new_version() {
     let mut rx = pipeline.submit(request("h1", "P", &[]));
     tokio::time::sleep(Duration::from_millis(500)).await;
     current.store(2, Ordering::SeqCst);
-    let moved = [Moved {
-        from: hole("h1"),
-        to: hole("h1"),
-        prefix_changed: false,
-    }];
-    pipeline.reanchor(doc, 1, 2, &moved);
-    assert_eq!(
-        final_state(&mut rx).await,
-        JobState::Verified {
-            proof: "omega".into(),
-            version: 2
-        }
-    );
-    let versions: Vec<Version> = lean.calls().iter().map(|c| c.version).collect();
-    assert_eq!(versions, [1, 2]);
-}
-
-#[tokio::test(start_paused = true)]
-async fn a_check_that_sees_the_new_version_before_the_reanchor_waits_for_it() {
-    // The editor publishes a version just before it re-anchors the jobs: a check can answer
-    // `Stale` in between. The job must follow the re-anchor, not end as "no longer current"
-    // (the Neovim end-to-end test saw exactly that under load).
-    let current = Arc::new(AtomicUsize::new(1));
-    let lean_current = Arc::clone(&current);
-    let mut lean = FakeLean::new(move |target, proof, _| {
-        if target.version as usize != lean_current.load(Ordering::SeqCst) {
-            PipelineVerdict::rejected(RejectKind::Stale, "version is gone")
-        } else {
-            verdict(proof == "omega")
-        }
-    });
-    lean.delay = Duration::from_secs(1);
-    let pipeline = verified_pipeline(lean.clone());
-    let doc = "file:///p/A.lean";
-    let mut rx = pipeline.submit(request("h1", "P", &[]));
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    current.store(2, Ordering::SeqCst);
-    // The check at version 1 answers `Stale` at 1 s; the re-anchor comes later.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(reanchor_at).await;
     let moved = [Moved {
         from: hole("h1"),
         to: hole("h1"),
@@ -1254,6 +1218,19 @@ async fn a_check_that_sees_the_new_version_before_the_reanchor_waits_for_it() {
     );
     let versions: Vec<Version> = lean.calls().iter().map(|c| c.version).collect();
     assert_eq!(versions, [1, 2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_overtaken_by_a_reanchor_is_repeated_at_the_new_version() {
+    a_job_follows_a_reanchor_that_comes(Duration::ZERO).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_that_sees_the_new_version_before_the_reanchor_waits_for_it() {
+    // The editor makes a version current before it re-anchors the jobs: a check can answer
+    // `Stale` in between (here at 1 s, half a second before the re-anchor). The job must
+    // follow the re-anchor, not end as "no longer current".
+    a_job_follows_a_reanchor_that_comes(Duration::from_millis(1500)).await;
 }
 
 #[tokio::test(start_paused = true)]

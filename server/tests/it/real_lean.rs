@@ -17,7 +17,7 @@ use sorryfill::documents::file_uri;
 use sorryfill::pipeline::{Checker, PipelineVerdict, RejectKind};
 
 use super::support::fresh_dir;
-use super::verify_lean::{Session, check, rejected_with, settings};
+use super::verify_lean::{Session, assert_verifies_and_refuses, check, rejected_with, settings};
 
 /// The source file: an import of the project's own module, a user axiom, and a tactic hole.
 const SOURCE: &str = "import Demo.Helpers
@@ -149,12 +149,7 @@ async fn real_lean_verifies_a_declaration_under_open_in_and_set_option_in() {
     let (session, _dir) = start(&lake, source).await;
     let checker = session.checker(settings(1, Duration::from_secs(60)));
     let target = session.target(0);
-    assert_eq!(
-        check(&checker, &target, "exact succ_le_succ h").await,
-        PipelineVerdict::verified()
-    );
-    let verdict = check(&checker, &target, "exact h").await;
-    assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
+    assert_verifies_and_refuses(&checker, &target, "exact succ_le_succ h", ("exact h", "")).await;
     session.finish().await;
 }
 
@@ -183,12 +178,7 @@ lemma le_succ_succ (a b : Nat) (h : a ≤ b) : a + 1 ≤ b + 1 := by
     let (session, _dir) = start(&lake, source).await;
     let checker = session.checker(settings(1, Duration::from_secs(120)));
     let target = session.target(0);
-    assert_eq!(
-        check(&checker, &target, "omega").await,
-        PipelineVerdict::verified()
-    );
-    let verdict = check(&checker, &target, "exact h").await;
-    assert!(rejected_with(&verdict, RejectKind::Lean, ""), "{verdict:?}");
+    assert_verifies_and_refuses(&checker, &target, "omega", ("exact h", "")).await;
     session.finish().await;
 }
 

@@ -386,6 +386,25 @@ pub(crate) fn rejected_with(verdict: &PipelineVerdict, kind: RejectKind, words: 
     matches!(verdict, PipelineVerdict::Rejected(r) if r.kind == kind && r.message.contains(words))
 }
 
+/// Lean verifies `good` at `target` and refuses `bad` with an error containing `error`.
+pub(crate) async fn assert_verifies_and_refuses(
+    checker: &LeanChecker,
+    target: &Target,
+    good: &str,
+    (bad, error): (&str, &str),
+) {
+    assert_eq!(
+        check(checker, target, good).await,
+        PipelineVerdict::verified(),
+        "{good}"
+    );
+    let verdict = check(checker, target, bad).await;
+    assert!(
+        rejected_with(&verdict, RejectKind::Lean, error),
+        "{bad}: {verdict:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proof_lean_accepts_is_verified_and_a_wrong_one_is_rejected_with_leans_error() {
     let mut session = Session::start(&[]).await;
@@ -419,15 +438,7 @@ async fn a_done_notification_sent_twice_changes_no_verdict() {
     let checker = session.checker(settings(1, WAIT));
     let target = session.target(0);
     for _ in 0..3 {
-        assert_eq!(
-            check(&checker, &target, "omega").await,
-            PipelineVerdict::verified()
-        );
-        let verdict = check(&checker, &target, "simp").await;
-        assert!(
-            rejected_with(&verdict, RejectKind::Lean, "unsolved goals"),
-            "{verdict:?}"
-        );
+        assert_verifies_and_refuses(&checker, &target, "omega", ("simp", "unsolved goals")).await;
     }
     session.finish().await;
 }
@@ -441,15 +452,7 @@ async fn a_mathlib_lemma_is_verified_although_lean_lists_no_symbol_for_it() {
     session.open(&source).await;
     let checker = session.checker(settings(1, WAIT));
     let target = session.target(0);
-    assert_eq!(
-        check(&checker, &target, "omega").await,
-        PipelineVerdict::verified()
-    );
-    let verdict = check(&checker, &target, "simp").await;
-    assert!(
-        rejected_with(&verdict, RejectKind::Lean, "unsolved goals"),
-        "{verdict:?}"
-    );
+    assert_verifies_and_refuses(&checker, &target, "omega", ("simp", "unsolved goals")).await;
     session.finish().await;
 }
 
