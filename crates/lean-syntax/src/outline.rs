@@ -200,8 +200,9 @@ const COLUMN_ZERO_COMMANDS: &[&str] = &[
 ];
 
 /// Declarations of a syntax of their own that start a command only in column 0, being
-/// ordinary words elsewhere: compfiles' `problem`, "a synonym for `theorem`".
-pub const COLUMN_ZERO_DECLARATIONS: &[&str] = &["problem"];
+/// ordinary words elsewhere: compfiles' `problem`, "a synonym for `theorem`", and its
+/// `determine`, the answer a problem's statement names (an `abbrev`).
+pub const COLUMN_ZERO_DECLARATIONS: &[&str] = &["problem", "determine"];
 
 /// Splits `src` into header and commands.
 pub fn outline(src: &str) -> Outline {
@@ -760,6 +761,10 @@ mod tests {
         assert!(
             s[1].3.ends_with("sorry"),
             "the lemma ends at its proof: {s:?}"
+        );
+        assert_eq!(
+            (s[3].1, s[3].2.as_deref()),
+            (CommandKind::Declaration, Some("answer"))
         );
         assert_eq!(
             (s[4].1, s[4].2.as_deref()),

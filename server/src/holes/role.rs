@@ -178,7 +178,16 @@ impl HoleIndex {
 }
 
 /// Keywords of the declarations a statement can name whose `sorry` then reaches its axioms.
-const REFERABLE_KEYWORDS: &[&str] = &["def", "abbrev", "theorem", "lemma", "problem", "opaque"];
+const REFERABLE_KEYWORDS: &[&str] = &[
+    "def",
+    "abbrev",
+    "theorem",
+    "lemma",
+    "opaque",
+    // compfiles' answer and statement.
+    "determine",
+    "problem",
+];
 
 /// What `hole` of `text` stands for (see [`HoleIndex::role`]).
 pub fn role(text: &str, hole: &Hole) -> HoleRole {
@@ -306,6 +315,29 @@ theorem fine (x : ℕ) : x = x := by
                 HoleRole::Proof,
                 uses("P.answer"),
                 uses("P.answer"),
+                HoleRole::Proof,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_compfiles_problem_about_an_unfinished_answer_is_uncheckable() {
+        let text = "\
+determine solution_value : ℕ := sorry
+
+problem p : solution_value = 9 := by
+  sorry
+
+problem q : 2 = 2 := by
+  sorry
+";
+        assert_eq!(
+            roles(text),
+            [
+                HoleRole::Definition,
+                HoleRole::Uncheckable(
+                    "the statement uses `solution_value`, which still has a `sorry`: Lean counts it among the axioms of every proof of this theorem, so none can pass until `solution_value` is finished".into()
+                ),
                 HoleRole::Proof,
             ]
         );
