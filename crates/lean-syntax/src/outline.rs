@@ -202,7 +202,7 @@ const COLUMN_ZERO_COMMANDS: &[&str] = &[
 /// Declarations of a syntax of their own that start a command only in column 0, being
 /// ordinary words elsewhere: compfiles' `problem`, "a synonym for `theorem`", and its
 /// `determine`, the answer a problem's statement names (an `abbrev`).
-pub const COLUMN_ZERO_DECLARATIONS: &[&str] = &["problem", "determine"];
+const COLUMN_ZERO_DECLARATIONS: &[&str] = &["problem", "determine"];
 
 /// Splits `src` into header and commands.
 pub fn outline(src: &str) -> Outline {
